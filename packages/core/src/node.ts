@@ -1,0 +1,2 @@
+// Node-only parts (file-backed outbox store, AsyncLocalStorage, signal hooks) live behind this entry.
+export * from './index';

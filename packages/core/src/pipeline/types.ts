@@ -1,0 +1,100 @@
+/**
+ * Public contract of the request-metering pipeline. Adapters (`@drip/express`, `@drip/hono`,
+ * `@drip/nextjs`, `@drip/nestjs`) program against these types only; the implementation lives beside
+ * this file (`request-meter.ts`).
+ *
+ * Life of a request in an adapter:
+ * ```ts
+ * const meter = createRequestMeter({ ...userOptions, sdk: { name: '@drip/express', version } });
+ * // per request
+ * const begun = meter.begin(view);               // sync unless a resolver is async or a gate is on
+ * const r = isPromiseLike(begun) ? await begun : begun;
+ * if (r.kind === 'respond') return send(r.status, r.body, r.headers); // gate or `reject` policy
+ * if (r.kind === 'skip') return next();           // unidentified + `skip`, or a skipped route
+ * req.drip = r.context;                           // what the handler sees
+ * r.handle.run(() => next());                     // request scope (AsyncLocalStorage where available)
+ * // when the response has ended (or the connection closed)
+ * r.handle.finish({ status, route, error, aborted }, { waitUntil });  // enqueue; never throws
+ * ```
+ */
+
+/** A value or a promise of it. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** Reads one request header (case-insensitive name); `undefined` when absent. */
+export type HeaderReader = (name: string) => string | undefined;
+
+/** The framework-neutral view of an incoming request that an adapter builds. */
+export interface RequestView<Req = unknown> {
+  /** Upper-case HTTP method. */
+  method: string;
+  /** URL path without the query string, e.g. `/items/42`. */
+  path: string;
+  /** Route template when the framework knows it at this point, e.g. `/items/:id`. */
+  route?: string | undefined;
+  /** Header access. */
+  header: HeaderReader;
+  /** What the app's auth layer attached (Express `req.user`/`req.auth`, Hono `c.get('user')`, ...). */
+  user?: unknown;
+  /** The framework's own request object, passed to user-supplied functions. */
+  raw: Req;
+}
+
+/** How the request ended, as the adapter observed it. */
+export interface RequestOutcome {
+  /** Final HTTP status sent (or that Nest's exception layer decided). */
+  status: number;
+  /** Route template known only at the end (Express matches routes after middleware). */
+  route?: string | undefined;
+  /** The error the handler threw or passed on, if any. */
+  error?: unknown;
+  /** True when the client went away before the response finished. */
+  aborted?: boolean;
+}
+
+/** A run event as a handler records it: named fields plus any JSON fields (spec §2.4.1). */
+export interface RequestRunEvent {
+  eventType: string;
+  quantity?: number;
+  units?: string;
+  description?: string;
+  costUnits?: number;
+  metadata?: Record<string, unknown>;
+  [field: string]: unknown;
+}
+
+/** The run that wraps one request's handler. */
+export interface DripRunContext {
+  /** `externalRunId` of the run (spec §5.7): `mw:<customerId>:<identity>`. */
+  readonly externalRunId: string;
+  /** Records an event on the run; validated, never throws into the handler (errors are counted and logged). */
+  event(event: RequestRunEvent): void;
+}
+
+/** What a handler sees: `req.drip`, `c.get('drip')`, the `@DripRun()` parameter, `withDrip`'s argument. */
+export interface DripRequestContext {
+  readonly customerId: string;
+  /** The request identity used in idempotency keys (trusted header value or a generated id). */
+  readonly requestId: string;
+  readonly run: DripRunContext;
+  /** Adds usage for a meter; summed per meter within the request and sent when the request ends. */
+  usage(meter: string, quantity?: number): void;
+}
+
+/** Adapter-side handle of a begun request. */
+export interface RequestHandle {
+  /** Runs `fn` inside the request scope so `getCurrentRun()` works from deep code where supported. */
+  run<T>(fn: () => T): T;
+  /**
+   * Ends the request: builds the usage and run records and enqueues them in the outbox. Synchronous,
+   * O(records), never throws, and idempotent (a second call is ignored). `waitUntil` receives the delivery
+   * promise on serverless platforms (Next `after()`, Workers `executionCtx.waitUntil`).
+   */
+  finish(outcome: RequestOutcome, options?: { waitUntil?: (promise: Promise<unknown>) => void }): void;
+}
+
+/** Result of `RequestMeter.begin`. */
+export type BeginResult =
+  | { kind: 'continue'; context: DripRequestContext; handle: RequestHandle }
+  | { kind: 'skip' }
+  | { kind: 'respond'; status: number; body: unknown; headers: Record<string, string> };

@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config';
+
+// One vitest run covers every workspace project; each package keeps its own vitest.config.mts.
+export default defineConfig({
+  test: {
+    projects: ['packages/*', 'apps/*', 'tests/*'],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+  },
+});

@@ -1,0 +1,249 @@
+import {
+  createRequestMeter,
+  type BeginResult,
+  type DripRequestContext,
+  type RequestHandle,
+  type RequestMeter,
+  type RequestMeterOptions,
+  type RequestView,
+  isPromiseLike,
+} from '@drip/core';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { VERSION } from './version';
+
+declare global {
+  // Declaration merging is how Express itself types `req` extensions; a namespace is the only way in.
+  // biome-ignore lint/style/noNamespace: Express augments `Express.Request` through this global namespace.
+  namespace Express {
+    interface Request {
+      /**
+       * The Drip request context, present when `dripMiddleware()` metered this request (absent when the
+       * request was skipped, e.g. no customer under the `skip` policy).
+       */
+      drip?: DripRequestContext;
+    }
+  }
+}
+
+/**
+ * Options of {@link dripMiddleware}: the request-metering pipeline's options (customer resolver and
+ * unidentified policy, meter and quantity, per-route table, outcome rules, runs, gate, metadata
+ * redaction, idempotency header, `onError`) plus the client or its configuration (`client`, or
+ * `apiKey`/`baseUrl`; by default `DRIP_API_KEY`). User functions receive the Express `req`.
+ *
+ * @example
+ * ```ts
+ * const options: DripExpressOptions = {
+ *   customer: (req) => req.header('x-customer-id'),
+ *   meter: 'api_calls',
+ *   routes: { 'POST /api/agent': { meter: 'agent_calls' } },
+ * };
+ * app.use(dripMiddleware(options));
+ * ```
+ */
+export type DripExpressOptions = Omit<RequestMeterOptions<Request>, 'sdk'>;
+
+/**
+ * The Express middleware returned by {@link dripMiddleware}, with the request meter behind it (for
+ * `flush()` at shutdown, `stats()` in health checks).
+ *
+ * @example
+ * ```ts
+ * const metering = dripMiddleware();
+ * app.use(metering);
+ * process.on('SIGTERM', () => void metering.meter.close(5_000));
+ * ```
+ */
+export type DripExpressMiddleware = RequestHandler & {
+  /** The request meter (outbox, client, stats) this middleware feeds. */
+  readonly meter: RequestMeter;
+};
+
+/** Per-request adapter state, kept on `req` under a registry symbol so duplicate package copies agree. */
+interface ExpressRequestState {
+  handle: RequestHandle;
+  /** `baseUrl + route.path` captured when Express matched the route (baseUrl is restored later). */
+  route: string | undefined;
+  error: unknown;
+  hasError: boolean;
+}
+
+const STATE = Symbol.for('@drip/express.state');
+
+type StatefulRequest = Request & { [STATE]?: ExpressRequestState };
+
+/**
+ * Meters every request per customer in Drip and wraps each handler in a run. Mount it after your
+ * authentication middleware so the default customer chain finds `req.user` (or `req.auth`); the handler
+ * then reaches the run through `req.drip` or {@link getDripContext}. Works on Express 4 and 5, app-level
+ * or router-level.
+ *
+ * With no options it uses `DRIP_API_KEY`, the pipeline's default customer chain, meter `api_calls`,
+ * quantity 1 and one run per request named after the route.
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { dripMiddleware, dripErrorHandler } from '@drip/express';
+ *
+ * const app = express();
+ * app.use(auth); // sets req.user = { customerId }
+ * app.use(dripMiddleware());
+ * app.get('/items/:id', (req, res) => {
+ *   req.drip?.run.event({ eventType: 'db.lookup' });
+ *   res.json({ id: req.params.id });
+ * });
+ * app.use(dripErrorHandler());
+ * ```
+ */
+export function dripMiddleware(options: DripExpressOptions = {}): DripExpressMiddleware {
+  const meter = createRequestMeter<Request>({
+    ...options,
+    sdk: { name: '@drip/express', version: VERSION },
+  } as RequestMeterOptions<Request>);
+
+  const middleware = (req: Request, res: Response, next: NextFunction): void => {
+    const stateful = req as StatefulRequest;
+    // Mounted twice (app and router): the first one meters the request.
+    if (stateful[STATE] !== undefined) {
+      next();
+      return;
+    }
+    let begun: BeginResult | PromiseLike<BeginResult>;
+    try {
+      begun = meter.begin(requestView(req));
+    } catch {
+      // The pipeline never throws by contract; if it ever does, the request goes on unmetered.
+      next();
+      return;
+    }
+    if (isPromiseLike(begun)) {
+      begun.then(
+        (result) => proceed(result, stateful, res, next),
+        () => next(),
+      );
+    } else {
+      proceed(begun, stateful, res, next);
+    }
+  };
+  return Object.assign(middleware, { meter });
+}
+
+function requestView(req: Request): RequestView<Request> {
+  const withUser = req as Request & { user?: unknown; auth?: unknown };
+  const url = req.originalUrl ?? req.url;
+  const q = url.indexOf('?');
+  return {
+    method: req.method,
+    path: q === -1 ? url : url.slice(0, q),
+    route: undefined,
+    header: (name) => headerValue(req.headers[name.toLowerCase()]),
+    user: withUser.user ?? withUser.auth,
+    raw: req,
+  };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function proceed(result: BeginResult, req: StatefulRequest, res: Response, next: NextFunction): void {
+  if (result.kind === 'skip') {
+    next();
+    return;
+  }
+  if (result.kind === 'respond') {
+    // Gate refusal or the `reject` policy: the pipeline decided the answer, the adapter only writes it.
+    if (res.headersSent) return;
+    res.status(result.status);
+    for (const [name, value] of Object.entries(result.headers)) res.setHeader(name, value);
+    res.json(result.body);
+    return;
+  }
+  const { handle } = result;
+  const state: ExpressRequestState = { handle, route: undefined, error: undefined, hasError: false };
+  req[STATE] = state;
+  captureRoute(req, state);
+  req.drip = result.context;
+  // `close` follows `finish` on a completed response and comes alone when the client went away first,
+  // so one listener tells both apart. Streamed responses (SSE, chunked) finish when they end.
+  res.once('close', () => {
+    handle.finish({
+      status: res.statusCode,
+      route: state.route,
+      error: state.hasError ? state.error : undefined,
+      aborted: !res.writableFinished,
+    });
+  });
+  handle.run(() => next());
+}
+
+/**
+ * Express sets `req.route` when it dispatches to a route, while `req.baseUrl` still holds the mount
+ * path of the router that matched; a router restores `baseUrl` when an error leaves it. Capturing the
+ * template at that moment gives `/api/items/:id` even for errors passed on from a sub-router.
+ */
+function captureRoute(req: StatefulRequest, state: ExpressRequestState): void {
+  let current: unknown = (req as { route?: unknown }).route;
+  Object.defineProperty(req, 'route', {
+    configurable: true,
+    enumerable: true,
+    get: () => current,
+    set: (value: unknown) => {
+      current = value;
+      const path = (value as { path?: unknown } | undefined)?.path;
+      // Regular-expression and array routes have no single template: the pipeline normalises the path.
+      state.route = typeof path === 'string' ? joinRoute(req.baseUrl, path) : undefined;
+    },
+  });
+}
+
+function joinRoute(base: string | undefined, path: string): string {
+  if (!base) return path;
+  if (path === '/') return base;
+  return base + path;
+}
+
+/**
+ * Error-handling middleware that records the error on the request's run (status FAILED, `errorCode` =
+ * the error's `name`) and passes it on unchanged with `next(err)`, so your own error handlers and
+ * Express's default still answer. Mount it after your routes. Without it, errors still end the run as
+ * the response status dictates, but without the error's name.
+ *
+ * @example
+ * ```ts
+ * app.get('/fail', () => {
+ *   throw new TypeError('boom');
+ * });
+ * app.use(dripErrorHandler()); // run FAILED, errorCode 'TypeError'; Express answers 500 as before
+ * ```
+ */
+export function dripErrorHandler(): ErrorRequestHandler {
+  return (err: unknown, req: Request, _res: Response, next: NextFunction) => {
+    const state = (req as StatefulRequest)[STATE];
+    if (state !== undefined && !state.hasError) {
+      state.error = err;
+      state.hasError = true;
+    }
+    next(err);
+  };
+}
+
+/**
+ * The Drip request context of a request metered by {@link dripMiddleware} (the same object as
+ * `req.drip`), or `undefined` when the request was not metered (skipped route, no customer under the
+ * `skip` policy, or the middleware is not mounted).
+ *
+ * @example
+ * ```ts
+ * app.post('/agent', (req, res) => {
+ *   const drip = getDripContext(req);
+ *   drip?.run.event({ eventType: 'llm.call', model: 'gpt-4o-mini', inputTokens: 12, outputTokens: 40 });
+ *   drip?.usage('llm_tokens', 52);
+ *   res.json({ ok: true });
+ * });
+ * ```
+ */
+export function getDripContext(req: Request): DripRequestContext | undefined {
+  return req.drip;
+}

@@ -1,0 +1,211 @@
+import {
+  createRequestMeter,
+  type BeginResult,
+  type DripRequestContext,
+  type RequestHandle,
+  type RequestMeter,
+  type RequestMeterOptions,
+  type RequestView,
+  isPromiseLike,
+} from '@drip/core';
+import type { Context, MiddlewareHandler } from 'hono';
+import { createMiddleware } from 'hono/factory';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { VERSION } from './version';
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /**
+     * The Drip request context, set by `drip()` when it metered this request (absent when the request
+     * was skipped, e.g. no customer under the `skip` policy).
+     */
+    drip: DripRequestContext | undefined;
+  }
+}
+
+/**
+ * Options of {@link drip}: the request-metering pipeline's options (customer resolver and unidentified
+ * policy, meter and quantity, per-route table, outcome rules, runs, gate, metadata redaction, idempotency
+ * header, `onError`) plus the client or its configuration (`client`, or `apiKey`/`baseUrl`; by default
+ * `DRIP_API_KEY`, read from `process.env` where it exists). User functions receive the Hono `Context`.
+ *
+ * @example
+ * ```ts
+ * const options: DripHonoOptions = {
+ *   customer: (c) => c.req.header('x-customer-id'),
+ *   routes: { 'POST /api/agent': { meter: 'agent_calls' } },
+ * };
+ * app.use('/api/*', drip(options));
+ * ```
+ */
+export type DripHonoOptions = Omit<RequestMeterOptions<Context>, 'sdk'>;
+
+/**
+ * The Hono middleware returned by {@link drip}, with the request meter behind it (for `flush()` at
+ * shutdown, `stats()` in health checks).
+ *
+ * @example
+ * ```ts
+ * const metering = drip();
+ * app.use('/api/*', metering);
+ * app.get('/health', (c) => c.json(metering.meter.stats()));
+ * ```
+ */
+export type DripHonoMiddleware = MiddlewareHandler & {
+  /** The request meter (outbox, client, stats) this middleware feeds. */
+  readonly meter: RequestMeter;
+};
+
+type WaitUntil = (promise: Promise<unknown>) => void;
+
+/**
+ * Meters every request per customer in Drip and wraps each handler in a run, on any runtime Hono runs
+ * on (Node, Bun, Deno, Cloudflare Workers). Register it after your authentication middleware so the
+ * default customer chain finds `c.get('user')`; handlers reach the run through `c.get('drip')`.
+ * On Workers, delivery is handed to `c.executionCtx.waitUntil`; elsewhere the outbox delivers in the
+ * background of the process.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono';
+ * import { drip } from '@drip/hono';
+ *
+ * const app = new Hono();
+ * app.use('/api/*', auth); // c.set('user', { customerId })
+ * app.use('/api/*', drip());
+ * app.get('/api/items/:id', (c) => {
+ *   c.get('drip')?.usage('lookups', 1);
+ *   return c.json({ id: c.req.param('id') });
+ * });
+ * ```
+ */
+export function drip(options: DripHonoOptions = {}): DripHonoMiddleware {
+  const meter = createRequestMeter<Context>({
+    ...options,
+    sdk: { name: '@drip/hono', version: VERSION },
+  } as RequestMeterOptions<Context>);
+
+  const middleware = createMiddleware(async (c, next) => {
+    // Registered twice on overlapping paths: the first one meters the request.
+    if (c.get('drip') !== undefined) return next();
+    let result: BeginResult;
+    try {
+      const begun = meter.begin(requestView(c));
+      result = isPromiseLike(begun) ? await begun : begun;
+    } catch {
+      // The pipeline never throws by contract; if it ever does, the request goes on unmetered.
+      return next();
+    }
+    if (result.kind === 'skip') return next();
+    if (result.kind === 'respond') {
+      // Gate refusal or the `reject` policy: the pipeline decided the answer, the adapter only writes it.
+      return c.json(result.body as object, result.status as ContentfulStatusCode, result.headers);
+    }
+    c.set('drip', result.context);
+    await meterHandler(c, next, result.handle);
+  });
+  return Object.assign(middleware, { meter });
+}
+
+function requestView(c: Context): RequestView<Context> {
+  return {
+    method: c.req.method,
+    path: c.req.path,
+    route: undefined,
+    header: (name) => c.req.header(name),
+    user: (c.get as (key: string) => unknown)('user'),
+    raw: c,
+  };
+}
+
+async function meterHandler(c: Context, next: () => Promise<void>, handle: RequestHandle): Promise<void> {
+  const own = c.req.routeIndex;
+  try {
+    await handle.run(next);
+  } catch (error) {
+    // Only reached when no error handler is composed (Hono's app always has one); pass it on untouched.
+    handle.finish({ status: 500, route: routeOf(c, own), error }, { waitUntil: waitUntilOf(c) });
+    throw error;
+  }
+  const route = routeOf(c, own);
+  const res = c.res;
+  const error = c.error;
+  if (res.body !== null && isStreamed(res)) {
+    c.res = new Response(
+      meteredStream(res.body, (aborted, streamError) => {
+        handle.finish(
+          { status: res.status, route, error: streamError ?? error, aborted },
+          { waitUntil: waitUntilOf(c) },
+        );
+      }),
+      res,
+    );
+    return;
+  }
+  handle.finish({ status: res.status, route, error }, { waitUntil: waitUntilOf(c) });
+}
+
+/**
+ * The template of the route that answered. After `next()` the request's route index points at the last
+ * handler that ran; if that is still this middleware, no route matched (not found), and the pipeline
+ * normalises the path instead.
+ */
+function routeOf(c: Context, own: number): string | undefined {
+  if (c.req.routeIndex === own) return undefined;
+  return c.req.routePath;
+}
+
+/** The platform's `waitUntil` (Workers, Vercel Edge); the getter throws where there is none (Node, Bun). */
+function waitUntilOf(c: Context): WaitUntil | undefined {
+  try {
+    const ctx = c.executionCtx;
+    return (promise) => ctx.waitUntil(promise);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Streamed responses (Hono's `streamSSE`/`streamText`, or any response marked chunked or
+ * `text/event-stream`) are metered when their body ends, not when the handler returns.
+ */
+function isStreamed(res: Response): boolean {
+  const encoding = res.headers.get('transfer-encoding');
+  if (encoding !== null && encoding.toLowerCase().includes('chunked')) return true;
+  const type = res.headers.get('content-type');
+  return type !== null && type.toLowerCase().startsWith('text/event-stream');
+}
+
+/** Passes the body through chunk by chunk and reports its end: complete, failed, or cancelled by the client. */
+function meteredStream(
+  body: ReadableStream<Uint8Array>,
+  end: (aborted: boolean, error?: unknown) => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let ended = false;
+  const once = (aborted: boolean, error?: unknown) => {
+    if (ended) return;
+    ended = true;
+    end(aborted, error);
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const chunk = await reader.read();
+        if (chunk.done) {
+          controller.close();
+          once(false);
+        } else {
+          controller.enqueue(chunk.value);
+        }
+      } catch (error) {
+        once(false, error);
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      once(true);
+      return reader.cancel(reason);
+    },
+  });
+}

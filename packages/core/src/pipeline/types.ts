@@ -38,6 +38,12 @@ export interface RequestView<Req = unknown> {
   user?: unknown;
   /** The framework's own request object, passed to user-supplied functions. */
   raw: Req;
+  /**
+   * A meter rule the framework attached to the matched handler (Nest's `@DripMeter(meter, quantity?)`).
+   * When present it takes the place of the `routes` entry and the default `meter`/`quantity` for this
+   * request; `quantity` defaults to 1.
+   */
+  rule?: { meter: string; quantity?: number | undefined } | undefined;
 }
 
 /** How the request ended, as the adapter observed it. */

@@ -1,1 +1,10 @@
-export {};
+export { nextControlFlow } from './control-flow';
+export type { ControlFlow } from './control-flow';
+export type { WaitUntil } from './delivery';
+export { withDripPages } from './pages';
+export type { DripPagesHandler, DripPagesOptions, DripPagesRequest, DripPagesResponse } from './pages';
+export { routeTemplate } from './route-template';
+export type { RouteParams } from './route-template';
+export { VERSION } from './version';
+export { withDrip } from './with-drip';
+export type { DripNextOptions, DripRouteHandler } from './with-drip';

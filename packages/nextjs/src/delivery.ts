@@ -1,0 +1,72 @@
+import * as nextServer from 'next/server';
+
+/** Hands a promise to the platform so the function instance stays alive until it settles. */
+export type WaitUntil = (promise: Promise<unknown>) => void;
+
+/** The per-request bridge between `RequestHandle.finish` and Next's `after()` / the platform's `waitUntil`. */
+export interface Delivery {
+  /** Passed to `finish`: receives the outbox's delivery promise. */
+  readonly waitUntil: WaitUntil | undefined;
+  /** Releases the registered callback when `finish` gave it nothing to wait for. */
+  settle(): void;
+}
+
+const NONE: Delivery = { waitUntil: undefined, settle: () => {} };
+
+interface RequestContextStore {
+  get?: () => { waitUntil?: WaitUntil } | undefined;
+}
+
+/** `waitUntil` of the hosting platform (Vercel and compatible runtimes publish it under this symbol). */
+function platformWaitUntil(): WaitUntil | undefined {
+  const store = (globalThis as Record<symbol, unknown>)[Symbol.for('@next/request-context')] as
+    | RequestContextStore
+    | undefined;
+  const ctx = typeof store?.get === 'function' ? store.get() : undefined;
+  return typeof ctx?.waitUntil === 'function' ? ctx.waitUntil.bind(ctx) : undefined;
+}
+
+/**
+ * Registers, while still inside Next's request scope, one callback that lasts until the request's
+ * records are handed to the outbox and delivered: `options.waitUntil` when given, else Next's `after()`
+ * (Next 15+, App Router), else the platform's `waitUntil`. Nothing is awaited on the response path; when
+ * none of them exists (a long-running `next start` server without `after()`), the outbox delivers in the
+ * background on its own.
+ */
+export function deferDelivery(custom: WaitUntil | undefined, useAfter: boolean): Delivery {
+  let register: ((callback: () => Promise<unknown>) => void) | undefined;
+  if (custom) {
+    register = (callback) => custom(callback());
+  } else {
+    // Namespace access keeps older Next versions (no `after` export) working.
+    const after = useAfter
+      ? (nextServer as { after?: (task: () => Promise<unknown>) => void }).after
+      : undefined;
+    if (typeof after === 'function') {
+      register = (callback) => after(callback);
+    }
+  }
+  let resolve: (value: unknown) => void = () => {};
+  const pending = new Promise<unknown>((r) => {
+    resolve = r;
+  });
+  const callback = () => pending;
+  let registered = false;
+  if (register) {
+    try {
+      register(callback);
+      registered = true;
+    } catch {
+      // `after()` outside a request scope (unit tests, custom servers): fall through.
+    }
+  }
+  if (!registered) {
+    const platform = platformWaitUntil();
+    if (!platform) return NONE;
+    platform(pending);
+  }
+  return {
+    waitUntil: (promise) => resolve(promise),
+    settle: () => resolve(undefined),
+  };
+}

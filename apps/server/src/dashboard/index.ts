@@ -1,23 +1,192 @@
+import { createHash } from 'node:crypto';
+import type { Context } from 'hono';
 import { Hono } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { DASHBOARD_CSS, DASHBOARD_JS, loadChartJs } from './assets';
+import { type DashboardDb, findScopeBySecretKeyHash, loadOverview, loadRun } from './queries';
+import { ASSET_PATHS, renderLogin, renderMessage, renderOverview, renderRun } from './render';
+import { type DashboardScope, DashboardSessions } from './sessions';
+
+export { DashboardSessions } from './sessions';
+export type { DashboardScope, DashboardSessionsOptions } from './sessions';
+export type { DashboardDb } from './queries';
 
 /** What the server hands the dashboard when it mounts it at `/`. */
 export interface DashboardOptions {
   /** Server version shown in the page footer. */
   version: string;
+  /** The server's database (its driver or query layer); the dashboard only reads. */
+  db: DashboardDb;
+  /**
+   * Login tokens and sessions. Pass your own instance to issue the one-time login link printed at
+   * start (`sessions.issueLoginToken(scope)` → `/login/<token>`). Default: a private instance.
+   */
+  sessions?: DashboardSessions;
+  /**
+   * Maps a secret key to its project and mode, or `null` when the key is unknown, revoked or past its
+   * rotation grace. Default: looks the SHA-256 hash up in `api_keys` (spec §2.2).
+   */
+  authenticateSecretKey?: (secretKey: string) => Promise<DashboardScope | null>;
+}
+
+/** Name of the HttpOnly session cookie. */
+export const DASHBOARD_COOKIE = 'drip_dashboard';
+
+// The dashboard shows billing data: never cached, never framed, and the login token in `/login/<token>`
+// never leaks through a Referer header.
+const SECURITY_HEADERS: Record<string, string> = {
+  'Cache-Control': 'no-store',
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'Referrer-Policy': 'no-referrer',
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+};
+
+function html(c: Context, body: string, status: 200 | 401 | 404 | 410 = 200): Response {
+  for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.header(k, v);
+  return c.html(body, status);
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /**
  * The dashboard sub-app, mounted by the server at `/` (the API lives under `/v1`).
  *
+ * Pages: `/` (overview: customers with usage per meter and a chart, balances and charges, recent runs,
+ * webhook deliveries) and `/dashboard/runs/:id` (a run's timeline with every event field). Every page
+ * needs a session, opened either by posting the project's secret key to `/login` or by following a
+ * one-time link `/login/<token>`; the session id is kept in an HttpOnly cookie. A caller holding the
+ * secret key can ask for such a link with `POST /dashboard/login-links` (Bearer auth), which is how the
+ * demo script prints one. Other paths are left to the API's unprefixed aliases (spec §2.1), which is
+ * why the dashboard's own pages and assets live under `/dashboard/`.
+ *
  * @example
  * ```ts
- * app.route('/', createDashboard({ version }));
+ * const sessions = new DashboardSessions();
+ * app.route('/', createDashboard({ version, db, sessions }));
+ * console.log(`http://127.0.0.1:${port}/login/${sessions.issueLoginToken({ projectId, mode: 'test' })}`);
  * ```
  */
 export function createDashboard(options: DashboardOptions): Hono {
+  const { version, db } = options;
+  const sessions = options.sessions ?? new DashboardSessions();
+  const authenticate =
+    options.authenticateSecretKey ?? ((key: string) => findScopeBySecretKeyHash(db, sha256Hex(key)));
   const app = new Hono();
-  app.get('/', (c) =>
-    c.html(`<!doctype html><html><head><title>Drip local</title></head><body><h1>Drip local server</h1><p>v${options.version}</p></body></html>`),
-  );
+
+  const sessionScope = (c: Context): DashboardScope | null => {
+    const id = getCookie(c, DASHBOARD_COOKIE);
+    return id ? sessions.getSession(id) : null;
+  };
+  const startSession = (c: Context, sessionId: string): Response => {
+    setCookie(c, DASHBOARD_COOKIE, sessionId, {
+      httpOnly: true,
+      sameSite: 'Lax',
+      path: '/',
+      maxAge: Math.floor(sessions.sessionTtlMs / 1000),
+    });
+    c.header('Cache-Control', 'no-store');
+    c.header('Referrer-Policy', 'no-referrer');
+    return c.redirect('/', 303);
+  };
+
+  app.get(ASSET_PATHS.css, (c) => {
+    c.header('Content-Type', 'text/css; charset=utf-8');
+    c.header('Cache-Control', 'no-cache');
+    return c.body(DASHBOARD_CSS);
+  });
+  app.get(ASSET_PATHS.js, (c) => {
+    c.header('Content-Type', 'text/javascript; charset=utf-8');
+    c.header('Cache-Control', 'no-cache');
+    return c.body(DASHBOARD_JS);
+  });
+  app.get(ASSET_PATHS.chart, async (c) => {
+    c.header('Content-Type', 'text/javascript; charset=utf-8');
+    c.header('Cache-Control', 'public, max-age=86400');
+    return c.body(await loadChartJs());
+  });
+
+  app.get('/', async (c) => {
+    const scope = sessionScope(c);
+    if (!scope) return html(c, renderLogin(version));
+    return html(c, renderOverview(await loadOverview(db, scope), scope, version));
+  });
+
+  app.post('/login', async (c) => {
+    const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+    const key = typeof form.key === 'string' ? form.key.trim() : '';
+    if (key.startsWith('pk_')) {
+      return html(
+        c,
+        renderLogin(version, 'A public key cannot open the dashboard; use the secret key (sk_…).'),
+        401,
+      );
+    }
+    const scope = key.startsWith('sk_') ? await authenticate(key) : null;
+    if (!scope) return html(c, renderLogin(version, 'Unknown, revoked or expired secret key.'), 401);
+    return startSession(c, sessions.createSession(scope));
+  });
+
+  app.get('/login/:token', (c) => {
+    const sessionId = sessions.redeemLoginToken(c.req.param('token'));
+    if (!sessionId) {
+      return html(
+        c,
+        renderMessage(
+          version,
+          'This login link no longer works',
+          'Login links work once and expire after a while. Log in with the secret key, or ask the server for a new link.',
+        ),
+        410,
+      );
+    }
+    return startSession(c, sessionId);
+  });
+
+  app.post('/logout', (c) => {
+    const id = getCookie(c, DASHBOARD_COOKIE);
+    if (id) sessions.endSession(id);
+    deleteCookie(c, DASHBOARD_COOKIE, { path: '/' });
+    return c.redirect('/', 303);
+  });
+
+  app.get('/dashboard/runs/:id', async (c) => {
+    const scope = sessionScope(c);
+    if (!scope) return html(c, renderLogin(version), 401);
+    const detail = await loadRun(db, scope, c.req.param('id'));
+    if (!detail)
+      return html(
+        c,
+        renderMessage(version, 'Run not found', 'No such run in this project and mode.', scope),
+        404,
+      );
+    return html(c, renderRun(detail, scope, version));
+  });
+
+  // Lets a script that holds the secret key (the demo) hand a person a one-time login link.
+  app.post('/dashboard/login-links', async (c) => {
+    const auth = c.req.header('authorization') ?? '';
+    const key = /^Bearer\s+(\S+)$/i.exec(auth)?.[1] ?? '';
+    if (key.startsWith('pk_')) {
+      return c.json({ error: 'Login links need the secret key', code: 'PUBLIC_KEY_NOT_ALLOWED' }, 403);
+    }
+    const scope = key.startsWith('sk_') ? await authenticate(key) : null;
+    if (!scope) return c.json({ error: 'Missing, unknown or revoked secret key', code: 'UNAUTHORIZED' }, 401);
+    const token = sessions.issueLoginToken(scope);
+    const path = `/login/${token}`;
+    c.header('Cache-Control', 'no-store');
+    return c.json(
+      {
+        path,
+        url: new URL(path, c.req.url).toString(),
+        expiresAt: new Date(Date.now() + sessions.loginTokenTtlMs).toISOString(),
+      },
+      201,
+    );
+  });
+
   return app;
 }

@@ -1,0 +1,42 @@
+// The app under test for bench/http-express.mjs. `node http-express-app.mjs bare|drip`.
+// `drip` adds dripMiddleware with a usage record and a run with one event per request, delivered to the
+// local Drip server (DRIP_API_URL / DRIP_API_KEY). Control routes under /__bench are not metered.
+import { Drip } from '@drip/core';
+import { dripMiddleware } from '@drip/express';
+import express from 'express';
+
+const mode = process.argv[2] === 'drip' ? 'drip' : 'bare';
+const customerId = process.env.BENCH_CUSTOMER_ID;
+let served = 0;
+
+const app = express();
+app.disable('x-powered-by');
+app.disable('etag');
+let metering;
+app.get('/__bench/stats', (_req, res) => {
+  res.json({ served, cpu: process.cpuUsage() });
+});
+app.post('/__bench/flush', async (_req, res) => {
+  if (metering) await metering.meter.flush(120_000);
+  res.json({ served, stats: metering ? metering.meter.stats() : null });
+});
+if (mode === 'drip') {
+  const client = new Drip({ apiKey: process.env.DRIP_API_KEY, baseUrl: process.env.DRIP_API_URL });
+  metering = dripMiddleware({ client, customer: () => customerId });
+  app.use(metering);
+}
+app.get('/items/:id', (req, res) => {
+  served++;
+  req.drip?.run.event({ eventType: 'bench.lookup', quantity: 1 });
+  res.json({ id: req.params.id, name: 'Widget', price: 42 });
+});
+
+const server = app.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${server.address().port}` })}\n`);
+});
+process.once('SIGTERM', async () => {
+  server.close();
+  server.closeAllConnections();
+  if (metering) await metering.meter.close(10_000);
+  process.exit(0);
+});

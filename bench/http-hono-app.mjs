@@ -1,0 +1,38 @@
+// The app under test for bench/http-hono.mjs. `node http-hono-app.mjs bare|drip` on @hono/node-server.
+// `drip` adds drip() with a usage record and a run with one event per request, delivered to the local
+// Drip server (DRIP_API_URL / DRIP_API_KEY). Control routes under /__bench are not metered.
+import { Drip } from '@drip/core';
+import { drip } from '@drip/hono';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+
+const mode = process.argv[2] === 'drip' ? 'drip' : 'bare';
+const customerId = process.env.BENCH_CUSTOMER_ID;
+let served = 0;
+
+const app = new Hono();
+let metering;
+app.get('/__bench/stats', (c) => c.json({ served, cpu: process.cpuUsage() }));
+app.post('/__bench/flush', async (c) => {
+  if (metering) await metering.meter.flush(120_000);
+  return c.json({ served, stats: metering ? metering.meter.stats() : null });
+});
+if (mode === 'drip') {
+  const client = new Drip({ apiKey: process.env.DRIP_API_KEY, baseUrl: process.env.DRIP_API_URL });
+  metering = drip({ client, customer: () => customerId });
+  app.use('/items/*', metering);
+}
+app.get('/items/:id', (c) => {
+  served++;
+  c.get('drip')?.run.event({ eventType: 'bench.lookup', quantity: 1 });
+  return c.json({ id: c.req.param('id'), name: 'Widget', price: 42 });
+});
+
+const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => {
+  process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${info.port}` })}\n`);
+});
+process.once('SIGTERM', async () => {
+  server.close();
+  if (metering) await metering.meter.close(10_000);
+  process.exit(0);
+});

@@ -1,0 +1,260 @@
+// Shared harness of the HTTP adapter benchmarks (bench/http-express.mjs, bench/http-hono.mjs).
+//
+// Four processes on loopback: the local Drip server, the app without metering ("bare"), the app with the
+// adapter ("drip"), and autocannon (its own process, spawned per measurement). Rounds are interleaved
+// (bare, drip, drip, bare, ...) so drift on a shared machine hits both sides alike; the figures are
+// medians over the rounds. App CPU per request comes from process.cpuUsage() inside the app process,
+// read through a control route before and after each measurement.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const benchDir = join(here, '..');
+const rootDir = join(benchDir, '..');
+const require = createRequire(join(benchDir, 'package.json'));
+
+/** Parses `--name value` flags with numeric defaults. */
+export function parseFlags(argv, defaults) {
+  const out = { ...defaults };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) continue;
+    const key = a.slice(2);
+    const next = argv[i + 1];
+    if (next === undefined || next.startsWith('--')) out[key] = true;
+    else {
+      out[key] = Number.isNaN(Number(next)) ? next : Number(next);
+      i++;
+    }
+  }
+  return out;
+}
+
+/** Spawns a Node child that prints one JSON line on stdout when ready; resolves with it. */
+function startChild(script, args, env) {
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd: benchDir,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`${script} did not start within 60 s`)), 60_000);
+    child.stdout.on('data', (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl !== -1) {
+        clearTimeout(timer);
+        child.stdout.removeAllListeners('data');
+        child.stdout.resume();
+        resolve({ child, info: JSON.parse(buf.slice(0, nl)) });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited with ${code} before it was ready`));
+    });
+  });
+}
+
+function stopChild(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Runs autocannon in its own process and returns its JSON result. */
+function autocannon(url, { connections, duration }) {
+  const bin = require.resolve('autocannon/autocannon.js');
+  const child = spawn(process.execPath, [bin, '-c', String(connections), '-d', String(duration), '-j', url], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`autocannon exited with ${code}: ${err}`));
+      resolve(JSON.parse(out));
+    });
+  });
+}
+
+async function getJson(url, init) {
+  const res = await fetch(url, init);
+  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${url}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** One measurement: CPU and served counters around an autocannon run. */
+async function measure(app, opts) {
+  const before = await getJson(`${app.url}/__bench/stats`);
+  const result = await autocannon(`${app.url}/items/42`, opts);
+  const after = await getJson(`${app.url}/__bench/stats`);
+  const served = after.served - before.served;
+  const cpuMicros = after.cpu.user + after.cpu.system - (before.cpu.user + before.cpu.system);
+  return {
+    rps: result.requests.average,
+    total: result.requests.total,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+    served,
+    cpuPerRequestUs: served > 0 ? cpuMicros / served : Number.NaN,
+  };
+}
+
+/**
+ * Runs the benchmark for one framework.
+ * @param {{ name: string, section: string, appScript: string, targets: { ratio: number } }} spec
+ */
+export async function runHttpBenchmark(spec) {
+  const flags = parseFlags(process.argv.slice(2), {
+    rounds: 3,
+    duration: 10,
+    warmup: 3,
+    connections: 50,
+    write: true,
+  });
+  const opts = { connections: flags.connections, duration: flags.duration };
+  const log = (...a) => console.error(`[${spec.name}]`, ...a);
+
+  const server = await startChild(join(here, 'drip-server.mjs'), [], {});
+  const { url: dripUrl, apiKey } = server.info;
+  log(`local Drip server on ${dripUrl}`);
+  const auth = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+  const customer = await getJson(`${dripUrl}/v1/customers`, {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ externalCustomerId: `bench-${spec.name}-${Date.now()}` }),
+  });
+  const env = { DRIP_API_KEY: apiKey, DRIP_API_URL: dripUrl, BENCH_CUSTOMER_ID: customer.id };
+  const bare = await startChild(spec.appScript, ['bare'], env);
+  const metered = await startChild(spec.appScript, ['drip'], env);
+  const apps = { bare: bare.info, drip: metered.info };
+  const results = { bare: [], drip: [] };
+  try {
+    for (const mode of ['bare', 'drip']) {
+      log(`warm-up ${mode} ${flags.warmup} s`);
+      await autocannon(`${apps[mode].url}/items/42`, { connections: flags.connections, duration: flags.warmup });
+    }
+    for (let round = 0; round < flags.rounds; round++) {
+      const order = round % 2 === 0 ? ['bare', 'drip'] : ['drip', 'bare'];
+      for (const mode of order) {
+        const r = await measure(apps[mode], opts);
+        results[mode].push(r);
+        log(
+          `round ${round + 1} ${mode}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99} ms, ` +
+            `${r.cpuPerRequestUs.toFixed(1)} µs CPU/req, errors ${r.errors}`,
+        );
+      }
+    }
+    log('flushing the metered app');
+    const flushStarted = Date.now();
+    const delivery = await getJson(`${apps.drip.url}/__bench/flush`, { method: 'POST' });
+    const flushMs = Date.now() - flushStarted;
+    const servedTotal = delivery.served;
+    const runs = await getJson(`${dripUrl}/v1/runs?customerId=${customer.id}&limit=1`, { headers: auth });
+    const events = await getJson(
+      `${dripUrl}/v1/events?customerId=${customer.id}&eventType=bench.lookup&limit=1`,
+      { headers: auth },
+    );
+    const summary = summarise(spec, flags, results, {
+      servedTotal,
+      runsDelivered: runs.count,
+      eventsDelivered: events.pagination?.total ?? events.total,
+      flushMs,
+      stats: delivery.stats,
+    });
+    console.log(summary);
+    if (flags.write !== 'false' && flags.write !== false) writeSection(spec.section, summary);
+  } finally {
+    await Promise.all([stopChild(bare.child), stopChild(metered.child)]);
+    await stopChild(server.child);
+  }
+}
+
+function summarise(spec, flags, results, delivery) {
+  const m = (mode, key) => median(results[mode].map((r) => r[key]));
+  const bareRps = m('bare', 'rps');
+  const dripRps = m('drip', 'rps');
+  const ratio = dripRps / bareRps;
+  const cpuExtra = m('drip', 'cpuPerRequestUs') - m('bare', 'cpuPerRequestUs');
+  const p99Extra = m('drip', 'p99') - m('bare', 'p99');
+  const ok = (pass) => (pass ? 'met' : '**not met**');
+  const node = process.version;
+  const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  const rows = results.bare
+    .map((b, i) => {
+      const d = results.drip[i];
+      return `| ${i + 1} | ${b.rps.toFixed(0)} | ${d.rps.toFixed(0)} | ${b.p99} | ${d.p99} | ${b.cpuPerRequestUs.toFixed(1)} | ${d.cpuPerRequestUs.toFixed(1)} |`;
+    })
+    .join('\n');
+  return `## HTTP: ${spec.title}
+
+Command: \`node bench/${spec.name}.mjs\` (${flags.rounds} interleaved rounds of ${flags.duration} s after a ${flags.warmup} s
+warm-up per app, autocannon ${flags.connections} connections in its own process, \`GET /items/:id\` returning small JSON).
+${spec.description}
+Measured ${date} UTC, Node ${node}, ${process.platform}/${process.arch}, ${navigatorCores()} cores shared by the
+Drip server, both apps and autocannon.
+
+| Round | bare req/s | drip req/s | bare p99 ms | drip p99 ms | bare CPU µs/req | drip CPU µs/req |
+| --- | --- | --- | --- | --- | --- | --- |
+${rows}
+
+| Median | Value | Target |
+| --- | --- | --- |
+| Throughput bare / drip | ${bareRps.toFixed(0)} / ${dripRps.toFixed(0)} req/s | |
+| Throughput ratio drip / bare | ${ratio.toFixed(3)} | ≥ ${spec.targets.ratio} (${ok(ratio >= spec.targets.ratio)}) |
+| Extra app CPU per request | ${cpuExtra.toFixed(2)} µs | ≤ 10 µs (${ok(cpuExtra <= 10)}) |
+| p99 latency added | ${p99Extra.toFixed(2)} ms | ≤ 1 ms (${ok(p99Extra <= 1)}) |
+| Runs delivered / requests served (metered app, warm-up included) | ${delivery.runsDelivered} / ${delivery.servedTotal} | equal (${ok(delivery.runsDelivered === delivery.servedTotal)}) |
+| Run events delivered / requests served | ${delivery.eventsDelivered} / ${delivery.servedTotal} | equal (${ok(delivery.eventsDelivered === delivery.servedTotal)}) |
+| Final flush | ${delivery.flushMs} ms | |
+
+Outbox after the flush: \`${JSON.stringify(delivery.stats)}\`
+`;
+}
+
+function navigatorCores() {
+  try {
+    return require('node:os').availableParallelism();
+  } catch {
+    return '?';
+  }
+}
+
+/** Replaces this benchmark's section of BENCHMARKS.md (between its markers), or appends it. */
+function writeSection(section, body) {
+  const file = join(rootDir, 'BENCHMARKS.md');
+  const start = `<!-- ${section}:start -->`;
+  const end = `<!-- ${section}:end -->`;
+  const block = `${start}\n${body}${end}`;
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const i = text.indexOf(start);
+  const j = text.indexOf(end);
+  if (i !== -1 && j > i) text = text.slice(0, i) + block + text.slice(j + end.length);
+  else text = `${text.trimEnd()}\n\n${block}\n`;
+  writeFileSync(file, text);
+  console.error(`wrote the "${section}" section of BENCHMARKS.md`);
+}

@@ -5,6 +5,7 @@ import { ApiKeyGuard, CUSTOMERS } from './auth.guard';
 
 /** The app's module, built with the customers resolved at start-up and the Drip options. */
 @Module({})
+// biome-ignore lint/complexity/noStaticOnlyClass: a Nest module class with a static dynamic-module factory is the framework's idiom.
 export class AppModule {
   static register(customers: Readonly<Record<string, string>>, drip: DripNestOptions = {}): DynamicModule {
     return {

@@ -104,7 +104,7 @@ describe('example-nestjs against the local Drip server', () => {
       attributes: { model: 'gpt-4o-mini', inputTokens: 17, outputTokens: 34 },
     });
     expect(byType['tool.call']).toMatchObject({ attributes: { name: 'web-search' } });
-    expect((byType['tool.call']?.attributes as Json).duration).toBeGreaterThan(0);
+    expect(((byType['tool.call'] as Json).attributes as Json).duration).toBeGreaterThan(0);
 
     expect(await runsOf(globex)).toHaveLength(2);
     const initechRuns = await runsOf(initech);

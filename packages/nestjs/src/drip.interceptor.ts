@@ -72,7 +72,10 @@ export class DripInterceptor implements NestInterceptor {
     @Inject(Reflector) private readonly reflector: Reflector,
   ) {}
 
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> | Promise<Observable<unknown>> {
+  intercept(
+    context: ExecutionContext,
+    next: CallHandler,
+  ): Observable<unknown> | Promise<Observable<unknown>> {
     if (context.getType() !== 'http') return next.handle();
     const http = context.switchToHttp();
     const req = http.getRequest<DripHttpRequest & Marked>();
@@ -139,7 +142,8 @@ function proceed(
   if (result.kind === 'respond') {
     // Gate refusal or the `reject` policy: the pipeline decided the answer; Nest's exception layer sends it.
     for (const [name, value] of Object.entries(result.headers)) {
-      if (typeof reply.header === 'function') (reply.header as (n: string, v: string) => unknown)(name, value);
+      if (typeof reply.header === 'function')
+        (reply.header as (n: string, v: string) => unknown)(name, value);
       else reply.setHeader(name, value);
     }
     throw new HttpException(result.body as Record<string, unknown>, result.status);
@@ -154,11 +158,13 @@ function proceed(
     handle.finish({ status: raw.statusCode, error, aborted: raw.writableFinished === false });
   });
   // `next.handle()` binds the handler to the async context it is called in: the request scope.
-  return handle.run(() => next.handle()).pipe(
-    tap({
-      error: (e: unknown) => {
-        error = e;
-      },
-    }),
-  );
+  return handle
+    .run(() => next.handle())
+    .pipe(
+      tap({
+        error: (e: unknown) => {
+          error = e;
+        },
+      }),
+    );
 }

@@ -102,7 +102,9 @@ export class DripModule implements OnApplicationShutdown {
    * DripModule.forRootAsync({ inject: [ConfigService], useFactory: (c: ConfigService) => ({ apiKey: c.get('DRIP_API_KEY') }) });
    * ```
    */
-  static forRootAsync<Req extends object = DripHttpRequest>(options: DripModuleAsyncOptions<Req>): DynamicModule {
+  static forRootAsync<Req extends object = DripHttpRequest>(
+    options: DripModuleAsyncOptions<Req>,
+  ): DynamicModule {
     return DripModule.build(
       [
         {
@@ -115,7 +117,10 @@ export class DripModule implements OnApplicationShutdown {
     );
   }
 
-  private static build(providers: Provider[], imports: NonNullable<ModuleMetadata['imports']>): DynamicModule {
+  private static build(
+    providers: Provider[],
+    imports: NonNullable<ModuleMetadata['imports']>,
+  ): DynamicModule {
     return {
       module: DripModule,
       global: true,

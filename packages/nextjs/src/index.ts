@@ -1,6 +1,7 @@
 export { nextControlFlow } from './control-flow';
 export type { ControlFlow } from './control-flow';
 export type { WaitUntil } from './delivery';
+export { dripMeter } from './meter';
 export { withDripPages } from './pages';
 export type { DripPagesHandler, DripPagesOptions, DripPagesRequest, DripPagesResponse } from './pages';
 export { routeTemplate } from './route-template';

@@ -5,7 +5,7 @@ const meters = new WeakMap<object, RequestMeter>();
 const DEFAULTS = {};
 
 /**
- * One request meter per options object, created on first use (no client, timer or environment read at
+ * One request meter per options object (`withDrip` and `withDripPages` share it), created on first use (no client, timer or environment read at
  * import time). Route files that share an options object share one meter, one client and one outbox;
  * `withDrip(handler)` without options shares the default meter (configured from `DRIP_API_KEY`).
  */
@@ -21,6 +21,22 @@ export function meterFor<Req>(options: object | undefined, sdkName: string): Req
     meters.set(key, meter);
   }
   return meter;
+}
+
+/**
+ * The request meter behind every `withDrip` / `withDripPages` handler created with this
+ * options object (or without options), for `flush()` before a short-lived process exits, `close()` at
+ * shutdown and `stats()` in a health route. Created on first use.
+ *
+ * @example
+ * ```ts
+ * import { dripMeter } from '@drip/nextjs';
+ * import { dripOptions } from './drip-options';
+ * export const GET = () => Response.json(dripMeter(dripOptions).stats());
+ * ```
+ */
+export function dripMeter(options?: object): RequestMeter {
+  return meterFor(options, '@drip/nextjs');
 }
 
 /** Header reader over a web-standard `Headers`. */

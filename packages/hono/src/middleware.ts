@@ -142,7 +142,13 @@ async function meterHandler(c: Context, next: () => Promise<void>, handle: Reque
     );
     return;
   }
-  handle.finish({ status: res.status, route, error }, { waitUntil: waitUntilOf(c) });
+  handle.finish({ status: res.status, route, error, aborted: clientGone(c) }, { waitUntil: waitUntilOf(c) });
+}
+
+/** True when the client disconnected while the handler ran (the runtime aborts the request's signal). */
+function clientGone(c: Context): boolean {
+  const signal = (c.req.raw as { signal?: AbortSignal | undefined }).signal;
+  return signal?.aborted === true;
 }
 
 /**

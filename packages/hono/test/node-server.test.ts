@@ -1,0 +1,115 @@
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Drip } from '@drip/core';
+import { createTestDrip, type TestDrip } from '@drip/testing';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { afterEach, describe, expect, it } from 'vitest';
+import { drip } from '../src/index';
+import { routeOf } from './helpers';
+
+const CUSTOMER = 'cus_acme';
+
+let api: TestDrip;
+let metering: ReturnType<typeof drip>;
+let close: (() => Promise<void>) | undefined;
+
+afterEach(async () => {
+  await close?.();
+  close = undefined;
+  await metering?.meter.close(2_000);
+});
+
+/** A real @hono/node-server on loopback serving the app with drip() on every route. */
+async function start(mount: (app: Hono) => void): Promise<string> {
+  api = createTestDrip();
+  metering = drip({
+    client: new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch }),
+    customer: (c) => c.req.header('x-user'),
+  });
+  const app = new Hono();
+  app.use('*', metering);
+  mount(app);
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
+  });
+  close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      if ('closeAllConnections' in server) server.closeAllConnections();
+    });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+describe('drip() on a real @hono/node-server', () => {
+  it('meters a JSON route per customer; the body and status are what the handler produced', async () => {
+    const base = await start((app) => {
+      app.get('/items/:id', (c) => c.json({ id: c.req.param('id'), tags: ['a', 'b'] }, 203));
+    });
+    const res = await fetch(`${base}/items/42`, { headers: { 'x-user': CUSTOMER } });
+    expect(res.status).toBe(203);
+    expect(await res.text()).toBe('{"id":"42","tags":["a","b"]}');
+    await metering.meter.flush(5_000);
+    api.expectUsage({ customerId: CUSTOMER, meter: 'api_calls', quantity: 1 });
+    const run = api.expectRun({ customerId: CUSTOMER, status: 'COMPLETED', count: 1 });
+    expect(routeOf(run)).toBe('/items/:id');
+  });
+
+  it('a client that disconnects before a slow handler answers is recorded as aborted, not billed', async () => {
+    let finished!: () => void;
+    const handlerDone = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    const base = await start((app) => {
+      app.get('/slow', async (c) => {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        finished();
+        return c.json({ late: true });
+      });
+    });
+    const req = httpRequest(`${base}/slow`, { headers: { 'x-user': CUSTOMER } });
+    req.on('error', () => {});
+    req.end();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    req.destroy();
+    await handlerDone;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await metering.meter.flush(5_000);
+    expect(api.usage).toHaveLength(0);
+    expect(api.runs).toHaveLength(1);
+    expect(api.runs[0]?.status).not.toBe('COMPLETED');
+  });
+
+  it('an SSE stream is metered when it ends; one cut by the client is aborted and not billed', async () => {
+    const base = await start((app) => {
+      app.get('/events/:n', (c) =>
+        streamSSE(c, async (stream) => {
+          const n = Number(c.req.param('n'));
+          for (let i = 0; i < n && !stream.aborted; i++) {
+            await stream.writeSSE({ data: String(i) });
+            c.get('drip')?.run.event({ eventType: 'stream.chunk', index: i });
+            await stream.sleep(5);
+          }
+        }),
+      );
+    });
+    const full = await fetch(`${base}/events/3`, { headers: { 'x-user': CUSTOMER } });
+    expect(await full.text()).toBe('data: 0\n\ndata: 1\n\ndata: 2\n\n');
+
+    const cut = new AbortController();
+    const partial = await fetch(`${base}/events/200`, { headers: { 'x-user': 'cus_cut' }, signal: cut.signal });
+    const reader = partial.body!.getReader();
+    await reader.read();
+    cut.abort();
+    await reader.cancel().catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await metering.meter.flush(5_000);
+
+    api.expectUsage({ customerId: CUSTOMER, meter: 'api_calls', quantity: 1 });
+    api.expectRun({ customerId: CUSTOMER, status: 'COMPLETED', events: 3 });
+    expect(api.totalUsage({ customerId: 'cus_cut' })).toBe(0);
+    const cutRun = api.expectRun({ customerId: 'cus_cut', count: 1 });
+    expect(cutRun.status).not.toBe('COMPLETED');
+  });
+});

@@ -1,3 +1,73 @@
 export { VERSION } from './version';
 export { ROUTE_SCOPES, scopeForPath, keyTypeOf, keyModeOf, isAllowed } from './scopes';
 export type { KeyScope, KeyType, KeyMode } from './scopes';
+export { Drip, DEFAULT_BASE_URL, getResponseMeta } from './client';
+export type { DripOptions, WrapApiCallParams, WrapApiCallResult } from './client';
+export { drip, getDrip, resetDrip } from './singleton';
+export {
+  DripError,
+  DripValidationError,
+  DripAuthenticationError,
+  DripPaymentRequiredError,
+  DripPermissionError,
+  DripNotFoundError,
+  DripConflictError,
+  DripIdempotencyError,
+  DripRateLimitError,
+  DripServerError,
+  DripTimeoutError,
+  DripNetworkError,
+  isDripError,
+  createDripError,
+  errorFromResponse,
+  validationError,
+  configurationError,
+} from './errors';
+export type { DripErrorDetail, DripErrorInit } from './errors';
+export {
+  Transport,
+  DEFAULT_RETRY_POLICY,
+  normalizeBaseUrl,
+  healthUrlFor,
+  parseRetryAfter,
+  isRetryable,
+} from './transport';
+export type {
+  DripLogger,
+  FetchLike,
+  QueryValue,
+  RequestOptions,
+  RequestResult,
+  RetryPolicy,
+  TransportConfig,
+} from './transport';
+export { systemClock, sleep } from './clock';
+export type { Clock } from './clock';
+export {
+  generateIdempotencyKey,
+  createIdempotencyKeyGenerator,
+  createInstanceId,
+  getIdempotencyInstanceId,
+} from './idempotency';
+export type { IdempotencyKeyGenerator, IdempotencyKeyGeneratorOptions } from './idempotency';
+export { generateWebhookSignature, verifyWebhookSignature, constructWebhookEvent } from './webhooks';
+export type {
+  WebhookPayload,
+  VerifyWebhookOptions,
+  DripWebhookEvent,
+  DripWebhookEventMap,
+  KnownDripWebhookEvent,
+  SpendingAlertData,
+  RunEndedData,
+} from './webhooks';
+export { StreamMeter } from './stream-meter';
+export type { StreamMeterOptions, StreamFlushResult } from './stream-meter';
+export {
+  METER_PATTERN,
+  SLUG_PATTERN,
+  MAX_QUANTITY,
+  MAX_METADATA_BYTES,
+  MAX_METADATA_DEPTH,
+} from './validation';
+export { detectRuntime } from './runtime';
+export type * from './types';

@@ -1,0 +1,446 @@
+/**
+ * The single transport (spec §2, §7): every call of the client, `wrapApiCall`, `StreamMeter` and the
+ * outbox goes through `Transport.request`. It owns headers, per-attempt timeouts, the overall deadline,
+ * full-jitter backoff, `Retry-After`, request ids and the mapping of responses to errors.
+ */
+
+import { type Clock, sleep, systemClock } from './clock';
+import { DripError, DripNetworkError, DripTimeoutError, errorFromResponse, isRecord } from './errors';
+
+/** Minimal logger hook; every method is optional. Retries are logged at debug level. */
+export interface DripLogger {
+  debug?(message: string, context?: Record<string, unknown>): void;
+  info?(message: string, context?: Record<string, unknown>): void;
+  warn?(message: string, context?: Record<string, unknown>): void;
+  error?(message: string, context?: Record<string, unknown>): void;
+}
+
+/** The `fetch` signature the client needs (the global `fetch` satisfies it). */
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+/** Retry and time limits; every field is a client option and a per-call option (spec §7.1). */
+export interface RetryPolicy {
+  /** Attempts in all, including the first (default 4). `Retry-After` waits do not consume attempts. */
+  maxAttempts: number;
+  /** Backoff base in ms (default 250): retry n waits `random(0, min(cap, base * 2^(n-1)))`. */
+  backoffBaseMs: number;
+  /** Backoff cap in ms (default 8000). */
+  backoffCapMs: number;
+  /** Longest `Retry-After` honoured, in ms (default 30 000). */
+  retryAfterCapMs: number;
+  /** Per-attempt timeout in ms (default 15 000; `POST /usage` 30 000). */
+  timeoutMs: number;
+  /** Whole-call deadline in ms, all attempts and waits (default 60 000; `POST /usage` 90 000). */
+  deadlineMs: number;
+}
+
+/**
+ * The defaults of spec §7.1.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_RETRY_POLICY.maxAttempts; // 4
+ * ```
+ */
+export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
+  maxAttempts: 4,
+  backoffBaseMs: 250,
+  backoffCapMs: 8000,
+  retryAfterCapMs: 30_000,
+  timeoutMs: 15_000,
+  deadlineMs: 60_000,
+});
+
+/** JSON-compatible query values; `undefined` and `null` are left out. */
+export type QueryValue = string | number | boolean | null | undefined;
+
+/** Per-call options of the low-level {@link Transport.request} (and `client.request`). */
+export interface RequestOptions {
+  /** JSON body; sets `Content-Type: application/json`. */
+  body?: unknown;
+  /** Query parameters. */
+  query?: Record<string, QueryValue> | undefined;
+  /** Aborts the call at once with `ABORTED`; no retry. */
+  signal?: AbortSignal | undefined;
+  /** Per-attempt timeout override. */
+  timeoutMs?: number | undefined;
+  /** Whole-call deadline override. */
+  deadlineMs?: number | undefined;
+  /** Attempts override; `1` lets the caller schedule its own retries. */
+  maxAttempts?: number | undefined;
+  /**
+   * Whether the call may be repeated after an unknown outcome (network error, timeout, 500/502/504).
+   * Default: every non-POST, and POSTs whose body carries an `idempotencyKey`. 429/503 are always retried.
+   */
+  retrySafe?: boolean | undefined;
+  /** Extra request headers (e.g. your own `X-Request-Id`). */
+  headers?: Record<string, string> | undefined;
+  /** Overrides backoff base/cap and Retry-After cap for this call. */
+  policy?: Partial<RetryPolicy> | undefined;
+}
+
+/** What a successful low-level request returns. */
+export interface RequestResult<T> {
+  /** Parsed JSON body (`null` for 204). */
+  data: T;
+  /** HTTP status. */
+  status: number;
+  /** The server's `X-Request-Id`. */
+  requestId?: string | undefined;
+  /** Response headers. */
+  headers: Headers;
+  /** HTTP attempts made, including the successful one. */
+  attempts: number;
+}
+
+/** Construction options of {@link Transport}. */
+export interface TransportConfig {
+  apiKey: string;
+  /** Normalised base URL (see {@link normalizeBaseUrl}). */
+  baseUrl: string;
+  fetch?: FetchLike | undefined;
+  clock?: Clock | undefined;
+  /** Random source in [0, 1) for jitter. */
+  random?: (() => number) | undefined;
+  logger?: DripLogger | undefined;
+  /** Value of `X-Drip-Client`. */
+  clientHeader: string;
+  /** Also send `User-Agent` (not in browsers). */
+  sendUserAgent: boolean;
+  policy?: Partial<RetryPolicy> | undefined;
+}
+
+/** Non-consuming `Retry-After` waits per call are bounded so that `Retry-After: 0` cannot spin forever. */
+const MAX_RETRY_AFTER_WAITS = 20;
+
+/**
+ * Normalises a base URL per spec §2.1 or returns `undefined` when it is not an absolute http(s) URL
+ * without query and fragment.
+ *
+ * @example
+ * ```ts
+ * normalizeBaseUrl('http://localhost:3001/'); // 'http://localhost:3001/v1'
+ * normalizeBaseUrl('https://gw.example.com/drip'); // 'https://gw.example.com/drip'
+ * ```
+ */
+export function normalizeBaseUrl(raw: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  if (url.search !== '' || url.hash !== '' || raw.includes('?') || raw.includes('#')) return undefined;
+  if (url.username !== '' || url.password !== '') return undefined;
+  let path = url.pathname.replace(/\/+$/, '');
+  if (path === '') path = '/v1';
+  return `${url.origin}${path}`;
+}
+
+/**
+ * The health URL for a normalised base: one final `/v1` segment removed, then `/health`.
+ *
+ * @example
+ * ```ts
+ * healthUrlFor('https://gw.example.com/drip/v1'); // 'https://gw.example.com/drip/health'
+ * ```
+ */
+export function healthUrlFor(baseUrl: string): string {
+  return `${baseUrl.replace(/\/v1$/, '')}/health`;
+}
+
+/**
+ * Parses `Retry-After` (seconds or HTTP date) into ms; `undefined` when absent or unreadable.
+ *
+ * @example
+ * ```ts
+ * parseRetryAfter('2', Date.now()); // 2000
+ * ```
+ */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (value === null) return undefined;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const date = Date.parse(v);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+/**
+ * Whether an error may be retried (spec §7.2) given the call's retry safety.
+ *
+ * @example
+ * ```ts
+ * isRetryable(err, false); // true only for 429/503 and IDEMPOTENCY_KEY_IN_PROGRESS
+ * ```
+ */
+export function isRetryable(err: DripError, retrySafe: boolean): boolean {
+  const s = err.statusCode;
+  if (err.code === 'DEADLINE_EXCEEDED' || err.code === 'ABORTED' || err.code === 'PARSE_ERROR') return false;
+  if (err.code === 'CONFIGURATION_ERROR' || err.code === 'VALIDATION_ERROR') return false;
+  if (s === 429 || s === 503) return true;
+  if (s === 409) return err.code === 'IDEMPOTENCY_KEY_IN_PROGRESS';
+  if (!retrySafe) return false;
+  if (s === 0) return err.code === 'NETWORK_ERROR';
+  return s === 408 || s === 500 || s === 502 || s === 504;
+}
+
+/**
+ * The HTTP layer shared by every call.
+ *
+ * @example
+ * ```ts
+ * const t = new Transport({ apiKey: 'sk_test_123456789', baseUrl: 'http://127.0.0.1:3001/v1',
+ *   clientHeader: '@drip/core@0.1.0', sendUserAgent: true });
+ * const { data } = await t.request<{ id: string }>('GET', '/customers/cus_1');
+ * ```
+ */
+export class Transport {
+  readonly baseUrl: string;
+  readonly policy: RetryPolicy;
+  readonly clock: Clock;
+  private readonly config: TransportConfig;
+  private readonly random: () => number;
+
+  constructor(config: TransportConfig) {
+    this.config = config;
+    this.baseUrl = config.baseUrl;
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...stripUndefined(config.policy ?? {}) };
+    this.clock = config.clock ?? systemClock;
+    this.random = config.random ?? Math.random;
+  }
+
+  /** Builds the URL for a path relative to the base (or an absolute URL, used for `/health`). */
+  url(path: string, query?: Record<string, QueryValue>): string {
+    const base = /^https?:\/\//.test(path) ? path : `${this.baseUrl}${path}`;
+    if (!query) return base;
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) {
+      if (v !== undefined && v !== null) params.append(k, String(v));
+    }
+    const qs = params.toString();
+    return qs ? `${base}?${qs}` : base;
+  }
+
+  /** Request headers for one call. */
+  headers(hasBody: boolean, extra?: Record<string, string>): Record<string, string> {
+    const h: Record<string, string> = {
+      Authorization: `Bearer ${this.config.apiKey}`,
+      Accept: 'application/json',
+      'X-Drip-Client': this.config.clientHeader,
+    };
+    if (this.config.sendUserAgent) h['User-Agent'] = this.config.clientHeader;
+    if (hasBody) h['Content-Type'] = 'application/json';
+    return extra ? { ...h, ...extra } : h;
+  }
+
+  /**
+   * Sends one call with retries. Throws a `DripError` subclass; `error.attempts` says how many HTTP
+   * attempts were made.
+   */
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<RequestResult<T>> {
+    const p = { ...this.policy, ...stripUndefined(options.policy ?? {}) };
+    const maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? p.maxAttempts));
+    const timeoutMs = options.timeoutMs ?? p.timeoutMs;
+    const deadlineMs = options.deadlineMs ?? p.deadlineMs;
+    const hasBody = options.body !== undefined;
+    const bodyText = hasBody ? JSON.stringify(options.body) : undefined;
+    const retrySafe =
+      options.retrySafe ??
+      (method !== 'POST' || (isRecord(options.body) && typeof options.body.idempotencyKey === 'string'));
+    const url = this.url(path, options.query);
+    const headers = this.headers(hasBody, options.headers);
+    const signal = options.signal;
+    const clock = this.clock;
+    const deadlineAt = clock.now() + deadlineMs;
+
+    let counted = 0;
+    let httpCount = 0;
+    let retryAfterWaits = 0;
+    for (;;) {
+      if (signal?.aborted) throw withAttempts(aborted(signal.reason), httpCount);
+      const remaining = deadlineAt - clock.now();
+      if (remaining <= 0) throw withAttempts(deadlineExceeded(undefined), httpCount);
+      counted += 1;
+      httpCount += 1;
+      let err: DripError;
+      let headerRetryAfterMs: number | undefined;
+      const outcome = await this.attempt(method, url, headers, bodyText, timeoutMs, remaining, signal);
+      if (outcome.kind === 'response') {
+        const { response, text } = outcome;
+        const requestId = response.headers.get('x-request-id') ?? undefined;
+        if (response.ok) {
+          return {
+            data: parseSuccess<T>(response.status, text, requestId, httpCount),
+            status: response.status,
+            requestId,
+            headers: response.headers,
+            attempts: httpCount,
+          };
+        }
+        headerRetryAfterMs = parseRetryAfter(response.headers.get('retry-after'), clock.now());
+        err = errorFromResponse(response.status, text, requestId, headerRetryAfterMs);
+      } else {
+        err = outcome.error;
+      }
+      err.attempts = httpCount;
+      if (!isRetryable(err, retrySafe)) throw err;
+
+      let waitMs: number;
+      const honoured = retryAfterOf(err, headerRetryAfterMs);
+      if (honoured !== undefined && retryAfterWaits < MAX_RETRY_AFTER_WAITS) {
+        waitMs = Math.min(honoured, p.retryAfterCapMs);
+        if (clock.now() + waitMs >= deadlineAt) throw err;
+        retryAfterWaits += 1;
+        counted -= 1;
+      } else {
+        if (counted >= maxAttempts) throw err;
+        waitMs = Math.floor(this.random() * Math.min(p.backoffCapMs, p.backoffBaseMs * 2 ** (counted - 1)));
+        if (clock.now() + waitMs >= deadlineAt) throw withAttempts(deadlineExceeded(err), httpCount);
+      }
+      this.config.logger?.debug?.('drip: retrying request', {
+        method,
+        path,
+        attempt: httpCount,
+        delayMs: waitMs,
+        code: err.code,
+        statusCode: err.statusCode,
+        requestId: err.requestId,
+      });
+      try {
+        await sleep(clock, waitMs, signal);
+      } catch (reason) {
+        throw withAttempts(aborted(reason), httpCount);
+      }
+    }
+  }
+
+  private async attempt(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    timeoutMs: number,
+    remainingMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ kind: 'response'; response: Response; text: string } | { kind: 'error'; error: DripError }> {
+    const controller = new AbortController();
+    const byDeadline = remainingMs <= timeoutMs;
+    let timedOut = false;
+    const timer = this.clock.setTimeout(
+      () => {
+        timedOut = true;
+        controller.abort();
+      },
+      Math.min(timeoutMs, remainingMs),
+    );
+    const onAbort = () => controller.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const fetchImpl = this.config.fetch ?? (globalThis.fetch as FetchLike);
+    try {
+      const init: RequestInit = { method, headers, signal: controller.signal };
+      if (body !== undefined) init.body = body;
+      const response = await raceAbort(fetchImpl(url, init), controller.signal);
+      const text = response.status === 204 ? '' : await raceAbort(response.text(), controller.signal);
+      return { kind: 'response', response, text };
+    } catch (cause) {
+      if (signal?.aborted) return { kind: 'error', error: aborted(signal.reason) };
+      if (timedOut) {
+        return {
+          kind: 'error',
+          error: byDeadline
+            ? deadlineExceeded(undefined)
+            : new DripTimeoutError(
+                `Request timed out after ${timeoutMs} ms`,
+                'TIMEOUT',
+                undefined,
+                undefined,
+              ),
+        };
+      }
+      const message = cause instanceof Error ? cause.message : String(cause);
+      return {
+        kind: 'error',
+        error: new DripNetworkError(`Network error: ${message}`, 'NETWORK_ERROR', undefined, cause),
+      };
+    } finally {
+      this.clock.clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+/** Rejects as soon as the signal aborts, even if an injected fetch ignores signals. */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function parseSuccess<T>(status: number, text: string, requestId: string | undefined, attempts: number): T {
+  if (status === 204 || status === 205 || (text === '' && status === 202)) return null as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch (cause) {
+    const err = new DripError(
+      `HTTP ${status} with a body that is not JSON`,
+      status,
+      'PARSE_ERROR',
+      { body: text.slice(0, 2048) },
+      requestId,
+      cause,
+    );
+    err.attempts = attempts;
+    throw err;
+  }
+}
+
+function retryAfterOf(err: DripError, headerMs: number | undefined): number | undefined {
+  if (err.statusCode !== 429 && err.statusCode !== 503 && err.code !== 'IDEMPOTENCY_KEY_IN_PROGRESS') {
+    return undefined;
+  }
+  if (headerMs !== undefined) return headerMs;
+  const data = err.data;
+  if (isRecord(data) && typeof data.retryAfter === 'number' && Number.isFinite(data.retryAfter)) {
+    return Math.max(0, data.retryAfter * 1000);
+  }
+  return undefined;
+}
+
+function aborted(reason: unknown): DripError {
+  return new DripNetworkError('The request was aborted', 'ABORTED', undefined, reason);
+}
+
+function deadlineExceeded(last: DripError | undefined): DripError {
+  return new DripTimeoutError(
+    'The call ran out of time (overall deadline exceeded)',
+    'DEADLINE_EXCEEDED',
+    last ? { lastError: { code: last.code, statusCode: last.statusCode } } : undefined,
+    last?.requestId,
+    last,
+  );
+}
+
+function withAttempts(err: DripError, attempts: number): DripError {
+  err.attempts = attempts;
+  return err;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

@@ -1,0 +1,247 @@
+/**
+ * Webhook signatures (spec §8): `X-Drip-Signature: t=<epoch s>,v1=<hex>[,v1=<hex>]`, HMAC-SHA256 keyed
+ * by the secret string as issued (including `whsec_`) over `<t>.<raw body>`. Web Crypto only, so it runs
+ * on Node, Bun, Deno, edge runtimes and browsers.
+ */
+
+import { DripError, isRecord } from './errors';
+
+const encoder = new TextEncoder();
+
+/** A raw webhook body as received: text or bytes. Never re-serialise parsed JSON. */
+export type WebhookPayload = string | Uint8Array | ArrayBuffer;
+
+function toBytes(payload: WebhookPayload): Uint8Array {
+  if (typeof payload === 'string') return encoder.encode(payload);
+  if (payload instanceof Uint8Array) return payload;
+  return new Uint8Array(payload);
+}
+
+async function hmacHex(secret: string, parts: Uint8Array[]): Promise<string> {
+  const subtle = globalThis.crypto.subtle;
+  const key = await subtle.importKey(
+    'raw',
+    encoder.encode(secret),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  );
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const message = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    message.set(p, offset);
+    offset += p.length;
+  }
+  const sig = new Uint8Array(await subtle.sign('HMAC', key, message));
+  let hex = '';
+  for (const b of sig) hex += b.toString(16).padStart(2, '0');
+  return hex;
+}
+
+function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+/**
+ * Signs a payload: returns `t=<timestamp>,v1=<hex>`. Pass several secrets to get one `v1` per secret
+ * (newest first), as the server does during a rotation grace period.
+ *
+ * @example
+ * ```ts
+ * import { generateWebhookSignature } from '@drip/core';
+ * const header = await generateWebhookSignature('{"id":"whe_1"}', 'whsec_abc', 1767225600);
+ * // 't=1767225600,v1=5f2b...'
+ * ```
+ */
+export async function generateWebhookSignature(
+  payload: WebhookPayload,
+  secret: string | readonly string[],
+  timestamp: number = Math.floor(Date.now() / 1000),
+): Promise<string> {
+  const t = Math.floor(timestamp);
+  const secrets = typeof secret === 'string' ? [secret] : secret;
+  const body = toBytes(payload);
+  const prefix = encoder.encode(`${t}.`);
+  const sigs: string[] = [];
+  for (const s of secrets) sigs.push(`v1=${await hmacHex(s, [prefix, body])}`);
+  return `t=${t},${sigs.join(',')}`;
+}
+
+/** Options of {@link verifyWebhookSignature}. */
+export interface VerifyWebhookOptions {
+  /** Allowed clock difference in seconds, both directions (default 300). */
+  toleranceSec?: number;
+  /** Current time in epoch seconds (default now); for tests. */
+  now?: number;
+}
+
+/**
+ * Verifies a signature header against the raw body. Accepts several `v1` values and several secrets
+ * (rotation), and the bare 64-hex form (HMAC of the body alone; no replay protection). Never throws:
+ * any parse, tolerance or crypto failure is `false`.
+ *
+ * @example
+ * ```ts
+ * const ok = await verifyWebhookSignature(rawBody, req.headers['x-drip-signature'], [newSecret, oldSecret]);
+ * ```
+ */
+export async function verifyWebhookSignature(
+  payload: WebhookPayload,
+  header: string | null | undefined,
+  secret: string | readonly string[],
+  tolerance?: number | VerifyWebhookOptions,
+): Promise<boolean> {
+  try {
+    if (typeof header !== 'string' || header.trim() === '') return false;
+    const secrets = (typeof secret === 'string' ? [secret] : [...secret]).filter(
+      (s) => typeof s === 'string' && s.length > 0,
+    );
+    if (secrets.length === 0) return false;
+    const body = toBytes(payload);
+    const opts: VerifyWebhookOptions =
+      typeof tolerance === 'number' ? { toleranceSec: tolerance } : (tolerance ?? {});
+    const toleranceSec = opts.toleranceSec ?? 300;
+    const now = opts.now ?? Math.floor(Date.now() / 1000);
+
+    const parts = header.split(',').map((p) => p.trim());
+    let t: string | undefined;
+    const v1: string[] = [];
+    for (const part of parts) {
+      const eq = part.indexOf('=');
+      if (eq < 0) continue;
+      const name = part.slice(0, eq).trim();
+      const value = part.slice(eq + 1).trim();
+      if (name === 't' && t === undefined) t = value;
+      else if (name === 'v1') v1.push(value.toLowerCase());
+    }
+    if (t === undefined && v1.length === 0) {
+      const bare = header.trim().toLowerCase();
+      if (!/^[0-9a-f]{64}$/.test(bare)) return false;
+      let match = false;
+      for (const s of secrets) if (constantTimeEqual(await hmacHex(s, [body]), bare)) match = true;
+      return match;
+    }
+    if (t === undefined || !/^\d+$/.test(t) || v1.length === 0) return false;
+    if (Math.abs(now - Number(t)) > toleranceSec) return false;
+    const prefix = encoder.encode(`${t}.`);
+    let match = false;
+    for (const s of secrets) {
+      const expected = await hmacHex(s, [prefix, body]);
+      for (const candidate of v1) if (constantTimeEqual(expected, candidate)) match = true;
+    }
+    return match;
+  } catch {
+    return false;
+  }
+}
+
+/** Event types the local server emits, with their `data` shapes (spec §8.5). */
+export interface DripWebhookEventMap {
+  'customer.created': Record<string, unknown> & { id: string };
+  'usage.recorded': {
+    usageEventId: string;
+    customerId: string;
+    usageType: string;
+    quantity: number | string;
+    units?: string | null;
+    description?: string | null;
+    metadata?: Record<string, unknown> | null;
+    idempotencyKey: string;
+    chargeId?: string | null;
+    createdAt: string;
+  };
+  'charge.succeeded': Record<string, unknown> & { id: string; status: string };
+  'charge.failed': Record<string, unknown> & { id: string; status: string; failureReason?: string | null };
+  'customer.balance.low': {
+    customerId: string;
+    balanceUsdc: string;
+    availableUsdc: string;
+    thresholdUsdc: string;
+  };
+  'customer.spending.warning': SpendingAlertData & {
+    level: 50 | 80 | 95;
+    severity: 'low' | 'medium' | 'high';
+  };
+  'customer.spending.blocked': SpendingAlertData & { level: 100; severity: 'critical' };
+  'customer.spending.exceeded': SpendingAlertData & { level: 100; severity: 'critical' };
+  'api_key.created': { id: string; name: string; mode: 'test' | 'live'; publicKey: string };
+  'webhook.endpoint.unhealthy': { webhookId: string; url: string; consecutiveFailures: number };
+  'run.completed': RunEndedData;
+  'run.failed': RunEndedData & { errorMessage?: string | null; errorCode?: string | null };
+  'webhook.test': { webhookId: string; message: string };
+}
+
+/** `data` of the spending-cap alerts. */
+export interface SpendingAlertData {
+  customerId: string;
+  capId: string;
+  capType: string;
+  limitValue: string;
+  currentUsage: string;
+}
+
+/** `data` of `run.completed` / `run.failed`. */
+export interface RunEndedData {
+  runId: string;
+  customerId: string;
+  workflowId: string;
+  workflowName: string;
+  status: string;
+  durationMs?: number | null;
+  eventCount: number;
+  totalCostUnits?: string | null;
+}
+
+/** A known webhook event, typed by `type`. */
+export type KnownDripWebhookEvent = {
+  [K in keyof DripWebhookEventMap]: { id: string; type: K; createdAt: string; data: DripWebhookEventMap[K] };
+}[keyof DripWebhookEventMap];
+
+/**
+ * A webhook event: one of the known types (narrow on `type`) or an unknown type kept as is.
+ *
+ * @example
+ * ```ts
+ * if (event.type === 'charge.failed') console.log(event.data.failureReason);
+ * ```
+ */
+export type DripWebhookEvent =
+  | KnownDripWebhookEvent
+  | { id: string; type: string & {}; createdAt: string; data: unknown };
+
+/**
+ * Verifies the signature, then parses the body into a typed event. Throws `DripError` 400
+ * `INVALID_SIGNATURE` when the signature does not match, or 400 `INVALID_PAYLOAD` when the body is not an event.
+ *
+ * @example
+ * ```ts
+ * const event = await constructWebhookEvent(rawBody, signatureHeader, process.env.DRIP_WEBHOOK_SECRET!);
+ * if (event.type === 'usage.recorded') console.log(event.data.quantity);
+ * ```
+ */
+export async function constructWebhookEvent(
+  payload: WebhookPayload,
+  header: string | null | undefined,
+  secret: string | readonly string[],
+  tolerance?: number | VerifyWebhookOptions,
+): Promise<DripWebhookEvent> {
+  if (!(await verifyWebhookSignature(payload, header, secret, tolerance))) {
+    throw new DripError('Webhook signature verification failed', 400, 'INVALID_SIGNATURE');
+  }
+  const text = typeof payload === 'string' ? payload : new TextDecoder().decode(toBytes(payload));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new DripError('Webhook body is not JSON', 400, 'INVALID_PAYLOAD', undefined, undefined, cause);
+  }
+  if (!isRecord(parsed) || typeof parsed.type !== 'string' || typeof parsed.id !== 'string') {
+    throw new DripError('Webhook body is not a Drip event', 400, 'INVALID_PAYLOAD');
+  }
+  return parsed as DripWebhookEvent;
+}

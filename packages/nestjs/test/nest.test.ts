@@ -1,0 +1,224 @@
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Drip } from '@drip/core';
+import { createTestDrip } from '@drip/testing';
+import { type CallHandler, type ExecutionContext, type INestApplication, Injectable } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { lastValueFrom, of } from 'rxjs';
+import supertest from 'supertest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DRIP_OPTIONS, DripInterceptor, DripModule, type DripNestOptions } from '../src/index';
+import * as src from '../src/index';
+import { armGate, boot, controllers, gate, meterOf, type Platform } from './fixtures';
+
+const api = createTestDrip();
+const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch });
+const { Items, Plain } = controllers(src);
+
+let app: INestApplication | undefined;
+beforeEach(() => api.reset());
+afterEach(async () => {
+  gate.release();
+  await app?.close();
+  app = undefined;
+});
+
+describe.each<Platform>(['express', 'fastify'])('DripInterceptor on %s', (platform) => {
+  async function start(options: DripNestOptions = {}, extra: Parameters<typeof boot>[3] = []) {
+    app = await boot(platform, DripModule.forRoot({ client, ...options }), [Items, Plain], extra);
+    return { http: supertest(app.getHttpServer()), meter: meterOf(app) };
+  }
+
+  it('meters a handler per customer from req.user, with the run, its events and the route template', async () => {
+    const { http, meter } = await start();
+    const res = await http.get('/items/42').set('x-customer', 'cus_1');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ id: '42', customer: 'cus_1' });
+    await meter.flush(5_000);
+    api.expectUsage({ customerId: 'cus_1', meter: 'api_calls', quantity: 1, records: 1 });
+    api.expectUsage({ customerId: 'cus_1', meter: 'lookups', quantity: 2 });
+    const run = api.expectRun({
+      customerId: 'cus_1',
+      status: 'COMPLETED',
+      events: [{ eventType: 'db.lookup', table: 'items' }],
+    });
+    expect(JSON.stringify(run)).toContain('/items/:id');
+  });
+
+  it("uses a handler's @DripMeter(meter, quantity) over the controller's", async () => {
+    const { http, meter } = await start();
+    const res = await http.post('/items/search').set('x-customer', 'cus_2').send({ q: 'x' });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ hits: 3 });
+    await meter.flush(5_000);
+    api.expectUsage({ customerId: 'cus_2', meter: 'searches', quantity: 5 });
+    expect(api.totalUsage({ customerId: 'cus_2', meter: 'api_calls' })).toBe(0);
+    api.expectRun({ customerId: 'cus_2', events: [{ eventType: 'search.query', terms: 2 }] });
+  });
+
+  it('@SkipDrip() and controllers without the interceptor are not metered', async () => {
+    const { http, meter } = await start();
+    expect((await http.get('/items/free').set('x-customer', 'cus_3')).body).toEqual({ free: true });
+    expect((await http.get('/plain/1').set('x-customer', 'cus_3')).body).toEqual({ id: '1', metered: false });
+    await meter.flush(5_000);
+    expect(api.usage).toHaveLength(0);
+    expect(api.runs).toHaveLength(0);
+  });
+
+  it('keeps the status of an HttpException and records the outcome', async () => {
+    const { http, meter } = await start();
+    const res = await http.get('/items/missing').set('x-customer', 'cus_4');
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ error: 'no such item' });
+    await meter.flush(5_000);
+    expect(api.totalUsage({ customerId: 'cus_4' })).toBe(0);
+    const run = api.expectRun({ customerId: 'cus_4' });
+    expect(run.status).not.toBe('COMPLETED');
+  });
+
+  it('records a handler that throws as a failed run, not billed; Nest still answers 500', async () => {
+    const { http, meter } = await start();
+    const res = await http.get('/items/boom').set('x-customer', 'cus_5');
+    expect(res.status).toBe(500);
+    expect(res.body).toMatchObject({ statusCode: 500, message: 'Internal server error' });
+    await meter.flush(5_000);
+    expect(api.totalUsage({ customerId: 'cus_5' })).toBe(0);
+    api.expectRun({ customerId: 'cus_5', status: 'FAILED', errorCode: 'TypeError' } as never);
+  });
+
+  it('serves requests normally while the API is unreachable, and delivers once it is back', async () => {
+    const { http, meter } = await start();
+    api.down();
+    const res = await http.get('/items/7').set('x-customer', 'cus_6');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ id: '7', customer: 'cus_6' });
+    api.up();
+    await meter.flush(10_000);
+    api.expectUsage({ customerId: 'cus_6', meter: 'api_calls', quantity: 1 });
+  });
+
+  it('serves the request unmetered when the customer resolver throws', async () => {
+    const errors: unknown[] = [];
+    const { http, meter } = await start({
+      customer: () => {
+        throw new Error('resolver down');
+      },
+      onError: (error: unknown) => errors.push(error),
+    });
+    const res = await http.get('/items/8').set('x-customer', 'cus_7');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ id: '8', customer: null });
+    await meter.flush(5_000);
+    expect(api.usage).toHaveLength(0);
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it('unidentified callers: skipped by default, refused under the reject policy', async () => {
+    const skipped = await start();
+    expect((await skipped.http.get('/items/9')).body).toEqual({ id: '9', customer: null });
+    await skipped.meter.flush(5_000);
+    expect(api.usage).toHaveLength(0);
+    await app?.close();
+
+    const rejected = await start({ unidentified: 'reject' });
+    const res = await rejected.http.get('/items/9');
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(res.body).not.toEqual({ id: '9', customer: null });
+    await rejected.meter.flush(5_000);
+    expect(api.usage).toHaveLength(0);
+  });
+
+  it('records a request whose client went away as aborted, not billed', async () => {
+    const { meter } = await start();
+    armGate();
+    await (app as INestApplication).listen(0, '127.0.0.1');
+    const { port } = (app as INestApplication).getHttpServer().address() as AddressInfo;
+    await new Promise<void>((resolve) => {
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port,
+        path: '/items/slow',
+        headers: { 'x-customer': 'cus_8' },
+      });
+      req.on('error', () => resolve());
+      req.end();
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 150);
+    });
+    // Give the server a moment to see the close, then let the handler finish into a dead socket.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    gate.release();
+    await meter.flush(5_000);
+    expect(api.totalUsage({ customerId: 'cus_8' })).toBe(0);
+    const run = api.expectRun({ customerId: 'cus_8' });
+    expect(run.status).not.toBe('COMPLETED');
+  });
+
+  it('as a global APP_INTERCEPTOR meters every controller, once even where also applied per controller', async () => {
+    const { http, meter } = await start({}, [{ provide: APP_INTERCEPTOR, useClass: DripInterceptor }]);
+    expect((await http.get('/plain/1').set('x-customer', 'cus_9')).body).toEqual({ id: '1', metered: true });
+    expect((await http.get('/items/2').set('x-customer', 'cus_9')).status).toBe(200);
+    await meter.flush(5_000);
+    api.expectUsage({ customerId: 'cus_9', meter: 'api_calls', quantity: 2, records: 2 });
+    api.expectRun({ customerId: 'cus_9', count: 2 });
+  });
+});
+
+describe('DripModule', () => {
+  it('forRootAsync builds the options from injected providers', async () => {
+    @Injectable()
+    class Config {
+      get(name: string): string | undefined {
+        return name === 'meter' ? 'configured_calls' : undefined;
+      }
+    }
+    const module = DripModule.forRootAsync({
+      inject: [Config],
+      useFactory: (config: Config) => ({ client, meter: config.get('meter') }),
+    });
+    module.providers = [...(module.providers ?? []), Config];
+    module.exports = [...(module.exports ?? []), Config];
+    app = await boot('express', module, [Items]);
+    const options = app.get<DripNestOptions>(DRIP_OPTIONS);
+    expect(options.meter).toBe('configured_calls');
+    // The controller's @DripMeter('api_calls') still wins over the module default for its handlers.
+    await supertest(app.getHttpServer()).get('/items/1').set('x-customer', 'cus_a').expect(200);
+    await meterOf(app).flush(5_000);
+    api.expectUsage({ customerId: 'cus_a', meter: 'api_calls', quantity: 1 });
+  });
+
+  it('flushes queued records when the app closes', async () => {
+    app = await boot('express', DripModule.forRoot({ client }), [Items]);
+    await supertest(app.getHttpServer()).get('/items/3').set('x-customer', 'cus_b').expect(200);
+    await app.close();
+    app = undefined;
+    api.expectUsage({ customerId: 'cus_b', meter: 'api_calls', quantity: 1 });
+  });
+
+  it('lets non-HTTP contexts through unmetered', async () => {
+    app = await boot('express', DripModule.forRoot({ client, customer: () => 'cus_rpc' }), [Items]);
+    const interceptor = app.get(DripInterceptor);
+    const rpc = {
+      getType: () => 'rpc',
+      getHandler: () => () => {},
+      getClass: () => Object,
+      switchToHttp: () => {
+        throw new Error('not an HTTP context');
+      },
+    } as unknown as ExecutionContext;
+    const next: CallHandler = { handle: () => of('pong') };
+    const out = await Promise.resolve(interceptor.intercept(rpc, next));
+    expect(await lastValueFrom(out)).toBe('pong');
+    await meterOf(app).flush(5_000);
+    expect(api.usage).toHaveLength(0);
+  });
+
+  it('injects with explicit tokens (works without emitted decorator metadata)', () => {
+    // The package is compiled without emitDecoratorMetadata; Nest would inject `undefined` otherwise.
+    expect(Reflect.getMetadata('design:paramtypes', DripInterceptor)).toBeUndefined();
+    expect(Reflect.getMetadata('self:paramtypes', DripInterceptor)).toHaveLength(2);
+  });
+});

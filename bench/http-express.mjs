@@ -9,7 +9,8 @@ await runHttpBenchmark({
   name: 'http-express',
   section: 'bench:http-express',
   title: 'Express',
-  description: 'Express 5.3.0; the metered app adds `dripMiddleware()` with a customer resolver, one `run.event()` per request, default outbox.',
+  description:
+    'Express 5.3.0; the metered app adds `dripMiddleware()` with a customer resolver, one `run.event()` per request, default outbox.',
   appScript: join(dirname(fileURLToPath(import.meta.url)), 'http-express-app.mjs'),
   targets: { ratio: 0.95 },
 });

@@ -9,7 +9,8 @@ await runHttpBenchmark({
   name: 'http-hono',
   section: 'bench:http-hono',
   title: 'Hono',
-  description: 'Hono 4.13.19 on @hono/node-server 2.1.8; the metered app adds `drip()` with a customer resolver, one `run.event()` per request, default outbox.',
+  description:
+    'Hono 4.13.19 on @hono/node-server 2.1.8; the metered app adds `drip()` with a customer resolver, one `run.event()` per request, default outbox.',
   appScript: join(dirname(fileURLToPath(import.meta.url)), 'http-hono-app.mjs'),
   targets: { ratio: 0.8 },
 });

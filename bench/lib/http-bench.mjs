@@ -156,7 +156,10 @@ export async function runHttpBenchmark(spec) {
   try {
     for (const mode of ['bare', 'drip']) {
       log(`warm-up ${mode} ${flags.warmup} s`);
-      await autocannon(`${apps[mode].url}/items/42`, { connections: flags.connections, duration: flags.warmup });
+      await autocannon(`${apps[mode].url}/items/42`, {
+        connections: flags.connections,
+        duration: flags.warmup,
+      });
     }
     for (let round = 0; round < flags.rounds; round++) {
       const order = round % 2 === 0 ? ['bare', 'drip'] : ['drip', 'bare'];

@@ -26,7 +26,10 @@ export interface ExampleAppOptions {
 }
 
 /** Builds the Express app: `/health`, then `/api` behind the app's own auth and `@drip/express`. */
-export function createApp(options: ExampleAppOptions): { app: Express; metering: ReturnType<typeof dripMiddleware> } {
+export function createApp(options: ExampleAppOptions): {
+  app: Express;
+  metering: ReturnType<typeof dripMiddleware>;
+} {
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json());

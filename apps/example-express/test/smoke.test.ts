@@ -20,7 +20,9 @@ afterAll(async () => {
 
 /** Reads the local server's data through its own API. */
 async function api(path: string): Promise<Json> {
-  const res = await fetch(`${server.url}/v1${path}`, { headers: { authorization: `Bearer ${server.apiKey}` } });
+  const res = await fetch(`${server.url}/v1${path}`, {
+    headers: { authorization: `Bearer ${server.apiKey}` },
+  });
   expect(res.status).toBe(200);
   return (await res.json()) as Json;
 }
@@ -63,7 +65,10 @@ describe('example-express against the local Drip server', () => {
     expect(unauthorised.status).toBe(401);
     expect((await call('/api/items/1', 'key_nobody')).status).toBe(401);
 
-    expect(await call('/api/items/42', 'key_acme')).toEqual({ status: 200, body: { id: '42', name: 'Item 42' } });
+    expect(await call('/api/items/42', 'key_acme')).toEqual({
+      status: 200,
+      body: { id: '42', name: 'Item 42' },
+    });
     expect((await call('/api/items/7', 'key_globex')).status).toBe(200);
     expect((await call('/api/items/8', 'key_globex')).status).toBe(200);
 
@@ -96,7 +101,8 @@ describe('example-express against the local Drip server', () => {
       attributes: { model: 'gpt-4o-mini', inputTokens: 17, outputTokens: 34 },
     });
     expect(byType['tool.call']).toMatchObject({ attributes: { name: 'web-search' } });
-    expect((byType['tool.call']?.attributes as Json).duration).toBeGreaterThan(0);
+    const tool = byType['tool.call'] as { attributes: Json } | undefined;
+    expect(tool?.attributes.duration).toBeGreaterThan(0);
 
     expect(await runsOf(globex)).toHaveLength(2);
     const initechRuns = await runsOf(initech);

@@ -13,7 +13,6 @@ import { VERSION } from './version';
 
 declare global {
   // Declaration merging is how Express itself types `req` extensions; a namespace is the only way in.
-  // biome-ignore lint/style/noNamespace: Express augments `Express.Request` through this global namespace.
   namespace Express {
     interface Request {
       /**

@@ -182,9 +182,16 @@ describe.each(versions)('%s', (_label, express) => {
         setTimeout(() => next(new RangeError('too far')), 5);
       });
       a.use(dripErrorHandler());
-      a.use((err: Error, _req: unknown, res: { status(n: number): { json(b: unknown): void } }, _next: unknown) => {
-        res.status(418).json({ handled: err.message });
-      });
+      a.use(
+        (
+          err: Error,
+          _req: unknown,
+          res: { status(n: number): { json(b: unknown): void } },
+          _next: unknown,
+        ) => {
+          res.status(418).json({ handled: err.message });
+        },
+      );
     });
     const res = await supertest(app).get('/later').set('x-user', CUSTOMER);
     expect(res.status).toBe(418);
@@ -383,6 +390,9 @@ describe.each(versions)('%s', (_label, express) => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     await flush();
     api.expectUsage({ customerId: CUSTOMER, meter: 'api_calls', quantity: 1 });
-    api.expectRun({ status: 'COMPLETED', events: [{ eventType: 'stream.chunk' }, { eventType: 'stream.chunk' }] });
+    api.expectRun({
+      status: 'COMPLETED',
+      events: [{ eventType: 'stream.chunk' }, { eventType: 'stream.chunk' }],
+    });
   });
 });

@@ -177,9 +177,9 @@ function waitUntilOf(c: Context): WaitUntil | undefined {
  */
 function isStreamed(res: Response): boolean {
   const encoding = res.headers.get('transfer-encoding');
-  if (encoding !== null && encoding.toLowerCase().includes('chunked')) return true;
+  if (encoding?.toLowerCase().includes('chunked')) return true;
   const type = res.headers.get('content-type');
-  return type !== null && type.toLowerCase().startsWith('text/event-stream');
+  return type?.toLowerCase().startsWith('text/event-stream') === true;
 }
 
 /** Passes the body through chunk by chunk and reports its end: complete, failed, or cancelled by the client. */

@@ -102,7 +102,9 @@ describe('drip() through app.request()', () => {
       a.route('/api/v1', sub);
     });
     for (const id of ['42', '43']) {
-      expect((await app.request(`/api/v1/items/${id}`, { headers: { 'x-user': CUSTOMER } })).status).toBe(200);
+      expect((await app.request(`/api/v1/items/${id}`, { headers: { 'x-user': CUSTOMER } })).status).toBe(
+        200,
+      );
     }
     await flush();
     expect(api.runs.map(routeOf)).toEqual(['/api/v1/items/:id', '/api/v1/items/:id']);
@@ -279,7 +281,10 @@ describe('drip() through app.request()', () => {
     expect(text).toBe('data: one\n\ndata: two\n\n');
     await flush();
     api.expectUsage({ customerId: CUSTOMER, meter: 'api_calls', quantity: 1 });
-    api.expectRun({ status: 'COMPLETED', events: [{ eventType: 'stream.chunk' }, { eventType: 'stream.chunk' }] });
+    api.expectRun({
+      status: 'COMPLETED',
+      events: [{ eventType: 'stream.chunk' }, { eventType: 'stream.chunk' }],
+    });
   });
 
   it('a stream the client cancels is recorded as aborted and not billed', async () => {

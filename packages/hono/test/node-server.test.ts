@@ -98,7 +98,10 @@ describe('drip() on a real @hono/node-server', () => {
     expect(await full.text()).toBe('data: 0\n\ndata: 1\n\ndata: 2\n\n');
 
     const cut = new AbortController();
-    const partial = await fetch(`${base}/events/200`, { headers: { 'x-user': 'cus_cut' }, signal: cut.signal });
+    const partial = await fetch(`${base}/events/200`, {
+      headers: { 'x-user': 'cus_cut' },
+      signal: cut.signal,
+    });
     const reader = partial.body!.getReader();
     await reader.read();
     cut.abort();

@@ -1,0 +1,75 @@
+import { isRecord } from '../errors';
+import { healthUrlFor } from '../transport';
+import type { ClientLike, DeliveryResponse, DeliveryTransport } from './types';
+
+interface ErrorShape {
+  statusCode?: unknown;
+  code?: unknown;
+  data?: unknown;
+  retryAfterMs?: unknown;
+  message?: unknown;
+}
+
+function toResponse(err: unknown): DeliveryResponse {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as ErrorShape;
+  const status = typeof e.statusCode === 'number' ? e.statusCode : 0;
+  let retryAfterMs = typeof e.retryAfterMs === 'number' ? e.retryAfterMs : undefined;
+  if (retryAfterMs === undefined && isRecord(e.data) && typeof e.data.retryAfter === 'number') {
+    retryAfterMs = Math.max(0, e.data.retryAfter * 1000);
+  }
+  return {
+    status,
+    body: e.data,
+    code: typeof e.code === 'string' ? e.code : status === 0 ? 'NETWORK_ERROR' : undefined,
+    retryAfterMs,
+    message: typeof e.message === 'string' ? e.message : String(err),
+  };
+}
+
+/**
+ * A {@link DeliveryTransport} over a `Drip` client's single transport. Every call is one HTTP attempt
+ * (`maxAttempts: 1`): retries belong to the outbox (spec §7.1, outbox row), never a second layer.
+ *
+ * @example
+ * ```ts
+ * import { Drip, createClientTransport, createOutbox } from '@drip/core';
+ * const outbox = createOutbox({ transport: createClientTransport(new Drip({ apiKey })) });
+ * ```
+ */
+export function createClientTransport(client: ClientLike): DeliveryTransport {
+  const healthUrl = (): string | undefined => {
+    if (typeof client.healthUrl === 'string') return client.healthUrl;
+    if (typeof client.baseUrl === 'string') return healthUrlFor(client.baseUrl);
+    return undefined;
+  };
+  return {
+    async post(path, body, { timeoutMs }) {
+      try {
+        const r = await client.request<unknown>('POST', path, {
+          body,
+          maxAttempts: 1,
+          timeoutMs,
+          deadlineMs: timeoutMs + 1_000,
+          retrySafe: true,
+        });
+        return { status: r.status, body: r.data };
+      } catch (err) {
+        return toResponse(err);
+      }
+    },
+    async health({ timeoutMs }) {
+      const url = healthUrl();
+      if (url === undefined) return { status: 404, body: undefined, code: 'ROUTE_NOT_FOUND' };
+      try {
+        const r = await client.request<unknown>('GET', url, {
+          maxAttempts: 1,
+          timeoutMs,
+          deadlineMs: timeoutMs + 1_000,
+        });
+        return { status: r.status, body: r.data };
+      } catch (err) {
+        return toResponse(err);
+      }
+    },
+  };
+}

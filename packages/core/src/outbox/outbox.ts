@@ -1,0 +1,1042 @@
+/**
+ * The delivery outbox (issue 3, spec §7.1 outbox row, §10): a bounded in-memory queue with optional
+ * durable store that delivers usage and run records in the background. `enqueue()` is synchronous,
+ * O(1), never throws and never does I/O on the caller's tick.
+ */
+
+import { type Clock, systemClock } from '../clock';
+import { generateIdempotencyKey } from '../idempotency';
+import type { DripLogger } from '../transport';
+import { createClientTransport } from './client-transport';
+import { Deque } from './deque';
+import { registerForShutdown, unregisterForShutdown } from './shutdown';
+import type {
+  ClientLike,
+  DeadLetter,
+  DeliveryResponse,
+  DeliveryTransport,
+  DropInfo,
+  DropReason,
+  FlushResult,
+  OutboxInput,
+  OutboxOptions,
+  OutboxRecord,
+  OutboxRunBody,
+  OutboxStats,
+  OutboxStore,
+  OutboxUsageBody,
+} from './types';
+
+/**
+ * The outbox. Create one with {@link createOutbox}; the request meter owns one per configuration.
+ *
+ * @example
+ * ```ts
+ * const outbox = createOutbox({ client: new Drip({ apiKey }) });
+ * outbox.enqueue({ type: 'usage', customerId: 'cus_1', meter: 'api_calls', quantity: 1 });
+ * await outbox.flush(5_000);
+ * ```
+ */
+export interface Outbox {
+  /**
+   * Accepts a record for delivery. Synchronous and O(1); never throws. Returns `false` when the record
+   * was refused (invalid, closed, or dropped as the newest under `drop-newest`), which is also counted
+   * and reported through `onDrop`.
+   */
+  enqueue(input: OutboxInput): boolean;
+  /** Seals aggregation windows and sends everything now; resolves when idle or after `timeoutMs` (default 10 s). Never rejects. */
+  flush(timeoutMs?: number): Promise<FlushResult>;
+  /** Flushes, then stops timers and hooks and releases the store. Later `enqueue()` calls are dropped (`closed`). */
+  close(timeoutMs?: number): Promise<FlushResult>;
+  /** Hands the next delivery to a platform `waitUntil` (Workers, Vercel, Next `after()`). */
+  waitUntil(register: (promise: Promise<unknown>) => void, timeoutMs?: number): void;
+  /** Counters and gauges; see {@link OutboxStats}. */
+  stats(): OutboxStats;
+  /** Records the API refused for good, newest last (bounded by `deadLetterLimit`). */
+  deadLetters(): readonly DeadLetter[];
+  /** Resolves once the durable store was loaded (immediately with the memory store). */
+  ready(): Promise<void>;
+}
+
+const DEFAULTS = {
+  maxRecords: 10_000,
+  maxBytes: 16 * 1024 * 1024,
+  batchSize: 500,
+  maxBatchBytes: 512 * 1024,
+  flushIntervalMs: 250,
+  maxInFlight: 4,
+  windowMs: 1_000,
+  maxAgeMs: 24 * 60 * 60 * 1000,
+  backoffBaseMs: 1_000,
+  backoffCapMs: 60_000,
+  retryAfterCapMs: 60_000,
+  timeoutMs: 15_000,
+  pauseAfter: 3,
+  deadLetterLimit: 1_000,
+  shutdownTimeoutMs: 5_000,
+} as const;
+
+const RUN_STATUSES = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT']);
+const BULK_LIMIT = { usage: 1000, run: 500 } as const;
+
+function round6(q: number): number {
+  return Math.round(q * 1e6) / 1e6;
+}
+
+function canonical(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function validString(v: unknown, min: number, max: number): v is string {
+  return typeof v === 'string' && v.length >= min && v.length <= max;
+}
+
+function emptyDrops(): Record<DropReason, number> {
+  return { overflow: 0, expired: 0, rejected: 0, invalid: 0, closed: 0, 'no-client': 0 };
+}
+
+function unref(handle: unknown): void {
+  const h = handle as { unref?: () => void } | null;
+  if (h && typeof h.unref === 'function') h.unref();
+}
+
+interface Bucket {
+  record: OutboxRecord & { kind: 'usage' };
+  members: number[] | undefined;
+}
+
+type Kind = 'usage' | 'run';
+
+/** Transient = worth retrying later: no answer, timeout, 429, 5xx, 409 in progress (spec §7.2). */
+function isTransient(r: DeliveryResponse): boolean {
+  return (
+    r.status === 0 ||
+    r.status === 408 ||
+    r.status === 429 ||
+    r.status >= 500 ||
+    (r.status === 409 && r.code === 'IDEMPOTENCY_KEY_IN_PROGRESS')
+  );
+}
+
+function codeOf(r: DeliveryResponse): string | undefined {
+  if (r.code) return r.code;
+  if (isObject(r.body) && typeof r.body.code === 'string') return r.body.code;
+  return undefined;
+}
+
+class OutboxImpl implements Outbox {
+  private readonly o: OutboxOptions;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly logger: DripLogger | undefined;
+  private readonly store: OutboxStore | undefined;
+  private readonly keyFor: (prefix: string) => string;
+  private readonly maxRecords: number;
+  private readonly maxBytes: number;
+  private readonly overflow: 'drop-oldest' | 'drop-newest' | 'spill';
+  private readonly windowMs: number | undefined;
+
+  private transport: DeliveryTransport | undefined;
+  private transportFailed = false;
+  private readonly usageQ = new Deque<OutboxRecord>();
+  private readonly runQ = new Deque<OutboxRecord>();
+  private readonly buckets = new Map<string, Bucket>();
+  private windowTimer: unknown;
+  private nextId = 1;
+  private bytes = 0;
+  private inFlightRecords = 0;
+  private inFlightRequests = 0;
+  private spilled = 0;
+  private spillBuffer: OutboxRecord[] = [];
+  private unspilling = false;
+
+  private readonly counters: Omit<
+    OutboxStats,
+    'inFlight' | 'queued' | 'spilled' | 'bytes' | 'state' | 'bulk' | 'lastError' | 'dropped'
+  > = {
+    enqueued: 0,
+    replayed: 0,
+    sent: 0,
+    retried: 0,
+    deduplicated: 0,
+    deadLettered: 0,
+    aggregated: 0,
+    requests: 0,
+  };
+  private readonly drops = emptyDrops();
+  private lastError: OutboxStats['lastError'];
+  private readonly dead: DeadLetter[] = [];
+
+  private caps: { usage: boolean; runs: boolean } | undefined;
+  private capsPromise: Promise<void> | undefined;
+  private bulk404 = 0;
+  private bulkBytes: number;
+
+  private failures = 0;
+  private state: OutboxStats['state'] = 'open';
+  private notBefore = 0;
+  private sendTimer: unknown;
+  private sendTimerAt = Number.POSITIVE_INFINITY;
+  private flushing = 0;
+  private closed = false;
+  private idleWaiters: Array<() => void> = [];
+  private readonly warned = new Set<string>();
+
+  private pendingPut: OutboxRecord[] = [];
+  private pendingDel: number[] = [];
+  private persistScheduled = false;
+  private storeChain: Promise<void>;
+  private loaded = false;
+  private readonly loading: Promise<void>;
+  private hooked = false;
+
+  constructor(options: OutboxOptions) {
+    this.o = options;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.logger = options.logger;
+    this.store = options.store;
+    this.keyFor = options.idempotencyKey ?? generateIdempotencyKey;
+    this.maxRecords = Math.max(1, options.maxRecords ?? DEFAULTS.maxRecords);
+    this.maxBytes = Math.max(1024, options.maxBytes ?? DEFAULTS.maxBytes);
+    this.bulkBytes = Math.min(options.maxBatchBytes ?? DEFAULTS.maxBatchBytes, 1024 * 1024 - 1024);
+    let overflow = options.overflow ?? 'drop-oldest';
+    if (overflow === 'spill' && !(this.store?.durable && this.store.spill && this.store.unspill)) {
+      this.warnOnce(
+        'spill',
+        "drip outbox: overflow 'spill' needs a durable store with spill support; using 'drop-oldest'",
+      );
+      overflow = 'drop-oldest';
+    }
+    this.overflow = overflow;
+    const agg = options.aggregate;
+    this.windowMs = agg
+      ? Math.max(1, (typeof agg === 'object' ? agg.windowMs : undefined) ?? DEFAULTS.windowMs)
+      : undefined;
+    if (options.transport) this.transport = options.transport;
+    else if (options.client) this.transport = createClientTransport(options.client);
+    this.loading = this.store?.durable ? this.load() : Promise.resolve();
+    if (!this.store?.durable) this.loaded = true;
+    this.storeChain = this.loading;
+  }
+
+  // ---------------------------------------------------------------- enqueue (hot path)
+
+  enqueue(input: OutboxInput): boolean {
+    try {
+      if (this.closed) {
+        this.drop('closed', undefined, 'enqueue after close()');
+        return false;
+      }
+      if (!this.hooked) this.hook();
+      if (input.type === 'usage') return this.enqueueUsage(input);
+      if (input.type === 'run') return this.enqueueRun(input);
+      this.drop('invalid', undefined, 'unknown record type');
+      return false;
+    } catch (err) {
+      // Never into the caller: count and log once.
+      this.drop('invalid', undefined, err);
+      return false;
+    }
+  }
+
+  private enqueueUsage(input: OutboxInput & { type: 'usage' }): boolean {
+    const q = input.quantity;
+    if (
+      !validString(input.customerId, 1, 255) ||
+      !validString(input.meter, 1, 100) ||
+      typeof q !== 'number' ||
+      !Number.isFinite(q) ||
+      q < 0 ||
+      q > 1e15 ||
+      (input.idempotencyKey !== undefined && !validString(input.idempotencyKey, 1, 128))
+    ) {
+      this.drop(
+        'invalid',
+        undefined,
+        'usage needs customerId, meter (1-100 chars) and a finite quantity in [0, 1e15]',
+      );
+      return false;
+    }
+    const body: OutboxUsageBody = {
+      customerId: input.customerId,
+      usageType: input.meter,
+      quantity: q,
+      idempotencyKey: input.idempotencyKey ?? '',
+    };
+    if (input.units !== undefined) body.units = input.units;
+    if (input.description !== undefined) body.description = input.description;
+    if (input.metadata !== undefined) body.metadata = input.metadata;
+    this.counters.enqueued++;
+    if (this.windowMs !== undefined) return this.aggregate(body);
+    if (body.idempotencyKey === '') body.idempotencyKey = this.keyFor('mw');
+    return this.admit(this.makeRecord('usage', body));
+  }
+
+  private enqueueRun(input: OutboxInput & { type: 'run' }): boolean {
+    const events = input.events ?? [];
+    if (
+      !validString(input.customerId, 1, 255) ||
+      !validString(input.workflow, 1, 100) ||
+      !RUN_STATUSES.has(input.status) ||
+      !Array.isArray(events) ||
+      events.length > 100
+    ) {
+      this.drop(
+        'invalid',
+        undefined,
+        'run needs customerId, workflow, a final status and at most 100 events',
+      );
+      return false;
+    }
+    const { type: _type, ...rest } = input;
+    const body = { ...rest, events } as OutboxRunBody;
+    if (!body.externalRunId) body.externalRunId = this.keyFor('run');
+    if (!body.idempotencyKey) body.idempotencyKey = this.keyFor('rec');
+    this.counters.enqueued++;
+    return this.admit(this.makeRecord('run', body));
+  }
+
+  private makeRecord(kind: 'usage', body: OutboxUsageBody): OutboxRecord & { kind: 'usage' };
+  private makeRecord(kind: 'run', body: OutboxRunBody): OutboxRecord & { kind: 'run' };
+  private makeRecord(kind: Kind, body: OutboxUsageBody | OutboxRunBody): OutboxRecord {
+    // JSON size is the memory bound's currency and the durable log's line; computed once here.
+    const bytes = JSON.stringify(body).length + 48;
+    return {
+      id: this.nextId++,
+      kind,
+      body,
+      enqueuedAt: this.clock.now(),
+      attempts: 0,
+      bytes,
+    } as OutboxRecord;
+  }
+
+  private held(): number {
+    return this.usageQ.length + this.runQ.length + this.buckets.size + this.inFlightRecords;
+  }
+
+  private fits(bytes: number): boolean {
+    return this.held() < this.maxRecords && this.bytes + bytes <= this.maxBytes;
+  }
+
+  /** Makes room for `bytes` under the overflow policy; false when the new record must be dropped. */
+  private makeRoom(bytes: number): boolean {
+    if (this.fits(bytes)) return true;
+    if (this.overflow !== 'drop-oldest') return false;
+    for (let guard = 0; guard < 1_000_000 && !this.fits(bytes); guard++) {
+      const u = this.usageQ.peek();
+      const r = this.runQ.peek();
+      let victim: OutboxRecord | undefined;
+      if (u && (!r || u.id < r.id)) victim = this.usageQ.shift();
+      else if (r) victim = this.runQ.shift();
+      if (!victim) return false; // only aggregates and in-flight records are held
+      this.bytes -= victim.bytes;
+      this.forget(victim.id);
+      this.drop('overflow', victim);
+    }
+    return this.fits(bytes);
+  }
+
+  private admit(record: OutboxRecord): boolean {
+    if (this.spilled > 0 || this.spillBuffer.length > 0 || !this.fits(record.bytes)) {
+      if (this.overflow === 'spill') {
+        this.spillBuffer.push(record);
+        this.spilled++;
+        this.schedulePersist();
+        return true;
+      }
+      if (!this.makeRoom(record.bytes)) {
+        this.drop('overflow', record);
+        return false;
+      }
+    }
+    (record.kind === 'usage' ? this.usageQ : this.runQ).push(record);
+    this.bytes += record.bytes;
+    if (this.store?.durable) {
+      this.pendingPut.push(record);
+      this.schedulePersist();
+    }
+    this.scheduleSend();
+    return true;
+  }
+
+  private aggregate(body: OutboxUsageBody): boolean {
+    const gk = `${body.customerId}\u0000${body.usageType}\u0000${body.units ?? ''}\u0000${body.description ?? ''}\u0000${canonical(body.metadata)}`;
+    const durable = this.store?.durable === true;
+    const member = durable ? this.makeRecord('usage', { ...body }) : undefined;
+    if (member) member.aggregating = true;
+    const bucket = this.buckets.get(gk);
+    if (bucket) {
+      bucket.record.body.quantity = round6(bucket.record.body.quantity + body.quantity);
+      this.counters.aggregated++;
+      if (member && bucket.members) {
+        bucket.members.push(member.id);
+        this.pendingPut.push(member);
+        this.schedulePersist();
+      }
+      return true;
+    }
+    const record = this.makeRecord('usage', body);
+    if (!this.makeRoom(record.bytes)) {
+      this.drop('overflow', record);
+      return false;
+    }
+    this.bytes += record.bytes;
+    this.buckets.set(gk, { record, members: member ? [member.id] : undefined });
+    if (member) {
+      this.pendingPut.push(member);
+      this.schedulePersist();
+    }
+    if (this.windowTimer === undefined) {
+      this.windowTimer = this.clock.setTimeout(() => {
+        this.windowTimer = undefined;
+        this.seal();
+      }, this.windowMs ?? DEFAULTS.windowMs);
+      unref(this.windowTimer);
+    }
+    return true;
+  }
+
+  /** Seals the open window: each aggregate gets its key now, before its first send (spec §5.7). */
+  private seal(): void {
+    if (this.buckets.size === 0) return;
+    if (this.windowTimer !== undefined) {
+      this.clock.clearTimeout(this.windowTimer);
+      this.windowTimer = undefined;
+    }
+    for (const { record, members } of this.buckets.values()) {
+      record.body.idempotencyKey = this.keyFor('mw');
+      record.id = this.nextId++;
+      this.usageQ.push(record);
+      if (this.store?.durable) {
+        this.pendingPut.push(record);
+        if (members) for (const m of members) this.pendingDel.push(m);
+      }
+    }
+    this.buckets.clear();
+    this.schedulePersist();
+    this.scheduleSend();
+  }
+
+  // ---------------------------------------------------------------- accounting
+
+  private drop(reason: DropReason, record: OutboxRecord | undefined, error?: unknown): void {
+    this.drops[reason]++;
+    if (reason !== 'overflow' || this.drops.overflow === 1) {
+      const msg = error instanceof Error ? error.message : error === undefined ? '' : String(error);
+      this.warnOnce(
+        `drop:${reason}`,
+        `drip outbox: dropping records (${reason})${msg ? `: ${msg}` : ''}; counted in stats().dropped`,
+      );
+    }
+    const hook = this.o.onDrop;
+    if (hook) {
+      const info: DropInfo = { reason, record, error };
+      try {
+        hook(info);
+      } catch {
+        // A user hook must not break delivery.
+      }
+    }
+  }
+
+  private warnOnce(key: string, message: string, context?: Record<string, unknown>): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    try {
+      this.logger?.warn?.(message, context);
+    } catch {
+      // ignore logger failures
+    }
+  }
+
+  private debug(message: string, context?: Record<string, unknown>): void {
+    if (!this.o.debug) return;
+    try {
+      this.logger?.debug?.(message, context);
+    } catch {
+      // ignore
+    }
+  }
+
+  // ---------------------------------------------------------------- durable store
+
+  private async load(): Promise<void> {
+    const store = this.store;
+    if (!store) return;
+    try {
+      const records = await store.load();
+      const put: OutboxRecord[] = [];
+      const del: number[] = [];
+      const again: OutboxUsageBody[] = [];
+      for (const r of records) {
+        del.push(r.id);
+        if (r.kind === 'usage' && r.aggregating) {
+          // Never sent: aggregate it again in this process's window.
+          again.push(r.body);
+          continue;
+        }
+        r.id = this.nextId++;
+        r.attempts = 0;
+        put.push(r);
+        (r.kind === 'usage' ? this.usageQ : this.runQ).push(r);
+        this.bytes += r.bytes;
+        this.counters.replayed++;
+      }
+      this.spilled += store.spilledCount?.() ?? 0;
+      for (const body of again) {
+        this.counters.replayed++;
+        this.aggregate(body);
+      }
+      // Re-keyed ids (and re-opened aggregates): one atomic step replaces the old ids with the new ones.
+      put.push(...this.pendingPut);
+      this.pendingPut = [];
+      if (put.length > 0 || del.length > 0) await store.append(put, del);
+      this.loaded = true;
+      if (this.usageQ.length + this.runQ.length > 0) this.scheduleSend();
+    } catch (err) {
+      this.loaded = true;
+      this.lastError = { code: 'STORE_ERROR', status: 0, message: String(err), at: this.clock.now() };
+      this.warnOnce('store-load', 'drip outbox: could not load the durable store; starting empty', {
+        error: String(err),
+      });
+    }
+  }
+
+  ready(): Promise<void> {
+    return this.loading;
+  }
+
+  private forget(id: number): void {
+    if (this.store?.durable) {
+      this.pendingDel.push(id);
+      this.schedulePersist();
+    }
+  }
+
+  private schedulePersist(): void {
+    if (this.persistScheduled || !this.store?.durable) return;
+    this.persistScheduled = true;
+    // After the caller's synchronous code, never inside it.
+    queueMicrotask(() => this.writeStore());
+  }
+
+  private writeStore(): void {
+    this.persistScheduled = false;
+    const store = this.store;
+    if (!store) return;
+    const put = this.pendingPut;
+    const del = this.pendingDel;
+    const spill = this.spillBuffer;
+    this.pendingPut = [];
+    this.pendingDel = [];
+    this.spillBuffer = [];
+    if (put.length === 0 && del.length === 0 && spill.length === 0) return;
+    this.storeChain = this.storeChain
+      .then(async () => {
+        if (spill.length > 0 && store.spill) await store.spill(spill);
+        if (put.length > 0 || del.length > 0) await store.append(put, del);
+      })
+      .catch((err: unknown) => {
+        this.lastError = { code: 'STORE_ERROR', status: 0, message: String(err), at: this.clock.now() };
+        this.warnOnce('store-write', 'drip outbox: durable store write failed', { error: String(err) });
+      });
+  }
+
+  private refill(): void {
+    const store = this.store;
+    if (this.unspilling || this.spilled === 0 || !store?.unspill) return;
+    if (this.spillBuffer.length > 0) {
+      // Still being written: refill after the write lands.
+      this.storeChain.then(() => this.refill());
+      return;
+    }
+    const room = Math.floor(this.maxRecords / 2) - this.held();
+    if (room <= 0) return;
+    this.unspilling = true;
+    const unspill = store.unspill.bind(store);
+    this.storeChain = this.storeChain
+      .then(async () => {
+        const records = await unspill(Math.min(room, this.spilled));
+        this.spilled -= records.length;
+        for (const r of records) {
+          (r.kind === 'usage' ? this.usageQ : this.runQ).push(r);
+          this.bytes += r.bytes;
+          this.pendingPut.push(r);
+        }
+        if (records.length === 0) this.spilled = 0;
+        this.schedulePersist();
+      })
+      .catch((err: unknown) => {
+        this.warnOnce('store-unspill', 'drip outbox: reading spilled records failed', { error: String(err) });
+      })
+      .finally(() => {
+        this.unspilling = false;
+        this.scheduleSend();
+      });
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  private getTransport(): DeliveryTransport | undefined {
+    if (this.transport || this.transportFailed) return this.transport;
+    const factory = this.o.clientFactory;
+    if (!factory) {
+      this.transportFailed = true;
+      return undefined;
+    }
+    try {
+      const client: ClientLike = factory();
+      this.transport = createClientTransport(client);
+    } catch (err) {
+      this.transportFailed = true;
+      this.lastError = { code: 'CONFIGURATION_ERROR', status: 0, message: String(err), at: this.clock.now() };
+      this.warnOnce(
+        'no-client',
+        'drip outbox: no Drip client could be built; usage is dropped (set DRIP_API_KEY)',
+        {
+          error: err instanceof Error ? err.message : String(err),
+        },
+      );
+    }
+    return this.transport;
+  }
+
+  private queued(): number {
+    return this.usageQ.length + this.runQ.length;
+  }
+
+  private scheduleSend(): void {
+    if (!this.loaded) {
+      this.loading.then(() => this.scheduleSend());
+      return;
+    }
+    const n = this.queued();
+    if (n === 0) {
+      if (this.spilled > 0) this.refill();
+      this.checkIdle();
+      return;
+    }
+    const now = this.clock.now();
+    let at: number;
+    if (this.flushing > 0 || n >= (this.o.batchSize ?? DEFAULTS.batchSize)) at = now;
+    else {
+      const u = this.usageQ.peek();
+      const r = this.runQ.peek();
+      const oldest = Math.min(
+        u?.enqueuedAt ?? Number.POSITIVE_INFINITY,
+        r?.enqueuedAt ?? Number.POSITIVE_INFINITY,
+      );
+      at = oldest + (this.o.flushIntervalMs ?? DEFAULTS.flushIntervalMs);
+    }
+    at = Math.max(at, this.notBefore);
+    if (at <= now) {
+      this.pump();
+      return;
+    }
+    if (this.sendTimer !== undefined && this.sendTimerAt <= at) return;
+    if (this.sendTimer !== undefined) this.clock.clearTimeout(this.sendTimer);
+    this.sendTimerAt = at;
+    this.sendTimer = this.clock.setTimeout(() => {
+      this.sendTimer = undefined;
+      this.sendTimerAt = Number.POSITIVE_INFINITY;
+      this.scheduleSend();
+    }, at - now);
+    unref(this.sendTimer);
+  }
+
+  private limit(): number {
+    if (this.state !== 'open') return 1;
+    return Math.max(1, this.o.maxInFlight ?? DEFAULTS.maxInFlight);
+  }
+
+  private pump(): void {
+    if (this.clock.now() < this.notBefore) {
+      this.scheduleSend();
+      return;
+    }
+    if (this.state === 'paused') this.state = 'probing';
+    const transport = this.getTransport();
+    if (!transport) {
+      for (const r of [...this.usageQ.drain(), ...this.runQ.drain()]) {
+        this.bytes -= r.bytes;
+        this.forget(r.id);
+        this.drop('no-client', r);
+      }
+      this.checkIdle();
+      return;
+    }
+    if (this.caps === undefined && (this.o.bulk ?? 'auto') === 'auto') {
+      if (!this.capsPromise) this.capsPromise = this.discover(transport);
+      return;
+    }
+    while (this.inFlightRequests < this.limit() && this.queued() > 0) {
+      const batch = this.take();
+      if (batch.length === 0) continue;
+      this.inFlightRequests++;
+      this.inFlightRecords += batch.length;
+      const p = this.send(transport, batch).finally(() => {
+        this.inFlightRequests--;
+        this.inFlightRecords -= batch.length;
+        this.scheduleSend();
+      });
+      if (this.o.waitUntil) {
+        try {
+          this.o.waitUntil(p);
+        } catch {
+          // ignore
+        }
+      }
+      if (this.state === 'probing') break;
+    }
+    if (this.queued() < this.maxRecords / 2 && this.spilled > 0) this.refill();
+  }
+
+  private async discover(transport: DeliveryTransport): Promise<void> {
+    const r = await transport.health({ timeoutMs: this.o.timeoutMs ?? DEFAULTS.timeoutMs });
+    this.counters.requests++;
+    if (isTransient(r) && r.status !== 503) {
+      this.failure(r);
+    } else {
+      const caps = isObject(r.body) && Array.isArray(r.body.capabilities) ? r.body.capabilities : [];
+      this.caps = { usage: caps.includes('usage-bulk'), runs: caps.includes('runs-record-bulk') };
+      if (r.status === 503) this.failure(r);
+      this.debug('drip outbox: capabilities', { ...this.caps });
+    }
+    this.capsPromise = undefined;
+    this.scheduleSend();
+  }
+
+  private useBulk(kind: Kind): boolean {
+    const mode = this.o.bulk ?? 'auto';
+    if (mode === 'never' || this.bulk404 >= 2) return false;
+    if (mode === 'always') return true;
+    return kind === 'usage' ? this.caps?.usage === true : this.caps?.runs === true;
+  }
+
+  /** Takes the next batch: one kind, the oldest first, bounded by count and bytes. */
+  private take(): OutboxRecord[] {
+    const u = this.usageQ.peek();
+    const r = this.runQ.peek();
+    const kind: Kind = u && (!r || u.id < r.id) ? 'usage' : 'run';
+    const q = kind === 'usage' ? this.usageQ : this.runQ;
+    const bulk = this.useBulk(kind) && this.state === 'open';
+    const max = bulk ? Math.min(this.o.batchSize ?? DEFAULTS.batchSize, BULK_LIMIT[kind]) : 1;
+    const out: OutboxRecord[] = [];
+    let bytes = 0;
+    const now = this.clock.now();
+    const maxAge = this.o.maxAgeMs ?? DEFAULTS.maxAgeMs;
+    while (out.length < max) {
+      const next = q.peek();
+      if (!next) break;
+      if (out.length > 0 && bytes + next.bytes > this.bulkBytes) break;
+      q.shift();
+      this.bytes -= next.bytes;
+      if (now - next.enqueuedAt > maxAge) {
+        this.forget(next.id);
+        this.drop('expired', next);
+        continue;
+      }
+      bytes += next.bytes;
+      out.push(next);
+    }
+    return out;
+  }
+
+  private async send(transport: DeliveryTransport, batch: OutboxRecord[]): Promise<void> {
+    const first = batch[0];
+    if (!first) return;
+    const timeoutMs = this.o.timeoutMs ?? DEFAULTS.timeoutMs;
+    const bulk = batch.length > 1 || (this.useBulk(first.kind) && this.state === 'open');
+    for (const r of batch) r.attempts++;
+    this.counters.requests++;
+    if (!bulk) {
+      const path = first.kind === 'usage' ? '/usage/internal' : '/runs/record';
+      const res = await transport.post(path, first.body, { timeoutMs });
+      this.debug('drip outbox: sent', { path, status: res.status });
+      if (isTransient(res)) {
+        this.requeue([first]);
+        this.failure(res);
+        return;
+      }
+      this.success();
+      this.settle(first, res.status, res.body, codeOf(res), res);
+      return;
+    }
+    const path = first.kind === 'usage' ? '/usage/internal/bulk' : '/runs/record/bulk';
+    const payload =
+      first.kind === 'usage' ? { events: batch.map((r) => r.body) } : { runs: batch.map((r) => r.body) };
+    const res = await transport.post(path, payload, { timeoutMs });
+    this.debug('drip outbox: sent', { path, items: batch.length, status: res.status });
+    if (isTransient(res)) {
+      this.requeue(batch);
+      this.failure(res);
+      return;
+    }
+    if (res.status === 404 || res.status === 405) {
+      // The server stopped advertising bulk (or never had it): re-read /health, per-item meanwhile.
+      this.bulk404++;
+      this.caps = undefined;
+      this.requeue(batch, false);
+      return;
+    }
+    if (res.status === 413 && batch.length > 1) {
+      this.bulkBytes = Math.max(16 * 1024, Math.floor(this.bulkBytes / 2));
+      this.requeue(batch, false);
+      return;
+    }
+    if (res.status >= 400) {
+      // An envelope the server refused as a whole: send each item alone so each gets its own verdict.
+      this.bulk404 = 2;
+      this.warnOnce('bulk-refused', `drip outbox: bulk route refused (${res.status}); sending per item`);
+      this.requeue(batch, false);
+      return;
+    }
+    const results = isObject(res.body) && Array.isArray(res.body.results) ? res.body.results : [];
+    const retry: OutboxRecord[] = [];
+    let transient: DeliveryResponse | undefined;
+    batch.forEach((record, i) => {
+      const item = results.find((x: unknown) => isObject(x) && x.index === i) ?? results[i];
+      if (!isObject(item) || typeof item.status !== 'number') {
+        retry.push(record);
+        return;
+      }
+      const err = isObject(item.error) ? item.error : undefined;
+      const code = typeof err?.code === 'string' ? err.code : undefined;
+      const itemRes: DeliveryResponse = { status: item.status, body: err ?? item, code };
+      if (isTransient(itemRes)) {
+        retry.push(record);
+        transient = itemRes;
+        return;
+      }
+      this.settle(record, item.status, item, code, itemRes);
+    });
+    if (retry.length > 0) {
+      this.requeue(retry);
+      this.failure(transient ?? { status: 500, body: undefined, code: 'INCOMPLETE_BULK_ANSWER' });
+    } else {
+      this.success();
+    }
+  }
+
+  /** Final verdict on one record that got a non-transient answer. */
+  private settle(
+    record: OutboxRecord,
+    status: number,
+    body: unknown,
+    code: string | undefined,
+    res: DeliveryResponse,
+  ): void {
+    this.forget(record.id);
+    const duplicateRun = record.kind === 'run' && status === 409 && code === 'DUPLICATE_RUN';
+    if ((status >= 200 && status < 300) || duplicateRun) {
+      this.counters.sent++;
+      if (duplicateRun || (isObject(body) && body.isDuplicate === true)) this.counters.deduplicated++;
+      return;
+    }
+    this.counters.deadLettered++;
+    const letter: DeadLetter = { record, status, code, error: res.body ?? res.message, at: this.clock.now() };
+    this.dead.push(letter);
+    const limit = this.o.deadLetterLimit ?? DEFAULTS.deadLetterLimit;
+    if (this.dead.length > limit) this.dead.splice(0, this.dead.length - limit);
+    this.lastError = {
+      code: code ?? 'REJECTED',
+      status,
+      message: res.message ?? `HTTP ${status}`,
+      at: letter.at,
+    };
+    this.drop('rejected', record, res.body ?? res.message);
+  }
+
+  private requeue(records: OutboxRecord[], counted = true): void {
+    if (counted) this.counters.retried += records.length;
+    const usage = records.filter((r) => r.kind === 'usage');
+    const runs = records.filter((r) => r.kind === 'run');
+    this.usageQ.unshiftAll(usage);
+    this.runQ.unshiftAll(runs);
+    for (const r of records) this.bytes += r.bytes;
+  }
+
+  private success(): void {
+    if (this.failures > 0 || this.state !== 'open') this.debug('drip outbox: resumed');
+    this.failures = 0;
+    this.state = 'open';
+  }
+
+  private failure(res: DeliveryResponse): void {
+    this.failures++;
+    const now = this.clock.now();
+    this.lastError = {
+      code: codeOf(res) ?? (res.status === 0 ? 'NETWORK_ERROR' : 'HTTP_ERROR'),
+      status: res.status,
+      message: res.message ?? `HTTP ${res.status}`,
+      at: now,
+    };
+    const base = this.o.backoffBaseMs ?? DEFAULTS.backoffBaseMs;
+    const cap = this.o.backoffCapMs ?? DEFAULTS.backoffCapMs;
+    let delay = Math.floor(this.random() * Math.min(cap, base * 2 ** Math.min(30, this.failures - 1)));
+    if (res.retryAfterMs !== undefined) {
+      delay = Math.max(delay, Math.min(res.retryAfterMs, this.o.retryAfterCapMs ?? DEFAULTS.retryAfterCapMs));
+    }
+    this.notBefore = Math.max(this.notBefore, now + delay);
+    if (this.failures >= (this.o.pauseAfter ?? DEFAULTS.pauseAfter) || this.state === 'probing') {
+      if (this.state !== 'paused')
+        this.warnOnce(
+          'paused',
+          'drip outbox: delivery paused after repeated failures; will probe before resuming',
+          { code: this.lastError.code },
+        );
+      this.state = 'paused';
+    }
+    this.logger?.debug?.('drip outbox: retry scheduled', {
+      delayMs: delay,
+      failures: this.failures,
+      code: this.lastError.code,
+      status: res.status,
+    });
+  }
+
+  // ---------------------------------------------------------------- flush / close
+
+  private isIdle(): boolean {
+    return (
+      this.queued() === 0 &&
+      this.inFlightRequests === 0 &&
+      this.buckets.size === 0 &&
+      this.spilled === 0 &&
+      this.spillBuffer.length === 0
+    );
+  }
+
+  private checkIdle(): void {
+    if (!this.isIdle() || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private remaining(): number {
+    return this.queued() + this.inFlightRecords + this.buckets.size + this.spilled;
+  }
+
+  async flush(timeoutMs = 10_000, keepAlive = false): Promise<FlushResult> {
+    await this.loading;
+    this.seal();
+    if (this.isIdle()) {
+      await this.storeChain;
+      return { delivered: true, remaining: 0 };
+    }
+    this.flushing++;
+    let timer: unknown;
+    try {
+      await new Promise<void>((resolve) => {
+        this.idleWaiters.push(resolve);
+        timer = this.clock.setTimeout(resolve, timeoutMs);
+        if (!keepAlive) unref(timer);
+        this.scheduleSend();
+      });
+    } finally {
+      this.flushing--;
+      this.clock.clearTimeout(timer);
+    }
+    await this.storeChain;
+    const remaining = this.remaining();
+    return { delivered: remaining === 0, remaining };
+  }
+
+  waitUntil(register: (promise: Promise<unknown>) => void, timeoutMs = 10_000): void {
+    try {
+      register(this.flush(timeoutMs));
+    } catch {
+      // ignore platform errors
+    }
+  }
+
+  async close(timeoutMs = 10_000): Promise<FlushResult> {
+    const result = await this.flush(timeoutMs, true);
+    this.closed = true;
+    if (this.sendTimer !== undefined) this.clock.clearTimeout(this.sendTimer);
+    if (this.windowTimer !== undefined) this.clock.clearTimeout(this.windowTimer);
+    this.sendTimer = undefined;
+    this.windowTimer = undefined;
+    if (!result.delivered && !this.store?.durable) {
+      for (const r of [...this.usageQ.drain(), ...this.runQ.drain()]) {
+        this.bytes -= r.bytes;
+        this.drop('closed', r, 'not delivered before close() timed out');
+      }
+    }
+    unregisterForShutdown(this);
+    await this.storeChain;
+    await this.store?.close?.();
+    return result;
+  }
+
+  private hook(): void {
+    this.hooked = true;
+    if (this.o.shutdownHooks === false) return;
+    registerForShutdown(this, this.o.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs);
+  }
+
+  /** Used by the shutdown hooks: flush with a timer that keeps the process alive. */
+  shutdownFlush(timeoutMs: number): Promise<FlushResult> {
+    return this.flush(timeoutMs, true).then((r) => {
+      if (!r.delivered) {
+        this.warnOnce(
+          'shutdown',
+          `drip outbox: ${r.remaining} record(s) not delivered at shutdown${this.store?.durable ? ' (kept in the durable store)' : ''}`,
+        );
+      }
+      return r;
+    });
+  }
+
+  stats(): OutboxStats {
+    return {
+      ...this.counters,
+      dropped: { ...this.drops },
+      inFlight: this.inFlightRecords,
+      queued: this.queued() + this.buckets.size,
+      spilled: this.spilled,
+      bytes: this.bytes,
+      state: this.state,
+      bulk: this.caps ? { ...this.caps } : undefined,
+      lastError: this.lastError,
+    };
+  }
+
+  deadLetters(): readonly DeadLetter[] {
+    return this.dead;
+  }
+}
+
+/**
+ * Creates a delivery outbox. Nothing starts until the first `enqueue()` (no timers, no I/O, no hooks at
+ * creation beyond loading a durable store).
+ *
+ * @example
+ * ```ts
+ * import { Drip, createOutbox } from '@drip/core';
+ * const outbox = createOutbox({ client: new Drip({ apiKey: process.env.DRIP_API_KEY }), aggregate: true });
+ * outbox.enqueue({ type: 'usage', customerId: 'cus_1', meter: 'llm_tokens', quantity: 842 });
+ * process.on('SIGTERM', () => void outbox.close(5_000));
+ * ```
+ */
+export function createOutbox(options: OutboxOptions = {}): Outbox {
+  return new OutboxImpl(options);
+}
+
+export type { OutboxImpl };

@@ -379,7 +379,7 @@ export async function loadRun(
   db: DashboardDb,
   scope: DashboardScope,
   runId: string,
-): Promise<{ run: RunView; events: RunEventView[]; truncated: boolean } | null> {
+): Promise<{ run: RunView; events: RunEventView[]; truncated: boolean; projectName: string } | null> {
   const [row] = await db.query<Row>(
     `SELECT ${RUN_COLUMNS}
      FROM runs r JOIN workflows w ON w.id = r.workflow_id JOIN customers c ON c.id = r.customer_id
@@ -414,7 +414,13 @@ export async function loadRun(
       createdAtMs: num(r.created_ms),
     };
   });
-  return { run: mapRun(row), events, truncated: eventRows.length > RUN_EVENT_LIMIT };
+  const [project] = await db.query<Row>('SELECT name FROM projects WHERE id = $1', [scope.projectId]);
+  return {
+    run: mapRun(row),
+    events,
+    truncated: eventRows.length > RUN_EVENT_LIMIT,
+    projectName: str(project?.name) || scope.projectId,
+  };
 }
 
 /**

@@ -45,6 +45,7 @@ function layout(o: LayoutOptions): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${h(o.title)} · Drip local</title>
 <link rel="stylesheet" href="${ASSET_PATHS.css}">
+<link rel="icon" href="data:,">
 </head>
 <body>
 ${header}
@@ -262,7 +263,7 @@ function attributeChips(e: RunEventView): string {
  * ```
  */
 export function renderRun(
-  detail: { run: RunView; events: RunEventView[]; truncated: boolean },
+  detail: { run: RunView; events: RunEventView[]; truncated: boolean; projectName: string },
   scope: DashboardScope,
   version: string,
 ): string {
@@ -296,8 +297,9 @@ export function renderRun(
         e.metadata && typeof e.metadata === 'object' && Object.keys(e.metadata).length > 0
           ? `<details><summary>metadata</summary><pre>${h(JSON.stringify(e.metadata, null, 2))}</pre></details>`
           : '';
+      // The API defaults a run event's quantity to 1; only a quantity that says something is shown.
       const qty =
-        e.quantity !== null
+        e.quantity !== null && (e.units || Number(e.quantity) !== 1)
           ? `<span class="muted">qty ${h(formatQuantity(e.quantity))}${e.units ? ` ${h(e.units)}` : ''}</span>`
           : '';
       const cost =
@@ -318,6 +320,7 @@ export function renderRun(
     title: `Run ${run.id}`,
     version,
     scope,
+    projectName: detail.projectName,
     body: `<p><a href="/">← Overview</a></p>
 <section class="card"><h1>Run <code data-testid="run-id">${h(run.id)}</code></h1><dl class="facts">${factList}</dl>${metadata}</section>
 <section class="card"><h2>Timeline</h2>${

@@ -1,0 +1,221 @@
+// Next.js 16 under `next start`: throughput of the same route handler bare (/bare/[id]) and wrapped by
+// withDrip() (/drip/[id], usage + a run with one event per request, delivered to the local Drip server
+// through the outbox). One built app (bench/next-app, built here when needed) serves both routes;
+// autocannon runs in its own process; rounds are interleaved (bare, drip, drip, bare, ...); figures
+// are medians. Server CPU per request comes from process.cpuUsage() inside the Next server process.
+// Results go to the "Next.js" section of BENCHMARKS.md.
+// Usage: node bench/next-http.mjs [--rounds 3] [--duration 10] [--warmup 3] [--connections 50] [--write false]
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseFlags } from './lib/http-bench.mjs';
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const appDir = join(benchDir, 'next-app');
+const require = createRequire(join(benchDir, 'package.json'));
+const nextBin = require.resolve('next/dist/bin/next');
+const log = (...a) => console.error('[next-http]', ...a);
+const flags = parseFlags(process.argv.slice(2), {
+  rounds: 3,
+  duration: 10,
+  warmup: 3,
+  connections: 50,
+  write: true,
+});
+const env = { ...process.env, NEXT_TELEMETRY_DISABLED: '1' };
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function startChild(cmd, args, extraEnv, ready) {
+  const child = spawn(cmd, args, {
+    cwd: benchDir,
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`${args[0]} did not start within 60 s`)), 60_000);
+    child.stdout.on('data', (d) => {
+      buf += d;
+      const info = ready(buf);
+      if (info) {
+        clearTimeout(timer);
+        child.stdout.removeAllListeners('data');
+        child.stdout.resume();
+        resolve({ child, info });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args[0]} exited with ${code} before it was ready: ${buf}`));
+    });
+  });
+}
+
+function stopChild(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+function autocannon(url, { connections, duration }) {
+  const bin = require.resolve('autocannon/autocannon.js');
+  const child = spawn(process.execPath, [bin, '-c', String(connections), '-d', String(duration), '-j', url], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.once('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`autocannon: ${err}`)),
+    );
+  });
+}
+
+async function getJson(url, init) {
+  const res = await fetch(url, init);
+  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${url}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+async function measure(base, mode) {
+  const before = await getJson(`${base}/control/stats`);
+  const r = await autocannon(`${base}/${mode}/42`, flags);
+  const after = await getJson(`${base}/control/stats`);
+  const served = after.served - before.served;
+  const cpu = after.cpu.user + after.cpu.system - (before.cpu.user + before.cpu.system);
+  return {
+    rps: r.requests.average,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts + r.non2xx,
+    cpuPerRequestUs: served > 0 ? cpu / served : Number.NaN,
+  };
+}
+
+if (!existsSync(join(appDir, '.next', 'BUILD_ID')) || flags.rebuild) {
+  log('next build (bench/next-app)');
+  const build = spawnSync(process.execPath, [nextBin, 'build', appDir], {
+    env,
+    stdio: 'inherit',
+    timeout: 300_000,
+  });
+  if (build.status !== 0) throw new Error('next build failed');
+}
+
+const server = await startChild(process.execPath, [join(benchDir, 'lib', 'drip-server.mjs')], {}, (buf) =>
+  buf.includes('\n') ? JSON.parse(buf.slice(0, buf.indexOf('\n'))) : undefined,
+);
+const { url: dripUrl, apiKey } = server.info;
+const auth = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+const customer = await getJson(`${dripUrl}/v1/customers`, {
+  method: 'POST',
+  headers: auth,
+  body: JSON.stringify({ externalCustomerId: `bench-next-${Date.now()}` }),
+});
+const port = await freePort();
+const next = await startChild(
+  process.execPath,
+  [nextBin, 'start', appDir, '-H', '127.0.0.1', '-p', String(port)],
+  { DRIP_API_KEY: apiKey, DRIP_API_URL: dripUrl, BENCH_CUSTOMER_ID: customer.id, NODE_ENV: 'production' },
+  (buf) => (/Ready|started server|Local:/i.test(buf) ? { url: `http://127.0.0.1:${port}` } : undefined),
+);
+const base = next.info.url;
+const results = { bare: [], drip: [] };
+let summary;
+try {
+  for (const mode of ['bare', 'drip']) {
+    log(`warm-up ${mode} ${flags.warmup} s`);
+    await autocannon(`${base}/${mode}/42`, { connections: flags.connections, duration: flags.warmup });
+  }
+  for (let round = 0; round < flags.rounds; round++) {
+    for (const mode of round % 2 === 0 ? ['bare', 'drip'] : ['drip', 'bare']) {
+      const r = await measure(base, mode);
+      results[mode].push(r);
+      log(
+        `round ${round + 1} ${mode}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99} ms, ${r.cpuPerRequestUs.toFixed(1)} µs CPU/req, errors ${r.errors}`,
+      );
+    }
+  }
+  const flushStarted = Date.now();
+  const delivery = await getJson(`${base}/control/flush`, { method: 'POST' });
+  const flushMs = Date.now() - flushStarted;
+  const runs = await getJson(`${dripUrl}/v1/runs?customerId=${customer.id}&limit=1`, { headers: auth });
+  const m = (mode, key) => median(results[mode].map((r) => r[key]));
+  const rows = results.bare
+    .map((b, i) => {
+      const d = results.drip[i];
+      return `| ${i + 1} | ${b.rps.toFixed(0)} | ${d.rps.toFixed(0)} | ${b.p99} | ${d.p99} | ${b.cpuPerRequestUs.toFixed(1)} | ${d.cpuPerRequestUs.toFixed(1)} | ${b.errors + d.errors} |`;
+    })
+    .join('\n');
+  const nextVersion = JSON.parse(readFileSync(require.resolve('next/package.json'), 'utf8')).version;
+  summary = `### Next.js: built app under \`next start\`
+
+Command: \`node bench/next-http.mjs\` (${flags.rounds} interleaved rounds of ${flags.duration} s after a ${flags.warmup} s warm-up
+per route, autocannon ${flags.connections} connections in its own process). Next ${nextVersion}, \`next build\` of
+bench/next-app, Node runtime; \`GET /bare/42\` and \`GET /drip/42\` run the same handler (awaits \`params\`,
+small JSON), the second wrapped by \`withDrip()\` (customer resolver, one \`run.event()\`, default outbox,
+delivered to the local Drip server). Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}.
+
+| Round | bare req/s | drip req/s | bare p99 ms | drip p99 ms | bare CPU µs/req | drip CPU µs/req | errors |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${rows}
+
+| Median | Value |
+| --- | --- |
+| Throughput bare / drip | ${m('bare', 'rps').toFixed(0)} / ${m('drip', 'rps').toFixed(0)} req/s |
+| Throughput ratio drip / bare | ${(m('drip', 'rps') / m('bare', 'rps')).toFixed(3)} |
+| Extra server CPU per request | ${(m('drip', 'cpuPerRequestUs') - m('bare', 'cpuPerRequestUs')).toFixed(1)} µs |
+| Runs delivered / metered requests served (warm-up included) | ${runs.count} / ${delivery.metered} (final flush ${flushMs} ms) |
+
+Outbox after the flush: \`${JSON.stringify(delivery.stats)}\`
+`;
+  console.log(summary);
+} finally {
+  await stopChild(next.child);
+  await stopChild(server.child);
+}
+if (summary && flags.write !== 'false' && flags.write !== false) writeSection('bench:next-http', summary);
+
+/** Replaces this benchmark's section of BENCHMARKS.md (between its markers), or appends it. */
+function writeSection(section, body) {
+  const file = join(benchDir, '..', 'BENCHMARKS.md');
+  const start = `<!-- ${section}:start -->`;
+  const end = `<!-- ${section}:end -->`;
+  const block = `${start}\n${body}${end}`;
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const i = text.indexOf(start);
+  const j = text.indexOf(end);
+  if (i !== -1 && j > i) text = text.slice(0, i) + block + text.slice(j + end.length);
+  else text = `${text.trimEnd()}\n\n${block}\n`;
+  writeFileSync(file, text);
+}

@@ -1320,6 +1320,7 @@ export class Drip {
     }
     if (current.length > 0) chunks.push(current);
     const merged: BatchEventResult = { success: true, created: 0, duplicates: 0, skipped: 0, events: [] };
+    let last: RequestResult<unknown> | undefined;
     for (const chunk of chunks) {
       const res = await this.send<unknown>('POST', '/run-events/batch', {
         ...callOptions(options),
@@ -1336,8 +1337,10 @@ export class Drip {
       merged.duplicates += Number(d.duplicates) || 0;
       merged.skipped += Number(d.skipped) || 0;
       merged.events.push(...d.events);
+      last = res;
     }
-    return merged;
+    // The metadata of the last chunk's response.
+    return last ? attachMeta(merged, last) : merged;
   }
 
   /**

@@ -1,0 +1,138 @@
+import type { Clock } from '../src/clock';
+import { Drip, type DripOptions } from '../src/client';
+
+export interface Captured {
+  method: string;
+  url: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+  body: unknown;
+  at: number;
+}
+
+export type Reply =
+  | { status: number; body?: unknown; text?: string; headers?: Record<string, string> }
+  | 'network-error'
+  | 'hang';
+
+/** A fetch that records every request and answers from a queue (last reply repeats) or a function. */
+export function mockFetch(replies: Reply[] | ((req: Captured, n: number) => Reply), clock?: Clock) {
+  const calls: Captured[] = [];
+  const fetch = async (input: string, init: RequestInit): Promise<Response> => {
+    const url = new URL(input);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries((init.headers ?? {}) as Record<string, string>))
+      headers[k.toLowerCase()] = v;
+    const req: Captured = {
+      method: init.method ?? 'GET',
+      url: input,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams.entries()),
+      headers,
+      body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
+      at: clock ? clock.now() : 0,
+    };
+    calls.push(req);
+    const n = calls.length;
+    const reply =
+      typeof replies === 'function' ? replies(req, n) : (replies[Math.min(n, replies.length) - 1] as Reply);
+    if (reply === 'network-error') throw new TypeError('fetch failed: ECONNREFUSED');
+    if (reply === 'hang') {
+      return new Promise<Response>((_resolve, reject) => {
+        init.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+      });
+    }
+    const text = reply.text ?? (reply.body === undefined ? '' : JSON.stringify(reply.body));
+    const status = reply.status;
+    return new Response(status === 204 ? null : text, {
+      status,
+      headers: { 'content-type': 'application/json', 'x-request-id': `req_${n}`, ...(reply.headers ?? {}) },
+    });
+  };
+  return { fetch, calls };
+}
+
+/** A manual clock: timers fire only when the test drives time. */
+export class FakeClock implements Clock {
+  t = 1_000_000;
+  private seq = 0;
+  private readonly timers = new Map<number, { at: number; fn: () => void }>();
+
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.seq;
+    this.timers.set(id, { at: this.t + Math.max(0, ms), fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
+
+  /** Runs timers in time order until the promise settles (bounded). */
+  async run<T>(promise: Promise<T>, maxSteps = 10_000): Promise<T> {
+    let settled = false;
+    promise.then(
+      () => {
+        settled = true;
+      },
+      () => {
+        settled = true;
+      },
+    );
+    for (let i = 0; i < maxSteps; i++) {
+      await new Promise((r) => setImmediate(r));
+      if (settled) return promise;
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of this.timers) if (!next || e[1].at < next[1].at) next = e;
+      if (!next) continue;
+      this.timers.delete(next[0]);
+      this.t = Math.max(this.t, next[1].at);
+      next[1].fn();
+    }
+    throw new Error('FakeClock.run: promise did not settle');
+  }
+
+  /** Advances time by `ms`, firing due timers. */
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (let i = 0; i < 10_000; i++) {
+      await new Promise((r) => setImmediate(r));
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of this.timers) if (e[1].at <= end && (!next || e[1].at < next[1].at)) next = e;
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.t = next[1].at;
+      next[1].fn();
+    }
+    this.t = end;
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+export const SK = 'sk_test_abcdefghijklmnop';
+export const PK = 'pk_test_abcdefghijklmnop';
+export const BASE = 'http://127.0.0.1:3001/v1';
+
+export function makeClient(
+  replies: Reply[] | ((req: Captured, n: number) => Reply),
+  options: Partial<DripOptions> = {},
+) {
+  const clock = options.clock instanceof FakeClock ? options.clock : new FakeClock();
+  const { fetch, calls } = mockFetch(replies, clock);
+  const client = new Drip({
+    apiKey: SK,
+    baseUrl: BASE,
+    fetch,
+    clock,
+    random: () => 0.5,
+    idempotencyInstanceId: 'testinst',
+    ...options,
+  });
+  return { client, calls, clock };
+}

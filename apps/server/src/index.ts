@@ -1,1 +1,10 @@
-export {};
+export { startServer } from './server';
+export type { StartServerOptions, RunningServer } from './server';
+export { createStore } from './store';
+export type { Store, ProjectKeys, StoredRun } from './store';
+export { DEFAULT_SETTINGS } from './context';
+export type { ServerSettings, EntitlementRule, LogLevel, Logger } from './context';
+export { CAPABILITIES } from './app';
+export { SERVER_VERSION } from './version';
+export { seedDemoData } from './seed';
+export type { SeedResult } from './seed';

@@ -1,0 +1,42 @@
+/** Event types the local server emits, with descriptions (spec §8.5). */
+export const EMITTED_EVENT_TYPES: Record<string, string> = {
+  'customer.created': 'A customer was created',
+  'usage.recorded': 'A usage event was stored',
+  'charge.succeeded': 'A charge was confirmed',
+  'charge.failed': 'A charge failed',
+  'customer.balance.low': 'A customer balance fell below the threshold',
+  'customer.spending.warning': 'A spending cap reached 50, 80 or 95 %',
+  'customer.spending.blocked': 'An auto-blocking spending cap reached 100 %',
+  'customer.spending.exceeded': 'A non-blocking spending cap reached 100 %',
+  'api_key.created': 'An API key pair was created',
+  'webhook.endpoint.unhealthy': 'A webhook endpoint became unhealthy',
+  'run.completed': 'A run ended COMPLETED (extension)',
+  'run.failed': 'A run ended FAILED, CANCELLED or TIMEOUT (extension)',
+  'webhook.test': 'Test event sent by POST /webhooks/{id}/test (extension)',
+};
+
+/** Types a webhook may subscribe to: the emitted ones plus hosted types official clients register. */
+export const SUBSCRIBABLE_EVENT_TYPES: ReadonlySet<string> = new Set([
+  ...Object.keys(EMITTED_EVENT_TYPES),
+  'charge.refunded',
+  'charge.pending',
+  'api_key.rotated',
+  'api_key.revoked',
+  'customer.updated',
+  'customer.deleted',
+  'customer.deposit.confirmed',
+  'customer.withdraw.confirmed',
+  'customer.usage_cap.reached',
+  'subscription.created',
+  'subscription.updated',
+  'subscription.cancelled',
+  'transaction.created',
+  'transaction.pending',
+  'transaction.confirmed',
+  'transaction.failed',
+  'usage.aggregated',
+  'webhook.endpoint.healthy',
+  'webhook.endpoint.degraded',
+  'checkout.completed',
+  '*',
+]);

@@ -120,7 +120,10 @@ const MAX_BUCKETS = 120;
 const BUCKET_LADDER_SECONDS = [
   1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400,
 ];
-/** Run events shown on one run page (the timeline API pages further; the page says when it is cut). */
+/**
+ * Run events shown on one run page (the timeline API pages further; the page says when it is cut).
+ * Events of one request share a timestamp, so they are ordered by `seq`, the insertion order.
+ */
 export const RUN_EVENT_LIMIT = 500;
 
 const ms = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
@@ -392,7 +395,7 @@ export async function loadRun(
        cost_units::text AS cost_units, attributes::text AS attributes, metadata::text AS metadata,
        ${ms('created_at')} AS created_ms
      FROM events WHERE run_id = $1 AND project_id = $2 AND mode = $3
-     ORDER BY created_at, id LIMIT ${RUN_EVENT_LIMIT + 1}`,
+     ORDER BY created_at, seq LIMIT ${RUN_EVENT_LIMIT + 1}`,
     [runId, scope.projectId, scope.mode],
   );
   const events = eventRows.slice(0, RUN_EVENT_LIMIT).map((r) => {

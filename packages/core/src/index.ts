@@ -71,3 +71,56 @@ export {
 } from './validation';
 export { detectRuntime } from './runtime';
 export type * from './types';
+export { createOutbox } from './outbox/outbox';
+export type { Outbox } from './outbox/outbox';
+export { createClientTransport } from './outbox/client-transport';
+export { createMemoryOutboxStore } from './outbox/memory-store';
+export type {
+  AggregateOptions,
+  ClientLike,
+  DeadLetter,
+  DeliveryResponse,
+  DeliveryTransport,
+  DropInfo,
+  DropReason,
+  FlushResult,
+  OutboxInput,
+  OutboxOptions,
+  OutboxRecord,
+  OutboxRunBody,
+  OutboxRunEvent,
+  OutboxStats,
+  OutboxStore,
+  OutboxUsageBody,
+} from './outbox/types';
+export { createRequestMeter, isPromiseLike } from './pipeline/request-meter';
+export { getCurrentRun, getDripContext, setDripContextStorage } from './pipeline/context-storage';
+export type { DripContextStorage } from './pipeline/context-storage';
+export { normalizePath, workflowSlug } from './pipeline/route';
+export { requestIdentity, runExternalId, usageKey } from './pipeline/keys';
+export type {
+  BillOn,
+  CustomerResolver,
+  GateDecision,
+  GateOptions,
+  MeteringErrorInfo,
+  MetadataOptions,
+  PipelineStats,
+  QuantityInput,
+  QuantitySpec,
+  RequestMeter,
+  RequestMeterOptions,
+  RequestMeterStats,
+  RouteRule,
+} from './pipeline/options';
+export type {
+  BeginResult,
+  DripRequestContext,
+  DripRunContext,
+  HeaderReader,
+  MaybePromise,
+  RequestHandle,
+  RequestOutcome,
+  RequestRunEvent,
+  RequestView,
+} from './pipeline/types';

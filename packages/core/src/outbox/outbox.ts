@@ -902,7 +902,7 @@ class OutboxImpl implements Outbox {
         );
       this.state = 'paused';
     }
-    this.logger?.debug?.('drip outbox: retry scheduled', {
+    this.debug('drip outbox: retry scheduled', {
       delayMs: delay,
       failures: this.failures,
       code: this.lastError.code,

@@ -1,0 +1,68 @@
+/** Request identities and request-metering keys (spec §5.7). */
+
+import { getIdempotencyInstanceId } from '../idempotency';
+import { base64url, sha256 } from './sha256';
+
+const SAFE_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+const PRINTABLE = /^[\x20-\x7e]{1,128}$/;
+const COUNTER = Symbol.for('drip.pipeline.requestCounter');
+
+/**
+ * A key as sent: the plain form when it is at most 128 characters of `[A-Za-z0-9._:-]`, otherwise
+ * `mw_` + base64url(SHA-256 of the plain form) (46 characters).
+ *
+ * @example
+ * ```ts
+ * safeKey('mw:cus_1:req.1:api_calls:0'); // unchanged
+ * safeKey('mw:user@example.com:r1:api_calls:0'); // 'mw_' + 43 characters
+ * ```
+ */
+export function safeKey(plain: string): string {
+  return SAFE_KEY.test(plain) ? plain : `mw_${base64url(sha256(plain))}`;
+}
+
+/**
+ * Key of a usage record: `mw:<customerId>:<identity>:<meter>:<i>` (hashed when needed).
+ *
+ * @example
+ * ```ts
+ * usageKey('cus_1', 'k3v9q2m1x8zt4fha.1', 'api_calls', 0); // 'mw:cus_1:k3v9q2m1x8zt4fha.1:api_calls:0'
+ * ```
+ */
+export function usageKey(customerId: string, identity: string, meter: string, index: number): string {
+  return safeKey(`mw:${customerId}:${identity}:${meter}:${index}`);
+}
+
+/**
+ * `externalRunId` of a request's run: `mw:<customerId>:<identity>` (hashed when needed).
+ *
+ * @example
+ * ```ts
+ * runExternalId('cus_1', 'req-42'); // 'mw:cus_1:req-42'
+ * ```
+ */
+export function runExternalId(customerId: string, identity: string): string {
+  return safeKey(`mw:${customerId}:${identity}`);
+}
+
+/**
+ * The identity of a request: a trusted header value (1-128 printable ASCII characters) when given,
+ * otherwise `<instanceId>.<counter>` from a process-wide sequence shared by every copy of the package.
+ *
+ * @example
+ * ```ts
+ * requestIdentity('abc-123'); // 'abc-123'
+ * requestIdentity(undefined); // 'k3v9q2m1x8zt4fha.1'
+ * ```
+ */
+export function requestIdentity(trusted: string | undefined): string {
+  if (trusted !== undefined && PRINTABLE.test(trusted)) return trusted;
+  const g = globalThis as unknown as Record<symbol, { n: number } | undefined>;
+  let c = g[COUNTER];
+  if (!c) {
+    c = { n: 0 };
+    Object.defineProperty(globalThis, COUNTER, { value: c, configurable: true, writable: true });
+  }
+  c.n += 1;
+  return `${getIdempotencyInstanceId()}.${c.n.toString(36)}`;
+}

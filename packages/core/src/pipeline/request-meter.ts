@@ -1,0 +1,783 @@
+/**
+ * The framework-neutral request-metering pipeline (DESIGN.md "The way a request travels"): resolve the
+ * customer, pick the route's rule, open a run context, and when the response has ended enqueue one usage
+ * record per meter plus one run record. Metering errors are counted and logged once; they never reach or
+ * change the response.
+ */
+
+import { Drip } from '../client';
+import { type Outbox, createOutbox } from '../outbox/outbox';
+import type { ClientLike, FlushResult, OutboxRunEvent } from '../outbox/types';
+import { contextStorage } from './context-storage';
+import { requestIdentity, runExternalId, usageKey } from './keys';
+import type {
+  CustomerResolver,
+  GateDecision,
+  GateOptions,
+  MeteringErrorInfo,
+  PipelineStats,
+  QuantitySpec,
+  RequestMeter,
+  RequestMeterOptions,
+  RequestMeterStats,
+  RouteRule,
+} from './options';
+import { type CompiledRoute, compileRoutes, matchRoute, normalizePath, workflowSlug } from './route';
+import type {
+  BeginResult,
+  DripRequestContext,
+  DripRunContext,
+  RequestHandle,
+  RequestOutcome,
+  RequestRunEvent,
+  RequestView,
+} from './types';
+
+/**
+ * Whether a value is a promise (or any thenable). Adapters use it on `begin()`'s result to stay
+ * synchronous on the hot path.
+ *
+ * @example
+ * ```ts
+ * const begun = meter.begin(view);
+ * const result = isPromiseLike(begun) ? await begun : begun;
+ * ```
+ */
+export function isPromiseLike<T = unknown>(value: unknown): value is PromiseLike<T> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+const SKIP: BeginResult = Object.freeze({ kind: 'skip' }) as BeginResult;
+const MAX_EVENTS = 100;
+const DEFAULT_REDACT = [/authorization/i, /cookie/i, /password/i, /secret/i, /token/i, /api[-_]?key/i];
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}/;
+const OTEL_API = Symbol.for('opentelemetry.js.api.1');
+const OTEL_SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
+
+/** The default customer chain: the id an auth layer put on the request. */
+function defaultCustomer(_req: unknown, view: RequestView): string | undefined {
+  const user = view.user as { dripCustomerId?: unknown; customerId?: unknown } | null | undefined;
+  if (user === null || typeof user !== 'object') return undefined;
+  if (typeof user.dripCustomerId === 'string' && user.dripCustomerId.length > 0) return user.dripCustomerId;
+  if (typeof user.customerId === 'string' && user.customerId.length > 0) return user.customerId;
+  return undefined;
+}
+
+function validCustomer(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= 255;
+}
+
+function traceIdFrom(view: RequestView): string | undefined {
+  const tp = view.header('traceparent');
+  if (tp) {
+    const m = TRACEPARENT.exec(tp.trim().toLowerCase());
+    if (m?.[1] && m[1] !== '00000000000000000000000000000000') return m[1];
+  }
+  const api = (globalThis as Record<symbol, unknown>)[OTEL_API] as
+    | { context?: { active?: () => { getValue?: (k: symbol) => unknown } } }
+    | undefined;
+  if (!api?.context?.active) return undefined;
+  try {
+    const span = api.context.active()?.getValue?.(OTEL_SPAN_KEY) as
+      | { spanContext?: () => { traceId?: string } }
+      | undefined;
+    const id = span?.spanContext?.().traceId;
+    return id && id !== '00000000000000000000000000000000' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isRecordObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Micro-USDC of a decimal string (`"1.5"` → 1 500 000n); undefined when not a decimal. */
+function micros(value: unknown): bigint | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) value = value.toFixed(6);
+  if (typeof value !== 'string') return undefined;
+  const m = /^(-?)(\d+)(?:\.(\d{1,6}))?$/.exec(value.trim());
+  if (!m) return undefined;
+  const v = BigInt(m[2] ?? '0') * 1_000_000n + BigInt((m[3] ?? '').padEnd(6, '0'));
+  return m[1] === '-' ? -v : v;
+}
+
+interface MeterState<Req> {
+  options: RequestMeterOptions<Req>;
+  resolvers: CustomerResolver<Req>[];
+  routes: CompiledRoute<RouteRule<Req>>[];
+  outbox: Outbox;
+  stats: PipelineStats;
+  warned: Set<string>;
+  error(err: unknown, phase: MeteringErrorInfo['phase']): void;
+  warnOnce(key: string, message: string): void;
+  runOn: boolean;
+  defaultMeter: string;
+  redact: Array<string | RegExp>;
+  metaHeaders: string[];
+  now(): number;
+}
+
+class RunContext implements DripRunContext {
+  readonly externalRunId: string;
+  events: OutboxRunEvent[] | undefined;
+  private readonly req: RequestScope<unknown>;
+
+  constructor(externalRunId: string, req: RequestScope<unknown>) {
+    this.externalRunId = externalRunId;
+    this.req = req;
+  }
+
+  event(event: RequestRunEvent): void {
+    const s = this.req.state;
+    try {
+      if (this.req.finished) {
+        s.error(new Error('run.event() after the request ended'), 'event');
+        return;
+      }
+      if (
+        !isRecordObject(event) ||
+        typeof event.eventType !== 'string' ||
+        event.eventType.length < 1 ||
+        event.eventType.length > 100
+      ) {
+        s.error(new TypeError('run.event() needs an eventType of 1-100 characters'), 'event');
+        return;
+      }
+      const q = event.quantity;
+      if (q !== undefined && (typeof q !== 'number' || !Number.isFinite(q) || q < 0 || q > 1e15)) {
+        s.error(new TypeError(`run.event(): invalid quantity ${String(q)}`), 'event');
+        return;
+      }
+      if (this.events === undefined) this.events = [];
+      const events = this.events;
+      if (events.length >= MAX_EVENTS) {
+        s.error(
+          new RangeError(`run.event(): a run holds at most ${MAX_EVENTS} events; extra events are dropped`),
+          'event',
+        );
+        return;
+      }
+      events.push({ ...event });
+    } catch (err) {
+      s.error(err, 'event');
+    }
+  }
+}
+
+class RequestScope<Req> implements DripRequestContext {
+  readonly customerId: string;
+  readonly requestId: string;
+  readonly run: RunContext;
+  readonly state: MeterState<Req>;
+  readonly view: RequestView<Req>;
+  readonly startedAt: number;
+  readonly rule: RouteRule<Req> | undefined;
+  readonly correlationId: string | undefined;
+  finished = false;
+  private sums: Map<string, number> | undefined;
+
+  constructor(
+    state: MeterState<Req>,
+    view: RequestView<Req>,
+    customerId: string,
+    rule: RouteRule<Req> | undefined,
+  ) {
+    this.state = state;
+    this.view = view;
+    this.customerId = customerId;
+    this.rule = rule;
+    this.startedAt = state.now();
+    const header = state.options.idempotencyHeader;
+    this.requestId = requestIdentity(header ? view.header(header) : undefined);
+    this.run = new RunContext(runExternalId(customerId, this.requestId), this as RequestScope<unknown>);
+    let correlation: string | undefined;
+    try {
+      correlation = state.options.correlationId
+        ? state.options.correlationId(view.raw, view)
+        : traceIdFrom(view as RequestView);
+    } catch (err) {
+      state.error(err, 'finish');
+    }
+    this.correlationId = correlation;
+  }
+
+  usage(meter: string, quantity = 1): void {
+    try {
+      if (this.finished) {
+        this.state.error(new Error('usage() after the request ended'), 'usage');
+        return;
+      }
+      if (typeof meter !== 'string' || meter.length < 1 || meter.length > 100) {
+        this.state.error(new TypeError('usage(): meter must be 1-100 characters'), 'usage');
+        return;
+      }
+      if (typeof quantity !== 'number' || !Number.isFinite(quantity) || quantity < 0 || quantity > 1e15) {
+        this.state.error(
+          new TypeError(`usage(): invalid quantity ${String(quantity)} for ${meter}`),
+          'usage',
+        );
+        return;
+      }
+      this.add(meter, quantity);
+    } catch (err) {
+      this.state.error(err, 'usage');
+    }
+  }
+
+  private add(meter: string, quantity: number): void {
+    if (this.sums === undefined) this.sums = new Map();
+    const sums = this.sums;
+    sums.set(meter, (sums.get(meter) ?? 0) + quantity);
+  }
+
+  within<T>(fn: () => T): T {
+    const storage = contextStorage();
+    return storage ? storage.run(this, fn) : fn();
+  }
+
+  end(outcome: RequestOutcome, options?: { waitUntil?: (promise: Promise<unknown>) => void }): void {
+    if (this.finished) return;
+    this.finished = true;
+    const s = this.state;
+    try {
+      const o = s.options;
+      const view = this.view;
+      const endedAt = s.now();
+      const status = typeof outcome?.status === 'number' ? outcome.status : 500;
+      const aborted = outcome?.aborted === true;
+      const knownRoute = outcome?.route ?? view.route;
+      const route = knownRoute ?? normalizePath(view.path);
+      let rule = this.rule;
+      if (
+        rule === undefined &&
+        view.rule === undefined &&
+        outcome?.route !== undefined &&
+        s.routes.length > 0
+      ) {
+        // Express learns the template only at the end.
+        rule = matchRoute(s.routes, view.method, outcome.route, view.path)?.rule;
+        if (rule?.skip) {
+          s.stats.skipped++;
+          return;
+        }
+      }
+      const viewRule = view.rule;
+      const meter = viewRule?.meter ?? rule?.meter ?? s.defaultMeter;
+      if (this.bills(outcome, status, aborted)) {
+        const spec: QuantitySpec<Req> = viewRule
+          ? (viewRule.quantity ?? 1)
+          : (rule?.quantity ?? o.quantity ?? 1);
+        let q: number | undefined;
+        if (typeof spec === 'number') q = spec;
+        else {
+          try {
+            q = spec(view.raw, {
+              status,
+              durationMs: endedAt - this.startedAt,
+              aborted,
+              route,
+              events: this.run.events ?? [],
+            });
+          } catch (err) {
+            s.error(err, 'quantity');
+          }
+        }
+        if (typeof q === 'number' && Number.isFinite(q) && q >= 0 && q <= 1e15) {
+          if (q > 0) this.add(meter, q);
+        } else if (typeof spec === 'number' || q !== undefined) {
+          s.error(new TypeError(`invalid quantity ${String(q)} for ${meter}`), 'quantity');
+        }
+      }
+      const metadata = this.metadata(route);
+      if (this.sums) {
+        for (const [m, total] of this.sums) {
+          if (total <= 0) continue;
+          s.outbox.enqueue({
+            type: 'usage',
+            customerId: this.customerId,
+            meter: m,
+            quantity: Math.round(total * 1e6) / 1e6,
+            idempotencyKey: usageKey(this.customerId, this.requestId, m, 0),
+            metadata,
+          });
+        }
+      }
+      const runOn = viewRule ? s.runOn : (rule?.run ?? s.runOn);
+      if (runOn) {
+        const error = outcome?.error;
+        const failed = status >= 500 || (error !== undefined && error !== null);
+        const runStatus = aborted ? 'CANCELLED' : failed ? 'FAILED' : 'COMPLETED';
+        const body: Parameters<Outbox['enqueue']>[0] = {
+          type: 'run',
+          customerId: this.customerId,
+          workflow: rule?.workflow ?? workflowSlug(view.method, route),
+          status: runStatus,
+          events: this.run.events ?? [],
+          externalRunId: this.run.externalRunId,
+          idempotencyKey: this.run.externalRunId,
+          startedAt: new Date(this.startedAt).toISOString(),
+          endedAt: new Date(Math.max(endedAt, this.startedAt)).toISOString(),
+        };
+        if (metadata) body.metadata = { ...metadata, status };
+        if (this.correlationId) body.correlationId = this.correlationId;
+        if (runStatus === 'FAILED') {
+          body.errorCode = error instanceof Error ? error.name.slice(0, 100) : `HTTP_${status}`;
+          const msg = error instanceof Error ? error.message : `HTTP ${status}`;
+          body.errorMessage = msg.slice(0, 2000);
+        }
+        s.outbox.enqueue(body);
+      }
+      s.stats.metered++;
+      if (options?.waitUntil) s.outbox.waitUntil(options.waitUntil);
+    } catch (err) {
+      s.error(err, 'finish');
+    }
+  }
+
+  private bills(outcome: RequestOutcome, status: number, aborted: boolean): boolean {
+    const billOn = this.state.options.billOn;
+    if (typeof billOn === 'function') {
+      try {
+        return billOn(outcome) === true;
+      } catch (err) {
+        this.state.error(err, 'quantity');
+        return false;
+      }
+    }
+    if (aborted) return billOn?.aborted === true;
+    if (status >= 200 && status < 300) return billOn?.success !== false;
+    if (status >= 300 && status < 400) return billOn?.redirect !== false;
+    if (status >= 400 && status < 500) return billOn?.clientError === true;
+    if (status >= 500) return billOn?.serverError === true;
+    return false;
+  }
+
+  private metadata(route: string): Record<string, unknown> | undefined {
+    const opt = this.state.options.metadata;
+    if (opt === false) return undefined;
+    const meta: Record<string, unknown> = { method: this.view.method, route };
+    if (!opt) return meta;
+    for (const h of this.state.metaHeaders) {
+      const v = this.view.header(h);
+      if (v !== undefined) meta[h] = v;
+    }
+    if (opt.fields) {
+      try {
+        const extra = opt.fields(this.view.raw, this.view);
+        if (isRecordObject(extra)) Object.assign(meta, extra);
+      } catch (err) {
+        this.state.error(err, 'finish');
+      }
+    }
+    return redact(meta, this.state.redact, 0) as Record<string, unknown>;
+  }
+}
+
+/** The adapter's handle of a request (separate from the context: both have a `run` member). */
+class ScopeHandle implements RequestHandle {
+  constructor(private readonly scope: RequestScope<unknown>) {}
+
+  run<T>(fn: () => T): T {
+    return this.scope.within(fn);
+  }
+
+  finish(outcome: RequestOutcome, options?: { waitUntil?: (promise: Promise<unknown>) => void }): void {
+    this.scope.end(outcome, options);
+  }
+}
+
+function begun<Req>(scope: RequestScope<Req>): BeginResult {
+  return { kind: 'continue', context: scope, handle: new ScopeHandle(scope as RequestScope<unknown>) };
+}
+
+function redact(value: unknown, rules: Array<string | RegExp>, depth: number): unknown {
+  if (!isRecordObject(value) || depth > 5) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const hit = rules.some((r) => (typeof r === 'string' ? r.toLowerCase() === k.toLowerCase() : r.test(k)));
+    out[k] = hit ? '[redacted]' : redact(v, rules, depth + 1);
+  }
+  return out;
+}
+
+interface CacheEntry {
+  until: number;
+  decision: GateDecision;
+}
+
+class Gate<Req> {
+  private readonly cache = new Map<string, CacheEntry>();
+  constructor(
+    private readonly g: GateOptions<Req>,
+    private readonly state: MeterState<Req>,
+    private readonly client: () => ClientLike,
+  ) {}
+
+  async decide(customerId: string, view: RequestView<Req>, meter: string): Promise<GateDecision> {
+    const checks: Array<[string, () => Promise<GateDecision>]> = [];
+    const g = this.g;
+    if (g.entitlement) {
+      const feature =
+        typeof g.entitlement === 'string'
+          ? g.entitlement
+          : typeof g.entitlement === 'function'
+            ? g.entitlement(view.raw, view)
+            : meter;
+      checks.push([`e:${customerId}:${feature}`, () => this.entitlement(customerId, feature)]);
+    }
+    if (g.balance) checks.push([`b:${customerId}`, () => this.balance(customerId)]);
+    if (g.spendingCap) checks.push([`c:${customerId}`, () => this.caps(customerId)]);
+    if (g.check) {
+      const check = g.check;
+      checks.push(['', async () => check({ customerId, req: view.raw, view, client: this.client() })]);
+    }
+    for (const [key, run] of checks) {
+      const d = await this.cached(key, run);
+      if (!d.allow) return d;
+    }
+    return { allow: true };
+  }
+
+  private async cached(key: string, run: () => Promise<GateDecision>): Promise<GateDecision> {
+    const now = this.state.now();
+    if (key) {
+      const hit = this.cache.get(key);
+      if (hit && hit.until > now) return hit.decision;
+    }
+    let decision: GateDecision;
+    try {
+      decision = await run();
+    } catch (err) {
+      this.state.error(err, 'gate');
+      if ((this.g.onApiError ?? 'allow') === 'allow') return { allow: true };
+      return {
+        allow: false,
+        status: 503,
+        body: { error: 'Billing service unavailable', code: 'BILLING_UNAVAILABLE' },
+        headers: { 'retry-after': '5' },
+      };
+    }
+    if (key) {
+      if (this.cache.size >= 10_000) {
+        const first = this.cache.keys().next().value;
+        if (first !== undefined) this.cache.delete(first);
+      }
+      this.cache.set(key, { until: now + (this.g.ttlMs ?? 30_000), decision });
+    }
+    return decision;
+  }
+
+  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const timeoutMs = this.g.timeoutMs ?? 2_000;
+    const r = await this.client().request<unknown>(method, path, {
+      body,
+      maxAttempts: 1,
+      timeoutMs,
+      deadlineMs: timeoutMs + 500,
+    });
+    return r.data;
+  }
+
+  private async entitlement(customerId: string, featureKey: string): Promise<GateDecision> {
+    let data: unknown;
+    try {
+      data = await this.call('POST', '/entitlements/check', { customerId, featureKey, quantity: 1 });
+    } catch (err) {
+      const e = err as { statusCode?: number };
+      // An unknown customer cannot be entitled; any other failure is the API's.
+      if (e?.statusCode === 404) {
+        return {
+          allow: false,
+          status: 402,
+          body: { error: 'Customer not found', code: 'CUSTOMER_NOT_FOUND' },
+        };
+      }
+      throw err;
+    }
+    const d = isRecordObject(data) ? data : {};
+    if (d.allowed !== false) return { allow: true };
+    const reason = typeof d.reason === 'string' ? d.reason : 'LIMIT_REACHED';
+    const paused = reason === 'CUSTOMER_PAUSED' || reason === 'SPENDING_CAP_REACHED';
+    const headers: Record<string, string> = {};
+    if (!paused && typeof d.periodResetsAt === 'string') {
+      const secs = Math.ceil((Date.parse(d.periodResetsAt) - Date.now()) / 1000);
+      if (Number.isFinite(secs) && secs > 0) headers['retry-after'] = String(secs);
+    }
+    return {
+      allow: false,
+      status: paused ? 402 : 429,
+      body: {
+        error: paused ? 'Payment required' : 'Usage limit reached',
+        code: paused ? reason : 'ENTITLEMENT_LIMIT_REACHED',
+        featureKey,
+        reason,
+        remaining: d.remaining,
+        limit: d.limit,
+        periodResetsAt: d.periodResetsAt,
+      },
+      headers,
+    };
+  }
+
+  private async balance(customerId: string): Promise<GateDecision> {
+    const data = await this.call('GET', `/customers/${encodeURIComponent(customerId)}/balance`);
+    const d = isRecordObject(data) ? data : {};
+    const available = micros(d.availableUsdc);
+    const opt = this.g.balance;
+    const min = micros(typeof opt === 'object' && opt.minUsdc !== undefined ? opt.minUsdc : '0.000001') ?? 1n;
+    if (available === undefined) throw new Error('balance response without availableUsdc');
+    if (available >= min) return { allow: true };
+    return {
+      allow: false,
+      status: 402,
+      body: { error: 'Insufficient balance', code: 'PAYMENT_REQUIRED', availableUsdc: d.availableUsdc },
+    };
+  }
+
+  private async caps(customerId: string): Promise<GateDecision> {
+    const data = await this.call('GET', `/customers/${encodeURIComponent(customerId)}/spending-caps`);
+    const caps = isRecordObject(data) && Array.isArray(data.caps) ? data.caps : [];
+    for (const c of caps) {
+      if (!isRecordObject(c) || c.isActive === false || c.autoBlock === false) continue;
+      const used = micros(c.currentUsage);
+      const limit = micros(c.limitValue);
+      if (used !== undefined && limit !== undefined && c.capType !== 'SINGLE_CHARGE_LIMIT' && used >= limit) {
+        return {
+          allow: false,
+          status: 402,
+          body: {
+            error: 'Spending cap reached',
+            code: 'SPENDING_CAP_REACHED',
+            capType: c.capType,
+            limitValue: c.limitValue,
+          },
+        };
+      }
+    }
+    return { allow: true };
+  }
+}
+
+/**
+ * Creates the request meter. Nothing is built until the first request (no client, timer or environment
+ * read here, so it is safe at import time of a route file).
+ *
+ * @example
+ * ```ts
+ * import { createRequestMeter, isPromiseLike } from '@drip/core';
+ * const meter = createRequestMeter<Request>({ customer: (req) => req.headers.get('x-customer-id') });
+ * const begun = meter.begin({ method: 'GET', path: '/items/1', header: () => undefined, raw: request });
+ * const r = isPromiseLike(begun) ? await begun : begun;
+ * if (r.kind === 'continue') r.handle.finish({ status: 200 });
+ * ```
+ */
+export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<Req> = {}): RequestMeter<Req> {
+  const o = options;
+  let client: ClientLike | undefined = o.client;
+  const buildClient = (): ClientLike => {
+    if (client) return client;
+    client = new Drip({
+      apiKey: o.apiKey,
+      baseUrl: o.baseUrl,
+      logger: o.logger,
+      sdk: o.sdk ? { adapter: `${o.sdk.name}@${o.sdk.version}` } : undefined,
+    });
+    return client;
+  };
+  const resolvers: CustomerResolver<Req>[] = o.customer
+    ? Array.isArray(o.customer)
+      ? o.customer
+      : [o.customer]
+    : [defaultCustomer as CustomerResolver<Req>];
+  const outboxOptions = o.outbox ?? {};
+  const { instance, ...outboxRest } = outboxOptions;
+  let outbox: Outbox | undefined = instance;
+  const warned = new Set<string>();
+  const logger = o.logger ?? (globalThis as { console?: { warn(...a: unknown[]): void } }).console;
+  const stats: PipelineStats = {
+    begun: 0,
+    metered: 0,
+    skipped: 0,
+    unidentified: 0,
+    rejected: 0,
+    gated: 0,
+    meteringErrors: 0,
+  };
+  const clock = outboxRest.clock;
+  const state: MeterState<Req> = {
+    options: o,
+    resolvers,
+    routes: compileRoutes(o.routes),
+    get outbox(): Outbox {
+      outbox ??= createOutbox({
+        logger: o.logger ?? (logger as never),
+        ...outboxRest,
+        ...(o.client ? { client: o.client } : { clientFactory: buildClient }),
+      });
+      return outbox;
+    },
+    stats,
+    warned,
+    runOn: o.run !== false,
+    defaultMeter: o.meter ?? 'api_calls',
+    redact: [...DEFAULT_REDACT, ...(o.metadata ? (o.metadata.redact ?? []) : [])],
+    metaHeaders: o.metadata ? (o.metadata.headers ?? []).map((h) => h.toLowerCase()) : [],
+    now: clock ? () => clock.now() : Date.now,
+    warnOnce(key, message) {
+      if (warned.has(key)) return;
+      warned.add(key);
+      try {
+        (o.logger?.warn ?? logger?.warn)?.call(o.logger ?? logger, message);
+      } catch {
+        // ignore
+      }
+    },
+    error(err, phase) {
+      stats.meteringErrors++;
+      const message = err instanceof Error ? err.message : String(err);
+      state.warnOnce(
+        `error:${phase}`,
+        `drip: metering error (${phase}): ${message}; the response is not affected`,
+      );
+      if (o.onError) {
+        try {
+          o.onError(err, { phase });
+        } catch {
+          // ignore
+        }
+      }
+    },
+  };
+  const gate = o.gate ? new Gate<Req>(o.gate, state, buildClient) : undefined;
+
+  const unidentified = (
+    view: RequestView<Req>,
+    rule: RouteRule<Req> | undefined,
+  ): BeginResult | Promise<BeginResult> => {
+    stats.unidentified++;
+    const policy = o.unidentified ?? 'skip';
+    if (policy === 'reject') {
+      stats.rejected++;
+      return {
+        kind: 'respond',
+        status: 401,
+        body: { error: 'A customer is required for this request', code: 'CUSTOMER_REQUIRED' },
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+      };
+    }
+    if (policy === 'anonymous') return proceed(view, o.anonymousCustomerId ?? 'anonymous', rule);
+    state.warnOnce(
+      'unidentified',
+      'drip: a request had no customer and was not metered (unidentified: "skip"). Set `customer` or put dripCustomerId/customerId on the authenticated user.',
+    );
+    stats.skipped++;
+    return SKIP;
+  };
+
+  const proceed = (
+    view: RequestView<Req>,
+    customerId: string,
+    rule: RouteRule<Req> | undefined,
+  ): BeginResult | Promise<BeginResult> => {
+    if (gate) return gated(view, customerId, rule);
+    return begun(new RequestScope<Req>(state, view, customerId, rule));
+  };
+
+  const gated = async (
+    view: RequestView<Req>,
+    customerId: string,
+    rule: RouteRule<Req> | undefined,
+  ): Promise<BeginResult> => {
+    try {
+      const meterName = view.rule?.meter ?? rule?.meter ?? state.defaultMeter;
+      const d = await (gate as Gate<Req>).decide(customerId, view, meterName);
+      if (!d.allow) {
+        stats.gated++;
+        return {
+          kind: 'respond',
+          status: d.status,
+          body: d.body,
+          headers: { 'content-type': 'application/json; charset=utf-8', ...(d.headers ?? {}) },
+        };
+      }
+    } catch (err) {
+      state.error(err, 'gate');
+    }
+    return begun(new RequestScope<Req>(state, view, customerId, rule));
+  };
+
+  const resolveFrom = (
+    view: RequestView<Req>,
+    rule: RouteRule<Req> | undefined,
+    start: number,
+  ): BeginResult | Promise<BeginResult> => {
+    for (let i = start; i < resolvers.length; i++) {
+      let id: unknown;
+      try {
+        id = (resolvers[i] as CustomerResolver<Req>)(view.raw, view);
+      } catch (err) {
+        state.error(err, 'customer');
+        stats.skipped++;
+        return SKIP;
+      }
+      if (isPromiseLike(id)) {
+        return Promise.resolve(id).then(
+          (value) => (validCustomer(value) ? proceed(view, value, rule) : resolveFrom(view, rule, i + 1)),
+          (err: unknown) => {
+            state.error(err, 'customer');
+            stats.skipped++;
+            return SKIP;
+          },
+        );
+      }
+      if (validCustomer(id)) return proceed(view, id, rule);
+    }
+    return unidentified(view, rule);
+  };
+
+  // Touch the context storage once now (not at import) so the first request does not pay for the probe.
+  contextStorage();
+
+  const meter: RequestMeter<Req> = {
+    begin(view) {
+      try {
+        stats.begun++;
+        let rule: RouteRule<Req> | undefined;
+        if (view.rule === undefined && state.routes.length > 0) {
+          rule = matchRoute(state.routes, view.method, view.route, view.path)?.rule;
+          if (rule?.skip) {
+            stats.skipped++;
+            return SKIP;
+          }
+        }
+        return resolveFrom(view, rule, 0);
+      } catch (err) {
+        state.error(err, 'finish');
+        return SKIP;
+      }
+    },
+    flush(timeoutMs?: number): Promise<FlushResult> {
+      if (!outbox) return Promise.resolve({ delivered: true, remaining: 0 });
+      return outbox.flush(timeoutMs);
+    },
+    close(timeoutMs?: number): Promise<FlushResult> {
+      if (!outbox) return Promise.resolve({ delivered: true, remaining: 0 });
+      return outbox.close(timeoutMs);
+    },
+    stats(): RequestMeterStats {
+      return { ...state.outbox.stats(), pipeline: { ...stats } };
+    },
+    get client(): ClientLike {
+      return buildClient();
+    },
+    get outbox(): Outbox {
+      return state.outbox;
+    },
+  };
+  return meter;
+}

@@ -18,7 +18,8 @@ export function fingerprint(routeClass: string, body: Record<string, unknown>): 
   return `${routeClass}:${sha256(canonicalJson(rest))}`;
 }
 
-const inProgress = (key: string) =>
+/** 409 IDEMPOTENCY_KEY_IN_PROGRESS with `Retry-After: 1`. */
+export const inProgress = (key: string) =>
   new ApiError(
     409,
     'IDEMPOTENCY_KEY_IN_PROGRESS',
@@ -27,7 +28,8 @@ const inProgress = (key: string) =>
       headers: { 'Retry-After': '1' },
     },
   );
-const reused = (key: string) =>
+/** 409 IDEMPOTENCY_KEY_REUSED naming the key. */
+export const reused = (key: string) =>
   new ApiError(
     409,
     'IDEMPOTENCY_KEY_REUSED',

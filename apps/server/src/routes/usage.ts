@@ -14,7 +14,7 @@ import {
   validate,
   validateQuery,
 } from '../http';
-import { fingerprint, inflightKey, type Outcome, runIdempotent } from '../idempotency';
+import { fingerprint, inflightKey, inProgress, type Outcome, reused, runIdempotent } from '../idempotency';
 import { chargeInfoOut } from '../shapes';
 import { formatMicros, multiplyMicros, newId, numberToMicros, toBig } from '../util';
 import { Emitter } from '../webhooks/emit';
@@ -103,11 +103,7 @@ export async function ingestInternal(
       else
         results[i] = {
           status: 409,
-          error: new ApiError(
-            409,
-            'IDEMPOTENCY_KEY_REUSED',
-            `Idempotency key "${key}" was already used with a different request`,
-          ),
+          error: reused(key),
         };
       return;
     }
@@ -119,19 +115,11 @@ export async function ingestInternal(
         running === fps[i]
           ? {
               status: 409,
-              error: new ApiError(
-                409,
-                'IDEMPOTENCY_KEY_IN_PROGRESS',
-                `A request with idempotency key "${key}" is still being processed`,
-              ),
+              error: inProgress(key),
             }
           : {
               status: 409,
-              error: new ApiError(
-                409,
-                'IDEMPOTENCY_KEY_REUSED',
-                `Idempotency key "${key}" was already used with a different request`,
-              ),
+              error: reused(key),
             };
       return;
     }
@@ -245,20 +233,12 @@ export async function ingestInternal(
           if (!s || s.status_code === null || !s.response) {
             results[x.i] = {
               status: 409,
-              error: new ApiError(
-                409,
-                'IDEMPOTENCY_KEY_IN_PROGRESS',
-                `A request with idempotency key "${key}" is still being processed`,
-              ),
+              error: inProgress(key),
             };
           } else if (s.fingerprint !== fps[x.i]) {
             results[x.i] = {
               status: 409,
-              error: new ApiError(
-                409,
-                'IDEMPOTENCY_KEY_REUSED',
-                `Idempotency key "${key}" was already used with a different request`,
-              ),
+              error: reused(key),
             };
           } else {
             results[x.i] = {

@@ -50,7 +50,12 @@ export {
   getIdempotencyInstanceId,
 } from './idempotency';
 export type { IdempotencyKeyGenerator, IdempotencyKeyGeneratorOptions } from './idempotency';
-export { generateWebhookSignature, verifyWebhookSignature, constructWebhookEvent } from './webhooks';
+export {
+  generateWebhookSignature,
+  verifyWebhookSignature,
+  constructWebhookEvent,
+  isWebhookEventType,
+} from './webhooks';
 export type {
   WebhookPayload,
   VerifyWebhookOptions,

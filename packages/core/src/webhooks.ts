@@ -245,3 +245,19 @@ export async function constructWebhookEvent(
   }
   return parsed as DripWebhookEvent;
 }
+
+/**
+ * Narrows an event to one known type (plain `event.type === '...'` cannot narrow `data`, because the
+ * union keeps unknown types open).
+ *
+ * @example
+ * ```ts
+ * if (isWebhookEventType(event, 'charge.failed')) console.log(event.data.failureReason);
+ * ```
+ */
+export function isWebhookEventType<K extends keyof DripWebhookEventMap>(
+  event: DripWebhookEvent,
+  type: K,
+): event is Extract<KnownDripWebhookEvent, { type: K }> {
+  return event.type === type;
+}

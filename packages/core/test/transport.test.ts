@@ -16,7 +16,7 @@ const ok = {
   status: 201,
   body: { success: true, usageEventId: 'use_1', customerId: 'cus_1', usageType: 'api_calls', quantity: 1 },
 };
-const err = (status: number, code: string, extra: Record<string, unknown> = {}): Reply => ({
+const err = (status: number, code: string, extra: Record<string, unknown> = {}) => ({
   status,
   body: { error: code.toLowerCase(), code, ...extra },
 });
@@ -178,7 +178,7 @@ describe('retries (spec §7.2)', () => {
 describe('Retry-After (spec §7.1)', () => {
   it('honours seconds and does not consume attempts', async () => {
     const clock = new FakeClock();
-    const ra = { ...(err(429, 'RATE_LIMIT_EXCEEDED') as object), headers: { 'retry-after': '2' } } as Reply;
+    const ra = { ...err(429, 'RATE_LIMIT_EXCEEDED'), headers: { 'retry-after': '2' } };
     const { client, calls } = makeClient([ra, ra, ra, ra, ra, ok], { clock, maxAttempts: 2 });
     const start = clock.now();
     await clock.run(client.trackUsage(usage));
@@ -190,9 +190,9 @@ describe('Retry-After (spec §7.1)', () => {
     const clock = new FakeClock();
     clock.t = Date.parse('2026-03-01T12:00:00.000Z');
     const dated = {
-      ...(err(503, 'SERVICE_UNAVAILABLE') as object),
+      ...err(503, 'SERVICE_UNAVAILABLE'),
       headers: { 'retry-after': 'Sun, 01 Mar 2026 12:00:03 GMT' },
-    } as Reply;
+    };
     const body = err(429, 'RATE_LIMIT_EXCEEDED', { retryAfter: 1 });
     const { client, calls } = makeClient([dated, body, ok], { clock });
     const start = clock.now();
@@ -202,7 +202,7 @@ describe('Retry-After (spec §7.1)', () => {
 
   it('caps Retry-After at 30 s', async () => {
     const clock = new FakeClock();
-    const ra = { ...(err(503, 'SERVICE_UNAVAILABLE') as object), headers: { 'retry-after': '45' } } as Reply;
+    const ra = { ...err(503, 'SERVICE_UNAVAILABLE'), headers: { 'retry-after': '45' } };
     const { client, calls } = makeClient([ra, ok], { clock, deadlineMs: 120_000 });
     const start = clock.now();
     await clock.run(client.trackUsage(usage));
@@ -211,7 +211,7 @@ describe('Retry-After (spec §7.1)', () => {
 
   it('a Retry-After beyond the remaining deadline ends the call at once with the 429', async () => {
     const clock = new FakeClock();
-    const ra = { ...(err(429, 'RATE_LIMIT_EXCEEDED') as object), headers: { 'retry-after': '20' } } as Reply;
+    const ra = { ...err(429, 'RATE_LIMIT_EXCEEDED'), headers: { 'retry-after': '20' } };
     const { client, calls } = makeClient([ra, ok], { clock, deadlineMs: 10_000 });
     const start = clock.now();
     const e = await clock.run(client.trackUsage(usage)).catch((x: unknown) => x);
@@ -223,10 +223,7 @@ describe('Retry-After (spec §7.1)', () => {
 
   it('409 IDEMPOTENCY_KEY_IN_PROGRESS with Retry-After: 1 is retried after 1 s', async () => {
     const clock = new FakeClock();
-    const ip = {
-      ...(err(409, 'IDEMPOTENCY_KEY_IN_PROGRESS') as object),
-      headers: { 'retry-after': '1' },
-    } as Reply;
+    const ip = { ...err(409, 'IDEMPOTENCY_KEY_IN_PROGRESS'), headers: { 'retry-after': '1' } };
     const { client, calls } = makeClient([ip, ok], { clock });
     const start = clock.now();
     await clock.run(client.trackUsage(usage));

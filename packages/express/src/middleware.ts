@@ -55,7 +55,7 @@ export type DripExpressOptions = Omit<RequestMeterOptions<Request>, 'sdk'>;
  */
 export type DripExpressMiddleware = RequestHandler & {
   /** The request meter (outbox, client, stats) this middleware feeds. */
-  readonly meter: RequestMeter;
+  readonly meter: RequestMeter<Request>;
 };
 
 /** Per-request adapter state, kept on `req` under a registry symbol so duplicate package copies agree. */

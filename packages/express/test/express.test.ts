@@ -3,7 +3,7 @@ import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Drip } from '@drip/core';
 import { createTestDrip, type TestDrip } from '@drip/testing';
-import express5 from 'express';
+import express5, { type IRouter } from 'express';
 import express4 from 'express4';
 import supertest from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -54,7 +54,7 @@ describe.each(versions)('%s', (_label, express) => {
     return app;
   }
 
-  function routes(app: App | ReturnType<ExpressFactory['Router']>): void {
+  function routes(app: IRouter): void {
     app.get('/items/:id', (req, res) => {
       res.set('x-handler', 'items').json({ id: req.params.id, name: `Item ${req.params.id}` });
     });
@@ -66,6 +66,9 @@ describe.each(versions)('%s', (_label, express) => {
       res.status(201).json({ answer: 'ok' });
     });
     app.get('/fail', () => {
+      throw new TypeError('handler broke');
+    });
+    app.get('/boom/:name', () => {
       throw new TypeError('handler broke');
     });
     app.get('/missing', (_req, res) => {
@@ -163,8 +166,8 @@ describe.each(versions)('%s', (_label, express) => {
       routes(router);
       a.use('/api', router);
     });
-    const got = await supertest(metered).get('/api/fail').set('x-user', CUSTOMER);
-    const want = await supertest(bare).get('/api/fail').set('x-user', CUSTOMER);
+    const got = await supertest(metered).get('/api/boom/widget').set('x-user', CUSTOMER);
+    const want = await supertest(bare).get('/api/boom/widget').set('x-user', CUSTOMER);
     expect(got.status).toBe(500);
     expect(got.text).toBe(want.text);
     await flush();
@@ -172,7 +175,7 @@ describe.each(versions)('%s', (_label, express) => {
     const run = api.expectRun({ customerId: CUSTOMER, status: 'FAILED', count: 1 });
     expect(run.errorCode).toBe('TypeError');
     // The router restored req.baseUrl when the error left it; the template still has the mount path.
-    expect(routeOf(run)).toBe('/api/fail');
+    expect(routeOf(run)).toBe('/api/boom/:name');
   });
 
   it('fails the run for an error passed to next(err) from an async handler; the app error handler still answers', async () => {
@@ -202,6 +205,18 @@ describe.each(versions)('%s', (_label, express) => {
     expect(api.totalUsage({ customerId: CUSTOMER })).toBe(0);
   });
 
+  it('falls back to the normalised path when no route matched (404), and does not bill it', async () => {
+    const app = appWith((a) => {
+      a.use(drip());
+      routes(a);
+    });
+    const res = await supertest(app).get('/nowhere/123').set('x-user', CUSTOMER);
+    expect(res.status).toBe(404);
+    await flush();
+    expect(api.usage).toHaveLength(0);
+    expect(api.runs.map(routeOf)).toEqual(['/nowhere/:id']);
+  });
+
   it('does not bill a 4xx by default but records its run', async () => {
     const app = appWith((a) => {
       a.use(drip());
@@ -212,6 +227,88 @@ describe.each(versions)('%s', (_label, express) => {
     expect(res.body).toEqual({ error: 'not found' });
     await flush();
     expect(api.totalUsage()).toBe(0);
+    const run = api.expectRun({ customerId: CUSTOMER, status: 'COMPLETED', count: 1 });
+    expect(routeOf(run)).toBe('/missing');
+  });
+
+  it('applies the per-route table to the template Express matched at the end', async () => {
+    const app = appWith((a) => {
+      a.use(express.json());
+      a.use(
+        drip({
+          routes: {
+            'POST /api/agent': { meter: 'agent_calls', workflow: 'agent' },
+            'GET /api/items/:id': { quantity: 3 },
+          },
+        }),
+      );
+      const router = express.Router();
+      routes(router);
+      a.use('/api', router);
+    });
+    expect((await supertest(app).post('/api/agent').set('x-user', CUSTOMER).send({})).status).toBe(201);
+    expect((await supertest(app).get('/api/items/9').set('x-user', CUSTOMER)).status).toBe(200);
+    await flush();
+    api.expectUsage({ customerId: CUSTOMER, meter: 'agent_calls', quantity: 1 });
+    api.expectUsage({ customerId: CUSTOMER, meter: 'api_calls', quantity: 3 });
+    api.expectRun({ customerId: CUSTOMER, workflow: 'agent', status: 'COMPLETED', count: 1 });
+  });
+
+  it('a trusted idempotency header makes a replayed request bill once', async () => {
+    const app = appWith((a) => {
+      a.use(drip({ idempotencyHeader: 'Idempotency-Key' }));
+      routes(a);
+    });
+    for (let i = 0; i < 2; i++) {
+      const res = await supertest(app)
+        .get('/items/1')
+        .set('x-user', CUSTOMER)
+        .set('Idempotency-Key', 'order-77');
+      expect(res.status).toBe(200);
+    }
+    expect(
+      (await supertest(app).get('/items/1').set('x-user', CUSTOMER).set('Idempotency-Key', 'order-78'))
+        .status,
+    ).toBe(200);
+    await flush();
+    api.expectUsage({ customerId: CUSTOMER, meter: 'api_calls', quantity: 2, records: 2 });
+  });
+
+  it('a gate refusal is answered as JSON with the status and headers the pipeline chose', async () => {
+    let ran = false;
+    const app = appWith((a) => {
+      a.use(
+        drip({
+          gate: {
+            check: ({ customerId }) =>
+              customerId === 'cus_broke'
+                ? {
+                    allow: false,
+                    status: 402,
+                    body: { error: 'Top up first' },
+                    headers: { 'retry-after': '60' },
+                  }
+                : { allow: true },
+          },
+        }),
+      );
+      a.get('/items/:id', (_req, res) => {
+        ran = true;
+        res.json({ ok: true });
+      });
+    });
+    const refused = await supertest(app).get('/items/1').set('x-user', 'cus_broke');
+    expect(refused.status).toBe(402);
+    expect(refused.headers['content-type']).toMatch(/application\/json/);
+    expect(refused.headers['retry-after']).toBe('60');
+    expect(refused.body).toEqual({ error: 'Top up first' });
+    expect(ran).toBe(false);
+    const allowed = await supertest(app).get('/items/1').set('x-user', CUSTOMER);
+    expect(allowed.status).toBe(200);
+    expect(ran).toBe(true);
+    await flush();
+    expect(api.totalUsage({ customerId: 'cus_broke' })).toBe(0);
+    api.expectUsage({ customerId: CUSTOMER, meter: 'api_calls', quantity: 1 });
   });
 
   describe('unidentified requests', () => {

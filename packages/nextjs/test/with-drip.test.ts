@@ -80,6 +80,8 @@ describe('withDrip (App Router handlers)', () => {
       {},
     );
     expect(res.status).toBe(200);
+    // The request ends when its body has been sent (read), as Next does.
+    expect(await res.json()).toEqual({ ok: true });
     await dripMeter(opts).flush(5_000);
     api.expectUsage({ customerId: 'cus_b', meter: 'llm_tokens', quantity: 15 });
     api.expectUsage({ customerId: 'cus_b', meter: 'api_calls', quantity: 1 });
@@ -214,7 +216,9 @@ describe('withDrip (App Router handlers)', () => {
       return new Response('no');
     }, opts);
     const res = await GET(get('/api/items/1'), {});
-    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('content-type')).toContain('application/json');
+    expect(await res.json()).toMatchObject({ code: 'CUSTOMER_REQUIRED' });
     expect(called).toBe(false);
   });
 

@@ -117,6 +117,6 @@ describe('withDripPages (Pages API routes)', () => {
     await dripMeter(opts).flush(5_000);
     expect(api.totalUsage({ customerId: 'cus_ab' })).toBe(0);
     const run = api.expectRun({ customerId: 'cus_ab' });
-    expect(run.status).not.toBe('COMPLETED');
+    expect(run.status).toBe('CANCELLED');
   });
 });

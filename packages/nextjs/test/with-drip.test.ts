@@ -152,7 +152,7 @@ describe('withDrip (App Router handlers)', () => {
     await dripMeter(opts).flush(5_000);
     expect(api.totalUsage({ customerId: 'cus_c' })).toBe(0);
     const run = api.expectRun({ customerId: 'cus_c' });
-    expect(run.status).not.toBe('COMPLETED');
+    expect(run.status).toBe('CANCELLED');
   });
 
   it('rethrows handler errors unchanged and records a failed run without billing', async () => {

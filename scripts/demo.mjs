@@ -13,10 +13,11 @@
 //   --port       port of the local server (default 3001; 0 picks a free one; --once defaults to 0)
 //   --no-build   use the existing dist/ folders
 //   --seed       seed of the traffic generator (default 42), so two runs send the same mix
+//   --data-dir   embedded database directory (default .drip-data/demo; emptied at every start)
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -42,6 +43,7 @@ const { values: args } = parseArgs({
     port: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
     seed: { type: 'string', default: '42' },
+    'data-dir': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
   strict: true,
@@ -50,7 +52,7 @@ if (args.help) {
   console.log(
     readFileSync(fileURLToPath(import.meta.url), 'utf8')
       .split('\n')
-      .slice(1, 16)
+      .slice(1, 17)
       .join('\n'),
   );
   process.exit(0);
@@ -100,6 +102,14 @@ function freePort() {
       const { port } = s.address();
       s.close(() => resolve(port));
     });
+  });
+}
+
+function portIsFree(port) {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
 }
 
@@ -168,11 +178,17 @@ async function startLocalServer() {
   if (!existsSync(entry)) fail('apps/server/dist/index.js is missing (build the server, or drop --no-build)');
   const { startServer } = await import(pathToFileURL(entry).href);
   // The demo's own data directory, reset on every run so the summary covers this run only.
-  const dataDir = join(ROOT, '.drip-data', 'demo');
+  const dataDir = args['data-dir'] ? resolve(args['data-dir']) : join(ROOT, '.drip-data', 'demo');
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dirname(dataDir), { recursive: true });
-  step(`Starting the local Drip server (embedded database in ${relative(ROOT, dataDir)}/)`);
-  const s = await startServer({ port: serverPort, host: '127.0.0.1', dataDir, logLevel: 'warn' });
+  const shown = relative(ROOT, dataDir).startsWith('..') ? dataDir : relative(ROOT, dataDir);
+  step(`Starting the local Drip server (embedded database in ${shown}/)`);
+  let port = serverPort;
+  if (port !== 0 && !(await portIsFree(port))) {
+    console.log(`  port ${port} is taken; using a free one instead (pass --port to choose)`);
+    port = 0;
+  }
+  const s = await startServer({ port, host: '127.0.0.1', dataDir, logLevel: 'warn' });
   if (!s?.url || !s?.apiKey) fail('startServer() did not return { url, apiKey }');
   console.log(`  ${s.url}  (API under ${s.url}/v1, test-mode secret key ${s.apiKey.slice(0, 12)}…)`);
   return s;
@@ -459,23 +475,14 @@ async function waitForDelivery(drip, customerIds, tally) {
   // The adapters deliver in the background (batched); poll until every run has landed or 30 s pass.
   const want = Object.fromEntries(CUSTOMERS.map((c) => [c, tally[c].ok + tally[c].failed]));
   const deadline = Date.now() + 30_000;
-  let last = -1;
   while (Date.now() < deadline) {
     let done = true;
-    let total = 0;
     for (const c of CUSTOMERS) {
       if (!customerIds[c]) continue;
       const res = await drip.get(`/runs?customerId=${customerIds[c]}&limit=1`);
-      const n = Number(res.json?.count ?? 0);
-      total += n;
-      if (n < want[c]) done = false;
+      if (Number(res.json?.count ?? 0) < want[c]) done = false;
     }
-    if (done) {
-      // Runs are in; give the usage of the same batches a moment to settle as well.
-      await sleep(500);
-      return;
-    }
-    if (total !== last) last = total;
+    if (done) return;
     await sleep(300);
   }
 }
@@ -598,10 +605,17 @@ async function main() {
 
   step('Waiting for the adapters to deliver');
   await waitForDelivery(drip, customerIds, tally);
-  const summary = await readSummary(drip, customerIds);
+  // Runs and usage travel in separate batches: read until the numbers hold, for at most 10 s more.
+  let summary;
+  let results;
+  const settleBy = Date.now() + 10_000;
+  for (;;) {
+    summary = await readSummary(drip, customerIds);
+    results = checks(tally, summary);
+    if (results.every((r) => r.ok) || Date.now() > settleBy) break;
+    await sleep(500);
+  }
   printSummary(apps, tally, summary);
-
-  const results = checks(tally, summary);
   const bad = results.filter((r) => !r.ok);
   console.log(
     `\n  Checks: ${results.length - bad.length}/${results.length} hold (server numbers = traffic sent)` +

@@ -53,7 +53,7 @@ export type DripHonoOptions = Omit<RequestMeterOptions<Context>, 'sdk'>;
  */
 export type DripHonoMiddleware = MiddlewareHandler & {
   /** The request meter (outbox, client, stats) this middleware feeds. */
-  readonly meter: RequestMeter;
+  readonly meter: RequestMeter<Context>;
 };
 
 type WaitUntil = (promise: Promise<unknown>) => void;

@@ -116,7 +116,7 @@ describe('drip() through app.request()', () => {
     expect(res.status).toBe(404);
     await flush();
     expect(api.usage).toHaveLength(0);
-    if (api.runs.length > 0) expect(routeOf(api.runs[0]!)).toBe('/nowhere/:id');
+    expect(api.runs.map(routeOf)).toEqual(['/nowhere/:id']);
   });
 
   it('meters once when registered twice on overlapping paths', async () => {
@@ -152,6 +152,56 @@ describe('drip() through app.request()', () => {
     expect(await res.text()).toBe('short and stout');
     await flush();
     expect(api.totalUsage()).toBe(0);
+  });
+
+  it('applies the per-route table by template, and a gate refusal is JSON with the chosen status', async () => {
+    let ran = 0;
+    const app = appWith((a) =>
+      a.use(
+        '*',
+        meter({
+          routes: { 'POST /agent': { meter: 'agent_calls', workflow: 'agent' } },
+          gate: {
+            check: ({ customerId }) =>
+              customerId === 'cus_broke'
+                ? {
+                    allow: false,
+                    status: 402,
+                    body: { error: 'Top up first' },
+                    headers: { 'retry-after': '60' },
+                  }
+                : { allow: true },
+          },
+        }),
+      ),
+    );
+    app.get('/count', (c) => {
+      ran++;
+      return c.json({ ran });
+    });
+    const refused = await app.request('/count', { headers: { 'x-user': 'cus_broke' } });
+    expect(refused.status).toBe(402);
+    expect(refused.headers.get('content-type')).toMatch(/application\/json/);
+    expect(refused.headers.get('retry-after')).toBe('60');
+    expect(await refused.json()).toEqual({ error: 'Top up first' });
+    expect(ran).toBe(0);
+    expect((await app.request('/agent', { method: 'POST', headers: { 'x-user': CUSTOMER } })).status).toBe(
+      201,
+    );
+    await flush();
+    expect(api.totalUsage({ customerId: 'cus_broke' })).toBe(0);
+    api.expectUsage({ customerId: CUSTOMER, meter: 'agent_calls', quantity: 1 });
+    api.expectRun({ customerId: CUSTOMER, workflow: 'agent', status: 'COMPLETED', count: 1 });
+  });
+
+  it('a trusted idempotency header makes a replayed request bill once', async () => {
+    const app = appWith((a) => a.use('*', meter({ idempotencyHeader: 'Idempotency-Key' })));
+    for (const key of ['order-77', 'order-77', 'order-78']) {
+      const res = await app.request('/items/1', { headers: { 'x-user': CUSTOMER, 'idempotency-key': key } });
+      expect(res.status).toBe(200);
+    }
+    await flush();
+    api.expectUsage({ customerId: CUSTOMER, meter: 'api_calls', quantity: 2, records: 2 });
   });
 
   describe('unidentified requests', () => {

@@ -31,8 +31,9 @@ export function routedPath(url: string): string {
   const q = path.search(/[?#]/);
   if (q !== -1) path = path.slice(0, q);
   path = path.replace(/\/{2,}/g, '/');
-  if (path === '/v1' || path.startsWith('/v1/')) path = path.slice(3) || '/';
   if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  // `/v1` alone is the API root, not the dashboard: it stays unrouted (404 ROUTE_NOT_FOUND).
+  if (path.startsWith('/v1/')) path = path.slice(3);
   return path;
 }
 

@@ -44,6 +44,8 @@ export const notFound = (code: string, what: string) => new ApiError(404, code, 
 /** Body size limit (spec §2.4). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_BODY_DEPTH = 32;
+// Text PostgreSQL cannot store faithfully: a lone surrogate would silently become U+FFFD.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** A JSON response with the spec's content type. */
 export function send(
@@ -83,7 +85,8 @@ async function readLimited(c: Context): Promise<string> {
 function checkTree(value: unknown, path: string, depth: number): ErrorDetail | undefined {
   if (depth > MAX_BODY_DEPTH) return { path, message: `nested deeper than ${MAX_BODY_DEPTH} levels` };
   if (typeof value === 'string') {
-    return value.includes('\u0000') ? { path, message: 'must not contain NUL characters' } : undefined;
+    if (value.includes('\u0000')) return { path, message: 'must not contain NUL characters' };
+    return LONE_SURROGATE.test(value) ? { path, message: 'must be well-formed UTF-16 (lone surrogate)' } : undefined;
   }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -95,7 +98,7 @@ function checkTree(value: unknown, path: string, depth: number): ErrorDetail | u
   if (value !== null && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
       const p = path ? `${path}.${k}` : k;
-      if (k.includes('\u0000')) return { path: p, message: 'key must not contain NUL characters' };
+      if (k.includes('\u0000') || LONE_SURROGATE.test(k)) return { path: p, message: 'key must be well-formed text without NUL' };
       const d = checkTree(v, p, depth + 1);
       if (d) return d;
     }

@@ -1,0 +1,97 @@
+// Isolation (spec §2.2): project B's keys get 404 on project A's ids and see none of A's data in any
+// list; test and live data of one project are separate too.
+import { describe, expect, it } from 'vitest';
+import { BACKENDS, type Json, project, useServer } from './helpers';
+
+for (const backend of BACKENDS) {
+  describe(`isolation between projects (${backend})`, () => {
+    const ctx = useServer(backend);
+
+    it("B's keys cannot read, list or write A's resources", async () => {
+      const a = await project(ctx.srv);
+      const b = await project(ctx.srv);
+      const cu = await a.call('POST', '/customers', { externalCustomerId: 'shared-name' });
+      const customerId = String(cu.body.id);
+      const usage = await a.call('POST', '/usage', { customerId, usageType: 'api_calls', quantity: 1, idempotencyKey: 'iso-1' });
+      const chargeId = String((usage.body.charge as Json).id);
+      const rec = await a.call('POST', '/runs/record', {
+        customerId,
+        workflow: 'agent',
+        status: 'COMPLETED',
+        events: [{ eventType: 'llm.call', model: 'gpt-4' }],
+      });
+      const runId = String((rec.body.run as Json).id);
+      const events = await a.call('GET', `/events?runId=${runId}`);
+      const eventId = String((events.body.data as Json[])[0]?.id);
+      const hook = await a.call('POST', '/webhooks', { url: 'http://127.0.0.1:9/x', events: ['*'] });
+      const hookId = String(hook.body.id);
+      const cap = await a.call('PUT', `/customers/${customerId}/spending-cap`, { capType: 'DAILY_CHARGE_LIMIT', limitValue: 10 });
+      const keys = await a.call('GET', '/api-keys');
+      const keyId = String((keys.body.data as Json[])[0]?.id);
+
+      const notFound: [string, string, unknown, string][] = [
+        ['GET', `/customers/${customerId}`, undefined, 'CUSTOMER_NOT_FOUND'],
+        ['GET', `/customers/${customerId}/balance`, undefined, 'CUSTOMER_NOT_FOUND'],
+        ['GET', `/customers/${customerId}/spending-caps`, undefined, 'CUSTOMER_NOT_FOUND'],
+        ['DELETE', `/customers/${customerId}/spending-caps/${cap.body.id}`, undefined, 'CUSTOMER_NOT_FOUND'],
+        ['PUT', `/customers/${customerId}/spending-cap`, { capType: 'DAILY_CHARGE_LIMIT', limitValue: 1 }, 'CUSTOMER_NOT_FOUND'],
+        ['POST', `/customers/${customerId}/balance/adjustments`, { amountUsdc: '5', idempotencyKey: 'x' }, 'CUSTOMER_NOT_FOUND'],
+        ['GET', `/charges/${chargeId}`, undefined, 'CHARGE_NOT_FOUND'],
+        ['GET', `/runs/${runId}`, undefined, 'RUN_NOT_FOUND'],
+        ['GET', `/runs/${runId}/timeline`, undefined, 'RUN_NOT_FOUND'],
+        ['PATCH', `/runs/${runId}`, { status: 'FAILED' }, 'RUN_NOT_FOUND'],
+        ['POST', '/run-events', { runId, eventType: 'x', idempotencyKey: 'x' }, 'RUN_NOT_FOUND'],
+        ['GET', `/events/${eventId}`, undefined, 'EVENT_NOT_FOUND'],
+        ['GET', `/webhooks/${hookId}`, undefined, 'WEBHOOK_NOT_FOUND'],
+        ['PATCH', `/webhooks/${hookId}`, { description: 'x' }, 'WEBHOOK_NOT_FOUND'],
+        ['DELETE', `/webhooks/${hookId}`, undefined, 'WEBHOOK_NOT_FOUND'],
+        ['POST', `/webhooks/${hookId}/test`, undefined, 'WEBHOOK_NOT_FOUND'],
+        ['POST', `/webhooks/${hookId}/rotate-secret`, undefined, 'WEBHOOK_NOT_FOUND'],
+        ['GET', `/webhooks/${hookId}/deliveries`, undefined, 'WEBHOOK_NOT_FOUND'],
+        ['POST', `/api-keys/${keyId}/rotate`, {}, 'API_KEY_NOT_FOUND'],
+        ['POST', `/api-keys/${keyId}/revoke`, undefined, 'API_KEY_NOT_FOUND'],
+        ['POST', '/usage', { customerId, usageType: 'api_calls', idempotencyKey: 'b-1' }, 'CUSTOMER_NOT_FOUND'],
+        ['POST', '/usage/internal', { customerId, idempotencyKey: 'b-2' }, 'CUSTOMER_NOT_FOUND'],
+        ['POST', '/runs', { customerId, workflowId: 'agent' }, 'CUSTOMER_NOT_FOUND'],
+        ['POST', '/runs/record', { customerId, workflow: 'agent', status: 'COMPLETED' }, 'CUSTOMER_NOT_FOUND'],
+        ['POST', '/entitlements/check', { customerId, featureKey: 'x' }, 'CUSTOMER_NOT_FOUND'],
+      ];
+      for (const [method, path, body, code] of notFound) {
+        const res = await b.call(method, path, body);
+        expect({ path, method, status: res.status, code: res.body.code }).toEqual({ path, method, status: 404, code });
+      }
+
+      const lists = ['/customers', '/charges', '/workflows', '/runs', '/events', '/webhooks', '/api-keys'];
+      for (const path of lists) {
+        const res = await b.call('GET', path);
+        expect(res.status).toBe(200);
+        const data = res.body.data as Json[];
+        if (path === '/api-keys') expect(data.map((k) => k.id)).not.toContain(keyId);
+        else expect({ path, data }).toEqual({ path, data: [] });
+      }
+      // The same external id is free in B, and A's data is untouched by all of the above.
+      expect((await b.call('POST', '/customers', { externalCustomerId: 'shared-name' })).status).toBe(201);
+      const aCounts = await ctx.srv.store.countRows(a.projectId);
+      expect(aCounts).toMatchObject({ customers: 1, events: 2, charges: 1, runs: 1, webhooks: 1 });
+      expect((await a.call('GET', `/webhooks/${hookId}`)).status).toBe(200);
+      expect((await a.call('GET', `/runs/${runId}`)).body.status).toBe('COMPLETED');
+    });
+
+    it('test and live data of one project are separate', async () => {
+      const a = await project(ctx.srv);
+      const live = await a.call('POST', '/api-keys', { name: 'live' }, {});
+      expect(live.status).toBe(201);
+      // A test key creates keys in test mode; live keys come from the CLI (spec §3.10), so use the store.
+      const liveKeys = await ctx.srv.store.createProject({ mode: 'live' });
+      const cu = await a.call('POST', '/customers', { externalCustomerId: 'x' });
+      const liveCall = (await import('./helpers')).client(ctx.srv, liveKeys.apiKey);
+      expect((await liveCall('GET', `/customers/${cu.body.id}`)).status).toBe(404);
+      const liveCustomer = await liveCall('POST', '/customers', { externalCustomerId: 'x' });
+      expect((await liveCall('GET', `/customers/${liveCustomer.body.id}/balance`)).body.balanceUsdc).toBe('0.000000');
+      const adj = await liveCall('POST', `/customers/${liveCustomer.body.id}/balance/adjustments`, { amountUsdc: '1', idempotencyKey: 'l' });
+      expect(adj.body.code).toBe('FORBIDDEN');
+      const priced = await liveCall('POST', '/usage', { customerId: liveCustomer.body.id, usageType: 'x', idempotencyKey: 'l1' });
+      expect(priced.body.code).toBe('PRICING_PLAN_NOT_FOUND');
+    });
+  });
+}

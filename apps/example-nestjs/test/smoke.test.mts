@@ -1,6 +1,6 @@
 import { startServer } from '@drip/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningExample, startExample } from '../src/server';
+import { type RunningExample, startExample } from '../src/server.js';
 
 type LocalServer = Awaited<ReturnType<typeof startServer>>;
 type Json = Record<string, unknown>;

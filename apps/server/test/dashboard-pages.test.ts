@@ -46,6 +46,7 @@ async function seed(): Promise<void> {
       ('use_2', 'proj_a', 'test', 'usage', 'cus_acme', NULL, 'USAGE', 'api_calls', 2, NULL, '2026-11-22T09:20:00Z'),
       ('use_3', 'proj_a', 'test', 'usage', 'cus_acme', NULL, 'USAGE', 'llm_tokens', 1700, NULL, '2026-11-22T09:10:01Z'),
       ('use_4', 'proj_a', 'test', 'usage', 'cus_globex', NULL, 'USAGE', 'api_calls', 5, NULL, '2026-11-22T09:30:00Z'),
+      ('use_old', 'proj_a', 'test', 'usage', 'cus_globex', NULL, 'USAGE', 'legacy_meter', 7, NULL, '2026-11-19T09:30:00Z'),
       ('use_5', 'proj_b', 'test', 'usage', 'cus_other', NULL, 'USAGE', 'secret_meter_b', 42, NULL, '2026-11-22T09:30:00Z'),
       ('evt_1', 'proj_a', 'test', 'run', 'cus_acme', 'run_ok', 'llm.call', NULL, 1,
         '{"model":"gpt-4","inputTokens":500,"outputTokens":1200}', '2026-11-22T09:10:00.300Z'),
@@ -187,13 +188,13 @@ describe('dashboard pages', () => {
     const { status, text } = await page('/', cookie);
     expect(status).toBe(200);
     const acme = rowText(text, 'acme');
-    // meters in column order: api_calls, llm_tokens
+    // meters in column order: api_calls, legacy_meter, llm_tokens
     expect(acme).toContain('cus_acme');
-    expect(acme).toMatch(/ 3 1,700 99\.997000 99\.997000 0\.003000 2 charges/);
+    expect(acme).toMatch(/ 3 0 1,700 99\.997000 99\.997000 0\.003000 2 charges/);
     const globex = rowText(text, 'globex');
-    expect(globex).toMatch(/ 5 0 100\.000000 99\.999000 0\.000000 0 charges/);
+    expect(globex).toMatch(/ 5 7 0 100\.000000 99\.999000 0\.000000 0 charges/);
     expect(text).toContain('data-testid="kpi-customers">3<');
-    expect(text).toContain('data-testid="kpi-usage-events">4<');
+    expect(text).toContain('data-testid="kpi-usage-events">5<');
     expect(text).toContain('data-testid="kpi-charged">0.003000<');
     expect(text).toContain('0.001000 pending');
     expect(text).toContain('charge.succeeded');
@@ -228,9 +229,12 @@ describe('dashboard pages', () => {
       points: { customerId: string; usageType: string; quantity: number }[];
       customers: Record<string, string>;
     };
-    expect(data.meters).toEqual(['api_calls', 'llm_tokens']);
-    // 09:10 → 09:30 is 20 minutes: 10-second buckets keep it under 120 points
+    expect(data.meters).toEqual(['api_calls', 'legacy_meter', 'llm_tokens']);
+    // the chart covers the last 24 h of activity: 09:10 → 09:30 is 20 minutes, so 10-second buckets keep
+    // it under 120 points, and the usage of three days earlier is left out of the chart (not the table)
     expect(data.bucketSeconds).toBe(10);
+    expect(data.points.some((p) => p.usageType === 'legacy_meter')).toBe(false);
+    expect(text).toContain('10-second buckets, the last 24 hours of activity');
     const acmeCalls = data.points
       .filter((p) => p.customerId === 'cus_acme' && p.usageType === 'api_calls')
       .reduce((n, p) => n + p.quantity, 0);

@@ -102,7 +102,8 @@ export interface Overview {
   projectName: string;
   customers: CustomerView[];
   meters: string[];
-  usageSeries: { bucketSeconds: number; points: UsagePoint[] };
+  /** `windowed`: older usage exists but the chart covers only {@link CHART_WINDOW_MS} up to the latest. */
+  usageSeries: { bucketSeconds: number; points: UsagePoint[]; windowed: boolean };
   runsByStatus: Record<string, number>;
   runCount: number;
   recentRuns: RunView[];
@@ -120,6 +121,8 @@ const MAX_BUCKETS = 120;
 const BUCKET_LADDER_SECONDS = [
   1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400,
 ];
+/** The chart covers at most this much time, ending at the latest usage event (the table is all-time). */
+export const CHART_WINDOW_MS = 24 * 3600 * 1000;
 /**
  * Run events shown on one run page (the timeline API pages further; the page says when it is cut).
  * Events of one request share a timestamp, so they are ordered by `seq`, the insertion order.
@@ -270,16 +273,26 @@ export async function loadOverview(db: DashboardDb, scope: DashboardScope): Prom
   );
   const firstMs = numOrNull(span?.first_ms);
   const lastMs = numOrNull(span?.last_ms);
-  const bucketSeconds = firstMs !== null && lastMs !== null ? bucketSecondsFor(lastMs - firstMs) : 1;
+  let fromMs = firstMs;
+  if (firstMs !== null && lastMs !== null && lastMs - firstMs > CHART_WINDOW_MS) {
+    // Start at the first event inside the window, so a quiet stretch does not coarsen the buckets.
+    const [inWindow] = await db.query<Row>(
+      `SELECT ${ms('min(created_at)')} AS first_ms FROM events
+       WHERE project_id = $1 AND mode = $2 AND kind = 'usage' AND created_at >= $3::timestamptz`,
+      [...p, new Date(lastMs - CHART_WINDOW_MS).toISOString()],
+    );
+    fromMs = numOrNull(inWindow?.first_ms) ?? lastMs;
+  }
+  const bucketSeconds = fromMs !== null && lastMs !== null ? bucketSecondsFor(lastMs - fromMs) : 1;
   const pointRows =
-    firstMs === null
+    fromMs === null
       ? []
       : await db.query<Row>(
           `SELECT (floor(extract(epoch from created_at) / $3) * $3 * 1000)::float8 AS bucket_ms, customer_id,
              coalesce(usage_type, 'generic') AS usage_type, sum(quantity)::float8 AS quantity
-           FROM events WHERE project_id = $1 AND mode = $2 AND kind = 'usage'
+           FROM events WHERE project_id = $1 AND mode = $2 AND kind = 'usage' AND created_at >= $4::timestamptz
            GROUP BY 1, 2, 3 ORDER BY 1`,
-          [...p, bucketSeconds],
+          [...p, bucketSeconds, new Date(fromMs).toISOString()],
         );
 
   const statusRows = await db.query<Row>(
@@ -325,6 +338,7 @@ export async function loadOverview(db: DashboardDb, scope: DashboardScope): Prom
     meters: [...meters].sort(),
     usageSeries: {
       bucketSeconds,
+      windowed: fromMs !== null && firstMs !== null && fromMs > firstMs,
       points: pointRows.map((r) => ({
         bucketMs: num(r.bucket_ms),
         customerId: str(r.customer_id),

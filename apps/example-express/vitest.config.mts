@@ -1,5 +1,12 @@
 import { defineProject } from 'vitest/config';
 
 export default defineProject({
-  test: { name: 'example-express', include: ['test/**/*.test.ts'], environment: 'node' },
+  // Starting the local server (embedded PostgreSQL in memory, migrations) takes seconds on a busy machine.
+  test: {
+    name: 'example-express',
+    include: ['test/**/*.test.ts'],
+    environment: 'node',
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
 });

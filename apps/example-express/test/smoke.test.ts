@@ -105,6 +105,12 @@ describe('example-express against the local Drip server', () => {
     expect(tool?.attributes.duration).toBeGreaterThan(0);
 
     expect(await runsOf(globex)).toHaveLength(2);
+    // The route template, never the concrete path, is what the records carry.
+    const globexUsage = (await api(`/events?customerId=${globex}&eventType=USAGE&limit=100`)).data as Json[];
+    expect(globexUsage.map((e) => (e.metadata as Json | undefined)?.route)).toEqual([
+      '/api/items/:id',
+      '/api/items/:id',
+    ]);
     const initechRuns = await runsOf(initech);
     expect(initechRuns).toHaveLength(1);
     expect(initechRuns[0]).toMatchObject({ status: 'FAILED', errorCode: 'Error' });

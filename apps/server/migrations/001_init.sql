@@ -154,7 +154,8 @@ CREATE TABLE events (
   charge_id text,
   metadata jsonb,
   attributes jsonb,
-  created_at timestamptz NOT NULL DEFAULT now()
+  -- Millisecond precision: timeline cursors carry the ISO timestamp, which has milliseconds.
+  created_at timestamptz(3) NOT NULL DEFAULT now()
 );
 CREATE INDEX events_list ON events (project_id, mode, created_at DESC, id DESC);
 CREATE INDEX events_run ON events (run_id, created_at, seq) WHERE run_id IS NOT NULL;

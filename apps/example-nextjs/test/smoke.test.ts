@@ -178,9 +178,18 @@ describe('example-nextjs built with next build, served by next start', () => {
     );
     expect(acmeRuns).toHaveLength(2);
     expect(acmeRuns.every((r) => r.status === 'COMPLETED')).toBe(true);
-    // Route templates from the app's routes, not the concrete paths.
-    const names = acmeRuns.map((r) => String(r.workflowName ?? r.workflowId)).join(' ');
-    expect(names).not.toContain('42');
+    // Route templates from the app's routes (Node, Edge), not the concrete paths.
+    expect(acmeRuns.map((r) => r.workflowName).sort()).toEqual(['Get Api Items Id', 'Post Api Agent']);
+    const acmeRecords = (await api(`/events?customerId=${acme}&eventType=USAGE&limit=100`)).data as Json[];
+    const described = acmeRecords.map((e) => {
+      const meta = e.metadata as Json;
+      return `${String(e.usageType)} ${String(meta.method)} ${String(meta.route)}`;
+    });
+    expect(described.sort()).toEqual([
+      'api_calls GET /api/items/[id]',
+      'api_calls POST /api/agent',
+      'llm_tokens POST /api/agent',
+    ]);
 
     const agentRun = acmeRuns.find((r) => r.eventCount === 2);
     expect(agentRun).toBeDefined();
@@ -196,7 +205,12 @@ describe('example-nextjs built with next build, served by next start', () => {
       (r) => r.length === 1,
     );
     expect(globexRuns).toHaveLength(1);
-    expect(globexRuns[0]).toMatchObject({ status: 'COMPLETED' });
+    expect(globexRuns[0]).toMatchObject({ status: 'COMPLETED', workflowName: 'Get Api Legacy Items Id' });
+    const globexRecords = (await api(`/events?customerId=${globex}&eventType=USAGE&limit=100`))
+      .data as Json[];
+    expect(globexRecords.map((e) => e.metadata)).toEqual([
+      { route: '/api/legacy/items/[id]', method: 'GET' },
+    ]);
 
     const initechRuns = await eventually(
       () => runsOf(initech as string),

@@ -1740,9 +1740,9 @@ export class Drip {
     const c = new Checker();
     c.id('webhookId', webhookId);
     c.done();
+    // No body, as the official client sends it (the server treats an empty body as {}).
     const res = await this.send<unknown>('POST', `/webhooks/${seg(webhookId)}/test`, {
       ...callOptions(options),
-      body: {},
       retrySafe: false,
     });
     checkShape(res, res.data, 'webhookTest', { status: 'string' });
@@ -1763,9 +1763,9 @@ export class Drip {
     const c = new Checker();
     c.id('webhookId', webhookId);
     c.done();
+    // No body, as the official client sends it (the server treats an empty body as {}).
     const res = await this.send<unknown>('POST', `/webhooks/${seg(webhookId)}/rotate-secret`, {
       ...callOptions(options),
-      body: {},
       retrySafe: false,
     });
     checkShape(res, res.data, 'rotateWebhookSecret', { secret: 'string' });

@@ -1,7 +1,7 @@
 /**
  * Request scope for deep code: `getDripContext()` / `getCurrentRun()`. Uses an `AsyncLocalStorage`
  * registered by `@drip/core/node` (or found lazily through `process.getBuiltinModule` on runtimes that have
- * it, when the first request meter is created); without one, the context is only passed explicitly.
+ * it, or as a global `AsyncLocalStorage` as on Next.js's Edge runtime, when the first request meter is created); without one, the context is only passed explicitly.
  * Nothing is looked up at import.
  */
 
@@ -68,6 +68,15 @@ export function contextStorage(): DripContextStorage | undefined {
       if (mod?.AsyncLocalStorage) s.storage = new mod.AsyncLocalStorage();
     } catch {
       // No async context on this runtime: the context is passed explicitly.
+    }
+    // Next.js's Edge runtime (and Workers with `nodejs_als`) expose the class as a global instead.
+    const Global = (globalThis as { AsyncLocalStorage?: new () => DripContextStorage }).AsyncLocalStorage;
+    if (!s.storage && typeof Global === 'function') {
+      try {
+        s.storage = new Global();
+      } catch {
+        // Not constructible here: the context is passed explicitly.
+      }
     }
   }
   return s.storage;

@@ -86,7 +86,9 @@ function checkTree(value: unknown, path: string, depth: number): ErrorDetail | u
   if (depth > MAX_BODY_DEPTH) return { path, message: `nested deeper than ${MAX_BODY_DEPTH} levels` };
   if (typeof value === 'string') {
     if (value.includes('\u0000')) return { path, message: 'must not contain NUL characters' };
-    return LONE_SURROGATE.test(value) ? { path, message: 'must be well-formed UTF-16 (lone surrogate)' } : undefined;
+    return LONE_SURROGATE.test(value)
+      ? { path, message: 'must be well-formed UTF-16 (lone surrogate)' }
+      : undefined;
   }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -98,7 +100,8 @@ function checkTree(value: unknown, path: string, depth: number): ErrorDetail | u
   if (value !== null && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
       const p = path ? `${path}.${k}` : k;
-      if (k.includes('\u0000') || LONE_SURROGATE.test(k)) return { path: p, message: 'key must be well-formed text without NUL' };
+      if (k.includes('\u0000') || LONE_SURROGATE.test(k))
+        return { path: p, message: 'key must be well-formed text without NUL' };
       const d = checkTree(v, p, depth + 1);
       if (d) return d;
     }

@@ -28,7 +28,12 @@ for (const backend of BACKENDS) {
       const p = await project(ctx.srv);
       expect((await p.pub('POST', '/customers', { externalCustomerId: 'pk-made' })).status).toBe(201);
       expect((await p.pub('GET', '/customers')).status).toBe(200);
-      for (const [m, path] of [['GET', '/webhooks'], ['POST', '/webhooks'], ['GET', '/api-keys'], ['POST', '/api-keys']]) {
+      for (const [m, path] of [
+        ['GET', '/webhooks'],
+        ['POST', '/webhooks'],
+        ['GET', '/api-keys'],
+        ['POST', '/api-keys'],
+      ]) {
         const res = await p.pub(m ?? 'GET', path ?? '/');
         expect(res.status).toBe(403);
         expect(res.body.code).toBe('PUBLIC_KEY_NOT_ALLOWED');
@@ -46,11 +51,15 @@ for (const backend of BACKENDS) {
       const rotated = await p.call('POST', `/api-keys/${created.body.id}/rotate`, { gracePeriodHours: 1 });
       expect((await ci('GET', '/customers')).status).toBe(200);
       expect((await client(ctx.srv, String(rotated.body.secretKey))('GET', '/customers')).status).toBe(200);
-      const rotatedNoGrace = await p.call('POST', `/api-keys/${created.body.id}/rotate`, { gracePeriodHours: 0 });
+      const rotatedNoGrace = await p.call('POST', `/api-keys/${created.body.id}/rotate`, {
+        gracePeriodHours: 0,
+      });
       expect((await client(ctx.srv, String(rotated.body.secretKey))('GET', '/customers')).status).toBe(401);
       const revoked = await p.call('POST', `/api-keys/${created.body.id}/revoke`);
       expect(revoked.body.revokedAt).toEqual(expect.any(String));
-      expect((await client(ctx.srv, String(rotatedNoGrace.body.secretKey))('GET', '/customers')).status).toBe(401);
+      expect((await client(ctx.srv, String(rotatedNoGrace.body.secretKey))('GET', '/customers')).status).toBe(
+        401,
+      );
       const own = (await p.call('GET', '/api-keys')).body.data as Json[];
       const mine = own.find((k) => k.publicKey === p.publicKey);
       const self = await p.call('POST', `/api-keys/${mine?.id}/revoke`);
@@ -66,7 +75,9 @@ for (const backend of BACKENDS) {
         expect(res.headers.get('x-request-id')).toBe('my-trace.1:2');
         expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
       }
-      const generated = await fetch(`${ctx.srv.url}/v1/customers`, { headers: { authorization: h.authorization, 'x-request-id': 'bad id!' } });
+      const generated = await fetch(`${ctx.srv.url}/v1/customers`, {
+        headers: { authorization: h.authorization, 'x-request-id': 'bad id!' },
+      });
       expect(generated.headers.get('x-request-id')).toMatch(/^req_[a-z2-7]{24}$/);
       const missing = await fetch(`${ctx.srv.url}/v1/nope`, { headers: h });
       expect(missing.status).toBe(404);
@@ -76,7 +87,11 @@ for (const backend of BACKENDS) {
       expect(await wrong.json()).toMatchObject({ code: 'METHOD_NOT_ALLOWED' });
       const pre = await fetch(`${ctx.srv.url}/v1/usage`, {
         method: 'OPTIONS',
-        headers: { origin: 'http://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+        headers: {
+          origin: 'http://app.example',
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization,content-type',
+        },
       });
       expect(pre.status).toBe(204);
       expect(pre.headers.get('access-control-allow-origin')).toBe('*');
@@ -84,12 +99,20 @@ for (const backend of BACKENDS) {
       const exposed = await fetch(`${ctx.srv.url}/v1/customers`, { headers: h });
       expect(exposed.headers.get('access-control-expose-headers')).toContain('Idempotent-Replayed');
       const health = await fetch(`${ctx.srv.url}/health`);
-      expect(await health.json()).toMatchObject({ status: 'healthy', server: 'drip-local', capabilities: ['usage-bulk', 'runs-record-bulk'] });
+      expect(await health.json()).toMatchObject({
+        status: 'healthy',
+        server: 'drip-local',
+        capabilities: ['usage-bulk', 'runs-record-bulk'],
+      });
     });
 
     it('bodies: 413 over 1 MiB, 400 INVALID_JSON, 422 with details, empty body with JSON content type is {}', async () => {
       const p = await project(ctx.srv);
-      const big = await p.call('POST', '/customers', JSON.stringify({ externalCustomerId: 'x', pad: 'y'.repeat(1024 * 1024) }));
+      const big = await p.call(
+        'POST',
+        '/customers',
+        JSON.stringify({ externalCustomerId: 'x', pad: 'y'.repeat(1024 * 1024) }),
+      );
       expect(big.status).toBe(413);
       expect(big.body.code).toBe('PAYLOAD_TOO_LARGE');
       const bad = await p.call('POST', '/customers', '{"x":');
@@ -106,17 +129,36 @@ for (const backend of BACKENDS) {
   });
 
   describe(`billing rules (${backend})`, () => {
-    const ctx = useServer(backend, { prices: { llm_tokens: '0.000002' }, asyncSettleDelayMs: 10, workerIntervalMs: 50 });
+    const ctx = useServer(backend, {
+      prices: { llm_tokens: '0.000002' },
+      asyncSettleDelayMs: 10,
+      workerIntervalMs: 50,
+    });
 
     it('prices per meter, rounds half up, 402 when short, async charges fail on insufficient balance', async () => {
       const p = await project(ctx.srv);
       const cu = await p.call('POST', '/customers', { externalCustomerId: 'b1' });
       const id = String(cu.body.id);
-      const tokens = await p.call('POST', '/usage', { customerId: id, usageType: 'llm_tokens', quantity: 0.30000000000000004, idempotencyKey: 'r1' });
+      const tokens = await p.call('POST', '/usage', {
+        customerId: id,
+        usageType: 'llm_tokens',
+        quantity: 0.30000000000000004,
+        idempotencyKey: 'r1',
+      });
       expect((tokens.body.charge as Json).amountUsdc).toBe('0.000001');
-      const other = await p.call('POST', '/usage', { externalCustomerId: 'b1', usageType: 'api_calls', quantity: 1500, idempotencyKey: 'r2' });
+      const other = await p.call('POST', '/usage', {
+        externalCustomerId: 'b1',
+        usageType: 'api_calls',
+        quantity: 1500,
+        idempotencyKey: 'r2',
+      });
       expect((other.body.charge as Json).amountUsdc).toBe('1.500000');
-      const asyncBig = await p.call('POST', '/usage/async', { customerId: id, usageType: 'api_calls', quantity: 200_000, idempotencyKey: 'r3' });
+      const asyncBig = await p.call('POST', '/usage/async', {
+        customerId: id,
+        usageType: 'api_calls',
+        quantity: 200_000,
+        idempotencyKey: 'r3',
+      });
       expect(asyncBig.status).toBe(202);
       const failed = await (async () => {
         for (let i = 0; i < 100; i++) {
@@ -129,22 +171,53 @@ for (const backend of BACKENDS) {
       })();
       expect(failed).toMatchObject({ status: 'FAILED', failureReason: 'INSUFFICIENT_BALANCE' });
       const bal = await p.call('GET', `/customers/${id}/balance`);
-      expect(bal.body).toMatchObject({ balanceUsdc: '98.499999', pendingChargesUsdc: '0.000000', availableUsdc: '98.499999' });
-      const short = await p.call('POST', '/usage', { customerId: id, usageType: 'api_calls', quantity: 100_000, idempotencyKey: 'r4' });
+      expect(bal.body).toMatchObject({
+        balanceUsdc: '98.499999',
+        pendingChargesUsdc: '0.000000',
+        availableUsdc: '98.499999',
+      });
+      const short = await p.call('POST', '/usage', {
+        customerId: id,
+        usageType: 'api_calls',
+        quantity: 100_000,
+        idempotencyKey: 'r4',
+      });
       expect(short.status).toBe(402);
       const internal = await p.call('POST', '/customers', { externalCustomerId: 'staff', isInternal: true });
-      const free = await p.call('POST', '/usage', { customerId: internal.body.id, usageType: 'api_calls', quantity: 5, idempotencyKey: 'r5' });
-      expect(free.body).toMatchObject({ charge: null, mode: 'internal', autoPromoted: true, reason: 'INTERNAL_CUSTOMER' });
+      const free = await p.call('POST', '/usage', {
+        customerId: internal.body.id,
+        usageType: 'api_calls',
+        quantity: 5,
+        idempotencyKey: 'r5',
+      });
+      expect(free.body).toMatchObject({
+        charge: null,
+        mode: 'internal',
+        autoPromoted: true,
+        reason: 'INTERNAL_CUSTOMER',
+      });
     });
 
     it('spending caps block at 100 % with autoBlock, alert at 50/80/95/100 once, and the entitlement check sees them', async () => {
       const p = await project(ctx.srv);
-      const hook = await p.call('POST', '/webhooks', { url: 'http://127.0.0.1:1/none', events: ['customer.spending.warning', 'customer.spending.blocked', 'customer.spending.exceeded'] });
+      const hook = await p.call('POST', '/webhooks', {
+        url: 'http://127.0.0.1:1/none',
+        events: ['customer.spending.warning', 'customer.spending.blocked', 'customer.spending.exceeded'],
+      });
       const cu = await p.call('POST', '/customers', { externalCustomerId: 'cap' });
       const id = String(cu.body.id);
-      const cap = await p.call('PUT', `/customers/${id}/spending-cap`, { capType: 'DAILY_CHARGE_LIMIT', limitValue: '1.000000' });
-      expect(cap.body).toMatchObject({ capType: 'DAILY_CHARGE_LIMIT', limitValue: '1.000000', currentUsage: '0.000000', autoBlock: true });
-      const charge = (q: number, k: string) => p.call('POST', '/usage', { customerId: id, usageType: 'api_calls', quantity: q, idempotencyKey: k });
+      const cap = await p.call('PUT', `/customers/${id}/spending-cap`, {
+        capType: 'DAILY_CHARGE_LIMIT',
+        limitValue: '1.000000',
+      });
+      expect(cap.body).toMatchObject({
+        capType: 'DAILY_CHARGE_LIMIT',
+        limitValue: '1.000000',
+        currentUsage: '0.000000',
+        autoBlock: true,
+      });
+      const charge = (q: number, k: string) =>
+        p.call('POST', '/usage', { customerId: id, usageType: 'api_calls', quantity: q, idempotencyKey: k });
       expect((await charge(600, 'c1')).status).toBe(201);
       expect((await charge(300, 'c2')).status).toBe(201);
       const blocked = await charge(200, 'c3');
@@ -152,14 +225,20 @@ for (const backend of BACKENDS) {
       expect(blocked.body.code).toBe('CUSTOMER_BLOCKED');
       expect((await charge(100, 'c4')).status).toBe(201);
       const caps = await p.call('GET', `/customers/${id}/spending-caps`);
-      expect((caps.body.caps as Json[])[0]).toMatchObject({ currentUsage: '1.000000', lastAlertLevel: '100' });
-      const alerts = (await ctx.srv.store.listWebhookDeliveries(p.projectId, { webhookId: String(hook.body.id) })).map(
-        (d) => (d.payload as { data: Json }).data.level,
-      );
+      expect((caps.body.caps as Json[])[0]).toMatchObject({
+        currentUsage: '1.000000',
+        lastAlertLevel: '100',
+      });
+      const alerts = (
+        await ctx.srv.store.listWebhookDeliveries(p.projectId, { webhookId: String(hook.body.id) })
+      ).map((d) => (d.payload as { data: Json }).data.level);
       expect(alerts).toEqual([50, 80, 100]);
       const ent = await p.call('POST', '/entitlements/check', { customerId: id, featureKey: 'api_calls' });
       expect(ent.body).toMatchObject({ allowed: false, reason: 'SPENDING_CAP_REACHED' });
-      const invalid = await p.call('PUT', `/customers/${id}/spending-cap`, { capType: 'DAILY_CHARGE_LIMIT', limitValue: 0.0000001 });
+      const invalid = await p.call('PUT', `/customers/${id}/spending-cap`, {
+        capType: 'DAILY_CHARGE_LIMIT',
+        limitValue: 0.0000001,
+      });
       expect(invalid.status).toBe(422);
     });
 
@@ -169,8 +248,16 @@ for (const backend of BACKENDS) {
       await p.call('POST', '/workflows', { name: 'Agent', slug: 'agent' });
       const dup = await p.call('POST', '/workflows', { name: 'Agent', slug: 'agent' });
       expect(dup.body).toMatchObject({ code: 'DUPLICATE_WORKFLOW', existingWorkflowId: expect.any(String) });
-      const run = await p.call('POST', '/runs', { customerId: cu.body.id, workflowId: 'agent', externalRunId: 'r-1' });
-      const again = await p.call('POST', '/runs', { customerId: cu.body.id, workflowId: 'agent', externalRunId: 'r-1' });
+      const run = await p.call('POST', '/runs', {
+        customerId: cu.body.id,
+        workflowId: 'agent',
+        externalRunId: 'r-1',
+      });
+      const again = await p.call('POST', '/runs', {
+        customerId: cu.body.id,
+        workflowId: 'agent',
+        externalRunId: 'r-1',
+      });
       expect(again.body).toMatchObject({ code: 'DUPLICATE_RUN', existingRunId: run.body.id });
       const events = Array.from({ length: 25 }, (_, i) => ({
         runId: run.body.id,
@@ -184,27 +271,54 @@ for (const backend of BACKENDS) {
       const seen: number[] = [];
       let cursor: string | undefined;
       for (let page = 0; page < 10; page++) {
-        const tl = await p.call('GET', `/runs/${run.body.id}/timeline?limit=10${cursor ? `&cursor=${cursor}` : ''}`);
+        const tl = await p.call(
+          'GET',
+          `/runs/${run.body.id}/timeline?limit=10${cursor ? `&cursor=${cursor}` : ''}`,
+        );
         for (const e of tl.body.events as Json[]) seen.push(Number((e.attributes as Json).step));
-        expect(tl.body.summary).toMatchObject({ totalEvents: 25, byType: { 'llm.call': 20, 'tool.call': 5 }, failedEvents: 1 });
+        expect(tl.body.summary).toMatchObject({
+          totalEvents: 25,
+          byType: { 'llm.call': 20, 'tool.call': 5 },
+          failedEvents: 1,
+        });
         if (!tl.body.hasMore) break;
         cursor = String(tl.body.nextCursor);
       }
       expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i));
-      expect((await p.call('GET', `/runs/${run.body.id}/timeline?cursor=garbage`)).body.code).toBe('INVALID_PARAMETER');
+      expect((await p.call('GET', `/runs/${run.body.id}/timeline?cursor=garbage`)).body.code).toBe(
+        'INVALID_PARAMETER',
+      );
       const end = await p.call('PATCH', `/runs/${run.body.id}`, { status: 'FAILED', errorMessage: 'boom' });
       expect(end.body).toMatchObject({ status: 'FAILED', eventCount: 25 });
       expect((await p.call('PATCH', `/runs/${run.body.id}`, { status: 'FAILED' })).status).toBe(200);
-      expect((await p.call('PATCH', `/runs/${run.body.id}`, { status: 'COMPLETED' })).body.code).toBe('RUN_ALREADY_ENDED');
-      const late = await p.call('POST', '/run-events', { runId: run.body.id, eventType: 'late', idempotencyKey: 'late-1' });
+      expect((await p.call('PATCH', `/runs/${run.body.id}`, { status: 'COMPLETED' })).body.code).toBe(
+        'RUN_ALREADY_ENDED',
+      );
+      const late = await p.call('POST', '/run-events', {
+        runId: run.body.id,
+        eventType: 'late',
+        idempotencyKey: 'late-1',
+      });
       expect(late.status).toBe(201);
       const list = await p.call('GET', `/events?runId=${run.body.id}&limit=5&offset=5`);
-      expect(list.body).toMatchObject({ total: 26, limit: 5, offset: 5, hasMore: true, pagination: { total: 26, limit: 5, offset: 5, hasMore: true } });
+      expect(list.body).toMatchObject({
+        total: 26,
+        limit: 5,
+        offset: 5,
+        hasMore: true,
+        pagination: { total: 26, limit: 5, offset: 5, hasMore: true },
+      });
       const runs = await p.call('GET', '/runs?status=FAILED');
       expect((runs.body.data as Json[]).map((r) => r.id)).toEqual([run.body.id]);
       const bulk = await p.call('POST', '/runs/record/bulk', {
         runs: [
-          { customerId: cu.body.id, workflow: 'bulk-flow', status: 'COMPLETED', externalRunId: 'b-1', events: [{ eventType: 'x' }] },
+          {
+            customerId: cu.body.id,
+            workflow: 'bulk-flow',
+            status: 'COMPLETED',
+            externalRunId: 'b-1',
+            events: [{ eventType: 'x' }],
+          },
           { customerId: 'cus_missing', workflow: 'bulk-flow', status: 'COMPLETED' },
           { workflow: 'bulk-flow' },
         ],

@@ -84,9 +84,32 @@ const HOSTILE_VALUES: unknown[] = [
 ];
 
 const BODY_FIELDS = [
-  'customerId', 'externalCustomerId', 'usageType', 'quantity', 'idempotencyKey', 'metadata', 'workflow', 'workflowId',
-  'status', 'events', 'runs', 'eventType', 'url', 'filters', 'name', 'slug', 'capType', 'limitValue', 'amountUsdc',
-  'featureKey', 'runId', 'email', 'onchainAddress', 'startedAt', 'gracePeriodHours', 'isActive',
+  'customerId',
+  'externalCustomerId',
+  'usageType',
+  'quantity',
+  'idempotencyKey',
+  'metadata',
+  'workflow',
+  'workflowId',
+  'status',
+  'events',
+  'runs',
+  'eventType',
+  'url',
+  'filters',
+  'name',
+  'slug',
+  'capType',
+  'limitValue',
+  'amountUsdc',
+  'featureKey',
+  'runId',
+  'email',
+  'onchainAddress',
+  'startedAt',
+  'gracePeriodHours',
+  'isActive',
 ];
 
 for (const backend of BACKENDS) {
@@ -96,7 +119,12 @@ for (const backend of BACKENDS) {
     it('only 4xx JSON envelopes, never a 500, and nothing written', async () => {
       const p = await project(ctx.srv);
       const before = await ctx.srv.store.countRows(p.projectId);
-      const raw = async (method: string, path: string, body: string | undefined, contentType = 'application/json') => {
+      const raw = async (
+        method: string,
+        path: string,
+        body: string | undefined,
+        contentType = 'application/json',
+      ) => {
         const res = await fetch(`${ctx.srv.url}/v1${path}`, {
           method,
           headers: { authorization: `Bearer ${p.apiKey}`, 'content-type': contentType },
@@ -112,10 +140,16 @@ for (const backend of BACKENDS) {
         return { status: res.status, json };
       };
       const check = (label: string, r: { status: number; json: Json }) => {
-        const ok = r.status >= 400 && r.status < 500 && typeof r.json.error === 'string' && typeof r.json.code === 'string';
+        const ok =
+          r.status >= 400 &&
+          r.status < 500 &&
+          typeof r.json.error === 'string' &&
+          typeof r.json.code === 'string';
         // Reads with valid-looking filters may succeed with empty data; they must never 5xx.
-        const emptyRead = r.status === 200 && Array.isArray(r.json.data) && (r.json.data as unknown[]).length === 0;
-        if (!ok && !emptyRead) throw new Error(`${label}: ${r.status} ${JSON.stringify(r.json).slice(0, 300)}`);
+        const emptyRead =
+          r.status === 200 && Array.isArray(r.json.data) && (r.json.data as unknown[]).length === 0;
+        if (!ok && !emptyRead)
+          throw new Error(`${label}: ${r.status} ${JSON.stringify(r.json).slice(0, 300)}`);
       };
 
       const bodies: [string, string][] = [
@@ -132,10 +166,23 @@ for (const backend of BACKENDS) {
         ['lone surrogate', '{"customerId":"\\ud800","externalCustomerId":"\\udfff","idempotencyKey":"k"}'],
         [
           'sql',
-          JSON.stringify({ customerId: "' OR 1=1 --", externalCustomerId: "'); DROP TABLE events; --", email: "'; DELETE FROM customers; --", idempotencyKey: "';--" }),
+          JSON.stringify({
+            customerId: "' OR 1=1 --",
+            externalCustomerId: "'); DROP TABLE events; --",
+            email: "'; DELETE FROM customers; --",
+            idempotencyKey: "';--",
+          }),
         ],
         ['wrong types', JSON.stringify(Object.fromEntries(BODY_FIELDS.map((f) => [f, { $ne: null }])))],
-        ['big numbers', JSON.stringify({ quantity: 1e300, limitValue: 1e300, amountUsdc: '9'.repeat(400), gracePeriodHours: 1e9 })],
+        [
+          'big numbers',
+          JSON.stringify({
+            quantity: 1e300,
+            limitValue: 1e300,
+            amountUsdc: '9'.repeat(400),
+            gracePeriodHours: 1e9,
+          }),
+        ],
       ];
 
       for (const [method, template] of ROUTES) {
@@ -145,12 +192,23 @@ for (const backend of BACKENDS) {
         }
         const path = template.replaceAll('{id}', 'cus_doesnotexist');
         if (method === 'GET') {
-          for (const q of ['limit=0', 'limit=-1', 'limit=abc', 'offset=-5', 'limit=1e9', 'status=%27%3B--', 'from=notadate', 'cursor=%00', 'isInternal=maybe']) {
+          for (const q of [
+            'limit=0',
+            'limit=-1',
+            'limit=abc',
+            'offset=-5',
+            'limit=1e9',
+            'status=%27%3B--',
+            'from=notadate',
+            'cursor=%00',
+            'isInternal=maybe',
+          ]) {
             check(`${method} ${path}?${q}`, await raw(method, `${path}?${q}`, undefined));
           }
           continue;
         }
-        for (const [label, body] of bodies) check(`${method} ${path} ${label}`, await raw(method, path, body));
+        for (const [label, body] of bodies)
+          check(`${method} ${path} ${label}`, await raw(method, path, body));
       }
 
       // Property: random bodies on every write route that refers to a resource (none exist here) are refused
@@ -161,7 +219,15 @@ for (const backend of BACKENDS) {
       await fc.assert(
         fc.asyncProperty(
           fc.constantFrom(...writeRoutes),
-          fc.dictionary(fc.constantFrom(...BODY_FIELDS), fc.oneof(fc.constantFrom(...HOSTILE_VALUES), fc.string(), fc.double(), fc.jsonValue({ maxDepth: 3 }))),
+          fc.dictionary(
+            fc.constantFrom(...BODY_FIELDS),
+            fc.oneof(
+              fc.constantFrom(...HOSTILE_VALUES),
+              fc.string(),
+              fc.double(),
+              fc.jsonValue({ maxDepth: 3 }),
+            ),
+          ),
           async ([method, template], body) => {
             const path = template.replaceAll('{id}', 'zz_missing');
             const r = await raw(method, path, JSON.stringify(body));

@@ -38,13 +38,22 @@ export async function freshDatabase(): Promise<{ url: string; drop: () => Promis
 }
 
 /** Starts one server for the enclosing describe block (one per test file and back end). */
-export function useServer(backend: Backend, settings: Partial<ServerSettings> = {}): { readonly srv: RunningServer } {
+export function useServer(
+  backend: Backend,
+  settings: Partial<ServerSettings> = {},
+): { readonly srv: RunningServer } {
   const holder: { srv?: RunningServer; drop?: () => Promise<void> } = {};
   beforeAll(async () => {
     if (backend === 'postgres') {
       const db = await freshDatabase();
       holder.drop = db.drop;
-      holder.srv = await startServer({ port: 0, host: '127.0.0.1', databaseUrl: db.url, poolSize: 20, settings });
+      holder.srv = await startServer({
+        port: 0,
+        host: '127.0.0.1',
+        databaseUrl: db.url,
+        poolSize: 20,
+        settings,
+      });
     } else {
       holder.srv = await startServer({ port: 0, host: '127.0.0.1', memory: true, settings });
     }
@@ -89,7 +98,10 @@ export async function project(srv: RunningServer): Promise<ProjectKeys & { call:
 }
 
 /** Polls `check` until it returns a truthy value (bounded). */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -9,10 +9,22 @@ for (const backend of BACKENDS) {
     const ctx = useServer(backend);
 
     const routes: [string, (customerId: string, key: string) => Json][] = [
-      ['/usage', (customerId, key) => ({ customerId, usageType: 'api_calls', quantity: 5, idempotencyKey: key })],
-      ['/usage/async', (customerId, key) => ({ customerId, usageType: 'api_calls', quantity: 5, idempotencyKey: key })],
-      ['/usage/internal', (customerId, key) => ({ customerId, usageType: 'api_calls', quantity: 5, idempotencyKey: key })],
-      ['/usage/internal/batch', (customerId, key) => ({ customerId, usageType: 'api_calls', quantity: 5, idempotencyKey: key })],
+      [
+        '/usage',
+        (customerId, key) => ({ customerId, usageType: 'api_calls', quantity: 5, idempotencyKey: key }),
+      ],
+      [
+        '/usage/async',
+        (customerId, key) => ({ customerId, usageType: 'api_calls', quantity: 5, idempotencyKey: key }),
+      ],
+      [
+        '/usage/internal',
+        (customerId, key) => ({ customerId, usageType: 'api_calls', quantity: 5, idempotencyKey: key }),
+      ],
+      [
+        '/usage/internal/batch',
+        (customerId, key) => ({ customerId, usageType: 'api_calls', quantity: 5, idempotencyKey: key }),
+      ],
     ];
 
     for (const [route, body] of routes) {
@@ -53,7 +65,12 @@ for (const backend of BACKENDS) {
     it('POST /usage debits the balance once for 50 concurrent duplicates', async () => {
       const p = await project(ctx.srv);
       const cu = await p.call('POST', '/customers', { externalCustomerId: 'c1' });
-      const req = { customerId: cu.body.id, usageType: 'llm_tokens', quantity: 1000, idempotencyKey: 'k-bal' };
+      const req = {
+        customerId: cu.body.id,
+        usageType: 'llm_tokens',
+        quantity: 1000,
+        idempotencyKey: 'k-bal',
+      };
       await Promise.all(Array.from({ length: 50 }, () => p.call('POST', '/usage', req)));
       const bal = await ctx.srv.store.getBalance(String(cu.body.id));
       expect(bal?.balanceUsdc).toBe('99.000000');
@@ -62,33 +79,53 @@ for (const backend of BACKENDS) {
     it('POST /run-events and batch items share one key space; 50 concurrent duplicates store one event', async () => {
       const p = await project(ctx.srv);
       const cu = await p.call('POST', '/customers', { externalCustomerId: 'c1' });
-      const run = await p.call('POST', '/runs', { customerId: cu.body.id, workflowId: 'wf-a' }).then(async (r) => {
-        if (r.status === 404) {
-          await p.call('POST', '/workflows', { name: 'A', slug: 'wf-a' });
-          return p.call('POST', '/runs', { customerId: cu.body.id, workflowId: 'wf-a' });
-        }
-        return r;
-      });
+      const run = await p
+        .call('POST', '/runs', { customerId: cu.body.id, workflowId: 'wf-a' })
+        .then(async (r) => {
+          if (r.status === 404) {
+            await p.call('POST', '/workflows', { name: 'A', slug: 'wf-a' });
+            return p.call('POST', '/runs', { customerId: cu.body.id, workflowId: 'wf-a' });
+          }
+          return r;
+        });
       const ev = { runId: run.body.id, eventType: 'llm.call', idempotencyKey: 'ev-1', model: 'gpt-4' };
       const answers = await Promise.all(Array.from({ length: 50 }, () => p.call('POST', '/run-events', ev)));
-      expect(answers.every((a) => a.status === 201 || a.body.code === 'IDEMPOTENCY_KEY_IN_PROGRESS')).toBe(true);
-      const batch = await p.call('POST', '/run-events/batch', { events: [ev, { ...ev, eventType: 'other' }] });
+      expect(answers.every((a) => a.status === 201 || a.body.code === 'IDEMPOTENCY_KEY_IN_PROGRESS')).toBe(
+        true,
+      );
+      const batch = await p.call('POST', '/run-events/batch', {
+        events: [ev, { ...ev, eventType: 'other' }],
+      });
       expect(batch.body.duplicates).toBe(1);
-      expect((batch.body.events as Json[])[1]).toMatchObject({ skipped: true, reason: 'IDEMPOTENCY_KEY_REUSED' });
+      expect((batch.body.events as Json[])[1]).toMatchObject({
+        skipped: true,
+        reason: 'IDEMPOTENCY_KEY_REUSED',
+      });
       expect(await ctx.srv.store.listRunEvents(String(run.body.id))).toHaveLength(1);
     });
 
     it('POST /runs/record: same externalRunId and body replays; a different body is DUPLICATE_RUN', async () => {
       const p = await project(ctx.srv);
       const cu = await p.call('POST', '/customers', { externalCustomerId: 'c1' });
-      const body = { customerId: cu.body.id, workflow: 'agent', status: 'COMPLETED', externalRunId: 'ext-1', events: [{ eventType: 'llm.call' }] };
-      const answers = await Promise.all(Array.from({ length: 20 }, () => p.call('POST', '/runs/record', body)));
+      const body = {
+        customerId: cu.body.id,
+        workflow: 'agent',
+        status: 'COMPLETED',
+        externalRunId: 'ext-1',
+        events: [{ eventType: 'llm.call' }],
+      };
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => p.call('POST', '/runs/record', body)),
+      );
       expect(answers.every((a) => a.status === 201)).toBe(true);
       expect(new Set(answers.map((a) => (a.body.run as Json).id)).size).toBe(1);
       expect(answers.filter((a) => a.body.isDuplicate === false)).toHaveLength(1);
       const conflict = await p.call('POST', '/runs/record', { ...body, status: 'FAILED' });
       expect(conflict.status).toBe(409);
-      expect(conflict.body).toMatchObject({ code: 'DUPLICATE_RUN', existingRunId: (answers[0]?.body.run as Json).id });
+      expect(conflict.body).toMatchObject({
+        code: 'DUPLICATE_RUN',
+        existingRunId: (answers[0]?.body.run as Json).id,
+      });
       const runs = await ctx.srv.store.listRuns(p.projectId);
       expect(runs).toHaveLength(1);
       expect(await ctx.srv.store.listRunEvents(runs[0]?.id ?? '')).toHaveLength(1);
@@ -97,25 +134,44 @@ for (const backend of BACKENDS) {
     it('bulk items and single requests share keys: a bulk retry never applies an item twice', async () => {
       const p = await project(ctx.srv);
       const cu = await p.call('POST', '/customers', { externalCustomerId: 'c1' });
-      const items = Array.from({ length: 20 }, (_, i) => ({ customerId: cu.body.id, usageType: 'api_calls', quantity: 1, idempotencyKey: `b-${i}` }));
+      const items = Array.from({ length: 20 }, (_, i) => ({
+        customerId: cu.body.id,
+        usageType: 'api_calls',
+        quantity: 1,
+        idempotencyKey: `b-${i}`,
+      }));
       await p.call('POST', '/usage/internal', items[3]);
       const first = await p.call('POST', '/usage/internal/bulk', { events: [...items, items[0]] });
       const results = first.body.results as Json[];
       expect(results.filter((r) => r.isDuplicate === true).map((r) => r.index)).toEqual([3, 20]);
       const again = await p.call('POST', '/usage/internal/bulk', { events: items });
-      expect((again.body.results as Json[]).every((r) => r.status === 201 && r.isDuplicate === true)).toBe(true);
+      expect((again.body.results as Json[]).every((r) => r.status === 201 && r.isDuplicate === true)).toBe(
+        true,
+      );
       expect(await ctx.srv.store.listUsageEvents(p.projectId)).toHaveLength(20);
     });
 
     it('a failed attempt stores nothing: after a 402 and a top-up the same key succeeds', async () => {
       const p = await project(ctx.srv);
       const cu = await p.call('POST', '/customers', { externalCustomerId: 'c1' });
-      const big = { customerId: cu.body.id, usageType: 'llm_tokens', quantity: 200_000, idempotencyKey: 'k-402' };
+      const big = {
+        customerId: cu.body.id,
+        usageType: 'llm_tokens',
+        quantity: 200_000,
+        idempotencyKey: 'k-402',
+      };
       const refused = await p.call('POST', '/usage', big);
       expect(refused.status).toBe(402);
-      expect(refused.body).toMatchObject({ code: 'PAYMENT_REQUIRED', payment: { amount: '200.000000', currency: 'USDC', usageId: null } });
+      expect(refused.body).toMatchObject({
+        code: 'PAYMENT_REQUIRED',
+        payment: { amount: '200.000000', currency: 'USDC', usageId: null },
+      });
       expect(await ctx.srv.store.listUsageEvents(p.projectId)).toHaveLength(0);
-      const topUp = await p.call('POST', `/customers/${cu.body.id}/balance/adjustments`, { amountUsdc: '150', reason: 'top-up', idempotencyKey: 'adj-1' });
+      const topUp = await p.call('POST', `/customers/${cu.body.id}/balance/adjustments`, {
+        amountUsdc: '150',
+        reason: 'top-up',
+        idempotencyKey: 'adj-1',
+      });
       expect(topUp.status).toBe(201);
       expect(topUp.body.balanceUsdc).toBe('250.000000');
       const ok = await p.call('POST', '/usage', big);
@@ -135,9 +191,18 @@ describe('two server instances on one PostgreSQL', () => {
       const ca = client(a, keys.apiKey);
       const cb = client(b, keys.apiKey);
       const cu = await ca('POST', '/customers', { externalCustomerId: 'shared' });
-      const req = { customerId: cu.body.id, usageType: 'api_calls', quantity: 1, idempotencyKey: 'two-instances' };
-      const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? ca : cb)('POST', '/usage', req)));
-      expect(answers.every((x) => x.status === 201 || x.body.code === 'IDEMPOTENCY_KEY_IN_PROGRESS')).toBe(true);
+      const req = {
+        customerId: cu.body.id,
+        usageType: 'api_calls',
+        quantity: 1,
+        idempotencyKey: 'two-instances',
+      };
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 ? ca : cb)('POST', '/usage', req)),
+      );
+      expect(answers.every((x) => x.status === 201 || x.body.code === 'IDEMPOTENCY_KEY_IN_PROGRESS')).toBe(
+        true,
+      );
       expect(await a.store.listUsageEvents(keys.projectId)).toHaveLength(1);
       expect(await b.store.listCharges(keys.projectId)).toHaveLength(1);
       expect((await a.store.getBalance(String(cu.body.id)))?.balanceUsdc).toBe('99.999000');

@@ -12,7 +12,12 @@ for (const backend of BACKENDS) {
       const b = await project(ctx.srv);
       const cu = await a.call('POST', '/customers', { externalCustomerId: 'shared-name' });
       const customerId = String(cu.body.id);
-      const usage = await a.call('POST', '/usage', { customerId, usageType: 'api_calls', quantity: 1, idempotencyKey: 'iso-1' });
+      const usage = await a.call('POST', '/usage', {
+        customerId,
+        usageType: 'api_calls',
+        quantity: 1,
+        idempotencyKey: 'iso-1',
+      });
       const chargeId = String((usage.body.charge as Json).id);
       const rec = await a.call('POST', '/runs/record', {
         customerId,
@@ -25,7 +30,10 @@ for (const backend of BACKENDS) {
       const eventId = String((events.body.data as Json[])[0]?.id);
       const hook = await a.call('POST', '/webhooks', { url: 'http://127.0.0.1:9/x', events: ['*'] });
       const hookId = String(hook.body.id);
-      const cap = await a.call('PUT', `/customers/${customerId}/spending-cap`, { capType: 'DAILY_CHARGE_LIMIT', limitValue: 10 });
+      const cap = await a.call('PUT', `/customers/${customerId}/spending-cap`, {
+        capType: 'DAILY_CHARGE_LIMIT',
+        limitValue: 10,
+      });
       const keys = await a.call('GET', '/api-keys');
       const keyId = String((keys.body.data as Json[])[0]?.id);
 
@@ -34,8 +42,18 @@ for (const backend of BACKENDS) {
         ['GET', `/customers/${customerId}/balance`, undefined, 'CUSTOMER_NOT_FOUND'],
         ['GET', `/customers/${customerId}/spending-caps`, undefined, 'CUSTOMER_NOT_FOUND'],
         ['DELETE', `/customers/${customerId}/spending-caps/${cap.body.id}`, undefined, 'CUSTOMER_NOT_FOUND'],
-        ['PUT', `/customers/${customerId}/spending-cap`, { capType: 'DAILY_CHARGE_LIMIT', limitValue: 1 }, 'CUSTOMER_NOT_FOUND'],
-        ['POST', `/customers/${customerId}/balance/adjustments`, { amountUsdc: '5', idempotencyKey: 'x' }, 'CUSTOMER_NOT_FOUND'],
+        [
+          'PUT',
+          `/customers/${customerId}/spending-cap`,
+          { capType: 'DAILY_CHARGE_LIMIT', limitValue: 1 },
+          'CUSTOMER_NOT_FOUND',
+        ],
+        [
+          'POST',
+          `/customers/${customerId}/balance/adjustments`,
+          { amountUsdc: '5', idempotencyKey: 'x' },
+          'CUSTOMER_NOT_FOUND',
+        ],
         ['GET', `/charges/${chargeId}`, undefined, 'CHARGE_NOT_FOUND'],
         ['GET', `/runs/${runId}`, undefined, 'RUN_NOT_FOUND'],
         ['GET', `/runs/${runId}/timeline`, undefined, 'RUN_NOT_FOUND'],
@@ -50,15 +68,30 @@ for (const backend of BACKENDS) {
         ['GET', `/webhooks/${hookId}/deliveries`, undefined, 'WEBHOOK_NOT_FOUND'],
         ['POST', `/api-keys/${keyId}/rotate`, {}, 'API_KEY_NOT_FOUND'],
         ['POST', `/api-keys/${keyId}/revoke`, undefined, 'API_KEY_NOT_FOUND'],
-        ['POST', '/usage', { customerId, usageType: 'api_calls', idempotencyKey: 'b-1' }, 'CUSTOMER_NOT_FOUND'],
+        [
+          'POST',
+          '/usage',
+          { customerId, usageType: 'api_calls', idempotencyKey: 'b-1' },
+          'CUSTOMER_NOT_FOUND',
+        ],
         ['POST', '/usage/internal', { customerId, idempotencyKey: 'b-2' }, 'CUSTOMER_NOT_FOUND'],
         ['POST', '/runs', { customerId, workflowId: 'agent' }, 'CUSTOMER_NOT_FOUND'],
-        ['POST', '/runs/record', { customerId, workflow: 'agent', status: 'COMPLETED' }, 'CUSTOMER_NOT_FOUND'],
+        [
+          'POST',
+          '/runs/record',
+          { customerId, workflow: 'agent', status: 'COMPLETED' },
+          'CUSTOMER_NOT_FOUND',
+        ],
         ['POST', '/entitlements/check', { customerId, featureKey: 'x' }, 'CUSTOMER_NOT_FOUND'],
       ];
       for (const [method, path, body, code] of notFound) {
         const res = await b.call(method, path, body);
-        expect({ path, method, status: res.status, code: res.body.code }).toEqual({ path, method, status: 404, code });
+        expect({ path, method, status: res.status, code: res.body.code }).toEqual({
+          path,
+          method,
+          status: 404,
+          code,
+        });
       }
 
       const lists = ['/customers', '/charges', '/workflows', '/runs', '/events', '/webhooks', '/api-keys'];
@@ -87,10 +120,19 @@ for (const backend of BACKENDS) {
       const liveCall = (await import('./helpers')).client(ctx.srv, liveKeys.apiKey);
       expect((await liveCall('GET', `/customers/${cu.body.id}`)).status).toBe(404);
       const liveCustomer = await liveCall('POST', '/customers', { externalCustomerId: 'x' });
-      expect((await liveCall('GET', `/customers/${liveCustomer.body.id}/balance`)).body.balanceUsdc).toBe('0.000000');
-      const adj = await liveCall('POST', `/customers/${liveCustomer.body.id}/balance/adjustments`, { amountUsdc: '1', idempotencyKey: 'l' });
+      expect((await liveCall('GET', `/customers/${liveCustomer.body.id}/balance`)).body.balanceUsdc).toBe(
+        '0.000000',
+      );
+      const adj = await liveCall('POST', `/customers/${liveCustomer.body.id}/balance/adjustments`, {
+        amountUsdc: '1',
+        idempotencyKey: 'l',
+      });
       expect(adj.body.code).toBe('FORBIDDEN');
-      const priced = await liveCall('POST', '/usage', { customerId: liveCustomer.body.id, usageType: 'x', idempotencyKey: 'l1' });
+      const priced = await liveCall('POST', '/usage', {
+        customerId: liveCustomer.body.id,
+        usageType: 'x',
+        idempotencyKey: 'l1',
+      });
       expect(priced.body.code).toBe('PRICING_PLAN_NOT_FOUND');
     });
   });

@@ -40,11 +40,9 @@ for (const backend of BACKENDS) {
         const keys = await srv.store.createProject();
         // The core entry gets the documented base URL; the full entry a bare origin with a trailing
         // slash, which it uses verbatim (unprefixed alias and `//` collapsing, spec §2.1 and §2.5).
-        const drip = (
-          entry === 'core'
-            ? new CoreDrip({ apiKey: keys.apiKey, baseUrl: `${srv.url}/v1` })
-            : new FullDrip({ apiKey: keys.apiKey, baseUrl: `${srv.url}/` })
-        ) as unknown as Client;
+        const drip = (entry === 'core'
+          ? new CoreDrip({ apiKey: keys.apiKey, baseUrl: `${srv.url}/v1` })
+          : new FullDrip({ apiKey: keys.apiKey, baseUrl: `${srv.url}/` })) as unknown as Client;
         const call = (name: string, ...args: unknown[]) => {
           const fn = drip[name];
           if (!fn) throw new Error(`no method ${name}`);
@@ -55,7 +53,10 @@ for (const backend of BACKENDS) {
         expect(ping.ok).toBe(true);
         expect(ping.status).toBe('healthy');
 
-        const customer = await call('createCustomer', { externalCustomerId: `user-${entry}`, metadata: { plan: 'pro' } });
+        const customer = await call('createCustomer', {
+          externalCustomerId: `user-${entry}`,
+          metadata: { plan: 'pro' },
+        });
         const dbCustomers = await srv.store.listCustomers(keys.projectId);
         expect(dbCustomers.map((c) => c.id)).toEqual([customer.id]);
         expect(dbCustomers[0]?.metadata).toEqual({ plan: 'pro' });
@@ -65,9 +66,18 @@ for (const backend of BACKENDS) {
         expect((list.data as Json[]).map((c) => c.id)).toEqual([customer.id]);
         expect(list.count).toBe(1);
 
-        const tracked = await call('trackUsage', { customerId: customer.id, meter: 'api_calls', quantity: 3 });
+        const tracked = await call('trackUsage', {
+          customerId: customer.id,
+          meter: 'api_calls',
+          quantity: 3,
+        });
         expect(tracked.success).toBe(true);
-        const batched = await call('trackUsage', { customerId: customer.id, meter: 'api_calls', quantity: 2, mode: 'batch' });
+        const batched = await call('trackUsage', {
+          customerId: customer.id,
+          meter: 'api_calls',
+          quantity: 2,
+          mode: 'batch',
+        });
         expect(batched.success).toBe(true);
         const usage = await srv.store.listUsageEvents(keys.projectId);
         expect(usage.map((u) => [u.usageType, u.quantity])).toEqual([
@@ -77,13 +87,25 @@ for (const backend of BACKENDS) {
         expect(usage[0]?.id).toBe(tracked.usageEventId);
 
         if (entry === 'full') {
-          const charged = await call('charge', { customerId: customer.id, meter: 'llm_tokens', quantity: 1500 });
+          const charged = await call('charge', {
+            customerId: customer.id,
+            meter: 'llm_tokens',
+            quantity: 1500,
+          });
           expect((charged.charge as Json).amountUsdc).toBe('1.500000');
           const dbCharges = await srv.store.listCharges(keys.projectId);
           expect(dbCharges).toHaveLength(1);
-          expect(dbCharges[0]).toMatchObject({ id: (charged.charge as Json).id, status: 'CONFIRMED', amountUsdc: '1.500000' });
+          expect(dbCharges[0]).toMatchObject({
+            id: (charged.charge as Json).id,
+            status: 'CONFIRMED',
+            amountUsdc: '1.500000',
+          });
 
-          const asyncCharge = await call('chargeAsync', { customerId: customer.id, meter: 'llm_tokens', quantity: 500 });
+          const asyncCharge = await call('chargeAsync', {
+            customerId: customer.id,
+            meter: 'llm_tokens',
+            quantity: 500,
+          });
           const asyncId = (asyncCharge.charge as Json).id;
           await eventually(async () => {
             await srv.runWorker();
@@ -94,7 +116,9 @@ for (const backend of BACKENDS) {
           expect(balance.balanceUsdc).toBe('98.000000');
           expect(balance).toEqual(await srv.store.getBalance(String(customer.id)));
           const charges = await call('listCharges', { customerId: customer.id });
-          expect((charges.data as Json[]).map((c) => c.id).sort()).toEqual([String((charged.charge as Json).id), String(asyncId)].sort());
+          expect((charges.data as Json[]).map((c) => c.id).sort()).toEqual(
+            [String((charged.charge as Json).id), String(asyncId)].sort(),
+          );
           const one = await call('getCharge', asyncId);
           expect(one.status).toBe('CONFIRMED');
         }
@@ -115,10 +139,21 @@ for (const backend of BACKENDS) {
           ['tool.call', { name: 'web-search', duration: 1500 }],
         ]);
 
-        const workflow = await call('createWorkflow', { name: 'Agent', slug: `agent-${entry}` }).catch(() => undefined);
-        const run = await call('startRun', { customerId: customer.id, workflowId: workflow?.id ?? `agent-${entry}` });
+        const workflow = await call('createWorkflow', { name: 'Agent', slug: `agent-${entry}` }).catch(
+          () => undefined,
+        );
+        const run = await call('startRun', {
+          customerId: customer.id,
+          workflowId: workflow?.id ?? `agent-${entry}`,
+        });
         expect(run.status).toBe('PENDING');
-        const ev = await call('emitEvent', { runId: run.id, eventType: 'llm.call', quantity: 1700, units: 'tokens', model: 'gpt-4' });
+        const ev = await call('emitEvent', {
+          runId: run.id,
+          eventType: 'llm.call',
+          quantity: 1700,
+          units: 'tokens',
+          model: 'gpt-4',
+        });
         expect(ev.isDuplicate).toBe(false);
         const batch = await call('emitEventsBatch', [
           { runId: run.id, eventType: 'tool.call', name: 'search' },
@@ -137,7 +172,11 @@ for (const backend of BACKENDS) {
         expect(dbRun?.status).toBe('COMPLETED');
         const dbRunEvents = await srv.store.listRunEvents(String(run.id));
         expect(tlEvents.map((e) => e.id)).toEqual(dbRunEvents.map((e) => e.id));
-        expect(dbRunEvents[0]).toMatchObject({ quantity: '1700.000000', units: 'tokens', attributes: { model: 'gpt-4' } });
+        expect(dbRunEvents[0]).toMatchObject({
+          quantity: '1700.000000',
+          units: 'tokens',
+          attributes: { model: 'gpt-4' },
+        });
 
         if (entry === 'full') {
           const events = await call('listEvents', { runId: run.id });
@@ -146,7 +185,10 @@ for (const backend of BACKENDS) {
           const single = await call('getEvent', ev.id);
           expect(single.id).toBe(ev.id);
 
-          const hook = await call('createWebhook', { url: receiverUrl, events: ['usage.recorded', 'webhook.test'] });
+          const hook = await call('createWebhook', {
+            url: receiverUrl,
+            events: ['usage.recorded', 'webhook.test'],
+          });
           expect(String(hook.secret)).toMatch(/^whsec_[0-9a-f]{64}$/);
           expect((await call('listWebhooks')).count).toBe(1);
           expect((await call('getWebhook', hook.id)).url).toBe(receiverUrl);
@@ -163,7 +205,10 @@ for (const backend of BACKENDS) {
           expect(row?.deleted_at).not.toBeNull();
         }
 
-        const cap = await call('setCustomerSpendingCap', customer.id, { capType: 'DAILY_CHARGE_LIMIT', limitValue: 50 });
+        const cap = await call('setCustomerSpendingCap', customer.id, {
+          capType: 'DAILY_CHARGE_LIMIT',
+          limitValue: 50,
+        });
         expect(cap.limitValue).toBe('50.000000');
         const caps = await call('getCustomerSpendingCaps', customer.id);
         expect((caps.caps as Json[]).map((c) => c.id)).toEqual([cap.id]);

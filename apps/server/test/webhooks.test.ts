@@ -38,7 +38,10 @@ afterAll(() => new Promise<void>((r) => receiver.close(() => r())));
 
 for (const backend of BACKENDS) {
   describe(`webhooks (${backend})`, () => {
-    const ctx = useServer(backend, { webhookRetryScheduleMs: [50, 50, 50, 50, 50, 50, 50, 50], workerIntervalMs: 50 });
+    const ctx = useServer(backend, {
+      webhookRetryScheduleMs: [50, 50, 50, 50, 50, 50, 50, 50],
+      workerIntervalMs: 50,
+    });
 
     it('signs every delivery; retries failures on the schedule until delivered; logs attempts', async () => {
       const p = await project(ctx.srv);
@@ -47,21 +50,35 @@ for (const backend of BACKENDS) {
       const hook = await p.call('POST', '/webhooks', { url: `${base}${path}`, events: ['usage.recorded'] });
       const secret = String(hook.body.secret);
       const cu = await p.call('POST', '/customers', { externalCustomerId: 'w1' });
-      const usage = await p.call('POST', '/usage/internal', { customerId: cu.body.id, usageType: 'api_calls', quantity: 2, idempotencyKey: 'w-1' });
+      const usage = await p.call('POST', '/usage/internal', {
+        customerId: cu.body.id,
+        usageType: 'api_calls',
+        quantity: 2,
+        idempotencyKey: 'w-1',
+      });
       expect(usage.status).toBe(201);
       const attempts = await eventually(async () => {
         const got = received.filter((r) => r.path === path);
-        return got.filter((r) => r.headers['x-drip-event'] === 'usage.recorded').length >= 4 ? got : undefined;
+        return got.filter((r) => r.headers['x-drip-event'] === 'usage.recorded').length >= 4
+          ? got
+          : undefined;
       });
       const usageAttempts = attempts.filter((r) => r.headers['x-drip-event'] === 'usage.recorded');
       const ids = new Set(usageAttempts.map((r) => JSON.parse(r.body).id));
       expect(ids.size).toBe(1);
       for (const a of attempts) {
-        expect(await verifyWebhookSignature(a.body, String(a.headers['x-drip-signature']), secret)).toBe(true);
-        expect(await verifyWebhookSignature(a.body, String(a.headers['x-drip-signature']), 'whsec_wrong')).toBe(false);
+        expect(await verifyWebhookSignature(a.body, String(a.headers['x-drip-signature']), secret)).toBe(
+          true,
+        );
+        expect(
+          await verifyWebhookSignature(a.body, String(a.headers['x-drip-signature']), 'whsec_wrong'),
+        ).toBe(false);
       }
       const payload = JSON.parse(usageAttempts[0]?.body ?? '{}');
-      expect(payload).toMatchObject({ type: 'usage.recorded', data: { usageEventId: usage.body.usageEventId, customerId: cu.body.id, quantity: 2 } });
+      expect(payload).toMatchObject({
+        type: 'usage.recorded',
+        data: { usageEventId: usage.body.usageEventId, customerId: cu.body.id, quantity: 2 },
+      });
       const log = await eventually(async () => {
         const res = await p.call('GET', `/webhooks/${hook.body.id}/deliveries`);
         const rows = res.body.data as Json[];
@@ -82,9 +99,18 @@ for (const backend of BACKENDS) {
       const gonePath = `/${backend}/gone`;
       plan.set(deadPath, Array(20).fill(500));
       plan.set(gonePath, [410]);
-      const dead = await p.call('POST', '/webhooks', { url: `${base}${deadPath}`, events: ['customer.created'] });
-      const gone = await p.call('POST', '/webhooks', { url: `${base}${gonePath}`, events: ['customer.created'] });
-      const unreachable = await p.call('POST', '/webhooks', { url: 'http://127.0.0.1:1/none', events: ['*'] });
+      const dead = await p.call('POST', '/webhooks', {
+        url: `${base}${deadPath}`,
+        events: ['customer.created'],
+      });
+      const gone = await p.call('POST', '/webhooks', {
+        url: `${base}${gonePath}`,
+        events: ['customer.created'],
+      });
+      const unreachable = await p.call('POST', '/webhooks', {
+        url: 'http://127.0.0.1:1/none',
+        events: ['*'],
+      });
       const started = Date.now();
       const cu = await p.call('POST', '/customers', { externalCustomerId: 'w2' });
       expect(cu.status).toBe(201);
@@ -112,11 +138,21 @@ for (const backend of BACKENDS) {
         filters: { usageTypes: ['llm_tokens'] },
       });
       const cu = await p.call('POST', '/customers', { externalCustomerId: 'w3' });
-      await p.call('POST', '/usage/internal', { customerId: cu.body.id, usageType: 'api_calls', idempotencyKey: 'f-1' });
+      await p.call('POST', '/usage/internal', {
+        customerId: cu.body.id,
+        usageType: 'api_calls',
+        idempotencyKey: 'f-1',
+      });
       const rotated = await p.call('POST', `/webhooks/${hook.body.id}/rotate-secret`);
       expect(rotated.status).toBe(200);
-      await p.call('POST', '/usage/internal', { customerId: cu.body.id, usageType: 'llm_tokens', idempotencyKey: 'f-2' });
-      const got = await eventually(async () => received.find((r) => r.path === path && r.headers['x-drip-event'] === 'usage.recorded'));
+      await p.call('POST', '/usage/internal', {
+        customerId: cu.body.id,
+        usageType: 'llm_tokens',
+        idempotencyKey: 'f-2',
+      });
+      const got = await eventually(async () =>
+        received.find((r) => r.path === path && r.headers['x-drip-event'] === 'usage.recorded'),
+      );
       expect(JSON.parse(got.body).data.usageType).toBe('llm_tokens');
       const sig = String(got.headers['x-drip-signature']);
       expect(sig.match(/v1=/g)).toHaveLength(2);
@@ -124,7 +160,9 @@ for (const backend of BACKENDS) {
       expect(await verifyWebhookSignature(got.body, sig, String(hook.body.secret))).toBe(true);
       const test = await p.call('POST', `/webhooks/${hook.body.id}/test`, '');
       expect(test.body).toMatchObject({ status: 'DELIVERED', responseCode: 200 });
-      expect(received.some((r) => r.path === path && r.headers['x-drip-event'] === 'webhook.test')).toBe(true);
+      expect(received.some((r) => r.path === path && r.headers['x-drip-event'] === 'webhook.test')).toBe(
+        true,
+      );
       const cleared = await p.call('PATCH', `/webhooks/${hook.body.id}`, { filters: null, isActive: false });
       expect(cleared.body).toMatchObject({ filters: null, isActive: false });
       const inactive = await p.call('POST', `/webhooks/${hook.body.id}/test`);

@@ -29,7 +29,7 @@ export function createAuthenticator(deps: Pick<Deps, 'db'>) {
   async function authenticate(header: string | undefined): Promise<AuthInfo> {
     if (!header) throw unauthorized('Missing Authorization header');
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m || !m[1]) throw unauthorized('Authorization header must use the Bearer scheme');
+    if (!m?.[1]) throw unauthorized('Authorization header must use the Bearer scheme');
     const key = m[1];
     const type = keyTypeOf(key);
     const mode = keyModeOf(key);

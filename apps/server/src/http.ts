@@ -49,7 +49,7 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 
 /** A JSON response with the spec's content type. */
 export function send(
-  c: Context,
+  _c: Context,
   status: number,
   body: unknown,
   headers: Record<string, string> = {},

@@ -124,7 +124,7 @@ for (const backend of BACKENDS) {
       expect(conflict.status).toBe(409);
       expect(conflict.body).toMatchObject({
         code: 'DUPLICATE_RUN',
-        existingRunId: (answers[0]?.body.run as Json).id,
+        existingRunId: (answers[0]?.body.run as Json | undefined)?.id,
       });
       const runs = await ctx.srv.store.listRuns(p.projectId);
       expect(runs).toHaveLength(1);

@@ -449,7 +449,7 @@ function encodeCursor(createdAt: unknown, seq: unknown): string {
 function decodeCursor(cursor: string): { at: string; seq: string } {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\|(\d{1,18})$/.exec(text);
-  if (!m || !m[1] || !m[2]) {
+  if (!m?.[1] || !m[2]) {
     throw new ApiError(400, 'INVALID_PARAMETER', 'Invalid cursor', {
       details: [{ path: 'cursor', message: 'not a cursor from this server' }],
     });

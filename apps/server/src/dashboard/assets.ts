@@ -55,7 +55,8 @@ table.data tr:last-child td { border-bottom: none; }
 .login form { display: flex; flex-direction: column; gap: 8px; }
 .login input { font: inherit; padding: 8px 10px; border-radius: 6px; border: 1px solid var(--line); background: var(--bg); color: var(--fg); }
 dl.facts { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 10px 24px; margin: 0 0 8px; }
-dl.facts dt { color: var(--muted); font-size: 12px; } dl.facts dd { margin: 0; }
+dl.facts dt { color: var(--muted); font-size: 12px; } dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+td code { overflow-wrap: anywhere; }
 ol.timeline { list-style: none; margin: 0; padding: 0; border-left: 2px solid var(--line); }
 li.event { display: flex; gap: 16px; padding: 10px 0 10px 16px; position: relative; border-bottom: 1px dashed var(--line); }
 li.event::before { content: ""; position: absolute; left: -7px; top: 15px; width: 12px; height: 12px; border-radius: 50%;
@@ -103,13 +104,15 @@ export const DASHBOARD_JS = `(function () {
       return String(data.customers[a] || a).localeCompare(String(data.customers[b] || b));
     }).map(function (id, i) {
       var color = palette[i % palette.length];
-      return { label: data.customers[id] || id, borderColor: color, backgroundColor: color + '33', tension: 0.25,
-        pointRadius: 2, borderWidth: 2, data: buckets.map(function (b) { return byCustomer[id][b] || 0; }) };
+      return { label: data.customers[id] || id, borderColor: color, backgroundColor: color + 'cc', borderWidth: 1, maxBarThickness: 48,
+        data: buckets.map(function (b) { return byCustomer[id][b] || 0; }) };
     });
-    var config = { type: 'line', data: { labels: buckets.map(label), datasets: datasets },
+    // Stacked bars: each bucket holds what reached the server in it, so the stack height is the total.
+    var config = { type: 'bar', data: { labels: buckets.map(label), datasets: datasets },
       options: { animation: false, maintainAspectRatio: false, interaction: { mode: 'index', intersect: false },
         plugins: { legend: { position: 'bottom' }, title: { display: true, text: meter + ' per ' + data.bucketSeconds + ' s' } },
-        scales: { y: { beginAtZero: true, title: { display: true, text: meter } }, x: { title: { display: true, text: 'time (UTC)' } } } } };
+        scales: { y: { stacked: true, beginAtZero: true, title: { display: true, text: meter } },
+          x: { stacked: true, title: { display: true, text: 'time (UTC)' } } } } };
     if (chart) chart.destroy();
     chart = new Chart(canvas, config);
   }

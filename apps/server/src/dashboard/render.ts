@@ -169,7 +169,7 @@ ${kpi('Charged (confirmed)', formatUsdc(o.totals.chargedMicros), 'kpi-charged', 
     o.meters.length === 0
       ? '<p class="empty">No usage recorded yet. Send traffic through the API (for example <code>POST /v1/usage/internal</code>) and reload.</p>'
       : `<div class="chart-controls"><label for="meter">Meter</label> <select id="meter">${meterOptions}</select>
-  <span class="hint">per customer, ${h(bucketLabel(o.usageSeries.bucketSeconds))} buckets${o.usageSeries.windowed ? ', the last 24 hours of activity' : ''}</span></div>
+  <span class="hint">stacked per customer, by the time the server recorded it, ${h(bucketLabel(o.usageSeries.bucketSeconds))} buckets${o.usageSeries.windowed ? ', the last 24 hours of activity' : ''}</span></div>
 <div class="chart-box"><canvas id="usage-chart" aria-label="Usage per customer over time"></canvas></div>
 <script type="application/json" id="usage-data">${jsonForScript(chartData)}</script>`;
 

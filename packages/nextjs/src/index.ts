@@ -1,3 +1,5 @@
+// The request scope for deep code (AsyncLocalStorage on the Node runtime and on Next's Edge runtime).
+export { getCurrentRun, getDripContext } from '@drip/core';
 export { nextControlFlow } from './control-flow';
 export type { ControlFlow } from './control-flow';
 export type { WaitUntil } from './delivery';

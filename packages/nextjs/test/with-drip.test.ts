@@ -2,7 +2,7 @@ import { Drip } from '@drip/core';
 import { createTestDrip } from '@drip/testing';
 import { notFound, redirect } from 'next/navigation';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type DripNextOptions, dripMeter, withDrip } from '../src/index';
+import { type DripNextOptions, dripMeter, getDripContext, withDrip } from '../src/index';
 
 const api = createTestDrip();
 const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch });
@@ -89,6 +89,27 @@ describe('withDrip (App Router handlers)', () => {
       customerId: 'cus_b',
       status: 'COMPLETED',
       events: [{ eventType: 'llm.call', model: 'gpt-4o-mini', inputTokens: 5, outputTokens: 10 }],
+    });
+  });
+
+  it('makes the context reachable from deep code through getDripContext()', async () => {
+    const opts = options();
+    // Deep code: no request or context passed in.
+    async function webSearch(query: string): Promise<string[]> {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      getDripContext()?.run.event({ eventType: 'tool.call', name: 'web-search', query });
+      getDripContext()?.usage('searches', 1);
+      return [query];
+    }
+    const GET = withDrip(async () => Response.json(await webSearch('paris')), opts);
+    expect(getDripContext()).toBeUndefined();
+    expect(await (await GET(get('/api/search', 'cus_deep'), {})).json()).toEqual(['paris']);
+    expect(getDripContext()).toBeUndefined();
+    await dripMeter(opts).flush(5_000);
+    api.expectUsage({ customerId: 'cus_deep', meter: 'searches', quantity: 1 });
+    api.expectRun({
+      customerId: 'cus_deep',
+      events: [{ eventType: 'tool.call', name: 'web-search', query: 'paris' }],
     });
   });
 

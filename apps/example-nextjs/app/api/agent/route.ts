@@ -1,6 +1,7 @@
 import { withDrip } from '@drip/nextjs';
 import { simulateAgent } from '../../../lib/agent';
 import { dripOptions, withAuth } from '../../../lib/drip';
+import { recordWebSearch } from '../../../lib/tools';
 
 // Edge runtime route: api_calls (1 per call) plus llm_tokens, and the run's llm.call / tool.call events.
 export const runtime = 'edge';
@@ -16,7 +17,7 @@ export const POST = withAuth(
       inputTokens: result.inputTokens,
       outputTokens: result.outputTokens,
     });
-    drip?.run.event({ eventType: 'tool.call', name: 'web-search', duration: result.toolDurationMs });
+    recordWebSearch(result.toolDurationMs); // deep code: reaches the run through getDripContext()
     drip?.usage('llm_tokens', result.inputTokens + result.outputTokens);
     return Response.json({
       answer: result.answer,

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { DripRequestContext, RequestMeter } from '@drip/core';
+import { type DripRequestContext, getDripContext, type RequestMeter } from '@drip/core';
 import {
   type CanActivate,
   Controller,
@@ -85,6 +85,14 @@ export function controllers(d: DripExports): { Items: Type; Plain: Type } {
       return { hits: 3 };
     }
 
+    @Get('deep')
+    async deep() {
+      // Deep code: no parameter, the request scope carries the context across awaits.
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      getDripContext()?.run.event({ eventType: 'deep.work' });
+      return { customer: getDripContext()?.customerId ?? null };
+    }
+
     @Get(':id')
     get(
       @Param('id') id: string,
@@ -100,6 +108,14 @@ export function controllers(d: DripExports): { Items: Type; Plain: Type } {
   @Controller('plain')
   @UseGuards(HeaderUserGuard)
   class PlainController {
+    @Get('deep')
+    async deep() {
+      // Deep code: no parameter, the request scope carries the context across awaits.
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      getDripContext()?.run.event({ eventType: 'deep.work' });
+      return { customer: getDripContext()?.customerId ?? null };
+    }
+
     @Get(':id')
     get(@Param('id') id: string, @d.DripRun() drip?: DripRequestContext) {
       return { id, metered: drip !== undefined };

@@ -56,6 +56,15 @@ describe.each<Platform>(['express', 'fastify'])('DripInterceptor on %s', (platfo
     api.expectRun({ customerId: 'cus_2', events: [{ eventType: 'search.query', terms: 2 }] });
   });
 
+  it('reaches the context from deep code through getDripContext()', async () => {
+    const { http, meter } = await start();
+    expect((await http.get('/items/deep').set('x-customer', 'cus_deep')).body).toEqual({
+      customer: 'cus_deep',
+    });
+    await meter.flush(5_000);
+    api.expectRun({ customerId: 'cus_deep', events: [{ eventType: 'deep.work' }] });
+  });
+
   it('@SkipDrip() and controllers without the interceptor are not metered', async () => {
     const { http, meter } = await start();
     expect((await http.get('/items/free').set('x-customer', 'cus_3')).body).toEqual({ free: true });

@@ -1,2 +1,33 @@
-// Node-only parts (file-backed outbox store, AsyncLocalStorage, signal hooks) live behind this entry.
+/**
+ * `@drip/core/node`: everything of `@drip/core` plus the Node-only parts: the file-backed outbox store
+ * and `AsyncLocalStorage` request scope (registered when this entry is loaded, so `getCurrentRun()` and
+ * `getDripContext()` work from deep code). Signal hooks (flush on SIGTERM/SIGINT/beforeExit) are
+ * installed by the outbox itself on its first record wherever a `process` exists.
+ */
+
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { contextStorage, type DripContextStorage, setDripContextStorage } from './pipeline/context-storage';
+
 export * from './index';
+export { createFileOutboxStore } from './outbox/file-store';
+export type { FileOutboxStoreOptions } from './outbox/file-store';
+
+/**
+ * A fresh `AsyncLocalStorage`-backed context store. This entry registers one when loaded; call
+ * `setDripContextStorage(createNodeContextStorage())` only to reset it.
+ *
+ * @example
+ * ```ts
+ * import { createNodeContextStorage, setDripContextStorage } from '@drip/core/node';
+ * // Keep a store that is already registered (or found through process.getBuiltinModule) so contexts that
+// are running stay visible.
+if (contextStorage() === undefined) setDripContextStorage(createNodeContextStorage());
+ * ```
+ */
+export function createNodeContextStorage(): DripContextStorage {
+  return new AsyncLocalStorage() as unknown as DripContextStorage;
+}
+
+// Keep a store that is already registered (or found through process.getBuiltinModule) so contexts that
+// are running stay visible.
+if (contextStorage() === undefined) setDripContextStorage(createNodeContextStorage());

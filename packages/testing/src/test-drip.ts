@@ -315,6 +315,17 @@ export function createTestDrip(options: TestDripOptions = {}): TestDrip {
     return undefined;
   }
 
+  /** Every active partial fault of a bulk or batch route applies to one request (each uses one of its `times`). */
+  function takePartials(path: string): Array<Fault & { type: 'partial' }> {
+    const out: Array<Fault & { type: 'partial' }> = [];
+    for (const f of faults) {
+      if (isSpent(f) || f.fault.type !== 'partial' || !routeMatches(f.fault.route, path, 'POST')) continue;
+      f.hits++;
+      out.push(f.fault);
+    }
+    return out;
+  }
+
   /** Runs `apply` under the idempotency rules of spec §5.1. */
   function idempotent(
     routeClass: string,
@@ -554,10 +565,10 @@ export function createTestDrip(options: TestDripOptions = {}): TestDrip {
     if (!Array.isArray(items) || items.length < 1 || items.length > max) {
       return validation('events', `must be an array of 1-${max} items`);
     }
-    const partial = takeFault(path, 'POST', ['partial']);
+    const partials = takePartials(path);
     const results = items.map((item, index) => {
-      const f = partial?.fault;
-      if (f && f.type === 'partial' && (f.indexes === undefined || f.indexes.includes(index))) {
+      const f = partials.find((p) => p.indexes === undefined || p.indexes.includes(index));
+      if (f) {
         return {
           index,
           status: f.status,
@@ -641,10 +652,10 @@ export function createTestDrip(options: TestDripOptions = {}): TestDrip {
           let created = 0;
           let duplicates = 0;
           let skipped = 0;
-          const partial = takeFault(path, 'POST', ['partial']);
+          const partials = takePartials(path);
           const out = body.events.map((item, index) => {
-            const f = partial?.fault;
-            if (f && f.type === 'partial' && (f.indexes === undefined || f.indexes.includes(index))) {
+            const f = partials.find((p) => p.indexes === undefined || p.indexes.includes(index));
+            if (f) {
               skipped++;
               return {
                 id: null,

@@ -892,7 +892,9 @@ class OutboxImpl implements Outbox {
     if (res.retryAfterMs !== undefined) {
       delay = Math.max(delay, Math.min(res.retryAfterMs, this.o.retryAfterCapMs ?? DEFAULTS.retryAfterCapMs));
     }
-    this.notBefore = Math.max(this.notBefore, now + delay);
+    // At least 1 ms and always through a timer: an in-process transport that fails at once must not
+    // turn retries into a microtask loop that starves the event loop.
+    this.notBefore = Math.max(this.notBefore, now + Math.max(1, delay));
     if (this.failures >= (this.o.pauseAfter ?? DEFAULTS.pauseAfter) || this.state === 'probing') {
       if (this.state !== 'paused')
         this.warnOnce(

@@ -176,7 +176,6 @@ function indent(text) {
 async function startLocalServer() {
   const entry = join(ROOT, 'apps', 'server', 'dist', 'index.js');
   if (!existsSync(entry)) fail('apps/server/dist/index.js is missing (build the server, or drop --no-build)');
-  const { startServer } = await import(pathToFileURL(entry).href);
   // The demo's own data directory, reset on every run so the summary covers this run only.
   const dataDir = args['data-dir'] ? resolve(args['data-dir']) : join(ROOT, '.drip-data', 'demo');
   rmSync(dataDir, { recursive: true, force: true });
@@ -188,10 +187,81 @@ async function startLocalServer() {
     console.log(`  port ${port} is taken; using a free one instead (pass --port to choose)`);
     port = 0;
   }
-  const s = await startServer({ port, host: '127.0.0.1', dataDir, logLevel: 'warn' });
-  if (!s?.url || !s?.apiKey) fail('startServer() did not return { url, apiKey }');
+  const s = await spawnServer(pathToFileURL(entry).href, {
+    port,
+    host: '127.0.0.1',
+    dataDir,
+    logLevel: 'warn',
+  });
   console.log(`  ${s.url}  (API under ${s.url}/v1, test-mode secret key ${s.apiKey.slice(0, 12)}…)`);
   return s;
+}
+
+// Runs in a child process: the embedded database works on its own core, so the traffic generator in
+// this process is never held up by it. Reports its URL and keys over IPC; stops cleanly on SIGTERM.
+const SERVER_CHILD = `
+const { entry, options } = JSON.parse(process.argv[1]);
+const { startServer } = await import(entry);
+const s = await startServer(options);
+process.send({ url: s.url, apiKey: s.apiKey, publicKey: s.publicKey });
+let closing = false;
+const stop = () => {
+  if (closing) return;
+  closing = true;
+  s.close().then(() => process.exit(0), () => process.exit(1));
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+process.on('disconnect', stop);
+`;
+
+function spawnServer(entry, options) {
+  const child = spawn(
+    process.execPath,
+    ['--input-type=module', '-e', SERVER_CHILD, JSON.stringify({ entry, options })],
+    { cwd: ROOT, detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
+  return new Promise((resolveStart, rejectStart) => {
+    const timer = setTimeout(() => rejectStart(new Error('the server did not start within 180 s')), 180_000);
+    child.once('message', (info) => {
+      clearTimeout(timer);
+      resolveStart({
+        url: info.url,
+        apiKey: info.apiKey,
+        publicKey: info.publicKey,
+        close: () => stopProcess(child, 15_000),
+      });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      rejectStart(new Error(`the server exited during start-up (code ${code})`));
+    });
+  });
+}
+
+/** SIGTERM to a child's process group, then SIGKILL if it is still there after `graceMs`. */
+function stopProcess(child, graceMs) {
+  return new Promise((resolveStop) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolveStop();
+    const t = setTimeout(() => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+      resolveStop();
+    }, graceMs);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolveStop();
+    });
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      clearTimeout(t);
+      resolveStop();
+    }
+  });
 }
 
 async function startExampleApp(ex, apiUrl, apiKey) {
@@ -236,17 +306,8 @@ async function startExampleApp(ex, apiUrl, apiKey) {
   console.log(
     `  skipped: ${ex.pkg.name} did not answer /health\n${indent(log.trim().split('\n').slice(-10).join('\n'))}`,
   );
-  stopChild(child);
+  await stopProcess(child, 3000);
   return null;
-}
-
-function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, 'SIGTERM');
-  } catch {
-    // already gone
-  }
 }
 
 /** What the demo sent, per customer, to compare with what the server recorded. */
@@ -545,26 +606,8 @@ function printSummary(apps, tally, summary) {
 async function shutdown(code) {
   if (shuttingDown) return;
   shuttingDown = true;
-  for (const child of children) stopChild(child);
-  const waits = children.map(
-    (child) =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const t = setTimeout(() => {
-          try {
-            process.kill(-child.pid, 'SIGKILL');
-          } catch {
-            // gone
-          }
-          resolve();
-        }, 8000);
-        child.once('exit', () => {
-          clearTimeout(t);
-          resolve();
-        });
-      }),
-  );
-  await Promise.all(waits);
+  // The apps first (they deliver what they still hold), then the server they deliver to.
+  await Promise.all(children.map((child) => stopProcess(child, 8000)));
   if (server) await server.close().catch(() => {});
   process.exit(code);
 }

@@ -73,7 +73,13 @@ async function main(argv: string[]): Promise<number> {
     console.log(`  API base URL  ${srv.url}/v1`);
     console.log(`  Secret key    ${srv.apiKey}`);
     console.log(`  Public key    ${srv.publicKey}`);
-    console.log(`  Dashboard     ${srv.url}/`);
+    const link = await fetch(`${srv.url}/dashboard/login-links`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${srv.apiKey}` },
+    })
+      .then((r) => (r.status === 201 ? (r.json() as Promise<{ url?: string }>) : undefined))
+      .catch(() => undefined);
+    console.log(`  Dashboard     ${link?.url ?? `${srv.url}/`}${link?.url ? '  (one-time login link)' : ''}`);
     const stop = (signal: string) => {
       console.log(`${signal}: finishing in-flight requests...`);
       srv.close().then(

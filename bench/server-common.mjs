@@ -1,0 +1,96 @@
+// Shared helpers of the server benchmarks (bench/server-ingest.mjs, bench/server-timeline.mjs).
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const benchDir = dirname(fileURLToPath(import.meta.url));
+export const rootDir = join(benchDir, '..');
+
+/** Parses `--name value` flags over defaults (numbers stay numbers). */
+export function parseFlags(argv, defaults) {
+  const out = { ...defaults };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) continue;
+    const next = argv[i + 1];
+    if (next === undefined || next.startsWith('--')) out[a.slice(2)] = true;
+    else {
+      out[a.slice(2)] = Number.isNaN(Number(next)) ? next : Number(next);
+      i++;
+    }
+  }
+  return out;
+}
+
+/** Starts bench/server-child.mjs with the given flags; resolves with its ready line and a stop(). */
+export function startServerChild(args) {
+  const child = spawn(process.execPath, [join(benchDir, 'server-child.mjs'), ...args], {
+    cwd: benchDir,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('server did not start within 120 s')), 120_000);
+    child.stdout.on('data', (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl === -1) return;
+      clearTimeout(timer);
+      const info = JSON.parse(buf.slice(0, nl));
+      resolve({
+        ...info,
+        stop: () =>
+          new Promise((r) => {
+            child.once('exit', r);
+            child.kill('SIGTERM');
+          }),
+      });
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+}
+
+/** A throwaway PostgreSQL (scripts/pg-tmp.sh), or the one in BENCH_DATABASE_URL. */
+export function startPostgres() {
+  if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL, stop: () => {} };
+  const out = execFileSync('bash', [join(rootDir, 'scripts/pg-tmp.sh')], { encoding: 'utf8' }).trim();
+  const [port, dir] = out.split(/\s+/);
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    stop: () => execFileSync('bash', [join(rootDir, 'scripts/pg-tmp.sh'), 'stop', dir]),
+  };
+}
+
+/** JSON request helper. */
+export async function api(base, key, method, path, body) {
+  const res = await fetch(`${base}/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** Replaces a marked section of BENCHMARKS.md, or appends it. */
+export function writeSection(section, body) {
+  const file = join(rootDir, 'BENCHMARKS.md');
+  const start = `<!-- ${section}:start -->`;
+  const end = `<!-- ${section}:end -->`;
+  const block = `${start}\n${body}${end}`;
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const i = text.indexOf(start);
+  const j = text.indexOf(end);
+  if (i !== -1 && j > i) text = text.slice(0, i) + block + text.slice(j + end.length);
+  else text = `${text.trimEnd()}\n\n${block}\n`;
+  writeFileSync(file, text);
+  console.error(`wrote the "${section}" section of BENCHMARKS.md`);
+}
+
+/** `node -v`, cores and CPU model, for the report header. */
+export async function machine() {
+  const os = await import('node:os');
+  return `Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'})`;
+}

@@ -7,6 +7,7 @@ import {
   type RequestMeterOptions,
   type RequestView,
   isPromiseLike,
+  normalizePath,
 } from '@drip/core';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { VERSION } from './version';
@@ -61,8 +62,8 @@ export type DripExpressMiddleware = RequestHandler & {
 /** Per-request adapter state, kept on `req` under a registry symbol so duplicate package copies agree. */
 interface ExpressRequestState {
   handle: RequestHandle;
-  /** `baseUrl + route.path` captured when Express matched the route (baseUrl is restored later). */
-  route: string | undefined;
+  /** The full request path (no query), e.g. `/api/items/42`. */
+  path: string;
   error: unknown;
   hasError: boolean;
 }
@@ -108,9 +109,11 @@ export function dripMiddleware(options: DripExpressOptions = {}): DripExpressMid
       next();
       return;
     }
+    let view: RequestView<Request>;
     let begun: BeginResult | PromiseLike<BeginResult>;
     try {
-      begun = meter.begin(requestView(req));
+      view = requestView(req);
+      begun = meter.begin(view);
     } catch {
       // The pipeline never throws by contract; if it ever does, the request goes on unmetered.
       next();
@@ -118,11 +121,11 @@ export function dripMiddleware(options: DripExpressOptions = {}): DripExpressMid
     }
     if (isPromiseLike(begun)) {
       begun.then(
-        (result) => proceed(result, stateful, res, next),
+        (result) => proceed(result, view.path, stateful, res, next),
         () => next(),
       );
     } else {
-      proceed(begun, stateful, res, next);
+      proceed(begun, view.path, stateful, res, next);
     }
   };
   return Object.assign(middleware, { meter });
@@ -146,7 +149,13 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-function proceed(result: BeginResult, req: StatefulRequest, res: Response, next: NextFunction): void {
+function proceed(
+  result: BeginResult,
+  path: string,
+  req: StatefulRequest,
+  res: Response,
+  next: NextFunction,
+): void {
   if (result.kind === 'skip') {
     next();
     return;
@@ -160,16 +169,15 @@ function proceed(result: BeginResult, req: StatefulRequest, res: Response, next:
     return;
   }
   const { handle } = result;
-  const state: ExpressRequestState = { handle, route: undefined, error: undefined, hasError: false };
+  const state: ExpressRequestState = { handle, path, error: undefined, hasError: false };
   req[STATE] = state;
-  captureRoute(req, state);
   req.drip = result.context;
   // `close` follows `finish` on a completed response and comes alone when the client went away first,
   // so one listener tells both apart. Streamed responses (SSE, chunked) finish when they end.
   res.once('close', () => {
     handle.finish({
       status: res.statusCode,
-      route: state.route,
+      route: routeTemplate(req, path),
       error: state.hasError ? state.error : undefined,
       aborted: !res.writableFinished,
     });
@@ -178,29 +186,40 @@ function proceed(result: BeginResult, req: StatefulRequest, res: Response, next:
 }
 
 /**
- * Express sets `req.route` when it dispatches to a route, while `req.baseUrl` still holds the mount
- * path of the router that matched; a router restores `baseUrl` when an error leaves it. Capturing the
- * template at that moment gives `/api/items/:id` even for errors passed on from a sub-router.
+ * The template of the route that answered: the mount path of its router (`req.baseUrl`) joined to the
+ * route's own path. Express matches routes after middleware, so this is read when the response ends.
+ *
+ * When an error leaves a router, Express restores `req.baseUrl` to the parent's; the mount path is then
+ * the leading segments of the request path that the route's template did not match. Mount paths with
+ * parameters (`/users/42`) are normalised like unknown paths (`/users/:id`), never kept verbatim.
+ * Regular-expression and array routes have no single template: `undefined`, and the pipeline normalises
+ * the request path instead.
  */
-function captureRoute(req: StatefulRequest, state: ExpressRequestState): void {
-  let current: unknown = (req as { route?: unknown }).route;
-  Object.defineProperty(req, 'route', {
-    configurable: true,
-    enumerable: true,
-    get: () => current,
-    set: (value: unknown) => {
-      current = value;
-      const path = (value as { path?: unknown } | undefined)?.path;
-      // Regular-expression and array routes have no single template: the pipeline normalises the path.
-      state.route = typeof path === 'string' ? joinRoute(req.baseUrl, path) : undefined;
-    },
-  });
+function routeTemplate(req: Request, path: string): string | undefined {
+  const routePath = (req.route as { path?: unknown } | undefined)?.path;
+  if (typeof routePath !== 'string') return undefined;
+  const own = segmentCount(routePath);
+  const total = segmentCount(path);
+  const base = req.baseUrl ?? '';
+  let mount = base;
+  if (segmentCount(base) + own !== total && !/[*?(]/.test(routePath) && own <= total) {
+    const parts = path.split('/').filter((p) => p.length > 0);
+    mount = parts.length - own > 0 ? `/${parts.slice(0, parts.length - own).join('/')}` : '';
+  }
+  if (mount === '' || mount === '/') return routePath;
+  const prefix = normalizePath(mount);
+  return routePath === '/' ? prefix : prefix + routePath;
 }
 
-function joinRoute(base: string | undefined, path: string): string {
-  if (!base) return path;
-  if (path === '/') return base;
-  return base + path;
+function segmentCount(path: string): number {
+  let n = 0;
+  let inSegment = false;
+  for (let i = 0; i < path.length; i++) {
+    const slash = path.charCodeAt(i) === 47;
+    if (!slash && !inSegment) n++;
+    inSegment = !slash;
+  }
+  return n;
 }
 
 /**

@@ -138,6 +138,27 @@ describe.each(versions)('%s', (_label, express) => {
     expect(api.runs.map(routeOf)).toEqual(['/api/v1/items/:id', '/api/v1/items/:id', '/api/v1/items/:id']);
   });
 
+  it('normalises ids in a parameterised mount path, also when an error leaves the router', async () => {
+    const app = appWith((a) => {
+      a.use(drip());
+      const router = express.Router({ mergeParams: true });
+      router.get('/orders/:orderId', (req, res) => {
+        res.json({ order: req.params.orderId });
+      });
+      router.get('/orders/:orderId/fail', () => {
+        throw new Error('nope');
+      });
+      a.use('/users/:uid', router);
+      a.use(dripErrorHandler());
+    });
+    expect((await supertest(app).get('/users/42/orders/abc').set('x-user', CUSTOMER)).body).toEqual({
+      order: 'abc',
+    });
+    expect((await supertest(app).get('/users/43/orders/xyz/fail').set('x-user', CUSTOMER)).status).toBe(500);
+    await flush();
+    expect(api.runs.map(routeOf)).toEqual(['/users/:id/orders/:orderId', '/users/:id/orders/:orderId/fail']);
+  });
+
   it('meters once when mounted at both app and router level', async () => {
     const mw = drip();
     const app = appWith((a) => {

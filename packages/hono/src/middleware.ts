@@ -161,13 +161,24 @@ function routeOf(c: Context, own: number): string | undefined {
   return c.req.routePath;
 }
 
-/** The platform's `waitUntil` (Workers, Vercel Edge); the getter throws where there is none (Node, Bun). */
+/**
+ * The platform's `waitUntil` (Workers, Vercel Edge). Hono's getter throws where there is none; that
+ * would happen on every request on Node and Bun, so the Node server's env is recognised up front, and
+ * elsewhere the stack trace, the costly part of a throw, is switched off around the getter.
+ */
 function waitUntilOf(c: Context): WaitUntil | undefined {
+  // @hono/node-server passes `{ incoming, outgoing }` as the env and never an execution context.
+  const env: unknown = c.env;
+  if (typeof env === 'object' && env !== null && 'incoming' in env && 'outgoing' in env) return undefined;
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     const ctx = c.executionCtx;
     return (promise) => ctx.waitUntil(promise);
   } catch {
     return undefined;
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 

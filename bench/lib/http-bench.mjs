@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -137,6 +138,7 @@ export async function runHttpBenchmark(spec) {
     write: true,
   });
   const opts = { connections: flags.connections, duration: flags.duration };
+  const loadBefore = loadavg();
   const log = (...a) => console.error(`[${spec.name}]`, ...a);
 
   const server = await startChild(join(here, 'drip-server.mjs'), [], {});
@@ -187,6 +189,7 @@ export async function runHttpBenchmark(spec) {
       runsDelivered: runs.count,
       eventsDelivered: events.pagination?.total ?? events.total,
       flushMs,
+      loadBefore,
       stats: delivery.stats,
     });
     console.log(summary);
@@ -219,7 +222,7 @@ Command: \`node bench/${spec.name}.mjs\` (${flags.rounds} interleaved rounds of 
 warm-up per app, autocannon ${flags.connections} connections in its own process, \`GET /items/:id\` returning small JSON).
 ${spec.description}
 Measured ${date} UTC, Node ${node}, ${process.platform}/${process.arch}, ${navigatorCores()} cores shared by the
-Drip server, both apps and autocannon.
+Drip server, both apps and autocannon; load average before the run ${delivery.loadBefore}, after ${loadavg()}.
 
 | Round | bare req/s | drip req/s | bare p99 ms | drip p99 ms | bare CPU µs/req | drip CPU µs/req |
 | --- | --- | --- | --- | --- | --- | --- |
@@ -239,9 +242,16 @@ Outbox after the flush: \`${JSON.stringify(delivery.stats)}\`
 `;
 }
 
+function loadavg() {
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' / ');
+}
+
 function navigatorCores() {
   try {
-    return require('node:os').availableParallelism();
+    return os.availableParallelism();
   } catch {
     return '?';
   }

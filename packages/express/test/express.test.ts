@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Drip } from '@drip/core';
 import { createTestDrip, type TestDrip } from '@drip/testing';
@@ -98,6 +98,55 @@ describe.each(versions)('%s', (_label, express) => {
     api.expectUsage({ customerId: CUSTOMER, meter: 'api_calls', quantity: 1, records: 1 });
     const run = api.expectRun({ customerId: CUSTOMER, status: 'COMPLETED', count: 1 });
     expect(routeOf(run)).toBe('/items/:id');
+  });
+
+  it('works with no arguments at all: DRIP_API_KEY and DRIP_API_URL from the environment', async () => {
+    const memory = createTestDrip();
+    // The in-memory API behind a real loopback socket, as a Drip server would be.
+    const bridge = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
+      const answer = await memory.handle(
+        new Request(`http://127.0.0.1${req.url}`, {
+          method: req.method,
+          headers,
+          body: chunks.length > 0 ? Buffer.concat(chunks) : undefined,
+        }),
+      );
+      res.writeHead(answer.status, Object.fromEntries(answer.headers));
+      res.end(Buffer.from(await answer.arrayBuffer()));
+    });
+    servers.push(bridge);
+    bridge.listen(0, '127.0.0.1');
+    await once(bridge, 'listening');
+    const saved = { key: process.env.DRIP_API_KEY, url: process.env.DRIP_API_URL };
+    process.env.DRIP_API_KEY = memory.apiKey;
+    process.env.DRIP_API_URL = `http://127.0.0.1:${(bridge.address() as AddressInfo).port}`;
+    try {
+      const mw = dripMiddleware();
+      metering = mw;
+      const app = appWith((a) => {
+        a.use(mw);
+        routes(a);
+      });
+      expect((await supertest(app).get('/items/3').set('x-user', CUSTOMER)).body).toEqual({
+        id: '3',
+        name: 'Item 3',
+      });
+      await mw.meter.flush(5_000);
+    } finally {
+      process.env.DRIP_API_KEY = saved.key;
+      process.env.DRIP_API_URL = saved.url;
+      if (saved.key === undefined) delete process.env.DRIP_API_KEY;
+      if (saved.url === undefined) delete process.env.DRIP_API_URL;
+    }
+    memory.expectUsage({ customerId: CUSTOMER, meter: 'api_calls', quantity: 1 });
+    const run = memory.expectRun({ customerId: CUSTOMER, status: 'COMPLETED' });
+    expect(routeOf(run)).toBe('/items/:id');
+    const sent = memory.requests.find((r) => r.path.startsWith('/runs'));
+    expect(sent?.headers['x-drip-client']).toContain('@drip/express');
   });
 
   it('records the handler events and sums extra usage per meter', async () => {

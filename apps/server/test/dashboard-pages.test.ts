@@ -1,10 +1,14 @@
 // The dashboard's pages and login flows on a database filled directly (no API involved), so each
-// assertion points at the dashboard alone: what it reads, how it escapes, and who may see what.
+// assertion points at the dashboard alone: what it reads, how it escapes, and who may see what. Runs on
+// both back ends (PGlite and PostgreSQL from DRIP_TEST_DATABASE_URL), whose drivers return numbers,
+// bigints and timestamps differently.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
+import pgPkg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDashboard, type DashboardDb, DashboardSessions } from '../src/dashboard/index';
+import { BACKENDS, type Backend, freshDatabase } from './helpers';
 
 const SK_A = 'sk_test_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const PK_A = 'pk_test_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
@@ -14,16 +18,18 @@ const HOSTILE = '<script>alert("x")</script>';
 
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
-let pg: PGlite;
+const T0 = Date.parse('2026-11-22T10:00:00.000Z');
+let exec: (sql: string) => Promise<void>;
+let close: () => Promise<void>;
 let db: DashboardDb;
-let now = Date.parse('2026-11-22T10:00:00.000Z');
+let now = T0;
 let sessions: DashboardSessions;
 let app: ReturnType<typeof createDashboard>;
 
 async function seed(): Promise<void> {
   const migration = readFileSync(new URL('../migrations/001_init.sql', import.meta.url), 'utf8');
-  await pg.exec(migration);
-  await pg.exec(`
+  await exec(migration);
+  await exec(`
     INSERT INTO projects (id, name) VALUES ('proj_a', 'Acme Labs'), ('proj_b', 'Other Co');
     INSERT INTO api_keys (id, project_id, mode, name, public_key, public_key_hash, secret_key_hash, secret_key_hint, revoked_at) VALUES
       ('key_a', 'proj_a', 'test', 'a', '${PK_A}', '${sha(PK_A)}', '${sha(SK_A)}', 'sk_test_…AAAA', NULL),
@@ -65,20 +71,37 @@ async function seed(): Promise<void> {
   `);
 }
 
-beforeAll(async () => {
-  pg = await PGlite.create();
-  db = {
-    query: async <T>(sql: string, params?: readonly unknown[]) =>
-      (await pg.query<T>(sql, params as unknown[])).rows,
-  };
+async function open(backend: Backend): Promise<void> {
+  if (backend === 'postgres') {
+    const fresh = await freshDatabase();
+    const pool = new pgPkg.Pool({ connectionString: fresh.url, max: 2 });
+    exec = async (sql) => {
+      await pool.query(sql);
+    };
+    db = {
+      query: async <T>(sql: string, params?: readonly unknown[]) =>
+        (await pool.query(sql, params as unknown[])).rows as T[],
+    };
+    close = async () => {
+      await pool.end();
+      await fresh.drop();
+    };
+  } else {
+    const lite = await PGlite.create();
+    exec = async (sql) => {
+      await lite.exec(sql);
+    };
+    db = {
+      query: async <T>(sql: string, params?: readonly unknown[]) =>
+        (await lite.query<T>(sql, params as unknown[])).rows,
+    };
+    close = () => lite.close();
+  }
   await seed();
+  now = T0;
   sessions = new DashboardSessions({ now: () => now, loginTokenTtlMs: 60_000, sessionTtlMs: 3_600_000 });
   app = createDashboard({ version: '9.9.9', db, sessions });
-});
-
-afterAll(async () => {
-  await pg?.close();
-});
+}
 
 async function login(key: string): Promise<Response> {
   return app.request('/login', {
@@ -108,195 +131,202 @@ function rowText(htmlText: string, external: string): string {
   return (m?.[1] ?? '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
 }
 
-describe('dashboard login', () => {
-  it('shows only the login form without a session', async () => {
-    const res = await app.request('/');
-    const text = await res.text();
-    expect(res.status).toBe(200);
-    expect(text).toContain('name="key"');
-    expect(text).not.toContain('acme');
-    expect((await app.request('/dashboard/runs/run_ok')).status).toBe(401);
+describe.each(BACKENDS)('dashboard on %s', (backend) => {
+  beforeAll(() => open(backend));
+  afterAll(async () => {
+    await close?.();
   });
 
-  it('refuses public, unknown and revoked keys, and accepts the secret key', async () => {
-    expect((await login(PK_A)).status).toBe(401);
-    expect(await (await login(PK_A)).text()).toContain('public key cannot open the dashboard');
-    expect((await login('sk_test_unknownunknownunknownunknown')).status).toBe(401);
-    expect((await login(SK_REVOKED)).status).toBe(401);
-    expect((await login('')).status).toBe(401);
-    const ok = await login(SK_A);
-    expect(ok.status).toBe(303);
-    expect(ok.headers.get('location')).toBe('/');
-    const setCookie = ok.headers.get('set-cookie') ?? '';
-    expect(setCookie).toMatch(/HttpOnly/i);
-    expect(setCookie).toMatch(/SameSite=Lax/i);
-  });
-
-  it('exchanges a one-time login link once, and only for a secret key', async () => {
-    expect((await app.request('/dashboard/login-links', { method: 'POST' })).status).toBe(401);
-    const pub = await app.request('/dashboard/login-links', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${PK_A}` },
+  describe('dashboard login', () => {
+    it('shows only the login form without a session', async () => {
+      const res = await app.request('/');
+      const text = await res.text();
+      expect(res.status).toBe(200);
+      expect(text).toContain('name="key"');
+      expect(text).not.toContain('acme');
+      expect((await app.request('/dashboard/runs/run_ok')).status).toBe(401);
     });
-    expect(pub.status).toBe(403);
-    expect(await pub.json()).toMatchObject({ code: 'PUBLIC_KEY_NOT_ALLOWED' });
-    const res = await app.request('http://127.0.0.1:3001/dashboard/login-links', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${SK_A}` },
+
+    it('refuses public, unknown and revoked keys, and accepts the secret key', async () => {
+      expect((await login(PK_A)).status).toBe(401);
+      expect(await (await login(PK_A)).text()).toContain('public key cannot open the dashboard');
+      expect((await login('sk_test_unknownunknownunknownunknown')).status).toBe(401);
+      expect((await login(SK_REVOKED)).status).toBe(401);
+      expect((await login('')).status).toBe(401);
+      const ok = await login(SK_A);
+      expect(ok.status).toBe(303);
+      expect(ok.headers.get('location')).toBe('/');
+      const setCookie = ok.headers.get('set-cookie') ?? '';
+      expect(setCookie).toMatch(/HttpOnly/i);
+      expect(setCookie).toMatch(/SameSite=Lax/i);
     });
-    expect(res.status).toBe(201);
-    const link = (await res.json()) as { path: string; url: string };
-    expect(link.path).toMatch(/^\/login\/[A-Za-z0-9_-]{43}$/);
-    expect(link.url).toBe(`http://127.0.0.1:3001${link.path}`);
-    const first = await app.request(link.path);
-    expect(first.status).toBe(303);
-    expect(first.headers.get('referrer-policy')).toBe('no-referrer');
-    const home = await page('/', cookieOf(first));
-    expect(home.text).toContain('Acme Labs');
-    const second = await app.request(link.path);
-    expect(second.status).toBe(410);
-    expect(second.headers.get('set-cookie')).toBeNull();
+
+    it('exchanges a one-time login link once, and only for a secret key', async () => {
+      expect((await app.request('/dashboard/login-links', { method: 'POST' })).status).toBe(401);
+      const pub = await app.request('/dashboard/login-links', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${PK_A}` },
+      });
+      expect(pub.status).toBe(403);
+      expect(await pub.json()).toMatchObject({ code: 'PUBLIC_KEY_NOT_ALLOWED' });
+      const res = await app.request('http://127.0.0.1:3001/dashboard/login-links', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${SK_A}` },
+      });
+      expect(res.status).toBe(201);
+      const link = (await res.json()) as { path: string; url: string };
+      expect(link.path).toMatch(/^\/login\/[A-Za-z0-9_-]{43}$/);
+      expect(link.url).toBe(`http://127.0.0.1:3001${link.path}`);
+      const first = await app.request(link.path);
+      expect(first.status).toBe(303);
+      expect(first.headers.get('referrer-policy')).toBe('no-referrer');
+      const home = await page('/', cookieOf(first));
+      expect(home.text).toContain('Acme Labs');
+      const second = await app.request(link.path);
+      expect(second.status).toBe(410);
+      expect(second.headers.get('set-cookie')).toBeNull();
+    });
+
+    it('expires unused links and idle sessions on the injected clock', async () => {
+      const token = sessions.issueLoginToken({ projectId: 'proj_a', mode: 'test' });
+      const cookie = cookieOf(await login(SK_A));
+      now += 61_000;
+      expect((await app.request(`/login/${token}`)).status).toBe(410);
+      expect((await page('/', cookie)).text).toContain('acme'); // session still valid (1 h)
+      now += 3_600_000;
+      const after = await page('/', cookie);
+      expect(after.text).toContain('name="key"');
+      expect(after.text).not.toContain('cus_acme');
+    });
+
+    it('logs out', async () => {
+      const cookie = cookieOf(await login(SK_A));
+      const out = await app.request('/logout', { method: 'POST', headers: { cookie } });
+      expect(out.status).toBe(303);
+      expect((await page('/', cookie)).text).toContain('name="key"');
+    });
   });
 
-  it('expires unused links and idle sessions on the injected clock', async () => {
-    const token = sessions.issueLoginToken({ projectId: 'proj_a', mode: 'test' });
-    const cookie = cookieOf(await login(SK_A));
-    now += 61_000;
-    expect((await app.request(`/login/${token}`)).status).toBe(410);
-    expect((await page('/', cookie)).text).toContain('acme'); // session still valid (1 h)
-    now += 3_600_000;
-    const after = await page('/', cookie);
-    expect(after.text).toContain('name="key"');
-    expect(after.text).not.toContain('cus_acme');
-  });
+  describe('dashboard pages', () => {
+    let cookie = '';
+    beforeAll(async () => {
+      cookie = cookieOf(await login(SK_A));
+    });
 
-  it('logs out', async () => {
-    const cookie = cookieOf(await login(SK_A));
-    const out = await app.request('/logout', { method: 'POST', headers: { cookie } });
-    expect(out.status).toBe(303);
-    expect((await page('/', cookie)).text).toContain('name="key"');
-  });
-});
+    it('lists the project customers with usage per meter, balances and charges', async () => {
+      const { status, text } = await page('/', cookie);
+      expect(status).toBe(200);
+      const acme = rowText(text, 'acme');
+      // meters in column order: api_calls, legacy_meter, llm_tokens
+      expect(acme).toContain('cus_acme');
+      expect(acme).toMatch(/ 3 0 1,700 99\.997000 99\.997000 0\.003000 2 charges/);
+      const globex = rowText(text, 'globex');
+      expect(globex).toMatch(/ 5 7 0 100\.000000 99\.999000 0\.000000 0 charges/);
+      expect(text).toContain('data-testid="kpi-customers">3<');
+      expect(text).toContain('data-testid="kpi-usage-events">5<');
+      expect(text).toContain('data-testid="kpi-charged">0.003000<');
+      expect(text).toContain('0.001000 pending');
+      expect(text).toContain('charge.succeeded');
+      expect(text).toContain('http://127.0.0.1:9/hook');
+    });
 
-describe('dashboard pages', () => {
-  let cookie = '';
-  beforeAll(async () => {
-    cookie = cookieOf(await login(SK_A));
-  });
+    it('never shows another project or the other mode', async () => {
+      const { text } = await page('/', cookie);
+      for (const foreign of [
+        'other-project-customer',
+        'secret_meter_b',
+        'run_other',
+        'live-only-customer',
+        'Other Co',
+      ]) {
+        expect(text).not.toContain(foreign);
+      }
+      expect((await page('/dashboard/runs/run_other', cookie)).status).toBe(404);
+      const b = cookieOf(await login(SK_B));
+      const other = await page('/', b);
+      expect(other.text).toContain('other-project-customer');
+      expect(other.text).not.toContain('cus_acme');
+    });
 
-  it('lists the project customers with usage per meter, balances and charges', async () => {
-    const { status, text } = await page('/', cookie);
-    expect(status).toBe(200);
-    const acme = rowText(text, 'acme');
-    // meters in column order: api_calls, legacy_meter, llm_tokens
-    expect(acme).toContain('cus_acme');
-    expect(acme).toMatch(/ 3 0 1,700 99\.997000 99\.997000 0\.003000 2 charges/);
-    const globex = rowText(text, 'globex');
-    expect(globex).toMatch(/ 5 7 0 100\.000000 99\.999000 0\.000000 0 charges/);
-    expect(text).toContain('data-testid="kpi-customers">3<');
-    expect(text).toContain('data-testid="kpi-usage-events">5<');
-    expect(text).toContain('data-testid="kpi-charged">0.003000<');
-    expect(text).toContain('0.001000 pending');
-    expect(text).toContain('charge.succeeded');
-    expect(text).toContain('http://127.0.0.1:9/hook');
-  });
+    it('embeds the chart series as JSON that cannot break out of its script element', async () => {
+      const { text } = await page('/', cookie);
+      const m = /<script type="application\/json" id="usage-data">([\s\S]*?)<\/script>/.exec(text);
+      expect(m).not.toBeNull();
+      const data = JSON.parse(m?.[1] ?? 'null') as {
+        meters: string[];
+        bucketSeconds: number;
+        points: { customerId: string; usageType: string; quantity: number }[];
+        customers: Record<string, string>;
+      };
+      expect(data.meters).toEqual(['api_calls', 'legacy_meter', 'llm_tokens']);
+      // the chart covers the last 24 h of activity: 09:10 → 09:30 is 20 minutes, so 10-second buckets keep
+      // it under 120 points, and the usage of three days earlier is left out of the chart (not the table)
+      expect(data.bucketSeconds).toBe(10);
+      expect(data.points.some((p) => p.usageType === 'legacy_meter')).toBe(false);
+      expect(text).toContain('10-second buckets, the last 24 hours of activity');
+      const acmeCalls = data.points
+        .filter((p) => p.customerId === 'cus_acme' && p.usageType === 'api_calls')
+        .reduce((n, p) => n + p.quantity, 0);
+      expect(acmeCalls).toBe(3);
+      expect(data.customers.cus_hostile).toBe(HOSTILE);
+      expect(m?.[1]).not.toContain('</script');
+    });
 
-  it('never shows another project or the other mode', async () => {
-    const { text } = await page('/', cookie);
-    for (const foreign of [
-      'other-project-customer',
-      'secret_meter_b',
-      'run_other',
-      'live-only-customer',
-      'Other Co',
-    ]) {
-      expect(text).not.toContain(foreign);
-    }
-    expect((await page('/dashboard/runs/run_other', cookie)).status).toBe(404);
-    const b = cookieOf(await login(SK_B));
-    const other = await page('/', b);
-    expect(other.text).toContain('other-project-customer');
-    expect(other.text).not.toContain('cus_acme');
-  });
+    it('escapes stored strings in HTML', async () => {
+      const { text } = await page('/', cookie);
+      expect(text).not.toContain(HOSTILE);
+      expect(text).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
+      const run = await page('/dashboard/runs/run_ok', cookie);
+      expect(run.text).not.toContain('<img src=x');
+      expect(run.text).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    });
 
-  it('embeds the chart series as JSON that cannot break out of its script element', async () => {
-    const { text } = await page('/', cookie);
-    const m = /<script type="application\/json" id="usage-data">([\s\S]*?)<\/script>/.exec(text);
-    expect(m).not.toBeNull();
-    const data = JSON.parse(m?.[1] ?? 'null') as {
-      meters: string[];
-      bucketSeconds: number;
-      points: { customerId: string; usageType: string; quantity: number }[];
-      customers: Record<string, string>;
-    };
-    expect(data.meters).toEqual(['api_calls', 'legacy_meter', 'llm_tokens']);
-    // the chart covers the last 24 h of activity: 09:10 → 09:30 is 20 minutes, so 10-second buckets keep
-    // it under 120 points, and the usage of three days earlier is left out of the chart (not the table)
-    expect(data.bucketSeconds).toBe(10);
-    expect(data.points.some((p) => p.usageType === 'legacy_meter')).toBe(false);
-    expect(text).toContain('10-second buckets, the last 24 hours of activity');
-    const acmeCalls = data.points
-      .filter((p) => p.customerId === 'cus_acme' && p.usageType === 'api_calls')
-      .reduce((n, p) => n + p.quantity, 0);
-    expect(acmeCalls).toBe(3);
-    expect(data.customers.cus_hostile).toBe(HOSTILE);
-    expect(m?.[1]).not.toContain('</script');
-  });
+    it('shows recent runs with status and duration', async () => {
+      const { text } = await page('/', cookie);
+      const rows = text.match(/<tr data-testid="run-row"[\s\S]*?<\/tr>/g) ?? [];
+      expect(rows.map((r) => /data-run-id="([^"]+)"/.exec(r)?.[1])).toEqual(['run_bad', 'run_ok']);
+      expect(rows[0]).toContain('FAILED');
+      expect(rows[0]).toContain('40 ms');
+      expect(rows[1]).toContain('COMPLETED');
+      expect(rows[1]).toContain('1.25 s');
+    });
 
-  it('escapes stored strings in HTML', async () => {
-    const { text } = await page('/', cookie);
-    expect(text).not.toContain(HOSTILE);
-    expect(text).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
-    const run = await page('/dashboard/runs/run_ok', cookie);
-    expect(run.text).not.toContain('<img src=x');
-    expect(run.text).toContain('&lt;img src=x onerror=alert(1)&gt;');
-  });
+    it("shows a run's timeline with its schema-flexible fields", async () => {
+      const { status, text } = await page('/dashboard/runs/run_ok', cookie);
+      expect(status).toBe(200);
+      const events = text.match(/<li class="event"[\s\S]*?<\/li>/g) ?? [];
+      expect(events).toHaveLength(2);
+      const flat = (s: string) => s.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
+      expect(flat(events[0] ?? '')).toMatch(
+        /\+300 ms llm\.call SUCCEEDED .*model gpt-4 inputTokens 500 outputTokens 1,200/,
+      );
+      // jsonb keeps its own key order, so each field is checked on its own
+      expect(flat(events[1] ?? '')).toMatch(/^ \+1\.00 s tool\.call SUCCEEDED /);
+      expect(flat(events[1] ?? '')).toContain(' name web-search ');
+      expect(flat(events[1] ?? '')).toContain(' duration 1,500 ');
+      const failed = await page('/dashboard/runs/run_bad', cookie);
+      expect(failed.text).toContain('Error: The agent crashed');
+      expect(failed.text).toContain('This run has no events.');
+    });
 
-  it('shows recent runs with status and duration', async () => {
-    const { text } = await page('/', cookie);
-    const rows = text.match(/<tr data-testid="run-row"[\s\S]*?<\/tr>/g) ?? [];
-    expect(rows.map((r) => /data-run-id="([^"]+)"/.exec(r)?.[1])).toEqual(['run_bad', 'run_ok']);
-    expect(rows[0]).toContain('FAILED');
-    expect(rows[0]).toContain('40 ms');
-    expect(rows[1]).toContain('COMPLETED');
-    expect(rows[1]).toContain('1.25 s');
-  });
+    it('sends security headers with every page', async () => {
+      const res = await app.request('/', { headers: { cookie } });
+      expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
+    });
 
-  it("shows a run's timeline with its schema-flexible fields", async () => {
-    const { status, text } = await page('/dashboard/runs/run_ok', cookie);
-    expect(status).toBe(200);
-    const events = text.match(/<li class="event"[\s\S]*?<\/li>/g) ?? [];
-    expect(events).toHaveLength(2);
-    const flat = (s: string) => s.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
-    expect(flat(events[0] ?? '')).toMatch(
-      /\+300 ms llm\.call SUCCEEDED .*model gpt-4 inputTokens 500 outputTokens 1,200/,
-    );
-    // jsonb keeps its own key order, so each field is checked on its own
-    expect(flat(events[1] ?? '')).toMatch(/^ \+1\.00 s tool\.call SUCCEEDED /);
-    expect(flat(events[1] ?? '')).toContain(' name web-search ');
-    expect(flat(events[1] ?? '')).toContain(' duration 1,500 ');
-    const failed = await page('/dashboard/runs/run_bad', cookie);
-    expect(failed.text).toContain('Error: The agent crashed');
-    expect(failed.text).toContain('This run has no events.');
-  });
-
-  it('sends security headers with every page', async () => {
-    const res = await app.request('/', { headers: { cookie } });
-    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
-    expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(res.headers.get('x-frame-options')).toBe('DENY');
-  });
-
-  it('serves Chart.js and its own assets', async () => {
-    const chart = await app.request('/dashboard/vendor/chart.umd.min.js');
-    expect(chart.status).toBe(200);
-    expect(chart.headers.get('content-type')).toContain('text/javascript');
-    const body = await chart.text();
-    expect(body.length).toBeGreaterThan(100_000);
-    expect(body).toContain('Chart');
-    expect((await app.request('/dashboard/assets/dashboard.js')).status).toBe(200);
-    expect((await app.request('/dashboard/assets/dashboard.css')).headers.get('content-type')).toContain(
-      'text/css',
-    );
+    it('serves Chart.js and its own assets', async () => {
+      const chart = await app.request('/dashboard/vendor/chart.umd.min.js');
+      expect(chart.status).toBe(200);
+      expect(chart.headers.get('content-type')).toContain('text/javascript');
+      const body = await chart.text();
+      expect(body.length).toBeGreaterThan(100_000);
+      expect(body).toContain('Chart');
+      expect((await app.request('/dashboard/assets/dashboard.js')).status).toBe(200);
+      expect((await app.request('/dashboard/assets/dashboard.css')).headers.get('content-type')).toContain(
+        'text/css',
+      );
+    });
   });
 });

@@ -56,6 +56,42 @@ describe('drip() on a real @hono/node-server', () => {
     expect(routeOf(run)).toBe('/items/:id');
   });
 
+  it('works with no arguments at all: DRIP_API_KEY and DRIP_API_URL from the environment', async () => {
+    const memory = createTestDrip();
+    // The in-memory API behind a real loopback socket, as a Drip server would be.
+    const bridge = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const s = serve({ fetch: (req) => memory.handle(req), hostname: '127.0.0.1', port: 0 }, () =>
+        resolve(s),
+      );
+    });
+    const saved = { key: process.env.DRIP_API_KEY, url: process.env.DRIP_API_URL };
+    process.env.DRIP_API_KEY = memory.apiKey;
+    process.env.DRIP_API_URL = `http://127.0.0.1:${(bridge.address() as AddressInfo).port}`;
+    const zero = drip();
+    try {
+      const app = new Hono();
+      app.use('*', async (c, next) => {
+        (c.set as (k: string, v: unknown) => void)('user', { customerId: CUSTOMER });
+        await next();
+      });
+      app.use('*', zero);
+      app.get('/items/:id', (c) => c.json({ id: c.req.param('id') }));
+      expect(await (await app.request('/items/3')).json()).toEqual({ id: '3' });
+      await zero.meter.close(5_000);
+    } finally {
+      process.env.DRIP_API_KEY = saved.key;
+      process.env.DRIP_API_URL = saved.url;
+      if (saved.key === undefined) delete process.env.DRIP_API_KEY;
+      if (saved.url === undefined) delete process.env.DRIP_API_URL;
+      await new Promise((resolve) => bridge.close(resolve));
+    }
+    memory.expectUsage({ customerId: CUSTOMER, meter: 'api_calls', quantity: 1 });
+    const run = memory.expectRun({ customerId: CUSTOMER, status: 'COMPLETED' });
+    expect(routeOf(run)).toBe('/items/:id');
+    const sent = memory.requests.find((r) => r.path.startsWith('/runs'));
+    expect(sent?.headers['x-drip-client']).toContain('@drip/hono');
+  });
+
   it('a client that disconnects before a slow handler answers is recorded as aborted, not billed', async () => {
     let finished!: () => void;
     const handlerDone = new Promise<void>((resolve) => {

@@ -563,3 +563,31 @@ describe.each(versions)('%s', (_label, express) => {
     });
   });
 });
+
+describe('Express 5 only', () => {
+  it('a rejected promise from an async handler fails the run with the error name; the 500 is unchanged', async () => {
+    const api = createTestDrip();
+    const metering = dripMiddleware({
+      client: new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch }),
+      customer: () => CUSTOMER,
+    });
+    const build = (withDrip: boolean) => {
+      const app = express5();
+      if (withDrip) app.use(metering);
+      app.get('/async', async () => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        throw new SyntaxError('bad input');
+      });
+      if (withDrip) app.use(dripErrorHandler());
+      return app;
+    };
+    const got = await supertest(build(true)).get('/async');
+    const want = await supertest(build(false)).get('/async');
+    expect(got.status).toBe(500);
+    expect(got.text).toBe(want.text);
+    await metering.meter.close(5_000);
+    const run = api.expectRun({ customerId: CUSTOMER, status: 'FAILED', count: 1 });
+    expect(run.errorCode).toBe('SyntaxError');
+    expect(api.totalUsage()).toBe(0);
+  });
+});

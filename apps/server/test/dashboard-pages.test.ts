@@ -13,6 +13,7 @@ import { BACKENDS, type Backend, freshDatabase } from './helpers';
 const SK_A = 'sk_test_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const PK_A = 'pk_test_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const SK_B = 'sk_test_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
+const SK_C = 'sk_test_CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC';
 const SK_REVOKED = 'sk_test_RRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRR';
 const HOSTILE = '<script>alert("x")</script>';
 
@@ -30,7 +31,12 @@ async function seed(): Promise<void> {
   const migration = readFileSync(new URL('../migrations/001_init.sql', import.meta.url), 'utf8');
   await exec(migration);
   await exec(`
-    INSERT INTO projects (id, name) VALUES ('proj_a', 'Acme Labs'), ('proj_b', 'Other Co');
+    INSERT INTO projects (id, name) VALUES ('proj_a', 'Acme Labs'), ('proj_b', 'Other Co'), ('proj_c', 'Crowded');
+    INSERT INTO api_keys (id, project_id, mode, name, public_key, public_key_hash, secret_key_hash, secret_key_hint)
+      VALUES ('key_c', 'proj_c', 'test', 'c', 'pk_test_c', '${sha('pk_test_c')}', '${sha(SK_C)}', 'sk_test_…CCCC');
+    INSERT INTO customers (id, project_id, mode, external_customer_id, created_at)
+      SELECT 'cus_bulk_' || g, 'proj_c', 'test', 'bulk-' || g, '2026-11-01T00:00:00Z'::timestamptz + g * interval '1 second'
+      FROM generate_series(1, 205) AS g;
     INSERT INTO api_keys (id, project_id, mode, name, public_key, public_key_hash, secret_key_hash, secret_key_hint, revoked_at) VALUES
       ('key_a', 'proj_a', 'test', 'a', '${PK_A}', '${sha(PK_A)}', '${sha(SK_A)}', 'sk_test_…AAAA', NULL),
       ('key_b', 'proj_b', 'test', 'b', 'pk_test_b', '${sha('pk_test_b')}', '${sha(SK_B)}', 'sk_test_…BBBB', NULL),
@@ -246,6 +252,15 @@ describe.each(BACKENDS)('dashboard on %s', (backend) => {
       const other = await page('/', b);
       expect(other.text).toContain('other-project-customer');
       expect(other.text).not.toContain('cus_acme');
+    });
+
+    it('lists the first 200 customers and says how many there are', async () => {
+      const { text } = await page('/', cookieOf(await login(SK_C)));
+      expect(text).toContain('data-testid="kpi-customers">205<');
+      expect(text.match(/data-testid="customer-row"/g)).toHaveLength(200);
+      expect(text).toContain('The first 200 of 205 customers');
+      expect(text).toContain('data-customer="bulk-200"');
+      expect(text).not.toContain('data-customer="bulk-201"');
     });
 
     it('embeds the chart series as JSON that cannot break out of its script element', async () => {

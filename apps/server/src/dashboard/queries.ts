@@ -100,7 +100,10 @@ export interface DeliveryView {
 /** Everything the overview page shows. */
 export interface Overview {
   projectName: string;
+  /** The first {@link CUSTOMER_LIMIT} customers, oldest first. */
   customers: CustomerView[];
+  /** All customers of the project and mode. */
+  customerCount: number;
   meters: string[];
   /** `windowed`: older usage exists but the chart covers only {@link CHART_WINDOW_MS} up to the latest. */
   usageSeries: { bucketSeconds: number; points: UsagePoint[]; windowed: boolean };
@@ -112,7 +115,8 @@ export interface Overview {
   totals: { usageEvents: number; runEvents: number; chargedMicros: string; pendingMicros: string };
 }
 
-const CUSTOMER_LIMIT = 200;
+/** Customers listed on the overview (the count covers all of them). */
+export const CUSTOMER_LIMIT = 200;
 const RECENT_RUNS = 25;
 const RECENT_CHARGES = 20;
 const RECENT_DELIVERIES = 25;
@@ -217,6 +221,10 @@ export async function loadOverview(db: DashboardDb, scope: DashboardScope): Prom
     `SELECT id, external_customer_id, name, email, status, is_internal, balance_micros::text AS balance,
        pending_micros::text AS pending
      FROM customers WHERE project_id = $1 AND mode = $2 ORDER BY created_at, id LIMIT ${CUSTOMER_LIMIT}`,
+    p,
+  );
+  const [customerTotal] = await db.query<Row>(
+    'SELECT count(*) AS n FROM customers WHERE project_id = $1 AND mode = $2',
     p,
   );
   const usageRows = await db.query<Row>(
@@ -335,6 +343,7 @@ export async function loadOverview(db: DashboardDb, scope: DashboardScope): Prom
   return {
     projectName: str(project?.name) || scope.projectId,
     customers,
+    customerCount: num(customerTotal?.n),
     meters: [...meters].sort(),
     usageSeries: {
       bucketSeconds,

@@ -151,7 +151,7 @@ export function renderOverview(o: Overview, scope: DashboardScope, version: stri
     .map(([s, n]) => `<span data-testid="runs-${h(s.toLowerCase())}">${statusBadge(s)} ${n}</span>`)
     .join(' ');
   const kpis = `<section class="kpis">
-${kpi('Customers', String(o.customers.length), 'kpi-customers')}
+${kpi('Customers', o.customerCount.toLocaleString('en-US'), 'kpi-customers')}
 ${kpi('Usage events', o.totals.usageEvents.toLocaleString('en-US'), 'kpi-usage-events')}
 ${kpi('Runs', o.runCount.toLocaleString('en-US'), 'kpi-runs', statusSummary)}
 ${kpi('Run events', o.totals.runEvents.toLocaleString('en-US'), 'kpi-run-events')}
@@ -195,7 +195,7 @@ ${kpi('Charged (confirmed)', formatUsdc(o.totals.chargedMicros), 'kpi-charged', 
   const customers =
     o.customers.length === 0
       ? '<p class="empty">No customers yet.</p>'
-      : `<table class="data"><thead><tr><th>Customer</th><th>Status</th>${meterHeads}<th class="num">Balance</th><th class="num">Available</th><th class="num">Charged</th></tr></thead><tbody>${customerRows}</tbody></table>`;
+      : `${o.customerCount > o.customers.length ? `<p class="muted">The first ${o.customers.length} of ${o.customerCount.toLocaleString('en-US')} customers; <code>GET /v1/customers</code> lists them all.</p>` : ''}<table class="data"><thead><tr><th>Customer</th><th>Status</th>${meterHeads}<th class="num">Balance</th><th class="num">Available</th><th class="num">Charged</th></tr></thead><tbody>${customerRows}</tbody></table>`;
 
   const charges =
     o.recentCharges.length === 0
@@ -230,7 +230,7 @@ ${kpi('Charged (confirmed)', formatUsdc(o.totals.chargedMicros), 'kpi-charged', 
     body: `${kpis}
 <section class="card"><h2>Usage per meter over time</h2>${chart}</section>
 <section class="card"><h2>Customers, usage and balances</h2>${customers}</section>
-<section class="card"><h2>Recent runs</h2>${runsTable(o.recentRuns)}</section>
+<section class="card"><h2>Recent runs${o.runCount > o.recentRuns.length ? ` <span class="hint">(the ${o.recentRuns.length} most recent of ${o.runCount.toLocaleString('en-US')})</span>` : ''}</h2>${runsTable(o.recentRuns)}</section>
 <section class="card"><h2>Recent charges</h2>${charges}</section>
 <section class="card"><h2>Webhook deliveries</h2>${deliveries}</section>`,
   });

@@ -623,11 +623,22 @@ async function main() {
   if (!args['no-build']) examples = await build(examples);
   server = await startLocalServer();
   const drip = apiClient(server.url, server.apiKey);
+  // The apps get a key pair of their own (POST /v1/api-keys), as a team would issue one per service.
+  const issued = await drip.post('/api-keys', { name: 'demo example apps' });
+  const appKey =
+    issued.status === 201 && typeof issued.json?.secretKey === 'string'
+      ? issued.json.secretKey
+      : server.apiKey;
+  if (appKey !== server.apiKey)
+    console.log(
+      `  issued a key pair for the example apps: ${appKey.slice(0, 12)}… (${issued.json?.publicKey})`,
+    );
+  const appDrip = apiClient(server.url, appKey);
 
   step('Starting the example apps');
   const apps = [];
   for (const ex of examples) {
-    const app = await startExampleApp(ex, server.url, server.apiKey);
+    const app = await startExampleApp(ex, server.url, appKey);
     if (app) {
       apps.push(app);
       console.log(`  ${app.pkgName.padEnd(22)} ${app.url}`);
@@ -640,7 +651,7 @@ async function main() {
   const customerIds = await resolveCustomers(drip);
 
   step(`Sending agent-style traffic from ${CUSTOMERS.join(', ')} for ${(durationMs / 1000).toFixed(0)} s`);
-  const tally = await driveTraffic(apps, drip, customerIds);
+  const tally = await driveTraffic(apps, appDrip, customerIds);
   const sent = CUSTOMERS.reduce((n, c) => n + tally[c].requests, 0);
   console.log(
     `  ${sent} requests sent to ${apps.length} app(s), plus ${apps.length} unauthenticated (answered 401)`,

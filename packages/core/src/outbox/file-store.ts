@@ -55,6 +55,18 @@ interface Line {
   c?: number;
 }
 
+/** Directories locked by this process (shared by every copy of the package). */
+function lockedHere(): Set<string> {
+  const key = Symbol.for('drip.outbox.fileLocks');
+  const g = globalThis as unknown as Record<symbol, Set<string> | undefined>;
+  let set = g[key];
+  if (!set) {
+    set = new Set();
+    Object.defineProperty(globalThis, key, { value: set, configurable: true, writable: true });
+  }
+  return set;
+}
+
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -161,9 +173,13 @@ export function createFileOutboxStore(
 
   const lock = (): void => {
     mkdirSync(dir, { recursive: true });
+    const held = lockedHere();
+    if (held.has(lockPath))
+      throw new Error(`outbox directory ${dir} is in use by another store of this process`);
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         writeFileSync(lockPath, String(process.pid), { flag: 'wx' });
+        held.add(lockPath);
         return;
       } catch (err) {
         if ((err as { code?: string }).code !== 'EEXIST') throw err;
@@ -295,6 +311,7 @@ export function createFileOutboxStore(
         closeSync(spillFd);
         spillFd = undefined;
       }
+      lockedHere().delete(lockPath);
       try {
         unlinkSync(lockPath);
       } catch {

@@ -96,6 +96,34 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** Approximate JSON size of a value (strings by length, numbers as 8), walking at most 6 levels. */
+function estimateBytes(value: unknown, depth: number): number {
+  switch (typeof value) {
+    case 'string':
+      return value.length + 2;
+    case 'number':
+      return 8;
+    case 'boolean':
+      return 5;
+    case 'object': {
+      if (value === null) return 4;
+      if (depth > 6) return 64;
+      let n = 2;
+      if (Array.isArray(value)) {
+        for (const v of value) n += estimateBytes(v, depth + 1) + 1;
+        return n;
+      }
+      for (const k in value) {
+        const v = (value as Record<string, unknown>)[k];
+        if (v !== undefined) n += k.length + 4 + estimateBytes(v, depth + 1);
+      }
+      return n;
+    }
+    default:
+      return 0;
+  }
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -313,8 +341,8 @@ class OutboxImpl implements Outbox {
   private makeRecord(kind: 'usage', body: OutboxUsageBody): OutboxRecord & { kind: 'usage' };
   private makeRecord(kind: 'run', body: OutboxRunBody): OutboxRecord & { kind: 'run' };
   private makeRecord(kind: Kind, body: OutboxUsageBody | OutboxRunBody): OutboxRecord {
-    // JSON size is the memory bound's currency and the durable log's line; computed once here.
-    const bytes = JSON.stringify(body).length + 48;
+    // Approximate JSON size: the memory bound's currency, computed once here without serialising.
+    const bytes = estimateBytes(body, 0) + 48;
     return {
       id: this.nextId++,
       kind,

@@ -235,7 +235,7 @@ for (const backend of BACKENDS) {
             check(`${method} ${path} ${JSON.stringify(body).slice(0, 200)}`, r);
           },
         ),
-        { numRuns: 300 },
+        { numRuns: 150 },
       );
       expect(await ctx.srv.store.countRows(p.projectId)).toEqual(before);
     });

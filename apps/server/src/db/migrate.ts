@@ -11,6 +11,16 @@ function migrationsDir(): string {
   throw new Error('drip-server: migrations directory not found');
 }
 
+/** The content of every migration file, for cache keys. */
+export function migrationsFingerprint(): string {
+  const dir = migrationsDir();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((f) => `${f}\n${readFileSync(`${dir}${f}`, 'utf8')}`)
+    .join('\n');
+}
+
 /**
  * Applies every `migrations/*.sql` file not yet applied, in name order. On PostgreSQL an advisory lock
  * keeps two instances starting at once from applying the same file twice.

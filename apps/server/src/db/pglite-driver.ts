@@ -1,12 +1,12 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { Driver, Queryable } from './driver';
+import { migrate, migrationsFingerprint } from './migrate';
 
-/**
- * Opens the embedded database: a data directory, or memory when `dataDir` is undefined.
- * One PGlite instance is one connection; calls run in FIFO order, so transactions are serialised.
- */
-export async function openPglite(dataDir: string | undefined): Promise<Driver> {
-  const db = await PGlite.create(dataDir ? { dataDir } : {});
+function wrapPglite(db: PGlite): Driver {
   const wrap = (q: { query: PGlite['query'] }): Queryable => ({
     async query<T>(sql: string, params: readonly unknown[] = []) {
       const res = await q.query<T>(sql, params as unknown[]);
@@ -23,4 +23,39 @@ export async function openPglite(dataDir: string | undefined): Promise<Driver> {
     },
     close: () => db.close(),
   };
+}
+
+/**
+ * Opens the embedded database: a data directory, or memory when `dataDir` is undefined.
+ * One PGlite instance is one connection; calls run in FIFO order, so transactions are serialised.
+ *
+ * A new in-memory database starts from a migrated template kept in the OS temp directory (keyed by
+ * the migrations' content), which takes a fraction of a second instead of running initdb and the
+ * migrations again; without a usable template it is created from scratch and the template written.
+ */
+export async function openPglite(dataDir: string | undefined): Promise<Driver> {
+  if (dataDir) return wrapPglite(await PGlite.create({ dataDir }));
+  const template = join(
+    tmpdir(),
+    `drip-server-pglite-${createHash('sha256').update(migrationsFingerprint()).digest('hex').slice(0, 16)}.tgz`,
+  );
+  if (existsSync(template)) {
+    try {
+      return wrapPglite(await PGlite.create({ loadDataDir: new Blob([readFileSync(template)]) }));
+    } catch {
+      // A template from another PGlite version or a partial file: fall back to a fresh database.
+    }
+  }
+  const db = await PGlite.create();
+  const driver = wrapPglite(db);
+  await migrate(driver);
+  try {
+    const dump = await db.dumpDataDir('gzip');
+    const tmp = `${template}.${process.pid}.${Date.now()}`;
+    writeFileSync(tmp, Buffer.from(await dump.arrayBuffer()));
+    renameSync(tmp, template);
+  } catch {
+    // The template is only a speed-up.
+  }
+  return driver;
 }

@@ -2,7 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
-/** The page's stylesheet: plain CSS, system fonts, readable in light and dark schemes. */
+/**
+ * The page's stylesheet: plain CSS, system fonts, readable in light and dark schemes.
+ *
+ * @example
+ * ```ts
+ * c.body(DASHBOARD_CSS); // served as /dashboard/assets/dashboard.css
+ * ```
+ */
 export const DASHBOARD_CSS = `
 :root { color-scheme: light dark; --bg: #f6f7f9; --fg: #17202a; --muted: #5d6b7a; --card: #fff; --line: #dfe3e8;
   --accent: #2563eb; --ok: #15803d; --bad: #b91c1c; --warn: #b45309; --chip: #eef2ff; }
@@ -73,6 +80,11 @@ pre { background: var(--bg); padding: 8px; border-radius: 6px; overflow: auto; m
 /**
  * The page's script: draws the usage chart from the JSON block `#usage-data` with Chart.js (global
  * `Chart`), one line per customer for the meter picked in `#meter`. Plain ES2017, no bundler.
+ *
+ * @example
+ * ```ts
+ * c.body(DASHBOARD_JS); // served as /dashboard/assets/dashboard.js
+ * ```
  */
 export const DASHBOARD_JS = `(function () {
   'use strict';
@@ -126,6 +138,11 @@ let chartJs: Promise<string> | undefined;
 /**
  * Chart.js's UMD build, read once from `node_modules`. Chart.js's `exports` map has no `./dist/*`
  * entry, so the file is found next to the resolved main entry (which lives in `dist/`).
+ *
+ * @example
+ * ```ts
+ * c.body(await loadChartJs()); // served as /dashboard/vendor/chart.umd.min.js
+ * ```
  */
 export function loadChartJs(): Promise<string> {
   if (!chartJs) {

@@ -1,4 +1,11 @@
-/** Escapes text for HTML element content and double-quoted attribute values. */
+/**
+ * Escapes text for HTML element content and double-quoted attribute values.
+ *
+ * @example
+ * ```ts
+ * escapeHtml('<b>"x"</b>'); // '&lt;b&gt;&quot;x&quot;&lt;/b&gt;'
+ * ```
+ */
 export function escapeHtml(value: unknown): string {
   return String(value ?? '')
     .replaceAll('&', '&amp;')
@@ -11,6 +18,11 @@ export function escapeHtml(value: unknown): string {
 /**
  * Serialises data for a `<script type="application/json">` block: `<` is escaped so no string in the
  * data can close the element, and U+2028/U+2029 so the text stays valid everywhere.
+ *
+ * @example
+ * ```ts
+ * `<script type="application/json">${jsonForScript({ a: '</script>' })}</script>`
+ * ```
  */
 export function jsonForScript(value: unknown): string {
   return JSON.stringify(value)
@@ -19,7 +31,14 @@ export function jsonForScript(value: unknown): string {
     .replaceAll('\u2029', '\\u2029');
 }
 
-/** Micro-USDC (an integer string) as a USDC decimal string with 6 decimals, as the API shows money (§2.9). */
+/**
+ * Micro-USDC (an integer string) as a USDC decimal string with 6 decimals, as the API shows money (§2.9).
+ *
+ * @example
+ * ```ts
+ * formatUsdc('1500'); // '0.001500'
+ * ```
+ */
 export function formatUsdc(micros: string): string {
   let v: bigint;
   try {
@@ -34,7 +53,14 @@ export function formatUsdc(micros: string): string {
   return `${negative ? '-' : ''}${whole.toString()}.${frac}`;
 }
 
-/** A stored quantity (`numeric` text such as `"1200.000000"`) without trailing zeros, with thousands separators. */
+/**
+ * A stored quantity (`numeric` text such as `"1200.000000"`) without trailing zeros, with thousands separators.
+ *
+ * @example
+ * ```ts
+ * formatQuantity('1200.000000'); // '1,200'
+ * ```
+ */
 export function formatQuantity(q: string | null | undefined): string {
   if (q === null || q === undefined || q === '') return '';
   const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(q);
@@ -44,7 +70,14 @@ export function formatQuantity(q: string | null | undefined): string {
   return `${m[1]}${intPart}${frac ? `.${frac}` : ''}`;
 }
 
-/** A duration in milliseconds, readable: `850 ms`, `1.25 s`, `2 min 5 s`. */
+/**
+ * A duration in milliseconds, readable: `850 ms`, `1.25 s`, `2 min 5 s`.
+ *
+ * @example
+ * ```ts
+ * formatDuration(1250); // '1.25 s'
+ * ```
+ */
 export function formatDuration(ms: number | null): string {
   if (ms === null || !Number.isFinite(ms)) return '—';
   if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -54,13 +87,27 @@ export function formatDuration(ms: number | null): string {
   return `${min} min ${s} s`;
 }
 
-/** Epoch milliseconds as `2026-11-22 02:10:33 UTC` (the dashboard shows UTC, as the API does). */
+/**
+ * Epoch milliseconds as `2026-11-22 02:10:33 UTC` (the dashboard shows UTC, as the API does).
+ *
+ * @example
+ * ```ts
+ * formatTime(0); // '1970-01-01 00:00:00 UTC'
+ * ```
+ */
 export function formatTime(ms: number | null): string {
   if (ms === null || !Number.isFinite(ms)) return '—';
   return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
 
-/** A JSON value for display inside an attribute chip: strings as is, numbers with separators, the rest as JSON. */
+/**
+ * A JSON value for display inside an attribute chip: strings as is, numbers with separators, the rest as JSON.
+ *
+ * @example
+ * ```ts
+ * formatValue(1200); // '1,200'
+ * ```
+ */
 export function formatValue(v: unknown): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number') return Number.isInteger(v) ? v.toLocaleString('en-US') : String(v);

@@ -11,7 +11,14 @@ export { DashboardSessions } from './sessions';
 export type { DashboardScope, DashboardSessionsOptions } from './sessions';
 export type { DashboardDb } from './queries';
 
-/** What the server hands the dashboard when it mounts it at `/`. */
+/**
+ * What the server hands the dashboard when it mounts it at `/`.
+ *
+ * @example
+ * ```ts
+ * createDashboard({ version: '0.1.0', db: driver, sessions: new DashboardSessions() });
+ * ```
+ */
 export interface DashboardOptions {
   /** Server version shown in the page footer. */
   version: string;
@@ -29,7 +36,14 @@ export interface DashboardOptions {
   authenticateSecretKey?: (secretKey: string) => Promise<DashboardScope | null>;
 }
 
-/** Name of the HttpOnly session cookie. */
+/**
+ * Name of the HttpOnly session cookie.
+ *
+ * @example
+ * ```ts
+ * getCookie(c, DASHBOARD_COOKIE); // the session id
+ * ```
+ */
 export const DASHBOARD_COOKIE = 'drip_dashboard';
 
 // The dashboard shows billing data: never cached, never framed, and the login token in `/login/<token>`

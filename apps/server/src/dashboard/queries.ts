@@ -4,12 +4,25 @@ import type { DashboardScope } from './sessions';
  * What the dashboard needs from the database: one parameterised statement returning rows. The
  * server's drivers (embedded PGlite and `pg`) both have this shape. Every query below is read-only,
  * scoped to one project and mode, and returns numbers that may exceed 2^53 as text.
+ *
+ * @example
+ * ```ts
+ * const db: DashboardDb = { query: async (sql, params) => (await pool.query(sql, params)).rows };
+ * ```
  */
 export interface DashboardDb {
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
 }
 
-/** A customer row with balances (micro-USDC strings) and usage per meter. */
+/**
+ * A customer row with balances (micro-USDC strings) and usage per meter.
+ *
+ * @example
+ * ```ts
+ * const acme: CustomerView | undefined = overview.customers.find((c) => c.externalCustomerId === 'acme');
+ * acme?.usage.llm_tokens; // '1700.000000'
+ * ```
+ */
 export interface CustomerView {
   id: string;
   externalCustomerId: string | null;
@@ -26,7 +39,14 @@ export interface CustomerView {
   charges: Record<string, { count: number; amountMicros: string }>;
 }
 
-/** One point of the usage chart: a time bucket, a customer, a meter and the quantity in it. */
+/**
+ * One point of the usage chart: a time bucket, a customer, a meter and the quantity in it.
+ *
+ * @example
+ * ```ts
+ * overview.usageSeries.points.filter((p: UsagePoint) => p.usageType === 'api_calls');
+ * ```
+ */
 export interface UsagePoint {
   bucketMs: number;
   customerId: string;
@@ -34,7 +54,14 @@ export interface UsagePoint {
   quantity: number;
 }
 
-/** A run as listed on the overview and shown on the run page. */
+/**
+ * A run as listed on the overview and shown on the run page.
+ *
+ * @example
+ * ```ts
+ * overview.recentRuns.map((r: RunView) => `${r.id} ${r.status} ${r.durationMs} ms`);
+ * ```
+ */
 export interface RunView {
   id: string;
   customerId: string;
@@ -54,7 +81,14 @@ export interface RunView {
   eventCount: number;
 }
 
-/** A run event with its schema-flexible fields (`attributes`, spec §2.4.1). */
+/**
+ * A run event with its schema-flexible fields (`attributes`, spec §2.4.1).
+ *
+ * @example
+ * ```ts
+ * detail.events.map((e: RunEventView) => e.attributes?.model);
+ * ```
+ */
 export interface RunEventView {
   id: string;
   eventType: string;
@@ -69,7 +103,14 @@ export interface RunEventView {
   createdAtMs: number;
 }
 
-/** A charge with its customer and the usage it billed. */
+/**
+ * A charge with its customer and the usage it billed.
+ *
+ * @example
+ * ```ts
+ * overview.recentCharges.map((c: ChargeView) => formatUsdc(c.amountMicros));
+ * ```
+ */
 export interface ChargeView {
   id: string;
   customerId: string;
@@ -82,7 +123,14 @@ export interface ChargeView {
   createdAtMs: number;
 }
 
-/** A webhook delivery with its endpoint. */
+/**
+ * A webhook delivery with its endpoint.
+ *
+ * @example
+ * ```ts
+ * overview.deliveries.filter((d: DeliveryView) => d.status === 'FAILED');
+ * ```
+ */
 export interface DeliveryView {
   id: string;
   webhookId: string;
@@ -97,7 +145,14 @@ export interface DeliveryView {
   nextAttemptAtMs: number | null;
 }
 
-/** Everything the overview page shows. */
+/**
+ * Everything the overview page shows.
+ *
+ * @example
+ * ```ts
+ * const overview: Overview = await loadOverview(db, scope);
+ * ```
+ */
 export interface Overview {
   projectName: string;
   /** The first {@link CUSTOMER_LIMIT} customers, oldest first. */
@@ -115,7 +170,14 @@ export interface Overview {
   totals: { usageEvents: number; runEvents: number; chargedMicros: string; pendingMicros: string };
 }
 
-/** Customers listed on the overview (the count covers all of them). */
+/**
+ * Customers listed on the overview (the count covers all of them).
+ *
+ * @example
+ * ```ts
+ * overview.customers.length <= CUSTOMER_LIMIT; // true
+ * ```
+ */
 export const CUSTOMER_LIMIT = 200;
 const RECENT_RUNS = 25;
 const RECENT_CHARGES = 20;
@@ -125,11 +187,23 @@ const MAX_BUCKETS = 120;
 const BUCKET_LADDER_SECONDS = [
   1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400,
 ];
-/** The chart covers at most this much time, ending at the latest usage event (the table is all-time). */
+/**
+ * The chart covers at most this much time, ending at the latest usage event (the table is all-time).
+ *
+ * @example
+ * ```ts
+ * const from = lastUsageMs - CHART_WINDOW_MS;
+ * ```
+ */
 export const CHART_WINDOW_MS = 24 * 3600 * 1000;
 /**
  * Run events shown on one run page (the timeline API pages further; the page says when it is cut).
  * Events of one request share a timestamp, so they are ordered by `seq`, the insertion order.
+ *
+ * @example
+ * ```ts
+ * detail.truncated; // true when the run has more than RUN_EVENT_LIMIT events
+ * ```
  */
 export const RUN_EVENT_LIMIT = 500;
 
@@ -167,7 +241,15 @@ function customerLabel(row: Record<string, unknown>): string {
   return str(row.customer_name) || str(row.customer_external) || str(row.customer_id);
 }
 
-/** Picks a bucket size (seconds) from the ladder so that `spanMs` fits in at most {@link MAX_BUCKETS}. */
+/**
+ * Picks a bucket size (seconds) from the ladder so that `spanMs` fits in at most {@link MAX_BUCKETS}.
+ *
+ * @example
+ * ```ts
+ * bucketSecondsFor(10_000); // 1
+ * bucketSecondsFor(20 * 60_000); // 10
+ * ```
+ */
 export function bucketSecondsFor(spanMs: number): number {
   const needed = spanMs / 1000 / MAX_BUCKETS;
   for (const s of BUCKET_LADDER_SECONDS) if (s >= needed) return s;

@@ -10,7 +10,14 @@ import {
 import type { Overview, RunEventView, RunView } from './queries';
 import type { DashboardScope } from './sessions';
 
-/** Asset paths; they live under `/dashboard/` so they never collide with the API's unprefixed aliases. */
+/**
+ * Asset paths; they live under `/dashboard/` so they never collide with the API's unprefixed aliases.
+ *
+ * @example
+ * ```ts
+ * `<script src="${ASSET_PATHS.chart}"></script>`
+ * ```
+ */
 export const ASSET_PATHS = {
   css: '/dashboard/assets/dashboard.css',
   js: '/dashboard/assets/dashboard.js',

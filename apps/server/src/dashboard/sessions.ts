@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 
-/** The data space a dashboard visitor may see: one project in one mode (spec §2.2). */
+/**
+ * The data space a dashboard visitor may see: one project in one mode (spec §2.2).
+ *
+ * @example
+ * ```ts
+ * const scope: DashboardScope = { projectId: 'prj_1', mode: 'test' };
+ * ```
+ */
 export interface DashboardScope {
   /** Project id (`projects.id`). */
   projectId: string;
@@ -8,7 +15,14 @@ export interface DashboardScope {
   mode: 'test' | 'live';
 }
 
-/** Options of {@link DashboardSessions}. */
+/**
+ * Options of {@link DashboardSessions}.
+ *
+ * @example
+ * ```ts
+ * new DashboardSessions({ loginTokenTtlMs: 10 * 60_000, sessionTtlMs: 8 * 3600_000 });
+ * ```
+ */
 export interface DashboardSessionsOptions {
   /** How long a one-time login token stays usable, in milliseconds. Default one hour. */
   loginTokenTtlMs?: number;

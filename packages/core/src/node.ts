@@ -10,7 +10,7 @@ import { contextStorage, type DripContextStorage, setDripContextStorage } from '
 
 export * from './index';
 export { createFileOutboxStore } from './outbox/file-store';
-export type { FileOutboxStoreOptions } from './outbox/file-store';
+export type { FileOutboxStore, FileOutboxStoreOptions } from './outbox/file-store';
 
 /**
  * A fresh `AsyncLocalStorage`-backed context store. This entry registers one when loaded; call

@@ -59,15 +59,15 @@ describe('file outbox store', () => {
     const dir = tempDir();
     const s = createFileOutboxStore({ dir });
     await s.load();
-    await s.spill?.([rec(10), rec(11), rec(12)]);
-    const back = (await s.unspill?.(2)) ?? [];
+    await s.spill([rec(10), rec(11), rec(12)]);
+    const back = await s.unspill(2);
     expect(back.map((r) => r.id)).toEqual([10, 11]);
     await s.append(back, []); // persists the cursor with the records
     await s.close();
     const t = createFileOutboxStore({ dir });
     expect((await t.load()).map((r) => r.id)).toEqual([10, 11]);
-    expect(t.spilledCount?.()).toBe(1);
-    expect(((await t.unspill?.(5)) ?? []).map((r) => r.id)).toEqual([12]);
+    expect(t.spilledCount()).toBe(1);
+    expect((await t.unspill(5)).map((r) => r.id)).toEqual([12]);
     await t.close();
   });
 
@@ -103,7 +103,7 @@ describe('file outbox store', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(first.stats().sent).toBe(0);
     // Abandon `first` as a crash would: release its files without flushing.
-    await firstStore.close?.();
+    await firstStore.close();
     const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch, maxAttempts: 1 });
     const second = createOutbox({ ...common, client, store: createFileOutboxStore({ dir }) });
     await second.ready();

@@ -49,6 +49,23 @@ export interface FileOutboxStoreOptions {
   compactBytes?: number | undefined;
 }
 
+/**
+ * The file-backed store: an {@link OutboxStore} with spill support, plus the path of its log.
+ *
+ * @example
+ * ```ts
+ * const store: FileOutboxStore = createFileOutboxStore({ dir: '.drip-outbox' });
+ * console.log(store.path);
+ * ```
+ */
+export interface FileOutboxStore extends OutboxStore {
+  readonly path: string;
+  spill(records: readonly OutboxRecord[]): Promise<void>;
+  unspill(max: number): Promise<OutboxRecord[]>;
+  spilledCount(): number;
+  close(): Promise<void>;
+}
+
 interface Line {
   p?: OutboxRecord[];
   d?: number[];
@@ -89,9 +106,7 @@ function pidAlive(pid: number): boolean {
  * const outbox = createOutbox({ client, store: createFileOutboxStore({ dir: '.drip-outbox' }) });
  * ```
  */
-export function createFileOutboxStore(
-  options: FileOutboxStoreOptions,
-): OutboxStore & { readonly path: string } {
+export function createFileOutboxStore(options: FileOutboxStoreOptions): FileOutboxStore {
   const dir = options.dir;
   const logPath = join(dir, 'outbox.log');
   const spillPath = join(dir, 'outbox.spill');

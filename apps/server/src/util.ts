@@ -3,14 +3,24 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
 const B62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
+// Random bytes are drawn in blocks: one system call per few hundred ids instead of one per id.
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+function randomByte(): number {
+  if (poolAt >= pool.length) {
+    pool = randomBytes(8192);
+    poolAt = 0;
+  }
+  return pool[poolAt++] ?? 0;
+}
+
 function randomChars(alphabet: string, n: number): string {
   // Rejection sampling keeps every character uniform.
   const limit = 256 - (256 % alphabet.length);
   let out = '';
   while (out.length < n) {
-    for (const b of randomBytes(n * 2)) {
-      if (b < limit && out.length < n) out += alphabet[b % alphabet.length];
-    }
+    const b = randomByte();
+    if (b < limit) out += alphabet[b % alphabet.length];
   }
   return out;
 }

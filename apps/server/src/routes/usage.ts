@@ -211,7 +211,8 @@ export async function ingestInternal(
           status,
           claim.map((x) => norm[x.i]?.body.idempotencyKey),
           claim.map((x) => fps[x.i]),
-          claim.map((x) => JSON.stringify(x.body)),
+          // Only the event id is stored: a replay has the same fingerprint, so the rest of the body is this one.
+          claim.map((x) => JSON.stringify({ usageEventId: x.id })),
         ],
       );
       const won = new Set(claimed.map((r) => r.key));
@@ -243,7 +244,7 @@ export async function ingestInternal(
           } else {
             results[x.i] = {
               status: Number(s.status_code),
-              body: { ...s.response, isDuplicate: true },
+              body: { ...x.body, usageEventId: s.response.usageEventId, isDuplicate: true },
               replayed: true,
             };
           }

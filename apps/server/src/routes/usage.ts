@@ -127,160 +127,216 @@ export async function ingestInternal(
     mine.push(local);
   });
   let deliveries = 0;
-  try {
-    await deps.db.transaction(async (tx) => {
-      const todo = norm.map((_, i) => i).filter((i) => results[i] === undefined && !dupOf.has(i));
-      if (todo.length === 0) return;
-      const ids = [
-        ...new Set(todo.map((i) => norm[i]?.body.customerId).filter((v): v is string => v !== undefined)),
-      ];
-      const exts = [
-        ...new Set(
-          todo.map((i) => norm[i]?.body.externalCustomerId).filter((v): v is string => v !== undefined),
-        ),
-      ];
-      const custs = await tx.query<{ id: string; external_customer_id: string | null; is_internal: boolean }>(
-        `SELECT id, external_customer_id, is_internal FROM customers
+  // Fast path: one statement claims the keys and inserts the events, guarded by "no active webhook"
+  // (a single statement is atomic, so no explicit transaction). With webhooks the events must be
+  // emitted in the same transaction, so the work runs again on the transactional path.
+  const work = async (tx: Queryable, fast: boolean): Promise<'slow' | undefined> => {
+    const todo = norm.map((_, i) => i).filter((i) => results[i] === undefined && !dupOf.has(i));
+    if (todo.length === 0) return undefined;
+    const ids = [
+      ...new Set(todo.map((i) => norm[i]?.body.customerId).filter((v): v is string => v !== undefined)),
+    ];
+    const exts = [
+      ...new Set(
+        todo.map((i) => norm[i]?.body.externalCustomerId).filter((v): v is string => v !== undefined),
+      ),
+    ];
+    const custs = await tx.query<{ id: string; external_customer_id: string | null; is_internal: boolean }>(
+      `SELECT id, external_customer_id, is_internal FROM customers
          WHERE project_id = $1 AND mode = $2 AND (id = ANY($3::text[]) OR external_customer_id = ANY($4::text[]))`,
-        [scope.projectId, scope.mode, ids, exts],
-      );
-      const byId = new Map(custs.map((r) => [r.id, r]));
-      const byExt = new Map(
-        custs.filter((r) => r.external_customer_id !== null).map((r) => [r.external_customer_id, r]),
-      );
-      const now = new Date().toISOString();
-      const claim: {
-        i: number;
-        id: string;
-        cust: { id: string; is_internal: boolean };
-        body: Record<string, unknown>;
-      }[] = [];
-      for (const i of todo) {
-        const n = norm[i];
-        if (!n) continue;
-        const cust =
-          n.body.customerId !== undefined
-            ? byId.get(n.body.customerId)
-            : byExt.get(n.body.externalCustomerId ?? '');
-        if (!cust) {
-          results[i] = { status: 404, error: notFound('CUSTOMER_NOT_FOUND', 'Customer') };
-          continue;
-        }
-        const id = newId('use');
-        const b = n.body;
-        const body =
-          routeClass === 'usage:internal'
-            ? {
-                success: true,
-                usageEventId: id,
-                customerId: cust.id,
-                usageType: b.usageType,
-                quantity: b.quantity,
-                units: b.units ?? null,
-                description: b.description ?? null,
-                isInternal: Boolean(cust.is_internal),
-                message: 'Usage recorded',
-                isDuplicate: false,
-              }
-            : {
-                success: true,
-                usageEventId: id,
-                customerId: cust.id,
-                usageType: b.usageType,
-                quantity: b.quantity,
-                idempotencyKey: b.idempotencyKey,
-                pendingEvents: 0,
-                message: 'Usage recorded',
-                isDuplicate: false,
-              };
-        claim.push({ i, id, cust, body });
+      [scope.projectId, scope.mode, ids, exts],
+    );
+    const byId = new Map(custs.map((r) => [r.id, r]));
+    const byExt = new Map(
+      custs.filter((r) => r.external_customer_id !== null).map((r) => [r.external_customer_id, r]),
+    );
+    const now = new Date().toISOString();
+    const claim: {
+      i: number;
+      id: string;
+      cust: { id: string; is_internal: boolean };
+      body: Record<string, unknown>;
+    }[] = [];
+    for (const i of todo) {
+      const n = norm[i];
+      if (!n) continue;
+      const cust =
+        n.body.customerId !== undefined
+          ? byId.get(n.body.customerId)
+          : byExt.get(n.body.externalCustomerId ?? '');
+      if (!cust) {
+        results[i] = { status: 404, error: notFound('CUSTOMER_NOT_FOUND', 'Customer') };
+        continue;
       }
-      if (claim.length === 0) return;
-      claim.sort((a, b) =>
-        (norm[a.i]?.body.idempotencyKey ?? '') < (norm[b.i]?.body.idempotencyKey ?? '') ? -1 : 1,
-      );
-      const status = routeClass === 'usage:internal' ? 201 : 202;
-      const claimed = await tx.query<{ key: string }>(
-        `INSERT INTO idempotency_keys (project_id, mode, key, route_class, fingerprint, status_code, response)
-         SELECT $1, $2, t.k, $3, t.f, $4, t.r::jsonb FROM unnest($5::text[], $6::text[], $7::text[]) AS t(k, f, r)
-         ON CONFLICT DO NOTHING RETURNING key`,
+      const id = newId('use');
+      const b = n.body;
+      const body =
+        routeClass === 'usage:internal'
+          ? {
+              success: true,
+              usageEventId: id,
+              customerId: cust.id,
+              usageType: b.usageType,
+              quantity: b.quantity,
+              units: b.units ?? null,
+              description: b.description ?? null,
+              isInternal: Boolean(cust.is_internal),
+              message: 'Usage recorded',
+              isDuplicate: false,
+            }
+          : {
+              success: true,
+              usageEventId: id,
+              customerId: cust.id,
+              usageType: b.usageType,
+              quantity: b.quantity,
+              idempotencyKey: b.idempotencyKey,
+              pendingEvents: 0,
+              message: 'Usage recorded',
+              isDuplicate: false,
+            };
+      claim.push({ i, id, cust, body });
+    }
+    if (claim.length === 0) return undefined;
+    claim.sort((a, b) =>
+      (norm[a.i]?.body.idempotencyKey ?? '') < (norm[b.i]?.body.idempotencyKey ?? '') ? -1 : 1,
+    );
+    const status = routeClass === 'usage:internal' ? 201 : 202;
+    const keysOf = claim.map((x) => norm[x.i]?.body.idempotencyKey);
+    const eventCols = () => {
+      const col = <T>(f: (x: (typeof claim)[number], n: { body: UsageBody; quantityText: string }) => T) =>
+        claim.map((x) => f(x, norm[x.i] as { body: UsageBody; quantityText: string }));
+      return [
+        col((x) => x.id),
+        col((x) => x.cust.id),
+        col((_, n) => n.body.usageType),
+        col((_, n) => n.quantityText),
+        col((_, n) => n.body.units ?? null),
+        col((_, n) => n.body.description ?? null),
+        col((_, n) => (n.body.metadata ? JSON.stringify(n.body.metadata) : null)),
+      ];
+    };
+    let claimedKeys: string[];
+    if (fast) {
+      const [r] = await tx.query<{ has_hooks: boolean; claimed: string[] | null }>(
+        `WITH hooks AS (SELECT 1 FROM webhooks WHERE project_id = $1 AND mode = $2 AND is_active AND deleted_at IS NULL LIMIT 1),
+           t AS (SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+                 AS t(k, f, id, c, u, q, un, d, m)),
+           claimed AS (
+             INSERT INTO idempotency_keys (project_id, mode, key, route_class, fingerprint, status_code, response)
+             SELECT $1, $2, t.k, $3, t.f, $4, jsonb_build_object('usageEventId', t.id) FROM t
+             WHERE NOT EXISTS (SELECT 1 FROM hooks)
+             ON CONFLICT DO NOTHING RETURNING key),
+           ins AS (
+             INSERT INTO events (id, project_id, mode, kind, customer_id, event_type, idempotency_key, usage_type, quantity, units, description, metadata, created_at)
+             SELECT t.id, $1, $2, 'usage', t.c, 'USAGE', t.k, t.u, t.q::numeric, t.un, t.d, t.m::jsonb, $14
+             FROM t WHERE t.k IN (SELECT key FROM claimed) RETURNING 1)
+           SELECT EXISTS (SELECT 1 FROM hooks) AS has_hooks, (SELECT array_agg(key) FROM claimed) AS claimed, (SELECT count(*) FROM ins) AS n`,
         [
           scope.projectId,
           scope.mode,
           routeClass,
           status,
-          claim.map((x) => norm[x.i]?.body.idempotencyKey),
+          keysOf,
           claim.map((x) => fps[x.i]),
-          // Only the event id is stored: a replay has the same fingerprint, so the rest of the body is this one.
-          claim.map((x) => JSON.stringify({ usageEventId: x.id })),
+          ...eventCols(),
+          now,
         ],
       );
-      const won = new Set(claimed.map((r) => r.key));
-      const lost = claim.filter((x) => !won.has(norm[x.i]?.body.idempotencyKey ?? ''));
-      if (lost.length > 0) {
-        const stored = await tx.query<{
-          key: string;
-          fingerprint: string;
-          status_code: number | null;
-          response: Record<string, unknown> | null;
-        }>(
-          'SELECT key, fingerprint, status_code, response FROM idempotency_keys WHERE project_id = $1 AND mode = $2 AND key = ANY($3::text[])',
-          [scope.projectId, scope.mode, lost.map((x) => norm[x.i]?.body.idempotencyKey)],
-        );
-        const byKey = new Map(stored.map((s) => [s.key, s]));
-        for (const x of lost) {
-          const key = norm[x.i]?.body.idempotencyKey ?? '';
-          const s = byKey.get(key);
-          if (!s || s.status_code === null || !s.response) {
-            results[x.i] = {
-              status: 409,
-              error: inProgress(key),
-            };
-          } else if (s.fingerprint !== fps[x.i]) {
-            results[x.i] = {
-              status: 409,
-              error: reused(key),
-            };
-          } else {
-            results[x.i] = {
-              status: Number(s.status_code),
-              body: { ...x.body, usageEventId: s.response.usageEventId, isDuplicate: true },
-              replayed: true,
-            };
-          }
-        }
-      }
-      const fresh = claim.filter((x) => won.has(norm[x.i]?.body.idempotencyKey ?? ''));
-      if (fresh.length === 0) return;
-      const col = <T>(f: (x: (typeof fresh)[number], n: { body: UsageBody; quantityText: string }) => T) =>
-        fresh.map((x) => f(x, norm[x.i] as { body: UsageBody; quantityText: string }));
-      await tx.query(
-        `INSERT INTO events (id, project_id, mode, kind, customer_id, event_type, idempotency_key, usage_type, quantity, units, description, metadata, created_at)
-         SELECT t.id, $1, $2, 'usage', t.c, 'USAGE', t.k, t.u, t.q::numeric, t.un, t.d, t.m::jsonb, $3
-         FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) AS t(id, c, k, u, q, un, d, m)`,
+      if (r?.has_hooks) return 'slow';
+      claimedKeys = r?.claimed ?? [];
+    } else {
+      const claimed = await tx.query<{ key: string }>(
+        `INSERT INTO idempotency_keys (project_id, mode, key, route_class, fingerprint, status_code, response)
+           SELECT $1, $2, t.k, $3, t.f, $4, jsonb_build_object('usageEventId', t.id) FROM unnest($5::text[], $6::text[], $7::text[]) AS t(k, f, id)
+           ON CONFLICT DO NOTHING RETURNING key`,
+        // Only the event id is stored: a replay has the same fingerprint, so the rest of the body is this one.
         [
           scope.projectId,
           scope.mode,
-          now,
-          col((x) => x.id),
-          col((x) => x.cust.id),
-          col((_, n) => n.body.idempotencyKey),
-          col((_, n) => n.body.usageType),
-          col((_, n) => n.quantityText),
-          col((_, n) => n.body.units ?? null),
-          col((_, n) => n.body.description ?? null),
-          col((_, n) => (n.body.metadata ? JSON.stringify(n.body.metadata) : null)),
+          routeClass,
+          status,
+          keysOf,
+          claim.map((x) => fps[x.i]),
+          claim.map((x) => x.id),
         ],
       );
-      const em = new Emitter(tx, scope);
-      for (const x of fresh) {
-        const n = norm[x.i];
-        if (!n) continue;
-        results[x.i] = { status, body: x.body };
-        await em.emit('usage.recorded', usageRecorded(x.id, n.body, x.cust.id, n.quantityText, now));
+      claimedKeys = claimed.map((r) => r.key);
+    }
+    const won = new Set(claimedKeys);
+    const lost = claim.filter((x) => !won.has(norm[x.i]?.body.idempotencyKey ?? ''));
+    if (lost.length > 0) {
+      const stored = await tx.query<{
+        key: string;
+        fingerprint: string;
+        status_code: number | null;
+        response: Record<string, unknown> | null;
+      }>(
+        'SELECT key, fingerprint, status_code, response FROM idempotency_keys WHERE project_id = $1 AND mode = $2 AND key = ANY($3::text[])',
+        [scope.projectId, scope.mode, lost.map((x) => norm[x.i]?.body.idempotencyKey)],
+      );
+      const byKey = new Map(stored.map((s) => [s.key, s]));
+      for (const x of lost) {
+        const key = norm[x.i]?.body.idempotencyKey ?? '';
+        const s = byKey.get(key);
+        if (!s || s.status_code === null || !s.response) {
+          results[x.i] = {
+            status: 409,
+            error: inProgress(key),
+          };
+        } else if (s.fingerprint !== fps[x.i]) {
+          results[x.i] = {
+            status: 409,
+            error: reused(key),
+          };
+        } else {
+          results[x.i] = {
+            status: Number(s.status_code),
+            body: { ...x.body, usageEventId: s.response.usageEventId, isDuplicate: true },
+            replayed: true,
+          };
+        }
       }
-      deliveries = em.deliveries;
-    });
+    }
+    const fresh = claim.filter((x) => won.has(norm[x.i]?.body.idempotencyKey ?? ''));
+    if (fresh.length === 0) return undefined;
+    if (fast) {
+      for (const x of fresh) results[x.i] = { status, body: x.body };
+      return undefined;
+    }
+    const cols = eventCols();
+    const freshIds = new Set(fresh.map((x) => x.id));
+    const keep = claim.map((x) => freshIds.has(x.id));
+    const pick = (arr: unknown[]) => arr.filter((_, j) => keep[j]);
+    await tx.query(
+      `INSERT INTO events (id, project_id, mode, kind, customer_id, event_type, idempotency_key, usage_type, quantity, units, description, metadata, created_at)
+         SELECT t.id, $1, $2, 'usage', t.c, 'USAGE', t.k, t.u, t.q::numeric, t.un, t.d, t.m::jsonb, $3
+         FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) AS t(id, c, k, u, q, un, d, m)`,
+      [
+        scope.projectId,
+        scope.mode,
+        now,
+        pick(cols[0] ?? []),
+        pick(cols[1] ?? []),
+        pick(keysOf),
+        ...cols.slice(2).map(pick),
+      ],
+    );
+    const em = new Emitter(tx, scope);
+    for (const x of fresh) {
+      const n = norm[x.i];
+      if (!n) continue;
+      results[x.i] = { status, body: x.body };
+      await em.emit('usage.recorded', usageRecorded(x.id, n.body, x.cust.id, n.quantityText, now));
+    }
+    deliveries = em.deliveries;
+    return undefined;
+  };
+  try {
+    if ((await work(deps.db, true)) === 'slow') {
+      for (let i = 0; i < results.length; i++) if (results[i]?.status === 404) results[i] = undefined;
+      await deps.db.transaction((tx) => work(tx, false));
+    }
   } finally {
     for (const k of mine) deps.inflight.delete(k);
   }

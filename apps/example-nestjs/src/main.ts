@@ -11,8 +11,10 @@ async function main(): Promise<void> {
   console.log(`example-nestjs listening on ${running.url}`);
   console.log(`customers: ${JSON.stringify(running.customers)}`);
   let stopping = false;
+  // `on`, not `once`: while this handler is closing the app, @drip/core's own signal hook (which flushes and
+  // re-raises the signal when nobody else listens) must still see a listener and leave the exit to us.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
       if (stopping) return;
       stopping = true;
       running.close().then(

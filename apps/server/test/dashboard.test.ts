@@ -2,12 +2,11 @@
 // The dashboard in headless Chromium: traffic goes through the real API of a running server, then the
 // page must show the right customers, totals, chart series and a run's events. Screenshots are written
 // to test-results/ (gitignored) as artifacts.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../src/index';
 
@@ -28,8 +27,7 @@ const CHROMIUM_ARGS = [
 let server: RunningServer;
 let receiver: Server;
 let receiverUrl = '';
-let profileDir = '';
-let browser: BrowserContext;
+let browser: Browser;
 const ids: Record<string, string> = {};
 let agentRunId = '';
 
@@ -136,18 +134,16 @@ beforeAll(async () => {
   server = await startServer({ port: 0, memory: true });
   await sendTraffic();
   mkdirSync(ARTIFACTS, { recursive: true });
-  profileDir = mkdtempSync(join(tmpdir(), 'drip-chromium-'));
-  browser = await chromium.launchPersistentContext(profileDir, {
+  // launch() gives Chromium a fresh profile of its own; each context below is a separate visitor.
+  browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 900 },
   });
 });
 
 afterAll(async () => {
   await browser?.close();
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   await server?.close();
   await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
 });
@@ -170,7 +166,7 @@ describe('dashboard in Chromium', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    page = await browser.newPage();
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     page.on('pageerror', (err) => pageErrors.push(String(err)));
     await page.goto(await loginLink());
   });
@@ -253,29 +249,22 @@ describe('dashboard in Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 
-  it('asks for the secret key without a session, and refuses a used link', async () => {
-    const fresh = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
-    try {
-      const p = await fresh.newPage();
-      const link = await loginLink();
-      await p.goto(link);
-      await p.goto(link);
-      expect(await p.locator('h1').innerText()).toBe('This login link no longer works');
-      const other = await (await fresh.newContext()).newPage();
-      await other.goto(`${server.url}/`);
-      await other.fill('#key', server.publicKey);
-      await other.click('button[type="submit"]');
-      expect(await other.locator('[role="alert"]').innerText()).toContain('public key');
-      await other.fill('#key', server.apiKey);
-      await other.click('button[type="submit"]');
-      await other.waitForSelector('[data-testid="kpi-customers"]');
-      await expect(other.locator('[data-testid="kpi-customers"]').textContent()).resolves.toBe('3');
-    } finally {
-      await fresh.close();
-    }
+  it('lets a link in once, and asks anyone else for the secret key', async () => {
+    const link = await loginLink();
+    const first = await (await browser.newContext()).newPage();
+    await first.goto(link);
+    await first.waitForSelector('[data-testid="kpi-customers"]');
+    expect(new URL(first.url()).pathname).toBe('/');
+    const second = await (await browser.newContext()).newPage();
+    await second.goto(link);
+    expect(await second.locator('h1').innerText()).toBe('This login link no longer works');
+    await second.goto(`${server.url}/`);
+    await second.fill('#key', server.publicKey);
+    await second.click('button[type="submit"]');
+    expect(await second.locator('[role="alert"]').innerText()).toContain('public key');
+    await second.fill('#key', server.apiKey);
+    await second.click('button[type="submit"]');
+    await second.waitForSelector('[data-testid="kpi-customers"]');
+    await expect(second.locator('[data-testid="kpi-customers"]').textContent()).resolves.toBe('3');
   });
 });

@@ -228,6 +228,16 @@ function callOptions(o: CallOptions | undefined): RequestOptions {
   return { signal: o.signal, timeoutMs: o.timeoutMs, deadlineMs: o.deadlineMs, maxAttempts: o.maxAttempts };
 }
 
+/** Copies the defined fields named in `keys` (typed for query strings; bodies only pass it on as JSON). */
+function pick<T extends object>(o: T, keys: ReadonlyArray<keyof T & string>): Record<string, QueryValue> {
+  const out: Record<string, QueryValue> = {};
+  for (const k of keys) {
+    const v = o[k];
+    if (v !== undefined) out[k] = v as QueryValue;
+  }
+  return out;
+}
+
 function omitUndefined(o: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
@@ -356,14 +366,14 @@ export class Drip {
     this.sdk = { adapter: options.sdk?.adapter };
     const adapter = options.sdk?.adapter ? `; adapter=${options.sdk.adapter}` : '';
     this.clientHeader = `@drip/core@${VERSION}${adapter}; runtime=${detectRuntime()}`;
-    this.userPolicy = omitUndefined({
-      maxAttempts: options.maxAttempts,
-      timeoutMs: options.timeoutMs,
-      deadlineMs: options.deadlineMs,
-      backoffBaseMs: options.backoffBaseMs,
-      backoffCapMs: options.backoffCapMs,
-      retryAfterCapMs: options.retryAfterCapMs,
-    }) as Partial<RetryPolicy>;
+    this.userPolicy = pick(options, [
+      'maxAttempts',
+      'timeoutMs',
+      'deadlineMs',
+      'backoffBaseMs',
+      'backoffCapMs',
+      'retryAfterCapMs',
+    ]) as Partial<RetryPolicy>;
     this.transport = new Transport({
       apiKey,
       baseUrl,
@@ -495,13 +505,7 @@ export class Drip {
     c.boolean('isInternal', params.isInternal);
     c.metadata('metadata', params.metadata);
     c.done();
-    const body = omitUndefined({
-      externalCustomerId: params.externalCustomerId,
-      onchainAddress: params.onchainAddress,
-      email: params.email,
-      isInternal: params.isInternal,
-      metadata: params.metadata,
-    });
+    const body = pick(params, ['externalCustomerId', 'onchainAddress', 'email', 'isInternal', 'metadata']);
     try {
       const res = await this.send<unknown>('POST', '/customers', {
         ...callOptions(params),
@@ -554,14 +558,14 @@ export class Drip {
     c.oneOf('status', options.status, CUSTOMER_STATUSES);
     c.boolean('isInternal', options.isInternal);
     c.done();
-    const query = {
-      limit: options.limit,
-      offset: options.offset,
-      status: options.status,
-      isInternal: options.isInternal,
-      externalCustomerId: options.externalCustomerId,
-      onchainAddress: options.onchainAddress,
-    };
+    const query = pick(options, [
+      'limit',
+      'offset',
+      'status',
+      'isInternal',
+      'externalCustomerId',
+      'onchainAddress',
+    ]);
     return this.listPage<Customer>('/customers', query, options, 'customers', (r, d) =>
       this.customerFrom(r, d),
     );
@@ -790,12 +794,7 @@ export class Drip {
     c.int('offset', options.offset, 0, Number.MAX_SAFE_INTEGER);
     c.oneOf('status', options.status, CHARGE_STATUSES);
     c.done();
-    const query = {
-      customerId: options.customerId,
-      status: options.status,
-      limit: options.limit,
-      offset: options.offset,
-    };
+    const query = pick(options, ['customerId', 'status', 'limit', 'offset']);
     return this.listPage<Charge>('/charges', query, options, 'charges', (r, d) => this.chargeFrom(r, d));
   }
 
@@ -929,14 +928,7 @@ export class Drip {
     c.string('description', params.description, { max: 1000 });
     c.metadata('metadata', params.metadata);
     c.done();
-    const body = omitUndefined({
-      name: params.name,
-      slug: params.slug,
-      productSurface: params.productSurface,
-      chain: params.chain,
-      description: params.description,
-      metadata: params.metadata,
-    });
+    const body = pick(params, ['name', 'slug', 'productSurface', 'chain', 'description', 'metadata']);
     try {
       const res = await this.send<unknown>('POST', '/workflows', {
         ...callOptions(params),
@@ -980,12 +972,7 @@ export class Drip {
     c.oneOf('productSurface', options.productSurface, SURFACES);
     c.boolean('isActive', options.isActive);
     c.done();
-    const query = {
-      productSurface: options.productSurface,
-      isActive: options.isActive,
-      limit: options.limit,
-      offset: options.offset,
-    };
+    const query = pick(options, ['productSurface', 'isActive', 'limit', 'offset']);
     return this.listPage<Workflow>('/workflows', query, options, 'workflows', (r, d) =>
       this.workflowFrom(r, d),
     );
@@ -1082,12 +1069,7 @@ export class Drip {
     c.string('errorCode', params?.errorCode, { max: 100 });
     c.metadata('metadata', params?.metadata);
     c.done();
-    const body = omitUndefined({
-      status: params.status,
-      errorMessage: params.errorMessage,
-      errorCode: params.errorCode,
-      metadata: params.metadata,
-    });
+    const body = pick(params, ['status', 'errorMessage', 'errorCode', 'metadata']);
     const res = await this.send<unknown>('PATCH', `/runs/${seg(runId)}`, { ...callOptions(params), body });
     checkShape(res, res.data, 'endRun', { id: 'string', status: 'string' });
     return attachMeta(res.data as RunEnded, res);
@@ -1124,15 +1106,7 @@ export class Drip {
     c.int('offset', options.offset, 0, Number.MAX_SAFE_INTEGER);
     c.oneOf('status', options.status, RUN_STATUSES);
     c.done();
-    const query = {
-      customerId: options.customerId,
-      workflowId: options.workflowId,
-      status: options.status,
-      from: options.from,
-      to: options.to,
-      limit: options.limit,
-      offset: options.offset,
-    };
+    const query = pick(options, ['customerId', 'workflowId', 'status', 'from', 'to', 'limit', 'offset']);
     return this.listPage<RunSummary>('/runs', query, options, 'runs', (r, d) => {
       checkShape(r, d, 'run', { id: 'string', status: 'string' });
       return d as RunSummary;
@@ -1169,12 +1143,7 @@ export class Drip {
     c.boolean('includeAnomalies', options.includeAnomalies);
     c.boolean('collapseRetries', options.collapseRetries);
     c.done();
-    const query = {
-      limit: options.limit,
-      cursor: options.cursor,
-      includeAnomalies: options.includeAnomalies,
-      collapseRetries: options.collapseRetries,
-    };
+    const query = pick(options, ['limit', 'cursor', 'includeAnomalies', 'collapseRetries']);
     const res = await this.send<unknown>('GET', `/runs/${seg(runId)}/timeline`, {
       ...callOptions(options),
       query,
@@ -1524,20 +1493,20 @@ export class Drip {
     c.int('limit', options.limit, 1, 100);
     c.int('offset', options.offset, 0, Number.MAX_SAFE_INTEGER);
     c.done();
-    const query: Record<string, QueryValue> = {
-      customerId: options.customerId,
-      runId: options.runId,
-      workflowId: options.workflowId,
-      eventType: options.eventType,
-      outcome: options.outcome,
-      actionName: options.actionName,
-      parentEventId: options.parentEventId,
-      idempotencyKey: options.idempotencyKey,
-      from: options.from,
-      to: options.to,
-      limit: options.limit,
-      offset: options.offset,
-    };
+    const query = pick(options, [
+      'customerId',
+      'runId',
+      'workflowId',
+      'eventType',
+      'outcome',
+      'actionName',
+      'parentEventId',
+      'idempotencyKey',
+      'from',
+      'to',
+      'limit',
+      'offset',
+    ]);
     const res = await this.send<unknown>('GET', '/events', { ...callOptions(options), query });
     checkShape(res, res.data, 'events', { data: 'array' });
     const d = res.data as Record<string, unknown>;
@@ -1603,12 +1572,7 @@ export class Drip {
     const c = new Checker();
     this.webhookChecks(c, params, true);
     c.done();
-    const body = omitUndefined({
-      url: params.url,
-      events: params.events,
-      description: params.description,
-      filters: params.filters,
-    });
+    const body = pick(params, ['url', 'events', 'description', 'filters']);
     const res = await this.send<unknown>('POST', '/webhooks', {
       ...callOptions(params),
       body,
@@ -1689,13 +1653,7 @@ export class Drip {
     c.id('webhookId', webhookId);
     this.webhookChecks(c, params as Partial<CreateWebhookParams> & { isActive?: unknown }, false);
     c.done();
-    const body = omitUndefined({
-      url: params.url,
-      events: params.events,
-      description: params.description,
-      isActive: params.isActive,
-      filters: params.filters,
-    });
+    const body = pick(params, ['url', 'events', 'description', 'isActive', 'filters']);
     const res = await this.send<unknown>('PATCH', `/webhooks/${seg(webhookId)}`, {
       ...callOptions(params),
       body,
@@ -1790,7 +1748,7 @@ export class Drip {
     c.int('offset', options.offset, 0, Number.MAX_SAFE_INTEGER);
     c.oneOf('status', options.status, ['PENDING', 'DELIVERED', 'FAILED']);
     c.done();
-    const query = { limit: options.limit, offset: options.offset, status: options.status };
+    const query = pick(options, ['limit', 'offset', 'status']);
     return this.listPage<WebhookDelivery>(
       `/webhooks/${seg(webhookId)}/deliveries`,
       query,
@@ -1879,11 +1837,7 @@ export class Drip {
     } else c.add('limitValue', 'is required (number or decimal string)');
     c.boolean('autoBlock', params?.autoBlock);
     c.done();
-    const body = omitUndefined({
-      capType: params.capType,
-      limitValue: params.limitValue,
-      autoBlock: params.autoBlock,
-    });
+    const body = pick(params, ['capType', 'limitValue', 'autoBlock']);
     const res = await this.send<unknown>('PUT', `/customers/${seg(customerId)}/spending-cap`, {
       ...callOptions(params),
       body,
@@ -2032,7 +1986,7 @@ export class Drip {
     c.done();
     const res = await this.send<unknown>('POST', `/api-keys/${seg(keyId)}/rotate`, {
       ...callOptions(params),
-      body: omitUndefined({ gracePeriodHours: params.gracePeriodHours }),
+      body: pick(params, ['gracePeriodHours']),
       retrySafe: false,
     });
     checkShape(res, res.data, 'apiKeyRotation', { id: 'string', secretKey: 'string' });

@@ -92,5 +92,9 @@ export function writeSection(section, body) {
 /** `node -v`, cores and CPU model, for the report header. */
 export async function machine() {
   const os = await import('node:os');
-  return `Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'})`;
+  const load = os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' / ');
+  return `Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), load average at the end ${load} (1 / 5 / 15 min; the machine is shared)`;
 }

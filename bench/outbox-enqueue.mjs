@@ -1,7 +1,7 @@
 // enqueue() cost per usage record and per run record (ns/op, in-process; nothing is sent while timing).
 // Run: node bench/outbox-enqueue.mjs [--ops 200000] [--rounds 7]. Writes the "Outbox: enqueue" section of BENCHMARKS.md.
 import { createOutbox } from '@drip/core';
-import { flags, machine, median, silentTransport, writeSection } from './outbox-common.mjs';
+import { calibrate, flags, machine, median, silentTransport, writeSection } from './outbox-common.mjs';
 
 const f = flags({ ops: 200_000, rounds: 7, write: true });
 
@@ -19,7 +19,13 @@ function measure(kind, aggregate) {
     const t0 = process.hrtime.bigint();
     if (kind === 'usage') {
       for (let i = 0; i < f.ops; i++) {
-        outbox.enqueue({ type: 'usage', customerId: 'cus_bench', meter: 'api_calls', quantity: 1, idempotencyKey: `mw:cus_bench:req.${i}:api_calls:0` });
+        outbox.enqueue({
+          type: 'usage',
+          customerId: 'cus_bench',
+          meter: 'api_calls',
+          quantity: 1,
+          idempotencyKey: `mw:cus_bench:req.${i}:api_calls:0`,
+        });
       }
     } else {
       for (let i = 0; i < f.ops; i++) {
@@ -43,12 +49,14 @@ function measure(kind, aggregate) {
   return median(times);
 }
 
+const cal = calibrate();
 const usage = measure('usage', false);
 const run = measure('run', false);
 const aggregated = measure('usage', true);
 const body = `## Outbox: enqueue
 
-Command: \`node bench/outbox-enqueue.mjs --ops ${f.ops} --rounds ${f.rounds}\` (${machine()}). Median of ${f.rounds} rounds of
+Command: \`node bench/outbox-enqueue.mjs --ops ${f.ops} --rounds ${f.rounds}\` (${machine()}).
+${cal.note} Median of ${f.rounds} rounds of
 ${f.ops} synchronous \`enqueue()\` calls after a warm-up round; the transport never answers, so nothing is sent while timing.
 
 | Record | ns/op |

@@ -2,15 +2,24 @@
 // finish(), which enqueues one usage record and one run record. Nothing is sent while timing.
 // Run: node bench/pipeline-request.mjs [--requests 100000] [--rounds 7]. Writes the "Pipeline: per request" section.
 import { createOutbox, createRequestMeter } from '@drip/core';
-import { flags, machine, median, silentTransport, writeSection } from './outbox-common.mjs';
+import { calibrate, flags, machine, median, silentTransport, writeSection } from './outbox-common.mjs';
 
 const f = flags({ requests: 100_000, rounds: 7, write: true });
 
 function measure(options) {
   const times = [];
   for (let round = 0; round < f.rounds + 1; round++) {
-    const outbox = createOutbox({ transport: silentTransport, shutdownHooks: false, maxRecords: 4 * f.requests, maxBytes: 2 ** 31 });
-    const meter = createRequestMeter({ customer: (req) => req.customerId, outbox: { instance: outbox }, ...options });
+    const outbox = createOutbox({
+      transport: silentTransport,
+      shutdownHooks: false,
+      maxRecords: 4 * f.requests,
+      maxBytes: 2 ** 31,
+    });
+    const meter = createRequestMeter({
+      customer: (req) => req.customerId,
+      outbox: { instance: outbox },
+      ...options,
+    });
     const headers = { 'user-agent': 'bench' };
     const raw = { customerId: 'cus_bench' };
     const view = { method: 'GET', path: '/items/42', route: '/items/:id', header: (n) => headers[n], raw };
@@ -31,11 +40,13 @@ function measure(options) {
   return median(times);
 }
 
+const cal = calibrate();
 const plain = measure({});
 const noRun = measure({ run: false });
 const body = `## Pipeline: per request
 
-Command: \`node bench/pipeline-request.mjs --requests ${f.requests} --rounds ${f.rounds}\` (${machine()}). Median of ${f.rounds}
+Command: \`node bench/pipeline-request.mjs --requests ${f.requests} --rounds ${f.rounds}\` (${machine()}).
+${cal.note} Median of ${f.rounds}
 rounds after a warm-up round. One request = \`begin()\`, \`handle.run()\` with one \`run.event()\` and one \`usage()\`, then
 \`finish({ status: 200 })\`, which enqueues two usage records (\`api_calls\`, \`llm_tokens\`) and one run record.
 Target: at most 5 µs per request.

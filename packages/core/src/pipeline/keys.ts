@@ -3,7 +3,6 @@
 import { getIdempotencyInstanceId } from '../idempotency';
 import { base64url, sha256 } from './sha256';
 
-const SAFE_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 const PRINTABLE = /^[\x20-\x7e]{1,128}$/;
 const COUNTER = Symbol.for('drip.pipeline.requestCounter');
 
@@ -18,7 +17,25 @@ const COUNTER = Symbol.for('drip.pipeline.requestCounter');
  * ```
  */
 export function safeKey(plain: string): string {
-  return SAFE_KEY.test(plain) ? plain : `mw_${base64url(sha256(plain))}`;
+  return isSafeKey(plain) ? plain : `mw_${base64url(sha256(plain))}`;
+}
+
+/** `^[A-Za-z0-9._:-]{1,128}$` without a regex (this runs for every record on the hot path). */
+function isSafeKey(s: string): boolean {
+  const n = s.length;
+  if (n < 1 || n > 128) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    const ok =
+      (c >= 97 && c <= 122) ||
+      (c >= 65 && c <= 90) ||
+      (c >= 48 && c <= 58) ||
+      c === 46 ||
+      c === 95 ||
+      c === 45;
+    if (!ok) return false;
+  }
+  return true;
 }
 
 /**

@@ -120,6 +120,8 @@ interface MeterState<Req> {
   redact: Array<string | RegExp>;
   metaHeaders: string[];
   now(): number;
+  /** Workflow slug of a route, cached (routes are few; the cache is bounded anyway). */
+  slug(method: string, route: string): string;
 }
 
 class RunContext implements DripRunContext {
@@ -315,7 +317,7 @@ class RequestScope<Req> implements DripRequestContext {
         const body: Parameters<Outbox['enqueue']>[0] = {
           type: 'run',
           customerId: this.customerId,
-          workflow: rule?.workflow ?? workflowSlug(view.method, route),
+          workflow: rule?.workflow ?? s.slug(view.method, route),
           status: runStatus,
           events: this.run.events ?? [],
           externalRunId: this.run.externalRunId,
@@ -609,6 +611,7 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
     meteringErrors: 0,
   };
   const clock = outboxRest.clock;
+  const slugs = new Map<string, string>();
   const state: MeterState<Req> = {
     options: o,
     resolvers,
@@ -628,6 +631,16 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
     redact: [...DEFAULT_REDACT, ...(o.metadata ? (o.metadata.redact ?? []) : [])],
     metaHeaders: o.metadata ? (o.metadata.headers ?? []).map((h) => h.toLowerCase()) : [],
     now: clock ? () => clock.now() : Date.now,
+    slug(method, route) {
+      const key = `${method} ${route}`;
+      let slug = slugs.get(key);
+      if (slug === undefined) {
+        slug = workflowSlug(method, route);
+        if (slugs.size >= 1_000) slugs.clear();
+        slugs.set(key, slug);
+      }
+      return slug;
+    },
     warnOnce(key, message) {
       if (warned.has(key)) return;
       warned.add(key);

@@ -15,6 +15,7 @@
 //   --seed       seed of the traffic generator (default 42), so two runs send the same mix
 //   --data-dir   embedded database directory (default .drip-data/demo; emptied at every start)
 import { spawn } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -516,8 +517,19 @@ async function readSummary(drip, customerIds) {
 }
 
 /** The checks `--once` exits on: what the server recorded must match what the demo sent. */
-function checks(tally, summary) {
+function checks(tally, summary, hooks) {
   const out = [];
+  if (hooks) {
+    const charges = CUSTOMERS.reduce((n, c) => n + summary[c].charges, 0);
+    const failed = CUSTOMERS.reduce((n, c) => n + (summary[c].runs.FAILED ?? 0), 0);
+    out.push([
+      'webhooks: charge.succeeded received = confirmed charges',
+      hooks.byType['charge.succeeded'] ?? 0,
+      charges,
+    ]);
+    out.push(['webhooks: run.failed received = FAILED runs', hooks.byType['run.failed'] ?? 0, failed]);
+    out.push(['webhooks: deliveries with a bad signature', hooks.badSignatures, 0]);
+  }
   for (const c of CUSTOMERS) {
     const t = tally[c];
     const s = summary[c];
@@ -612,6 +624,44 @@ async function shutdown(code) {
   process.exit(code);
 }
 
+/**
+ * A webhook endpoint in this process: counts the events it receives and checks each signature with
+ * @drip/core's verifier (spec §8.2). Deliveries are deduplicated on the event id, as receivers should.
+ */
+async function startWebhookReceiver() {
+  const core = join(ROOT, 'packages', 'core', 'dist', 'index.js');
+  const { verifyWebhookSignature } = await import(pathToFileURL(core).href);
+  const hooks = { secret: '', seen: new Set(), byType: {}, badSignatures: 0 };
+  const srv = createHttpServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const ok = await verifyWebhookSignature(
+        body,
+        String(req.headers['x-drip-signature'] ?? ''),
+        hooks.secret,
+      ).catch(() => false);
+      let event = null;
+      try {
+        event = JSON.parse(body);
+      } catch {
+        // counted as a bad signature below if unsigned; otherwise ignored
+      }
+      if (!ok) hooks.badSignatures++;
+      else if (event?.id && !hooks.seen.has(event.id)) {
+        hooks.seen.add(event.id);
+        hooks.byType[event.type] = (hooks.byType[event.type] ?? 0) + 1;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"received":true}');
+    });
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  hooks.url = `http://127.0.0.1:${srv.address().port}/webhooks/drip`;
+  srv.unref();
+  return hooks;
+}
+
 async function main() {
   let examples = discoverExamples();
   if (args.examples) {
@@ -634,6 +684,23 @@ async function main() {
       `  issued a key pair for the example apps: ${appKey.slice(0, 12)}… (${issued.json?.publicKey})`,
     );
   const appDrip = apiClient(server.url, appKey);
+  // A signed-webhook endpoint for charges and failed runs, as a billing team would register one.
+  let hooks = null;
+  try {
+    const receiver = await startWebhookReceiver();
+    const created = await drip.post('/webhooks', {
+      url: receiver.url,
+      events: ['charge.succeeded', 'run.failed'],
+      description: 'demo receiver',
+    });
+    if (created.status === 201) {
+      receiver.secret = created.json.secret;
+      hooks = receiver;
+      console.log(`  registered a webhook endpoint for charge.succeeded and run.failed: ${receiver.url}`);
+    }
+  } catch (err) {
+    console.log(`  no webhook receiver: ${err instanceof Error ? err.message : String(err)}`);
+  }
 
   step('Starting the example apps');
   const apps = [];
@@ -665,11 +732,19 @@ async function main() {
   const settleBy = Date.now() + 10_000;
   for (;;) {
     summary = await readSummary(drip, customerIds);
-    results = checks(tally, summary);
+    results = checks(tally, summary, hooks);
     if (results.every((r) => r.ok) || Date.now() > settleBy) break;
     await sleep(500);
   }
   printSummary(apps, tally, summary);
+  if (hooks) {
+    const types = Object.entries(hooks.byType)
+      .map(([t, n]) => `${t} ${n}`)
+      .join(', ');
+    console.log(
+      `\n  Webhooks received (signed, verified with @drip/core): ${types || 'none'}${hooks.badSignatures ? `, ${hooks.badSignatures} with a bad signature` : ''}`,
+    );
+  }
   const bad = results.filter((r) => !r.ok);
   console.log(
     `\n  Checks: ${results.length - bad.length}/${results.length} hold (server numbers = traffic sent)` +

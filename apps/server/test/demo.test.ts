@@ -69,6 +69,9 @@ describe('npm run demo -- --once', () => {
     expect(code, out).toBe(0);
     expect(out).toContain('@drip/example-express');
     expect(out).toMatch(/Checks: (\d+)\/\1 hold/);
+    // a webhook endpoint got the charges and failed runs, every signature verified (counted in the checks)
+    expect(out).toMatch(/Webhooks received \(signed, verified with @drip\/core\): /);
+    expect(out).not.toContain('bad signature');
 
     const runs = table(out, 'Runs by status');
     const usage = table(out, 'Usage per customer and meter');

@@ -65,6 +65,20 @@ describe.each<Platform>(['express', 'fastify'])('DripInterceptor on %s', (platfo
     api.expectRun({ customerId: 'cus_deep', events: [{ eventType: 'deep.work' }] });
   });
 
+  it('waits for an async customer resolver before the handler runs', async () => {
+    const { http, meter } = await start({
+      customer: async (req) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return (req.headers['x-tenant'] as string | undefined) ?? null;
+      },
+    });
+    const res = await http.get('/items/11').set('x-tenant', 'cus_async');
+    expect(res.body).toEqual({ id: '11', customer: 'cus_async' });
+    await meter.flush(5_000);
+    api.expectUsage({ customerId: 'cus_async', meter: 'api_calls', quantity: 1 });
+    api.expectRun({ customerId: 'cus_async', status: 'COMPLETED', events: [{ eventType: 'db.lookup' }] });
+  });
+
   it('@SkipDrip() and controllers without the interceptor are not metered', async () => {
     const { http, meter } = await start();
     expect((await http.get('/items/free').set('x-customer', 'cus_3')).body).toEqual({ free: true });

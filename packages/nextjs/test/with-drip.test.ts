@@ -113,6 +113,23 @@ describe('withDrip (App Router handlers)', () => {
     });
   });
 
+  it('waits for an async customer resolver', async () => {
+    const opts = options({
+      customer: async (req: Request) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return req.headers.get('x-tenant');
+      },
+    });
+    const GET = withDrip(
+      async (_req: Request, _ctx: unknown, drip) => Response.json({ c: drip?.customerId }),
+      opts,
+    );
+    const res = await GET(get('/api/items/1', undefined, { headers: { 'x-tenant': 'cus_async' } }), ctx('1'));
+    expect(await res.json()).toEqual({ c: 'cus_async' });
+    await dripMeter(opts).flush(5_000);
+    api.expectUsage({ customerId: 'cus_async', meter: 'api_calls', quantity: 1 });
+  });
+
   it('answers before delivery and hands the delivery to waitUntil', async () => {
     const pending: Promise<unknown>[] = [];
     const opts = options({ waitUntil: (p) => pending.push(p) });

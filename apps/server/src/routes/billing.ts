@@ -30,7 +30,10 @@ export async function checkLowBalance(
   const available = toBig(c.b) - toBig(c.p);
   const threshold = decimalToMicros(deps.settings.lowBalanceThreshold) ?? 0n;
   if (available < threshold && !c.low_balance_alerted) {
-    await tx.query('UPDATE customers SET low_balance_alerted = true WHERE id = $1', [customerId]);
+    await tx.query(
+      "UPDATE customers SET low_balance_alerted = true, status = CASE WHEN status = 'ACTIVE' THEN 'LOW_BALANCE' ELSE status END WHERE id = $1",
+      [customerId],
+    );
     await em.emit('customer.balance.low', {
       customerId,
       balanceUsdc: formatMicros(toBig(c.b)),
@@ -38,7 +41,10 @@ export async function checkLowBalance(
       thresholdUsdc: formatMicros(threshold),
     });
   } else if (available >= threshold && c.low_balance_alerted) {
-    await tx.query('UPDATE customers SET low_balance_alerted = false WHERE id = $1', [customerId]);
+    await tx.query(
+      "UPDATE customers SET low_balance_alerted = false, status = CASE WHEN status = 'LOW_BALANCE' THEN 'ACTIVE' ELSE status END WHERE id = $1",
+      [customerId],
+    );
   }
 }
 

@@ -12,8 +12,8 @@
 //   --examples   which apps/example-* to run (default: every one that builds)
 //   --port       port of the local server (default 3001; 0 picks a free one; --once defaults to 0)
 //   --no-build   use the existing dist/ folders
-//   --seed       seed of the traffic generator (default 42), so two runs send the same mix
-//   --data-dir   embedded database directory (default .drip-data/demo; emptied at every start)
+//   --seed       seed of the traffic generator's random choices (default 42)
+//   --data-dir   embedded database directory (default .drip-data/demo; a database there is replaced)
 import { spawn } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -50,10 +50,14 @@ const { values: args } = parseArgs({
   strict: true,
 });
 if (args.help) {
+  const usage = readFileSync(fileURLToPath(import.meta.url), 'utf8')
+    .split('\n')
+    .slice(1);
+  const end = usage.findIndex((l) => !l.startsWith('//'));
   console.log(
-    readFileSync(fileURLToPath(import.meta.url), 'utf8')
-      .split('\n')
-      .slice(1, 17)
+    usage
+      .slice(0, end)
+      .map((l) => l.replace(/^\/\/ ?/, ''))
       .join('\n'),
   );
   process.exit(0);
@@ -179,6 +183,10 @@ async function startLocalServer() {
   if (!existsSync(entry)) fail('apps/server/dist/index.js is missing (build the server, or drop --no-build)');
   // The demo's own data directory, reset on every run so the summary covers this run only.
   const dataDir = args['data-dir'] ? resolve(args['data-dir']) : join(ROOT, '.drip-data', 'demo');
+  // Only a database directory (or an empty one) is replaced, never a folder that holds anything else.
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0 && !existsSync(join(dataDir, 'PG_VERSION'))) {
+    fail(`${dataDir} is neither empty nor a database directory; pass another --data-dir`);
+  }
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dirname(dataDir), { recursive: true });
   const shown = relative(ROOT, dataDir).startsWith('..') ? dataDir : relative(ROOT, dataDir);

@@ -217,7 +217,11 @@ export function jsonObjectProblem(value: unknown, maxBytes: number, maxDepth: nu
   if (!isPlainObject(value)) return 'must be a JSON object';
   const p = jsonProblem(value, new Set(), 1, maxDepth);
   if (p) return p.path ? `${p.path}: ${p.message}` : p.message;
-  const size = new TextEncoder().encode(JSON.stringify(value)).length;
-  if (size > maxBytes) return `must be at most ${maxBytes} bytes when serialised (got ${size})`;
+  const json = JSON.stringify(value);
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: only short strings skip the exact count.
+  if (json.length * 3 > maxBytes) {
+    const size = new TextEncoder().encode(json).length;
+    if (size > maxBytes) return `must be at most ${maxBytes} bytes when serialised (got ${size})`;
+  }
   return undefined;
 }

@@ -217,3 +217,26 @@ describe('Drip constructor validation', () => {
     );
   });
 });
+
+describe('metadata size limit counts UTF-8 bytes', () => {
+  it('accepts 16 KiB exactly and rejects one byte more, also with multi-byte characters', async () => {
+    const { client, calls } = makeClient([okUsage]);
+    const wrap = (s: string) => ({ s }); // {"s":"..."} adds 8 bytes
+    await client.trackUsage({
+      customerId: 'c',
+      meter: 'm',
+      quantity: 1,
+      metadata: wrap('x'.repeat(16384 - 8)),
+    });
+    expect(calls).toHaveLength(1);
+    await expect(
+      client.trackUsage({ customerId: 'c', meter: 'm', quantity: 1, metadata: wrap('x'.repeat(16384 - 7)) }),
+    ).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
+    // 'é' is 2 bytes in UTF-8: 5460 of them (10 920 bytes) pass although 3x the code units is over 16 KiB.
+    await client.trackUsage({ customerId: 'c', meter: 'm', quantity: 1, metadata: wrap('é'.repeat(5460)) });
+    await expect(
+      client.trackUsage({ customerId: 'c', meter: 'm', quantity: 1, metadata: wrap('é'.repeat(8189)) }),
+    ).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
+    expect(calls).toHaveLength(2);
+  });
+});

@@ -330,10 +330,21 @@ class OutboxImpl implements Outbox {
       );
       return false;
     }
-    const { type: _type, ...rest } = input;
-    const body = { ...rest, events } as OutboxRunBody;
-    if (!body.externalRunId) body.externalRunId = this.keyFor('run');
-    if (!body.idempotencyKey) body.idempotencyKey = this.keyFor('rec');
+    // Built field by field (no rest/spread): this runs once per metered request.
+    const body: OutboxRunBody = {
+      customerId: input.customerId,
+      workflow: input.workflow,
+      status: input.status,
+      events,
+      externalRunId: input.externalRunId || this.keyFor('run'),
+      idempotencyKey: input.idempotencyKey || this.keyFor('rec'),
+    };
+    if (input.correlationId !== undefined) body.correlationId = input.correlationId;
+    if (input.errorMessage !== undefined) body.errorMessage = input.errorMessage;
+    if (input.errorCode !== undefined) body.errorCode = input.errorCode;
+    if (input.metadata !== undefined) body.metadata = input.metadata;
+    if (input.startedAt !== undefined) body.startedAt = input.startedAt;
+    if (input.endedAt !== undefined) body.endedAt = input.endedAt;
     this.counters.enqueued++;
     return this.admit(this.makeRecord('run', body));
   }

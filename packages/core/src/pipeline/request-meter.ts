@@ -92,6 +92,17 @@ function traceIdFrom(view: RequestView): string | undefined {
   }
 }
 
+let isoMs = Number.NaN;
+let isoText = '';
+/** ISO 8601 of an epoch ms, remembering the last one (requests ending in the same ms share it). */
+function isoTime(ms: number): string {
+  if (ms !== isoMs) {
+    isoText = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return isoText;
+}
+
 function isRecordObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -322,8 +333,8 @@ class RequestScope<Req> implements DripRequestContext {
           events: this.run.events ?? [],
           externalRunId: this.run.externalRunId,
           idempotencyKey: this.run.externalRunId,
-          startedAt: new Date(this.startedAt).toISOString(),
-          endedAt: new Date(Math.max(endedAt, this.startedAt)).toISOString(),
+          startedAt: isoTime(this.startedAt),
+          endedAt: isoTime(Math.max(endedAt, this.startedAt)),
         };
         if (metadata) body.metadata = { ...metadata, status };
         if (this.correlationId) body.correlationId = this.correlationId;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv, Deps, Queryable, Scope } from '../context';
@@ -16,7 +17,7 @@ import {
 } from '../http';
 import { fingerprint, inflightKey, inProgress, type Outcome, reused, runIdempotent } from '../idempotency';
 import { chargeInfoOut } from '../shapes';
-import { formatMicros, multiplyMicros, newId, numberToMicros, toBig } from '../util';
+import { canonicalJson, formatMicros, multiplyMicros, newId, numberToMicros, toBig } from '../util';
 import { Emitter } from '../webhooks/emit';
 import {
   blockedError,
@@ -56,6 +57,23 @@ function normalise(body: UsageBody): { body: UsageBody; quantityText: string } {
   return { body: { ...body, quantity: Number(quantityText) }, quantityText };
 }
 
+/**
+ * Fingerprint of a usage body (spec §5.1): the same fields as the generic canonical-JSON fingerprint,
+ * in a fixed order (a JSON array is unambiguous), which avoids sorting keys for every item of a bulk.
+ */
+function usageFingerprint(routeClass: string, b: UsageBody): string {
+  const parts = [
+    b.customerId ?? null,
+    b.externalCustomerId ?? null,
+    b.usageType,
+    b.quantity,
+    b.units ?? null,
+    b.description ?? null,
+  ];
+  const meta = b.metadata === undefined ? '' : canonicalJson(b.metadata);
+  return `${routeClass}:${createHash('sha256').update(JSON.stringify(parts)).update('\u0000').update(meta).digest('hex')}`;
+}
+
 type ItemResult = { status: number; body?: Record<string, unknown>; error?: ApiError; replayed?: boolean };
 
 const usageRecorded = (
@@ -91,7 +109,7 @@ export async function ingestInternal(
 ): Promise<ItemResult[]> {
   const results: (ItemResult | undefined)[] = new Array(items.length);
   const norm = items.map(normalise);
-  const fps = norm.map((n) => fingerprint(routeClass, n.body));
+  const fps = norm.map((n) => usageFingerprint(routeClass, n.body));
   const firstByKey = new Map<string, number>();
   const dupOf = new Map<number, number>();
   const mine: string[] = [];

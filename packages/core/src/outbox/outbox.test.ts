@@ -151,6 +151,42 @@ describe('outbox delivery', () => {
   });
 });
 
+describe('outbox batch sizing', () => {
+  it('halves bulk batches that time out until they go through, then grows them back', async () => {
+    const sizes: number[] = [];
+    const transport: DeliveryTransport = {
+      post: async (_path, body) => {
+        const n = (body as { events?: unknown[] }).events?.length ?? 1;
+        sizes.push(n);
+        if (n > 60) return { status: 408, body: undefined, code: 'TIMEOUT' };
+        return {
+          status: 200,
+          body: { results: Array.from({ length: n }, (_, index) => ({ index, status: 201 })) },
+        };
+      },
+      health: async () => ({ status: 200, body: { status: 'healthy', capabilities: ['usage-bulk'] } }),
+    };
+    const outbox = createOutbox({
+      transport,
+      shutdownHooks: false,
+      flushIntervalMs: 1,
+      backoffBaseMs: 1,
+      backoffCapMs: 2,
+      logger: quiet,
+    });
+    for (let i = 0; i < 1_000; i++) outbox.enqueue(usage('cus_1'));
+    const r = await outbox.flush(10_000);
+    expect(r.delivered).toBe(true);
+    expect(outbox.stats().sent).toBe(1_000);
+    expect(sizes[0]).toBe(200);
+    expect(sizes).toContain(100);
+    expect(sizes).toContain(50);
+    // After successes the batch grows again (past 50) instead of staying at its smallest.
+    const firstSmall = sizes.findIndex((n) => n <= 50);
+    expect(sizes.slice(firstSmall).some((n) => n > 50)).toBe(true);
+  });
+});
+
 describe('outbox bounds and drops', () => {
   it('drop-oldest: with the API down and a small cap, memory stays bounded and drops are exact', async () => {
     const { api, outbox, drops } = harness({ maxRecords: 100 });

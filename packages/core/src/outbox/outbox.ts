@@ -61,7 +61,8 @@ export interface Outbox {
 const DEFAULTS = {
   maxRecords: 10_000,
   maxBytes: 16 * 1024 * 1024,
-  batchSize: 500,
+  batchSize: 200,
+  maxBulkInFlight: 2,
   maxBatchBytes: 512 * 1024,
   flushIntervalMs: 250,
   maxInFlight: 4,
@@ -212,6 +213,8 @@ class OutboxImpl implements Outbox {
   private capsPromise: Promise<void> | undefined;
   private bulk404 = 0;
   private bulkBytes: number;
+  /** Items per bulk request now: halved when a bulk request times out, grown back on success. */
+  private batchLimit: number;
 
   private failures = 0;
   private state: OutboxStats['state'] = 'open';
@@ -241,6 +244,7 @@ class OutboxImpl implements Outbox {
     this.maxRecords = Math.max(1, options.maxRecords ?? DEFAULTS.maxRecords);
     this.maxBytes = Math.max(1024, options.maxBytes ?? DEFAULTS.maxBytes);
     this.bulkBytes = Math.min(options.maxBatchBytes ?? DEFAULTS.maxBatchBytes, 1024 * 1024 - 1024);
+    this.batchLimit = Math.max(1, options.batchSize ?? DEFAULTS.batchSize);
     let overflow = options.overflow ?? 'drop-oldest';
     if (overflow === 'spill' && !(this.store?.durable && this.store.spill && this.store.unspill)) {
       this.warnOnce(
@@ -700,7 +704,14 @@ class OutboxImpl implements Outbox {
 
   private limit(): number {
     if (this.state !== 'open') return 1;
-    return Math.max(1, this.o.maxInFlight ?? DEFAULTS.maxInFlight);
+    const max = Math.max(1, this.o.maxInFlight ?? DEFAULTS.maxInFlight);
+    const u = this.usageQ.peek();
+    const r = this.runQ.peek();
+    const kind: Kind = u && (!r || u.id < r.id) ? 'usage' : 'run';
+    // A bulk request carries hundreds of records: fewer of them at once keep a small server responsive.
+    return this.useBulk(kind)
+      ? Math.min(max, Math.max(1, this.o.maxBulkInFlight ?? DEFAULTS.maxBulkInFlight))
+      : max;
   }
 
   private pump(): void {
@@ -774,7 +785,7 @@ class OutboxImpl implements Outbox {
     const kind: Kind = u && (!r || u.id < r.id) ? 'usage' : 'run';
     const q = kind === 'usage' ? this.usageQ : this.runQ;
     const bulk = this.useBulk(kind) && this.state === 'open';
-    const max = bulk ? Math.min(this.o.batchSize ?? DEFAULTS.batchSize, BULK_LIMIT[kind]) : 1;
+    const max = bulk ? Math.min(this.batchLimit, BULK_LIMIT[kind]) : 1;
     const out: OutboxRecord[] = [];
     let bytes = 0;
     const now = this.clock.now();
@@ -822,10 +833,17 @@ class OutboxImpl implements Outbox {
     const res = await transport.post(path, payload, { timeoutMs });
     this.debug('drip outbox: sent', { path, items: batch.length, status: res.status });
     if (isTransient(res)) {
+      if ((res.status === 0 || res.status === 408) && batch.length > 1) {
+        // No answer in time: a smaller batch is more likely to finish (and to cost less if repeated).
+        this.batchLimit = Math.max(10, Math.floor(batch.length / 2));
+      }
       this.requeue(batch);
       this.failure(res);
       return;
     }
+    const configured = Math.max(1, this.o.batchSize ?? DEFAULTS.batchSize);
+    if (this.batchLimit < configured)
+      this.batchLimit = Math.min(configured, Math.ceil(this.batchLimit * 1.25) + 1);
     if (res.status === 404 || res.status === 405) {
       // The server stopped advertising bulk (or never had it): re-read /health, per-item meanwhile.
       this.bulk404++;

@@ -294,7 +294,10 @@ export interface OutboxOptions {
   maxBytes?: number | undefined;
   /** What a full queue does: `drop-oldest` (default), `drop-newest`, or `spill` to the durable store. */
   overflow?: 'drop-oldest' | 'drop-newest' | 'spill' | undefined;
-  /** Most records per request on bulk routes (default 500, at most 1 000 usage / 500 runs). */
+  /**
+   * Most records per request on bulk routes (default 200, at most 1 000 usage / 500 runs). Halved for a
+   * while when a bulk request gets no answer in time.
+   */
   batchSize?: number | undefined;
   /** Most bytes per request body (default 512 KiB; the server's limit is 1 MiB). */
   maxBatchBytes?: number | undefined;
@@ -302,6 +305,8 @@ export interface OutboxOptions {
   flushIntervalMs?: number | undefined;
   /** Requests in flight at once (default 4). */
   maxInFlight?: number | undefined;
+  /** Bulk requests in flight at once (default 2, never more than `maxInFlight`). */
+  maxBulkInFlight?: number | undefined;
   /** Usage aggregation (default off). `true` means a 1 s window. */
   aggregate?: boolean | AggregateOptions | undefined;
   /** Records older than this are dropped as `expired` (default 24 h). */

@@ -167,6 +167,23 @@ describe.each(BACKENDS)('dashboard on %s', (backend) => {
       expect(setCookie).toMatch(/SameSite=Lax/i);
     });
 
+    it('refuses an oversized login form, and marks the cookie Secure behind https', async () => {
+      const big = await app.request('/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ key: SK_A, pad: 'x'.repeat(100_000) }).toString(),
+      });
+      expect(big.status).toBe(413);
+      expect(big.headers.get('set-cookie')).toBeNull();
+      const tls = await app.request('https://drip.example.com/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ key: SK_A }).toString(),
+      });
+      expect(tls.headers.get('set-cookie')).toMatch(/;\s*Secure/i);
+      expect((await login(SK_A)).headers.get('set-cookie')).not.toMatch(/;\s*Secure/i);
+    });
+
     it('exchanges a one-time login link once, and only for a secret key', async () => {
       expect((await app.request('/dashboard/login-links', { method: 'POST' })).status).toBe(401);
       const pub = await app.request('/dashboard/login-links', {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { DASHBOARD_CSS, DASHBOARD_JS, loadChartJs } from './assets';
 import { type DashboardDb, findScopeBySecretKeyHash, loadOverview, loadRun } from './queries';
@@ -57,7 +58,7 @@ const SECURITY_HEADERS: Record<string, string> = {
   'X-Frame-Options': 'DENY',
 };
 
-function html(c: Context, body: string, status: 200 | 401 | 404 | 410 = 200): Response {
+function html(c: Context, body: string, status: 200 | 401 | 404 | 410 | 413 = 200): Response {
   for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.header(k, v);
   return c.html(body, status);
 }
@@ -99,6 +100,8 @@ export function createDashboard(options: DashboardOptions): Hono {
     setCookie(c, DASHBOARD_COOKIE, sessionId, {
       httpOnly: true,
       sameSite: 'Lax',
+      // Behind TLS (a proxy that forwards https URLs) the cookie is never sent over plain http.
+      secure: new URL(c.req.url).protocol === 'https:',
       path: '/',
       maxAge: Math.floor(sessions.sessionTtlMs / 1000),
     });
@@ -129,7 +132,12 @@ export function createDashboard(options: DashboardOptions): Hono {
     return html(c, renderOverview(await loadOverview(db, scope), scope, version));
   });
 
-  app.post('/login', async (c) => {
+  // A login form holds one key: anything bigger is refused before it is read.
+  const loginBodyLimit = bodyLimit({
+    maxSize: 16 * 1024,
+    onError: (c) => html(c, renderLogin(version, 'That form was too large.'), 413),
+  });
+  app.post('/login', loginBodyLimit, async (c) => {
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const key = typeof form.key === 'string' ? form.key.trim() : '';
     if (key.startsWith('pk_')) {

@@ -128,21 +128,21 @@ async function meterHandler(c: Context, next: () => Promise<void>, handle: Reque
     throw error;
   }
   const route = routeOf(c, own);
+  const waitUntil = waitUntilOf(c);
   const res = c.res;
   const error = c.error;
-  if (res.body !== null && isStreamed(res)) {
+  // Headers first: reading `body` would turn @hono/node-server's lightweight response into a full one.
+  if (isStreamed(res) && res.body !== null) {
+    const status = res.status;
     c.res = new Response(
       meteredStream(res.body, (aborted, streamError) => {
-        handle.finish(
-          { status: res.status, route, error: streamError ?? error, aborted },
-          { waitUntil: waitUntilOf(c) },
-        );
+        handle.finish({ status, route, error: streamError ?? error, aborted }, { waitUntil });
       }),
       res,
     );
     return;
   }
-  handle.finish({ status: res.status, route, error, aborted: clientGone(c) }, { waitUntil: waitUntilOf(c) });
+  handle.finish({ status: res.status, route, error, aborted: clientGone(c) }, { waitUntil });
 }
 
 /** True when the client disconnected while the handler ran (the runtime aborts the request's signal). */

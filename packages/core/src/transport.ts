@@ -328,21 +328,33 @@ export class Transport {
     const controller = new AbortController();
     const byDeadline = remainingMs <= timeoutMs;
     let timedOut = false;
+    // Cancellation without listeners on our own signal (listeners on AbortSignal are costly in Node):
+    // the timer and the caller's abort reject this promise, which every await below races against, so an
+    // injected fetch that ignores its signal cannot hang the call either.
+    let cancel: (reason: unknown) => void = () => {};
+    const cancelled = new Promise<never>((_resolve, reject) => {
+      cancel = reject;
+    });
+    cancelled.catch(() => {});
     const timer = this.clock.setTimeout(
       () => {
         timedOut = true;
         controller.abort();
+        cancel(new Error('timeout'));
       },
       Math.min(timeoutMs, remainingMs),
     );
-    const onAbort = () => controller.abort();
+    const onAbort = () => {
+      controller.abort();
+      cancel(signal?.reason);
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
     const fetchImpl = this.config.fetch ?? (globalThis.fetch as FetchLike);
     try {
       const init: RequestInit = { method, headers, signal: controller.signal };
       if (body !== undefined) init.body = body;
-      const response = await raceAbort(fetchImpl(url, init), controller.signal);
-      const text = response.status === 204 ? '' : await raceAbort(response.text(), controller.signal);
+      const response = await Promise.race([fetchImpl(url, init), cancelled]);
+      const text = response.status === 204 ? '' : await Promise.race([response.text(), cancelled]);
       return { kind: 'response', response, text };
     } catch (cause) {
       if (signal?.aborted) return { kind: 'error', error: aborted(signal.reason) };
@@ -369,25 +381,6 @@ export class Transport {
       signal?.removeEventListener('abort', onAbort);
     }
   }
-}
-
-/** Rejects as soon as the signal aborts, even if an injected fetch ignores signals. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 function parseSuccess<T>(status: number, text: string, requestId: string | undefined, attempts: number): T {

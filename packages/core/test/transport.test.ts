@@ -359,3 +359,31 @@ describe('responses', () => {
     );
   });
 });
+
+describe('an injected fetch that ignores its signal', () => {
+  it('still times out and is retried; the caller abort still ends the call', async () => {
+    const clock = new FakeClock();
+    let n = 0;
+    const never = () => {
+      n += 1;
+      return new Promise<Response>(() => {});
+    };
+    const { Drip } = await import('../src/client');
+    const client = new Drip({
+      apiKey: 'sk_test_0123456789',
+      baseUrl: 'http://127.0.0.1:1',
+      fetch: never,
+      clock,
+      maxAttempts: 2,
+      timeoutMs: 100,
+      random: () => 0,
+    });
+    const e = await clock.run(client.getCustomer('cus_1')).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'TIMEOUT', statusCode: 408, attempts: 2 });
+    expect(n).toBe(2);
+    const ac = new AbortController();
+    const p = client.getCustomer('cus_1', { signal: ac.signal });
+    ac.abort();
+    await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+});

@@ -91,10 +91,24 @@ import {
   verifyWebhookSignature,
 } from './webhooks';
 
-/** The default hosted API base URL. */
+/**
+ * The default hosted API base URL.
+ *
+ * @example
+ * ```ts
+ * new Drip({ apiKey }).baseUrl; // DEFAULT_BASE_URL when no option or env is set
+ * ```
+ */
 export const DEFAULT_BASE_URL = 'https://api.drippay.dev/v1';
 
-/** Options of the {@link Drip} constructor. Every retry/time field is also a per-call option. */
+/**
+ * Options of the {@link Drip} constructor. Every retry/time field is also a per-call option.
+ *
+ * @example
+ * ```ts
+ * const options: DripOptions = { apiKey: 'sk_test_...', baseUrl: 'http://localhost:3001', timeoutMs: 5000 };
+ * ```
+ */
 export interface DripOptions {
   /** `sk_...` or `pk_...`; default env `DRIP_API_KEY`. */
   apiKey?: string | undefined;
@@ -128,7 +142,14 @@ export interface DripOptions {
   sdk?: { adapter?: string | undefined } | undefined;
 }
 
-/** Options of {@link Drip.wrapApiCall}. */
+/**
+ * Options of {@link Drip.wrapApiCall}.
+ *
+ * @example
+ * ```ts
+ * client.wrapApiCall({ customerId: 'cus_1', meter: 'tokens', call: () => llm(), extractUsage: (r) => r.tokens });
+ * ```
+ */
 export interface WrapApiCallParams<T> extends CallOptions {
   customerId: string;
   meter: string;
@@ -150,7 +171,14 @@ export interface WrapApiCallParams<T> extends CallOptions {
   };
 }
 
-/** What {@link Drip.wrapApiCall} returns. */
+/**
+ * What {@link Drip.wrapApiCall} returns.
+ *
+ * @example
+ * ```ts
+ * const { result, charge, idempotencyKey } = await client.wrapApiCall(params);
+ * ```
+ */
 export interface WrapApiCallResult<T> {
   result: T;
   charge: ChargeResult;

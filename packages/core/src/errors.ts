@@ -6,7 +6,14 @@
 
 const BRAND = Symbol.for('drip.error');
 
-/** One field-level problem reported by the server (or by local validation). */
+/**
+ * One field-level problem reported by the server (or by local validation).
+ *
+ * @example
+ * ```ts
+ * err.details; // [{ path: 'quantity', message: 'must not be NaN' }]
+ * ```
+ */
 export interface DripErrorDetail {
   /** Dotted path of the offending field, e.g. `events.3.quantity`. */
   path: string;
@@ -285,7 +292,14 @@ export function isDripError(value: unknown): value is DripError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
 }
 
-/** What {@link createDripError} needs to build an error. */
+/**
+ * What {@link createDripError} needs to build an error.
+ *
+ * @example
+ * ```ts
+ * createDripError({ statusCode: 429, code: 'RATE_LIMIT_EXCEEDED', message: 'slow down', retryAfterMs: 1000 });
+ * ```
+ */
 export interface DripErrorInit {
   statusCode: number;
   code: string;
@@ -406,7 +420,14 @@ function detailsOf(data: unknown): DripErrorDetail[] {
   return out;
 }
 
-/** @internal */
+/**
+ * @internal
+ *
+ * @example
+ * ```ts
+ * isRecord({ a: 1 }); // true; isRecord([1]) === false
+ * ```
+ */
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

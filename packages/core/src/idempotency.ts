@@ -13,7 +13,14 @@ interface IdempotencyState {
   counter: number;
 }
 
-/** Produces one key per call for a prefix such as `track` or `evt`. */
+/**
+ * Produces one key per call for a prefix such as `track` or `evt`.
+ *
+ * @example
+ * ```ts
+ * const next: IdempotencyKeyGenerator = (prefix) => `${prefix}_${crypto.randomUUID()}`;
+ * ```
+ */
 export type IdempotencyKeyGenerator = (prefix: string) => string;
 
 /**
@@ -70,7 +77,14 @@ export function getIdempotencyInstanceId(): string {
   return sharedState().instanceId;
 }
 
-/** Options of {@link createIdempotencyKeyGenerator}. */
+/**
+ * Options of {@link createIdempotencyKeyGenerator}.
+ *
+ * @example
+ * ```ts
+ * createIdempotencyKeyGenerator({ instanceId: 'test01' });
+ * ```
+ */
 export interface IdempotencyKeyGeneratorOptions {
   /**
    * Fixes the instance id (1-32 chars of `[a-z0-9]`) so keys are reproducible; the generator then keeps

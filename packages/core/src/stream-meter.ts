@@ -9,7 +9,14 @@ import { isDripError } from './errors';
 import type { ChargeResult, JsonObject } from './types';
 import { Checker } from './validation';
 
-/** Options of `client.createStreamMeter()`. */
+/**
+ * Options of `client.createStreamMeter()`.
+ *
+ * @example
+ * ```ts
+ * client.createStreamMeter({ customerId: 'cus_1', meter: 'llm_tokens', flushThreshold: 1000, flushIntervalMs: 5000 });
+ * ```
+ */
 export interface StreamMeterOptions {
   customerId: string;
   meter: string;
@@ -28,7 +35,14 @@ export interface StreamMeterOptions {
   onError?: (error: unknown) => void;
 }
 
-/** Result of one flush. */
+/**
+ * Result of one flush.
+ *
+ * @example
+ * ```ts
+ * const { quantity, charge, isDuplicate } = await meter.flush();
+ * ```
+ */
 export interface StreamFlushResult {
   success: boolean;
   quantity: number;
@@ -36,7 +50,14 @@ export interface StreamFlushResult {
   isDuplicate: boolean;
 }
 
-/** What the meter needs from the client; internal. */
+/**
+ * What the meter needs from the client; internal.
+ *
+ * @example
+ * ```ts
+ * // Built by client.createStreamMeter(); not constructed by applications.
+ * ```
+ */
 export interface StreamMeterDeps {
   clock: Clock;
   nextKey: () => string;

@@ -7,7 +7,14 @@
 import { type Clock, sleep, systemClock } from './clock';
 import { DripError, DripNetworkError, DripTimeoutError, errorFromResponse, isRecord } from './errors';
 
-/** Minimal logger hook; every method is optional. Retries are logged at debug level. */
+/**
+ * Minimal logger hook; every method is optional. Retries are logged at debug level.
+ *
+ * @example
+ * ```ts
+ * new Drip({ logger: { debug: (msg, ctx) => console.debug(msg, ctx) } });
+ * ```
+ */
 export interface DripLogger {
   debug?(message: string, context?: Record<string, unknown>): void;
   info?(message: string, context?: Record<string, unknown>): void;
@@ -15,10 +22,24 @@ export interface DripLogger {
   error?(message: string, context?: Record<string, unknown>): void;
 }
 
-/** The `fetch` signature the client needs (the global `fetch` satisfies it). */
+/**
+ * The `fetch` signature the client needs (the global `fetch` satisfies it).
+ *
+ * @example
+ * ```ts
+ * new Drip({ fetch: (url, init) => fetch(url, { ...init, keepalive: true }) });
+ * ```
+ */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
-/** Retry and time limits; every field is a client option and a per-call option (spec §7.1). */
+/**
+ * Retry and time limits; every field is a client option and a per-call option (spec §7.1).
+ *
+ * @example
+ * ```ts
+ * new Drip({ maxAttempts: 6, backoffBaseMs: 100, deadlineMs: 20_000 });
+ * ```
+ */
 export interface RetryPolicy {
   /** Attempts in all, including the first (default 4). `Retry-After` waits do not consume attempts. */
   maxAttempts: number;
@@ -51,10 +72,24 @@ export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
   deadlineMs: 60_000,
 });
 
-/** JSON-compatible query values; `undefined` and `null` are left out. */
+/**
+ * JSON-compatible query values; `undefined` and `null` are left out.
+ *
+ * @example
+ * ```ts
+ * client.request('GET', '/customers', { query: { limit: 10, isInternal: false, status: undefined } });
+ * ```
+ */
 export type QueryValue = string | number | boolean | null | undefined;
 
-/** Per-call options of the low-level {@link Transport.request} (and `client.request`). */
+/**
+ * Per-call options of the low-level {@link Transport.request} (and `client.request`).
+ *
+ * @example
+ * ```ts
+ * await client.request('POST', '/usage/internal/bulk', { body: { events }, maxAttempts: 1, timeoutMs: 5000 });
+ * ```
+ */
 export interface RequestOptions {
   /** JSON body; sets `Content-Type: application/json`. */
   body?: unknown;
@@ -79,7 +114,14 @@ export interface RequestOptions {
   policy?: Partial<RetryPolicy> | undefined;
 }
 
-/** What a successful low-level request returns. */
+/**
+ * What a successful low-level request returns.
+ *
+ * @example
+ * ```ts
+ * const { data, status, requestId, headers, attempts } = await client.request('GET', '/customers/cus_1');
+ * ```
+ */
 export interface RequestResult<T> {
   /** Parsed JSON body (`null` for 204). */
   data: T;
@@ -93,7 +135,14 @@ export interface RequestResult<T> {
   attempts: number;
 }
 
-/** Construction options of {@link Transport}. */
+/**
+ * Construction options of {@link Transport}.
+ *
+ * @example
+ * ```ts
+ * new Transport({ apiKey, baseUrl: 'http://127.0.0.1:3001/v1', clientHeader: '@drip/core@0.1.0', sendUserAgent: true });
+ * ```
+ */
 export interface TransportConfig {
   apiKey: string;
   /** Normalised base URL (see {@link normalizeBaseUrl}). */

@@ -3,12 +3,33 @@
  * optional may be absent or `null` (hosted variants); the client checks only the fields it relies on.
  */
 
-/** A JSON value. */
+/**
+ * A JSON value.
+ *
+ * @example
+ * ```ts
+ * const v: JsonValue = { a: [1, 'two', null] };
+ * ```
+ */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-/** A JSON object (`metadata`). */
+/**
+ * A JSON object (`metadata`).
+ *
+ * @example
+ * ```ts
+ * const metadata: JsonObject = { route: '/items/:id', plan: 'pro' };
+ * ```
+ */
 export type JsonObject = { [key: string]: JsonValue | undefined };
 
-/** Per-call options every method accepts. */
+/**
+ * Per-call options every method accepts.
+ *
+ * @example
+ * ```ts
+ * await client.getCustomer('cus_1', { timeoutMs: 2000, maxAttempts: 1, signal: AbortSignal.timeout(5000) });
+ * ```
+ */
 export interface CallOptions {
   /** Aborts the call (`ABORTED`, not retried). */
   signal?: AbortSignal | undefined;
@@ -20,14 +41,37 @@ export interface CallOptions {
   maxAttempts?: number | undefined;
 }
 
-/** Metadata of the HTTP exchange, attached to results as a non-enumerable `_response` (not sent). */
+/**
+ * Metadata of the HTTP exchange, attached to results as a non-enumerable `_response` (not sent).
+ *
+ * @example
+ * ```ts
+ * getResponseMeta(await client.getCustomer('cus_1')); // { status: 200, requestId: 'req_...', attempts: 1 }
+ * ```
+ */
 export interface ResponseMeta {
   status: number;
   requestId?: string | undefined;
   attempts: number;
 }
 
+/**
+ * A customer's status.
+ *
+ * @example
+ * ```ts
+ * if (customer.status === 'PAUSED') refuse();
+ * ```
+ */
 export type CustomerStatus = 'ACTIVE' | 'LOW_BALANCE' | 'PAUSED';
+/**
+ * A customer (spec §3.0). Create-only fields appear on `createCustomer` results.
+ *
+ * @example
+ * ```ts
+ * const customer: Customer = await client.getCustomer('cus_1');
+ * ```
+ */
 export interface Customer {
   id: string;
   businessId?: string | null;
@@ -45,6 +89,14 @@ export interface Customer {
   fundingRequired?: boolean;
   _warnings?: string[];
 }
+/**
+ * Body of `createCustomer`: one of `externalCustomerId` and `onchainAddress` is required.
+ *
+ * @example
+ * ```ts
+ * await client.createCustomer({ externalCustomerId: 'user_42', email: 'a@example.com' });
+ * ```
+ */
 export interface CreateCustomerParams extends CallOptions {
   externalCustomerId?: string;
   onchainAddress?: string;
@@ -52,6 +104,14 @@ export interface CreateCustomerParams extends CallOptions {
   isInternal?: boolean;
   metadata?: JsonObject;
 }
+/**
+ * Filters and paging of `listCustomers`.
+ *
+ * @example
+ * ```ts
+ * await client.listCustomers({ status: 'ACTIVE', limit: 50 });
+ * ```
+ */
 export interface ListCustomersOptions extends CallOptions {
   limit?: number;
   offset?: number;
@@ -60,12 +120,27 @@ export interface ListCustomersOptions extends CallOptions {
   externalCustomerId?: string;
   onchainAddress?: string;
 }
-/** An offset page. */
+/**
+ * An offset page.
+ *
+ * @example
+ * ```ts
+ * const { data, count } = await client.listCharges({ limit: 10 });
+ * ```
+ */
 export interface ListResult<T> {
   data: T[];
   count: number;
   hasMore?: boolean;
 }
+/**
+ * A customer's balance; amounts are decimal strings of USDC.
+ *
+ * @example
+ * ```ts
+ * const { availableUsdc } = await client.getBalance('cus_1');
+ * ```
+ */
 export interface Balance {
   customerId: string;
   onchainAddress?: string | null;
@@ -75,6 +150,14 @@ export interface Balance {
   lastSyncedAt?: string | null;
 }
 
+/**
+ * Status of a charge.
+ *
+ * @example
+ * ```ts
+ * if (charge.status === 'FAILED') notify();
+ * ```
+ */
 export type ChargeStatus =
   | 'PENDING'
   | 'PENDING_SETTLEMENT'
@@ -82,6 +165,14 @@ export type ChargeStatus =
   | 'FAILED'
   | 'REFUNDED'
   | 'REFUND_PENDING';
+/**
+ * The charge part of a usage result (`null` when nothing was charged).
+ *
+ * @example
+ * ```ts
+ * const { charge } = await client.charge(params); charge?.amountUsdc;
+ * ```
+ */
 export interface ChargeInfo {
   id: string;
   amountUsdc: string;
@@ -90,6 +181,14 @@ export interface ChargeInfo {
   status: ChargeStatus | (string & {});
   estimatedConfirmationTime?: string | null;
 }
+/**
+ * A charge as returned by `getCharge` / `listCharges`.
+ *
+ * @example
+ * ```ts
+ * const charge: Charge = await client.getCharge('chg_1');
+ * ```
+ */
 export interface Charge {
   id: string;
   usageId: string;
@@ -105,6 +204,14 @@ export interface Charge {
   createdAt: string;
   confirmedAt?: string | null;
 }
+/**
+ * Filters and paging of `listCharges`.
+ *
+ * @example
+ * ```ts
+ * await client.listCharges({ customerId: 'cus_1', status: 'CONFIRMED' });
+ * ```
+ */
 export interface ListChargesOptions extends CallOptions {
   customerId?: string;
   status?: ChargeStatus;
@@ -112,7 +219,14 @@ export interface ListChargesOptions extends CallOptions {
   offset?: number;
 }
 
-/** Who is billed: exactly one of `customerId` and `externalCustomerId`. */
+/**
+ * Who is billed: exactly one of `customerId` and `externalCustomerId`.
+ *
+ * @example
+ * ```ts
+ * const who: CustomerRef = { externalCustomerId: 'user_42' };
+ * ```
+ */
 export type CustomerRef =
   | { customerId: string; externalCustomerId?: undefined }
   | { externalCustomerId: string; customerId?: undefined };
@@ -128,9 +242,33 @@ interface UsageFields extends CallOptions {
   description?: string;
   metadata?: JsonObject;
 }
+/**
+ * Parameters of `trackUsage` (no charge; `mode: 'batch'` uses the batch route).
+ *
+ * @example
+ * ```ts
+ * await client.trackUsage({ customerId: 'cus_1', meter: 'api_calls', quantity: 1 });
+ * ```
+ */
 export type TrackUsageParams = CustomerRef & UsageFields & { mode?: 'sync' | 'batch' };
+/**
+ * Parameters of `charge` and `chargeAsync`.
+ *
+ * @example
+ * ```ts
+ * await client.charge({ customerId: 'cus_1', meter: 'api_calls', quantity: 1 });
+ * ```
+ */
 export type ChargeParams = CustomerRef & UsageFields;
 
+/**
+ * Result of `trackUsage`; `idempotencyKey` is the key that was sent.
+ *
+ * @example
+ * ```ts
+ * const { usageEventId, isDuplicate } = await client.trackUsage(params);
+ * ```
+ */
 export interface TrackUsageResult {
   success: boolean;
   usageEventId?: string;
@@ -145,6 +283,14 @@ export interface TrackUsageResult {
   idempotencyKey: string;
   pendingEvents?: number;
 }
+/**
+ * Result of `charge` / `chargeAsync`; `idempotencyKey` is the key that was sent.
+ *
+ * @example
+ * ```ts
+ * const { charge, isDuplicate } = await client.charge(params);
+ * ```
+ */
 export interface ChargeResult {
   success: boolean;
   usageEventId: string;
@@ -158,7 +304,23 @@ export interface ChargeResult {
   idempotencyKey: string;
 }
 
+/**
+ * Where a workflow is exposed.
+ *
+ * @example
+ * ```ts
+ * await client.createWorkflow({ name: 'Chat', slug: 'chat', productSurface: 'AGENT' });
+ * ```
+ */
 export type ProductSurface = 'API' | 'RPC' | 'WEBHOOK' | 'AGENT' | 'PIPELINE' | 'CUSTOM';
+/**
+ * Settlement chain of a workflow.
+ *
+ * @example
+ * ```ts
+ * await client.createWorkflow({ name: 'Pay', slug: 'pay', chain: 'BASE' });
+ * ```
+ */
 export type Chain =
   | 'ETHEREUM'
   | 'SOLANA'
@@ -168,6 +330,14 @@ export type Chain =
   | 'BASE'
   | 'AVALANCHE'
   | 'BSC';
+/**
+ * A workflow (spec §3.4); lists add `runCount`.
+ *
+ * @example
+ * ```ts
+ * const wf: Workflow = await client.createWorkflow({ name: 'Summarise', slug: 'summarise' });
+ * ```
+ */
 export interface Workflow {
   id: string;
   name: string;
@@ -181,6 +351,14 @@ export interface Workflow {
   updatedAt?: string;
   runCount?: number;
 }
+/**
+ * Body of `createWorkflow`.
+ *
+ * @example
+ * ```ts
+ * await client.createWorkflow({ name: 'Summarise', slug: 'summarise' });
+ * ```
+ */
 export interface CreateWorkflowParams extends CallOptions {
   name: string;
   slug: string;
@@ -189,6 +367,14 @@ export interface CreateWorkflowParams extends CallOptions {
   description?: string;
   metadata?: JsonObject;
 }
+/**
+ * Filters and paging of `listWorkflows`.
+ *
+ * @example
+ * ```ts
+ * await client.listWorkflows({ isActive: true });
+ * ```
+ */
 export interface ListWorkflowsOptions extends CallOptions {
   productSurface?: ProductSurface;
   isActive?: boolean;
@@ -196,8 +382,32 @@ export interface ListWorkflowsOptions extends CallOptions {
   offset?: number;
 }
 
+/**
+ * Status of a run; the last four are terminal.
+ *
+ * @example
+ * ```ts
+ * if (run.status === 'RUNNING') wait();
+ * ```
+ */
 export type RunStatus = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TIMEOUT';
+/**
+ * Statuses a run can end with.
+ *
+ * @example
+ * ```ts
+ * await client.endRun(run.id, { status: 'COMPLETED' satisfies RunEndStatus });
+ * ```
+ */
 export type RunEndStatus = 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TIMEOUT';
+/**
+ * Body of `startRun`.
+ *
+ * @example
+ * ```ts
+ * await client.startRun({ customerId: 'cus_1', workflowId: 'wf_1', correlationId: traceId });
+ * ```
+ */
 export interface StartRunParams extends CallOptions {
   customerId: string;
   workflowId: string;
@@ -207,6 +417,14 @@ export interface StartRunParams extends CallOptions {
   parentRunId?: string;
   metadata?: JsonObject;
 }
+/**
+ * Result of `startRun`; `externalRunId` is the value sent.
+ *
+ * @example
+ * ```ts
+ * const { id } = await client.startRun(params);
+ * ```
+ */
 export interface RunStarted {
   id: string;
   customerId: string;
@@ -218,12 +436,28 @@ export interface RunStarted {
   /** The `externalRunId` sent. */
   externalRunId?: string;
 }
+/**
+ * Body of `endRun`.
+ *
+ * @example
+ * ```ts
+ * await client.endRun(runId, { status: 'FAILED', errorCode: 'TIMEOUT_UPSTREAM' });
+ * ```
+ */
 export interface EndRunParams extends CallOptions {
   status: RunEndStatus;
   errorMessage?: string;
   errorCode?: string;
   metadata?: JsonObject;
 }
+/**
+ * Result of `endRun`.
+ *
+ * @example
+ * ```ts
+ * const { durationMs, eventCount } = await client.endRun(runId, { status: 'COMPLETED' });
+ * ```
+ */
 export interface RunEnded {
   id: string;
   status: RunStatus | (string & {});
@@ -233,6 +467,14 @@ export interface RunEnded {
   eventCount: number;
   totalCostUnits?: string | null;
 }
+/**
+ * Result of `getRun`.
+ *
+ * @example
+ * ```ts
+ * const { totals } = await client.getRun('run_1');
+ * ```
+ */
 export interface RunDetails {
   id: string;
   customerId: string;
@@ -250,6 +492,14 @@ export interface RunDetails {
   totals?: { eventCount: number; totalQuantity: string; totalCostUnits: string };
   _links?: { timeline: string };
 }
+/**
+ * One row of `listRuns`.
+ *
+ * @example
+ * ```ts
+ * for await (const run of client.listAllRuns()) console.log(run.status);
+ * ```
+ */
 export interface RunSummary {
   id: string;
   customerId: string;
@@ -266,6 +516,14 @@ export interface RunSummary {
   errorMessage?: string | null;
   errorCode?: string | null;
 }
+/**
+ * Filters and paging of `listRuns`.
+ *
+ * @example
+ * ```ts
+ * await client.listRuns({ customerId: 'cus_1', status: 'FAILED' });
+ * ```
+ */
 export interface ListRunsOptions extends CallOptions {
   customerId?: string;
   workflowId?: string;
@@ -275,6 +533,14 @@ export interface ListRunsOptions extends CallOptions {
   limit?: number;
   offset?: number;
 }
+/**
+ * One event of a run timeline.
+ *
+ * @example
+ * ```ts
+ * for await (const ev of client.listAllTimelineEvents('run_1')) console.log(ev.outcome);
+ * ```
+ */
 export interface TimelineEvent {
   id: string;
   eventType: string;
@@ -294,6 +560,14 @@ export interface TimelineEvent {
   metadata?: Record<string, unknown> | null;
   [extra: string]: unknown;
 }
+/**
+ * One page of `getRunTimeline` (`hasMore` and `nextCursor` normalised).
+ *
+ * @example
+ * ```ts
+ * const { events, nextCursor } = await client.getRunTimeline('run_1');
+ * ```
+ */
 export interface RunTimeline {
   runId: string;
   workflowId?: string | null;
@@ -314,6 +588,14 @@ export interface RunTimeline {
   hasMore: boolean;
   nextCursor: string | null;
 }
+/**
+ * Paging and options of `getRunTimeline`.
+ *
+ * @example
+ * ```ts
+ * await client.getRunTimeline('run_1', { limit: 200, collapseRetries: false });
+ * ```
+ */
 export interface TimelineOptions extends CallOptions {
   limit?: number;
   cursor?: string;
@@ -324,6 +606,11 @@ export interface TimelineOptions extends CallOptions {
 /**
  * A run event. Fields beyond the named ones pass through unchanged (spec §2.4.1); the type stays open.
  * Known conventions: `llm.call` (`model`, `inputTokens`, `outputTokens`), `tool.call` (`name`, `duration`).
+ *
+ * @example
+ * ```ts
+ * const ev: RunEventFields = { eventType: 'llm.call', model: 'gpt-4', inputTokens: 500, outputTokens: 1200 };
+ * ```
  */
 export interface RunEventFields {
   eventType: string;
@@ -349,14 +636,38 @@ export interface RunEventFields {
   duration?: number;
   [extra: string]: JsonValue | JsonObject | undefined;
 }
+/**
+ * Body of `emitEvent`: a run event plus its `runId`.
+ *
+ * @example
+ * ```ts
+ * await client.emitEvent({ runId, eventType: 'tool.call', name: 'web-search', duration: 1500 });
+ * ```
+ */
 export interface EmitEventParams extends RunEventFields {
   runId: string;
 }
+/**
+ * One item of `emitEventsBatch` (`runId` or `customerId` required).
+ *
+ * @example
+ * ```ts
+ * await client.emitEventsBatch([{ runId, eventType: 'llm.call' }]);
+ * ```
+ */
 export interface BatchEventItem extends RunEventFields {
   runId?: string;
   customerId?: string;
   workflowId?: string;
 }
+/**
+ * Result of `emitEvent`; `idempotencyKey` is the key sent.
+ *
+ * @example
+ * ```ts
+ * const { id, isDuplicate } = await client.emitEvent(event);
+ * ```
+ */
 export interface EmitEventResult {
   id: string;
   runId: string;
@@ -367,6 +678,14 @@ export interface EmitEventResult {
   timestamp: string;
   idempotencyKey: string;
 }
+/**
+ * Result of `emitEventsBatch`, merged over chunks in input order.
+ *
+ * @example
+ * ```ts
+ * const { created, skipped, events } = await client.emitEventsBatch(items);
+ * ```
+ */
 export interface BatchEventResult {
   success: boolean;
   created: number;
@@ -380,6 +699,14 @@ export interface BatchEventResult {
     reason?: string;
   }>;
 }
+/**
+ * One event of `recordRun`; extra fields pass through.
+ *
+ * @example
+ * ```ts
+ * const ev: RecordRunEvent = { eventType: 'llm.call', model: 'gpt-4' };
+ * ```
+ */
 export interface RecordRunEvent {
   eventType: string;
   quantity?: number;
@@ -389,6 +716,14 @@ export interface RecordRunEvent {
   metadata?: JsonObject;
   [extra: string]: JsonValue | JsonObject | undefined;
 }
+/**
+ * Body of `recordRun`.
+ *
+ * @example
+ * ```ts
+ * await client.recordRun({ customerId: 'cus_1', workflow: 'summarise', status: 'COMPLETED', events });
+ * ```
+ */
 export interface RecordRunParams extends CallOptions {
   customerId: string;
   /** Workflow id, or a slug (auto-created by the server). */
@@ -404,6 +739,14 @@ export interface RecordRunParams extends CallOptions {
   startedAt?: string;
   endedAt?: string;
 }
+/**
+ * Result of `recordRun`.
+ *
+ * @example
+ * ```ts
+ * const { run, events } = await client.recordRun(params);
+ * ```
+ */
 export interface RecordRunResult {
   run: {
     id: string;
@@ -418,6 +761,14 @@ export interface RecordRunResult {
   isDuplicate?: boolean;
 }
 
+/**
+ * An event of the execution ledger (usage and run events).
+ *
+ * @example
+ * ```ts
+ * const ev: ExecutionEvent = await client.getEvent('evt_1');
+ * ```
+ */
 export interface ExecutionEvent {
   id: string;
   customerId: string;
@@ -444,6 +795,14 @@ export interface ExecutionEvent {
   childEvents?: ExecutionEvent[];
   [extra: string]: unknown;
 }
+/**
+ * Filters and paging of `listEvents`.
+ *
+ * @example
+ * ```ts
+ * await client.listEvents({ runId: 'run_1', limit: 100 });
+ * ```
+ */
 export interface ListEventsOptions extends CallOptions {
   customerId?: string;
   runId?: string;
@@ -458,6 +817,14 @@ export interface ListEventsOptions extends CallOptions {
   limit?: number;
   offset?: number;
 }
+/**
+ * A normalised page of `listEvents`.
+ *
+ * @example
+ * ```ts
+ * const { data, total, hasMore } = await client.listEvents();
+ * ```
+ */
 export interface ListEventsResult {
   data: ExecutionEvent[];
   total: number;
@@ -466,11 +833,27 @@ export interface ListEventsResult {
   hasMore: boolean;
 }
 
+/**
+ * Which events a webhook receives (AND across keys, OR within a list).
+ *
+ * @example
+ * ```ts
+ * await client.createWebhook({ url, events: ['*'], filters: { customerIds: ['cus_1'] } });
+ * ```
+ */
 export interface WebhookFilters {
   usageTypes?: string[];
   customerIds?: string[];
   severities?: Array<'low' | 'medium' | 'high' | 'critical'>;
 }
+/**
+ * A webhook endpoint.
+ *
+ * @example
+ * ```ts
+ * const wh: Webhook = await client.getWebhook('wh_1');
+ * ```
+ */
 export interface Webhook {
   id: string;
   url: string;
@@ -485,12 +868,28 @@ export interface Webhook {
   updatedAt?: string;
   stats?: { total: number; delivered: number; failed: number; pending: number };
 }
+/**
+ * Body of `createWebhook`.
+ *
+ * @example
+ * ```ts
+ * await client.createWebhook({ url: 'https://example.com/drip', events: ['charge.failed'] });
+ * ```
+ */
 export interface CreateWebhookParams extends CallOptions {
   url: string;
   events: string[];
   description?: string;
   filters?: WebhookFilters;
 }
+/**
+ * Body of `updateWebhook`.
+ *
+ * @example
+ * ```ts
+ * await client.updateWebhook('wh_1', { isActive: false, filters: null });
+ * ```
+ */
 export interface UpdateWebhookParams extends CallOptions {
   url?: string;
   events?: string[];
@@ -499,17 +898,41 @@ export interface UpdateWebhookParams extends CallOptions {
   /** `null` clears the filters. */
   filters?: WebhookFilters | null;
 }
+/**
+ * Result of `testWebhook`.
+ *
+ * @example
+ * ```ts
+ * const { status } = await client.testWebhook('wh_1');
+ * ```
+ */
 export interface WebhookTestResult {
   message: string;
   deliveryId: string | null;
   status: 'DELIVERED' | 'FAILED' | 'NOT_SENT' | (string & {});
   responseCode?: number | null;
 }
+/**
+ * Result of `rotateWebhookSecret`.
+ *
+ * @example
+ * ```ts
+ * const { secret, previousSecretExpiresAt } = await client.rotateWebhookSecret('wh_1');
+ * ```
+ */
 export interface WebhookSecretRotation {
   secret: string;
   message: string;
   previousSecretExpiresAt?: string | null;
 }
+/**
+ * One delivery of a webhook.
+ *
+ * @example
+ * ```ts
+ * const { data } = await client.listWebhookDeliveries('wh_1');
+ * ```
+ */
 export interface WebhookDelivery {
   id: string;
   eventId: string;
@@ -521,13 +944,37 @@ export interface WebhookDelivery {
   responseCode?: number | null;
   createdAt: string;
 }
+/**
+ * Filters and paging of `listWebhookDeliveries`.
+ *
+ * @example
+ * ```ts
+ * await client.listWebhookDeliveries('wh_1', { status: 'FAILED' });
+ * ```
+ */
 export interface ListDeliveriesOptions extends CallOptions {
   limit?: number;
   offset?: number;
   status?: 'PENDING' | 'DELIVERED' | 'FAILED';
 }
 
+/**
+ * Kinds of spending cap.
+ *
+ * @example
+ * ```ts
+ * await client.setCustomerSpendingCap('cus_1', { capType: 'MONTHLY_CHARGE_LIMIT', limitValue: '100' });
+ * ```
+ */
 export type CapType = 'DAILY_CHARGE_LIMIT' | 'MONTHLY_CHARGE_LIMIT' | 'SINGLE_CHARGE_LIMIT';
+/**
+ * A customer's spending cap.
+ *
+ * @example
+ * ```ts
+ * const { caps } = await client.getCustomerSpendingCaps('cus_1');
+ * ```
+ */
 export interface SpendingCap {
   id: string;
   capType: CapType | (string & {});
@@ -538,17 +985,41 @@ export interface SpendingCap {
   autoBlock: boolean;
   lastAlertLevel?: '50' | '80' | '95' | '100' | null;
 }
+/**
+ * Body of `setCustomerSpendingCap`.
+ *
+ * @example
+ * ```ts
+ * await client.setCustomerSpendingCap('cus_1', { capType: 'DAILY_CHARGE_LIMIT', limitValue: 25 });
+ * ```
+ */
 export interface SetSpendingCapParams extends CallOptions {
   capType: CapType;
   /** USDC, > 0, at most 1e9, at most 6 decimals. */
   limitValue: number | string;
   autoBlock?: boolean;
 }
+/**
+ * Body of `checkEntitlement`.
+ *
+ * @example
+ * ```ts
+ * await client.checkEntitlement({ customerId: 'cus_1', featureKey: 'api_calls' });
+ * ```
+ */
 export interface EntitlementCheckParams extends CallOptions {
   customerId: string;
   featureKey: string;
   quantity?: number;
 }
+/**
+ * Result of `checkEntitlement` (`-1` means unlimited).
+ *
+ * @example
+ * ```ts
+ * const { allowed, remaining } = await client.checkEntitlement(params);
+ * ```
+ */
 export interface EntitlementCheckResult {
   allowed: boolean;
   featureKey: string;
@@ -560,6 +1031,14 @@ export interface EntitlementCheckResult {
   reason?: string;
 }
 
+/**
+ * An API key pair (the secret is never returned after creation).
+ *
+ * @example
+ * ```ts
+ * const { data } = await client.listApiKeys();
+ * ```
+ */
 export interface ApiKey {
   id: string;
   name: string;
@@ -572,6 +1051,14 @@ export interface ApiKey {
   previousSecretKeyExpiresAt?: string | null;
   revokedAt?: string | null;
 }
+/**
+ * Result of `rotateApiKey`.
+ *
+ * @example
+ * ```ts
+ * const { secretKey } = await client.rotateApiKey('key_1');
+ * ```
+ */
 export interface ApiKeyRotation {
   id: string;
   publicKey: string;
@@ -580,6 +1067,14 @@ export interface ApiKeyRotation {
   message: string;
 }
 
+/**
+ * Result of `ping`.
+ *
+ * @example
+ * ```ts
+ * const { ok, latencyMs } = await client.ping();
+ * ```
+ */
 export interface PingResult {
   ok: boolean;
   /** The body's `status` (`healthy` / `unhealthy`), or the HTTP status text when absent. */

@@ -5,24 +5,64 @@
 
 import { type DripErrorDetail, isRecord, validationError } from './errors';
 
-/** Largest quantity the API accepts (spec §2.9). */
+/**
+ * Largest quantity the API accepts (spec §2.9).
+ *
+ * @example
+ * ```ts
+ * client.trackUsage({ customerId, meter, quantity: MAX_QUANTITY + 1 }); // VALIDATION_ERROR
+ * ```
+ */
 export const MAX_QUANTITY = 1e15;
-/** Largest serialised `metadata` object, in bytes of UTF-8 (spec §2.4). */
+/**
+ * Largest serialised `metadata` object, in bytes of UTF-8 (spec §2.4).
+ *
+ * @example
+ * ```ts
+ * JSON.stringify(metadata).length <= MAX_METADATA_BYTES; // for ASCII metadata
+ * ```
+ */
 export const MAX_METADATA_BYTES = 16 * 1024;
-/** Deepest nesting of `metadata` (spec §2.4): the object itself is level 1. */
+/**
+ * Deepest nesting of `metadata` (spec §2.4): the object itself is level 1.
+ *
+ * @example
+ * ```ts
+ * ({ a: { b: { c: { d: 1 } } } }); // 4 levels: accepted
+ * ```
+ */
 export const MAX_METADATA_DEPTH = 5;
 /**
  * Allowed meter (`usageType`) names: 1-100 characters, starting with a letter or digit, then letters,
  * digits and `_ . : / -`. The spec only fixes the length; this client also refuses whitespace and control
  * characters, which no meter name needs and which usually mean a bug (e.g. an interpolated `undefined `).
+ *
+ * @example
+ * ```ts
+ * METER_PATTERN.test('llm_tokens'); // true; METER_PATTERN.test('api calls') === false
+ * ```
  */
 export const METER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$/;
-/** Workflow slugs (spec §3.4). */
+/**
+ * Workflow slugs (spec §3.4).
+ *
+ * @example
+ * ```ts
+ * SLUG_PATTERN.test('summarise-v2'); // true
+ * ```
+ */
 export const SLUG_PATTERN = /^[a-z0-9_-]{1,100}$/;
 const ONCHAIN_RE = /^0x[a-fA-F0-9]{40}$/;
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-/** Collects problems, then throws them together. */
+/**
+ * Collects problems, then throws them together.
+ *
+ * @example
+ * ```ts
+ * const c = new Checker(); c.quantity('quantity', q, true); c.done(); // throws DripValidationError
+ * ```
+ */
 export class Checker {
   readonly details: DripErrorDetail[] = [];
 

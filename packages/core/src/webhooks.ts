@@ -8,7 +8,14 @@ import { DripError, isRecord } from './errors';
 
 const encoder = new TextEncoder();
 
-/** A raw webhook body as received: text or bytes. Never re-serialise parsed JSON. */
+/**
+ * A raw webhook body as received: text or bytes. Never re-serialise parsed JSON.
+ *
+ * @example
+ * ```ts
+ * await verifyWebhookSignature(await request.text(), header, secret);
+ * ```
+ */
 export type WebhookPayload = string | Uint8Array | ArrayBuffer;
 
 function toBytes(payload: WebhookPayload): Uint8Array {
@@ -72,7 +79,14 @@ export async function generateWebhookSignature(
   return `t=${t},${sigs.join(',')}`;
 }
 
-/** Options of {@link verifyWebhookSignature}. */
+/**
+ * Options of {@link verifyWebhookSignature}.
+ *
+ * @example
+ * ```ts
+ * await verifyWebhookSignature(body, header, secret, { toleranceSec: 600 });
+ * ```
+ */
 export interface VerifyWebhookOptions {
   /** Allowed clock difference in seconds, both directions (default 300). */
   toleranceSec?: number;
@@ -140,7 +154,14 @@ export async function verifyWebhookSignature(
   }
 }
 
-/** Event types the local server emits, with their `data` shapes (spec §8.5). */
+/**
+ * Event types the local server emits, with their `data` shapes (spec §8.5).
+ *
+ * @example
+ * ```ts
+ * type Failed = DripWebhookEventMap['charge.failed']; // Charge with failureReason
+ * ```
+ */
 export interface DripWebhookEventMap {
   'customer.created': Record<string, unknown> & { id: string };
   'usage.recorded': {
@@ -176,7 +197,14 @@ export interface DripWebhookEventMap {
   'webhook.test': { webhookId: string; message: string };
 }
 
-/** `data` of the spending-cap alerts. */
+/**
+ * `data` of the spending-cap alerts.
+ *
+ * @example
+ * ```ts
+ * if (isWebhookEventType(event, 'customer.spending.warning')) console.log(event.data.level);
+ * ```
+ */
 export interface SpendingAlertData {
   customerId: string;
   capId: string;
@@ -185,7 +213,14 @@ export interface SpendingAlertData {
   currentUsage: string;
 }
 
-/** `data` of `run.completed` / `run.failed`. */
+/**
+ * `data` of `run.completed` / `run.failed`.
+ *
+ * @example
+ * ```ts
+ * if (isWebhookEventType(event, 'run.failed')) console.log(event.data.errorCode);
+ * ```
+ */
 export interface RunEndedData {
   runId: string;
   customerId: string;
@@ -197,7 +232,14 @@ export interface RunEndedData {
   totalCostUnits?: string | null;
 }
 
-/** A known webhook event, typed by `type`. */
+/**
+ * A known webhook event, typed by `type`.
+ *
+ * @example
+ * ```ts
+ * const e: KnownDripWebhookEvent = { id: 'whe_1', type: 'webhook.test', createdAt, data: { webhookId, message } };
+ * ```
+ */
 export type KnownDripWebhookEvent = {
   [K in keyof DripWebhookEventMap]: { id: string; type: K; createdAt: string; data: DripWebhookEventMap[K] };
 }[keyof DripWebhookEventMap];

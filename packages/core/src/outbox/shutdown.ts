@@ -77,9 +77,17 @@ function install(p: ProcessLike, r: Registry): void {
       pending += s.queued + s.inFlight;
     }
     if (pending === 0) return;
-    // One attempt per exit: a flush that times out must not keep re-arming `beforeExit` forever.
+    // One attempt per exit: a flush that times out must not keep re-arming `beforeExit` forever. After a
+    // complete flush the process may go on (new work was scheduled), so a later exit flushes again.
     r.exitFlushed = true;
-    void flushAll(r);
+    void flushAll(r).then(() => {
+      let left = 0;
+      for (const o of r.outboxes.keys()) {
+        const s = o.stats();
+        left += s.queued + s.inFlight;
+      }
+      if (left === 0) r.exitFlushed = false;
+    });
   });
 }
 

@@ -133,6 +133,10 @@ interface MeterState<Req> {
   now(): number;
   /** Workflow slug of a route, cached (routes are few; the cache is bounded anyway). */
   slug(method: string, route: string): string;
+  /** Default metadata `{ method, route }`, one frozen object per route (shared by every record). */
+  usageMeta(method: string, route: string): Record<string, unknown>;
+  /** Default run metadata `{ method, route, status }`, one frozen object per route and status. */
+  runMeta(usage: Record<string, unknown>, status: number): Record<string, unknown>;
 }
 
 class RunContext implements DripRunContext {
@@ -192,7 +196,9 @@ class RequestScope<Req> implements DripRequestContext {
   readonly rule: RouteRule<Req> | undefined;
   readonly correlationId: string | undefined;
   finished = false;
-  private sums: Map<string, number> | undefined;
+  /** Per-meter totals of this request (few meters: parallel arrays beat a Map here). */
+  private meters: string[] | undefined;
+  private totals: number[] | undefined;
 
   constructor(
     state: MeterState<Req>,
@@ -243,9 +249,16 @@ class RequestScope<Req> implements DripRequestContext {
   }
 
   private add(meter: string, quantity: number): void {
-    if (this.sums === undefined) this.sums = new Map();
-    const sums = this.sums;
-    sums.set(meter, (sums.get(meter) ?? 0) + quantity);
+    if (this.meters === undefined || this.totals === undefined) {
+      this.meters = [meter];
+      this.totals = [quantity];
+      return;
+    }
+    const i = this.meters.indexOf(meter);
+    if (i === -1) {
+      this.meters.push(meter);
+      this.totals.push(quantity);
+    } else this.totals[i] = (this.totals[i] ?? 0) + quantity;
   }
 
   within<T>(fn: () => T): T {
@@ -307,8 +320,12 @@ class RequestScope<Req> implements DripRequestContext {
         }
       }
       const metadata = this.metadata(route);
-      if (this.sums) {
-        for (const [m, total] of this.sums) {
+      const meters = this.meters;
+      const totals = this.totals;
+      if (meters && totals) {
+        for (let i = 0; i < meters.length; i++) {
+          const m = meters[i] as string;
+          const total = totals[i] ?? 0;
           if (total <= 0) continue;
           s.outbox.enqueue({
             type: 'usage',
@@ -336,7 +353,9 @@ class RequestScope<Req> implements DripRequestContext {
           startedAt: isoTime(this.startedAt),
           endedAt: isoTime(Math.max(endedAt, this.startedAt)),
         };
-        if (metadata) body.metadata = { ...metadata, status };
+        if (metadata)
+          body.metadata =
+            this.state.options.metadata === undefined ? s.runMeta(metadata, status) : { ...metadata, status };
         if (this.correlationId) body.correlationId = this.correlationId;
         if (runStatus === 'FAILED') {
           body.errorCode = error instanceof Error ? error.name.slice(0, 100) : `HTTP_${status}`;
@@ -373,8 +392,8 @@ class RequestScope<Req> implements DripRequestContext {
   private metadata(route: string): Record<string, unknown> | undefined {
     const opt = this.state.options.metadata;
     if (opt === false) return undefined;
+    if (!opt) return this.state.usageMeta(this.view.method, route);
     const meta: Record<string, unknown> = { method: this.view.method, route };
-    if (!opt) return meta;
     for (const h of this.state.metaHeaders) {
       const v = this.view.header(h);
       if (v !== undefined) meta[h] = v;
@@ -623,6 +642,8 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
   };
   const clock = outboxRest.clock;
   const slugs = new Map<string, string>();
+  const metas = new Map<string, Readonly<Record<string, unknown>>>();
+  const runMetas = new WeakMap<object, Map<number, Readonly<Record<string, unknown>>>>();
   const state: MeterState<Req> = {
     options: o,
     resolvers,
@@ -642,6 +663,29 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
     redact: [...DEFAULT_REDACT, ...(o.metadata ? (o.metadata.redact ?? []) : [])],
     metaHeaders: o.metadata ? (o.metadata.headers ?? []).map((h) => h.toLowerCase()) : [],
     now: clock ? () => clock.now() : Date.now,
+    usageMeta(method, route) {
+      const key = `${method} ${route}`;
+      let m = metas.get(key);
+      if (m === undefined) {
+        if (metas.size >= 1_000) metas.clear();
+        m = Object.freeze({ method, route });
+        metas.set(key, m);
+      }
+      return m;
+    },
+    runMeta(usage, status) {
+      let byStatus = runMetas.get(usage);
+      if (byStatus === undefined) {
+        byStatus = new Map();
+        runMetas.set(usage, byStatus);
+      }
+      let m = byStatus.get(status);
+      if (m === undefined) {
+        m = Object.freeze({ ...usage, status });
+        if (byStatus.size < 100) byStatus.set(status, m);
+      }
+      return m;
+    },
     slug(method, route) {
       const key = `${method} ${route}`;
       let slug = slugs.get(key);

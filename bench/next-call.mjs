@@ -7,6 +7,7 @@
 // Usage: node bench/next-call.mjs [--rounds 7] [--calls 20000] [--write false]
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Drip } from '@drip/core';
@@ -42,11 +43,21 @@ const handler = async (_request, { params }, drip) => {
   drip?.run.event({ eventType: 'bench.lookup', quantity: 1 });
   return Response.json({ id, name: 'Widget', price: 42 });
 };
+// Outside a Next request scope `after()` throws; `waitUntil` stands in for it as inside Next.
 const options = {
   client: new Drip({ apiKey: info.apiKey, baseUrl: info.url }),
   customer: () => customer.id,
+  waitUntil: () => {},
 };
 const wrapped = withDrip(handler, options);
+// The same without delivery work: the API never answers, so only the wrapper, the pipeline and the
+// outbox's enqueue are timed (the bounded queue drops the overflow).
+const parkedOptions = {
+  client: new Drip({ apiKey: info.apiKey, baseUrl: info.url, fetch: () => new Promise(() => {}) }),
+  customer: () => customer.id,
+  waitUntil: () => {},
+};
+const parked = withDrip(handler, parkedOptions);
 const bare = (request, context) => handler(request, context, undefined);
 const context = { params: Promise.resolve({ id: '42' }) };
 
@@ -59,20 +70,23 @@ async function loop(fn, calls) {
   return Number(process.hrtime.bigint() - started) / 1000 / calls;
 }
 
-const results = { bare: [], drip: [] };
+const results = { bare: [], parked: [], drip: [] };
+const fns = { bare, parked, drip: wrapped };
 let summary;
 try {
   await loop(bare, 2_000);
+  await loop(parked, 2_000);
   await loop(wrapped, 2_000);
   for (let round = 0; round < flags.rounds; round++) {
-    for (const mode of round % 2 === 0 ? ['bare', 'drip'] : ['drip', 'bare']) {
-      const us = await loop(mode === 'bare' ? bare : wrapped, flags.calls);
+    const order = ['bare', 'parked', 'drip'];
+    for (const mode of round % 2 === 0 ? order : order.reverse()) {
+      const us = await loop(fns[mode], flags.calls);
       results[mode].push(us);
       log(`round ${round + 1} ${mode}: ${us.toFixed(2)} µs/call`);
     }
   }
   const flushStarted = Date.now();
-  await dripMeter(options).flush(120_000);
+  await dripMeter(options).flush(60_000);
   const flushMs = Date.now() - flushStarted;
   const runs = await (
     await fetch(`${info.url}/v1/runs?customerId=${customer.id}&limit=1`, { headers: auth })
@@ -83,7 +97,7 @@ try {
     return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
   };
   const metered = flags.rounds * flags.calls + 2_000;
-  summary = `### Next.js: withDrip() per call, in-process
+  summary = `## Next.js: withDrip() per call, in-process
 
 Command: \`node bench/next-call.mjs\` (${flags.rounds} interleaved rounds of ${flags.calls} sequential calls with
 \`new Request()\`, response body read to the end). Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}.
@@ -91,16 +105,22 @@ Command: \`node bench/next-call.mjs\` (${flags.rounds} interleaved rounds of ${f
 | Median | µs per call |
 | --- | --- |
 | Bare handler | ${median(results.bare).toFixed(2)} |
-| Wrapped by \`withDrip()\` | ${median(results.drip).toFixed(2)} |
-| Cost of \`withDrip()\` | ${(median(results.drip) - median(results.bare)).toFixed(2)} |
+| Wrapped by \`withDrip()\`, API never answering (wrapper + pipeline + enqueue) | ${median(results.parked).toFixed(2)} |
+| Wrapped by \`withDrip()\`, delivered to the local Drip server | ${median(results.drip).toFixed(2)} |
+| Cost of \`withDrip()\` without delivery | ${(median(results.parked) - median(results.bare)).toFixed(2)} |
+| Cost of \`withDrip()\` with delivery in the same process | ${(median(results.drip) - median(results.bare)).toFixed(2)} |
 
-Rounds (bare / drip µs): ${results.bare.map((b, i) => `${b.toFixed(2)} / ${results.drip[i].toFixed(2)}`).join(', ')}.
+Rounds (bare / parked / delivered µs): ${results.bare.map((b, i) => `${b.toFixed(2)} / ${results.parked[i].toFixed(2)} / ${results.drip[i].toFixed(2)}`).join(', ')}.
+Load average when it ended: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(', ')} (${availableParallelism()} cores, shared).
 Runs delivered after the final flush (${flushMs} ms): ${runs.count} of ${metered} metered calls.
 Outbox: \`${JSON.stringify(dripMeter(options).stats())}\`
 `;
   console.log(summary);
 } finally {
   await dripMeter(options).close(10_000);
+  await dripMeter(parkedOptions).close(100);
   server.kill('SIGTERM');
 }
 if (summary && flags.write !== 'false' && flags.write !== false) writeSection('bench:next-call', summary);

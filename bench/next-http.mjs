@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseFlags } from './lib/http-bench.mjs';
@@ -178,13 +179,16 @@ try {
     })
     .join('\n');
   const nextVersion = JSON.parse(readFileSync(require.resolve('next/package.json'), 'utf8')).version;
-  summary = `### Next.js: built app under \`next start\`
+  summary = `## Next.js: built app under \`next start\`
 
 Command: \`node bench/next-http.mjs\` (${flags.rounds} interleaved rounds of ${flags.duration} s after a ${flags.warmup} s warm-up
 per route, autocannon ${flags.connections} connections in its own process). Next ${nextVersion}, \`next build\` of
 bench/next-app, Node runtime; \`GET /bare/42\` and \`GET /drip/42\` run the same handler (awaits \`params\`,
 small JSON), the second wrapped by \`withDrip()\` (customer resolver, one \`run.event()\`, default outbox,
-delivered to the local Drip server). Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}.
+delivered to the local Drip server). Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version},
+load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(', ')} on ${availableParallelism()} cores shared by the Drip server, Next and autocannon.
 
 | Round | bare req/s | drip req/s | bare p99 ms | drip p99 ms | bare CPU µs/req | drip CPU µs/req | errors |
 | --- | --- | --- | --- | --- | --- | --- | --- |

@@ -145,10 +145,26 @@ async function meterHandler(c: Context, next: () => Promise<void>, handle: Reque
   handle.finish({ status: res.status, route, error, aborted: clientGone(c) }, { waitUntil });
 }
 
-/** True when the client disconnected while the handler ran (the runtime aborts the request's signal). */
+/**
+ * True when the client disconnected while the handler ran. On @hono/node-server the Node response tells
+ * (cheap); elsewhere the runtime aborts the request's signal. Reading `signal` on @hono/node-server would
+ * create an AbortController for every request, which costs more than the whole adapter.
+ */
 function clientGone(c: Context): boolean {
+  const outgoing = nodeResponse(c.env);
+  if (outgoing !== undefined) return outgoing.destroyed === true;
   const signal = (c.req.raw as { signal?: AbortSignal | undefined }).signal;
   return signal?.aborted === true;
+}
+
+/** @hono/node-server passes `{ incoming, outgoing }` as the env (Node's request and response). */
+function nodeResponse(env: unknown): { destroyed?: boolean } | undefined {
+  if (typeof env !== 'object' || env === null || !('incoming' in env) || !('outgoing' in env))
+    return undefined;
+  const outgoing = (env as { outgoing: unknown }).outgoing;
+  return typeof outgoing === 'object' && outgoing !== null
+    ? (outgoing as { destroyed?: boolean })
+    : undefined;
 }
 
 /**
@@ -167,9 +183,8 @@ function routeOf(c: Context, own: number): string | undefined {
  * elsewhere the stack trace, the costly part of a throw, is switched off around the getter.
  */
 function waitUntilOf(c: Context): WaitUntil | undefined {
-  // @hono/node-server passes `{ incoming, outgoing }` as the env and never an execution context.
-  const env: unknown = c.env;
-  if (typeof env === 'object' && env !== null && 'incoming' in env && 'outgoing' in env) return undefined;
+  // @hono/node-server never gives an execution context.
+  if (nodeResponse(c.env) !== undefined) return undefined;
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {

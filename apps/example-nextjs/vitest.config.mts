@@ -6,7 +6,7 @@ export default defineProject({
     name: 'example-nextjs',
     include: ['test/**/*.test.ts'],
     environment: 'node',
-    testTimeout: 60_000,
+    testTimeout: 120_000,
     hookTimeout: 180_000,
   },
 });

@@ -121,7 +121,7 @@ async function runsOf(id: string): Promise<Json[]> {
 /** Delivery happens after each response (after()); wait, bounded, until the server has it all. */
 async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
   let value = await read();
-  for (let i = 0; i < 80 && !done(value); i++) {
+  for (let i = 0; i < 240 && !done(value); i++) {
     await new Promise((resolve) => setTimeout(resolve, 250));
     value = await read();
   }

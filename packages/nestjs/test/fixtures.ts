@@ -37,14 +37,19 @@ export class HeaderUserGuard implements CanActivate {
   }
 }
 
-/** Resolves when the test says so; lets a handler hang until the client has gone. */
-export const gate: { release: () => void; wait: Promise<void> } = {
+/** Lets a handler hang until the test releases it; `entered` resolves when the handler has started. */
+export const gate: { release: () => void; wait: Promise<void>; enter: () => void; entered: Promise<void> } = {
   release: () => {},
   wait: Promise.resolve(),
+  enter: () => {},
+  entered: Promise.resolve(),
 };
 export function armGate(): void {
   gate.wait = new Promise<void>((resolve) => {
     gate.release = resolve;
+  });
+  gate.entered = new Promise<void>((resolve) => {
+    gate.enter = resolve;
   });
 }
 
@@ -73,6 +78,7 @@ export function controllers(d: DripExports): { Items: Type; Plain: Type } {
 
     @Get('slow')
     async slow(@Req() _req: unknown) {
+      gate.enter();
       await gate.wait;
       return { late: true };
     }

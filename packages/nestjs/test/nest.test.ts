@@ -158,22 +158,21 @@ describe.each<Platform>(['express', 'fastify'])('DripInterceptor on %s', (platfo
     armGate();
     await (app as INestApplication).listen(0, '127.0.0.1');
     const { port } = (app as INestApplication).getHttpServer().address() as AddressInfo;
-    await new Promise<void>((resolve) => {
-      const req = httpRequest({
-        host: '127.0.0.1',
-        port,
-        path: '/items/slow',
-        headers: { 'x-customer': 'cus_8' },
-      });
-      req.on('error', () => resolve());
-      req.end();
-      setTimeout(() => {
-        req.destroy();
-        resolve();
-      }, 150);
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port,
+      path: '/items/slow',
+      headers: { 'x-customer': 'cus_8' },
     });
-    // Give the server a moment to see the close, then let the handler finish into a dead socket.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    req.on('error', () => {});
+    req.end();
+    // The handler is running (so the request is metered); now the client goes away.
+    await gate.entered;
+    req.destroy();
+    // Wait (bounded) until the server has seen the close and the request's records are enqueued.
+    for (let i = 0; i < 200 && meter.stats().enqueued === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     gate.release();
     await meter.flush(5_000);
     expect(api.totalUsage({ customerId: 'cus_8' })).toBe(0);

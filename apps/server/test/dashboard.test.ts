@@ -168,6 +168,10 @@ describe('dashboard in Chromium', () => {
   beforeAll(async () => {
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     page.on('pageerror', (err) => pageErrors.push(String(err)));
+    // CSP violations and failed loads (a missing script, a favicon 404) show up as console errors
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') pageErrors.push(msg.text());
+    });
     await page.goto(await loginLink());
   });
 

@@ -2,7 +2,14 @@ import { createParamDecorator, type ExecutionContext, SetMetadata } from '@nestj
 import type { DripRequestContext } from '@drip/core';
 import { DRIP_METER_KEY, DRIP_STATE_KEY, SKIP_DRIP_KEY } from './drip.constants';
 
-/** What `@DripMeter()` stores on a handler or controller. */
+/**
+ * What `@DripMeter()` stores on a handler or controller.
+ *
+ * @example
+ * ```ts
+ * const rule = reflector.get<DripMeterRule>(Symbol.for('@drip/nestjs.meter'), handler); // { meter, quantity }
+ * ```
+ */
 export interface DripMeterRule {
   meter: string;
   quantity?: number | undefined;

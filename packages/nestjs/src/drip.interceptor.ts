@@ -22,6 +22,11 @@ import type { DripMeterRule } from './drip.decorators';
  * The request object the interceptor reads, on both platforms (Express `Request`, Fastify
  * `FastifyRequest`). `user` is where your auth guard or Passport strategy puts the caller; the pipeline's
  * default customer chain reads `user.customerId`.
+ *
+ * @example
+ * ```ts
+ * DripModule.forRoot({ customer: (req: DripHttpRequest) => req.headers['x-customer-id'] as string });
+ * ```
  */
 export interface DripHttpRequest {
   method: string;

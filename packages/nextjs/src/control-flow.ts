@@ -2,6 +2,12 @@
  * Next.js signals `redirect()`, `notFound()`, `forbidden()`, `unauthorized()` and rendering bail-outs by
  * throwing errors that carry a `digest`. They are not failures of the handler: the adapter lets them pass
  * untouched and records the status Next will answer with.
+ *
+ * @example
+ * ```ts
+ * const flow: ControlFlow | undefined = nextControlFlow(error);
+ * if (flow?.status === 404) console.log('notFound()');
+ * ```
  */
 export interface ControlFlow {
   /** Status Next answers with, or `undefined` for a bail-out that is not a response (no record is made). */

@@ -1,6 +1,14 @@
 import * as nextServer from 'next/server';
 
-/** Hands a promise to the platform so the function instance stays alive until it settles. */
+/**
+ * Hands a promise to the platform so the function instance stays alive until it settles.
+ *
+ * @example
+ * ```ts
+ * const waitUntil: WaitUntil = (promise) => ctx.waitUntil(promise);
+ * export const GET = withDrip(handler, { waitUntil });
+ * ```
+ */
 export type WaitUntil = (promise: Promise<unknown>) => void;
 
 /** The per-request bridge between `RequestHandle.finish` and Next's `after()` / the platform's `waitUntil`. */

@@ -10,7 +10,14 @@ import { meterFor, pathOf } from './meter';
 import { type RouteParams, routeTemplate } from './route-template';
 import { endOnce } from './with-drip';
 
-/** The parts of Next's `NextApiRequest` the Pages wrapper reads (a `NextApiRequest` satisfies it). */
+/**
+ * The parts of Next's `NextApiRequest` the Pages wrapper reads (a `NextApiRequest` satisfies it).
+ *
+ * @example
+ * ```ts
+ * const options: DripPagesOptions<NextApiRequest & DripPagesRequest> = { customer: (req) => req.user?.customerId };
+ * ```
+ */
 export interface DripPagesRequest {
   method?: string | undefined;
   url?: string | undefined;
@@ -20,7 +27,14 @@ export interface DripPagesRequest {
   user?: unknown;
 }
 
-/** The parts of Next's `NextApiResponse` the Pages wrapper uses (a `NextApiResponse` satisfies it). */
+/**
+ * The parts of Next's `NextApiResponse` the Pages wrapper uses (a `NextApiResponse` satisfies it).
+ *
+ * @example
+ * ```ts
+ * const handler: DripPagesHandler<NextApiRequest, NextApiResponse> = (_req, res) => res.status(204).end();
+ * ```
+ */
 export interface DripPagesResponse {
   statusCode: number;
   headersSent?: boolean;

@@ -1,4 +1,11 @@
-/** Route parameters as Next.js hands them to a route handler or a Pages API route. */
+/**
+ * Route parameters as Next.js hands them to a route handler or a Pages API route.
+ *
+ * @example
+ * ```ts
+ * const params: RouteParams = { id: '42', slug: ['a', 'b'] };
+ * ```
+ */
 export type RouteParams = Record<string, string | string[] | undefined>;
 
 function decode(segment: string): string {

@@ -5,7 +5,9 @@ import { Drip } from '@drip/core';
 import { dripMiddleware } from '@drip/express';
 import express from 'express';
 
-const mode = process.argv[2] === 'drip' ? 'drip' : 'bare';
+// `meter-only`: the same metering, but the client's fetch never answers, so the figures show what the
+// request path costs (adapter + pipeline + enqueue) without delivery work in the app process.
+const mode = ['drip', 'meter-only'].includes(process.argv[2]) ? process.argv[2] : 'bare';
 const customerId = process.env.BENCH_CUSTOMER_ID;
 let served = 0;
 
@@ -20,8 +22,12 @@ app.post('/__bench/flush', async (_req, res) => {
   if (metering) await metering.meter.flush(120_000);
   res.json({ served, stats: metering ? metering.meter.stats() : null });
 });
-if (mode === 'drip') {
-  const client = new Drip({ apiKey: process.env.DRIP_API_KEY, baseUrl: process.env.DRIP_API_URL });
+if (mode !== 'bare') {
+  const client = new Drip({
+    apiKey: process.env.DRIP_API_KEY,
+    baseUrl: process.env.DRIP_API_URL,
+    ...(mode === 'meter-only' ? { fetch: () => new Promise(() => {}) } : {}),
+  });
   metering = dripMiddleware({ client, customer: () => customerId });
   app.use(metering);
 }

@@ -13,4 +13,5 @@ await runHttpBenchmark({
     'Express 5.3.0; the metered app adds `dripMiddleware()` with a customer resolver, one `run.event()` per request, default outbox.',
   appScript: join(dirname(fileURLToPath(import.meta.url)), 'http-express-app.mjs'),
   targets: { ratio: 0.95 },
+  meterOnly: true,
 });

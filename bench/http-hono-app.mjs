@@ -6,7 +6,9 @@ import { drip } from '@drip/hono';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 
-const mode = process.argv[2] === 'drip' ? 'drip' : 'bare';
+// `meter-only`: the same metering, but the client's fetch never answers, so the figures show what the
+// request path costs (adapter + pipeline + enqueue) without delivery work in the app process.
+const mode = ['drip', 'meter-only'].includes(process.argv[2]) ? process.argv[2] : 'bare';
 const customerId = process.env.BENCH_CUSTOMER_ID;
 let served = 0;
 
@@ -17,8 +19,12 @@ app.post('/__bench/flush', async (c) => {
   if (metering) await metering.meter.flush(120_000);
   return c.json({ served, stats: metering ? metering.meter.stats() : null });
 });
-if (mode === 'drip') {
-  const client = new Drip({ apiKey: process.env.DRIP_API_KEY, baseUrl: process.env.DRIP_API_URL });
+if (mode !== 'bare') {
+  const client = new Drip({
+    apiKey: process.env.DRIP_API_KEY,
+    baseUrl: process.env.DRIP_API_URL,
+    ...(mode === 'meter-only' ? { fetch: () => new Promise(() => {}) } : {}),
+  });
   metering = drip({ client, customer: () => customerId });
   app.use('/items/*', metering);
 }

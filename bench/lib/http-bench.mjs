@@ -153,10 +153,13 @@ export async function runHttpBenchmark(spec) {
   const env = { DRIP_API_KEY: apiKey, DRIP_API_URL: dripUrl, BENCH_CUSTOMER_ID: customer.id };
   const bare = await startChild(spec.appScript, ['bare'], env);
   const metered = await startChild(spec.appScript, ['drip'], env);
-  const apps = { bare: bare.info, drip: metered.info };
-  const results = { bare: [], drip: [] };
+  // Optional third app (spec.meterOnly): metering whose delivery never answers, to isolate request-path cost.
+  const meterOnly = spec.meterOnly ? await startChild(spec.appScript, ['meter-only'], env) : undefined;
+  const apps = { bare: bare.info, drip: metered.info, 'meter-only': meterOnly?.info };
+  const modes = meterOnly ? ['bare', 'drip', 'meter-only'] : ['bare', 'drip'];
+  const results = { bare: [], drip: [], 'meter-only': [] };
   try {
-    for (const mode of ['bare', 'drip']) {
+    for (const mode of modes) {
       log(`warm-up ${mode} ${flags.warmup} s`);
       await autocannon(`${apps[mode].url}/items/42`, {
         connections: flags.connections,
@@ -164,7 +167,7 @@ export async function runHttpBenchmark(spec) {
       });
     }
     for (let round = 0; round < flags.rounds; round++) {
-      const order = round % 2 === 0 ? ['bare', 'drip'] : ['drip', 'bare'];
+      const order = round % 2 === 0 ? modes : [...modes].reverse();
       for (const mode of order) {
         const r = await measure(apps[mode], opts);
         results[mode].push(r);
@@ -195,7 +198,11 @@ export async function runHttpBenchmark(spec) {
     console.log(summary);
     if (flags.write !== 'false' && flags.write !== false) writeSection(spec.section, summary);
   } finally {
-    await Promise.all([stopChild(bare.child), stopChild(metered.child)]);
+    await Promise.all([
+      stopChild(bare.child),
+      stopChild(metered.child),
+      meterOnly && stopChild(meterOnly.child),
+    ]);
     await stopChild(server.child);
   }
 }
@@ -237,8 +244,19 @@ ${rows}
 | Runs delivered / requests served (metered app, warm-up included) | ${delivery.runsDelivered} / ${delivery.servedTotal} | equal (${ok(delivery.runsDelivered === delivery.servedTotal)}) |
 | Run events delivered / requests served | ${delivery.eventsDelivered} / ${delivery.servedTotal} | equal (${ok(delivery.eventsDelivered === delivery.servedTotal)}) |
 | Final flush | ${delivery.flushMs} ms | |
-
+${meterOnlyRow(results, m)}
 Outbox after the flush: \`${JSON.stringify(delivery.stats)}\`
+`;
+}
+
+function meterOnlyRow(results, m) {
+  if (results['meter-only'].length === 0) return '';
+  const extra = m('meter-only', 'cpuPerRequestUs') - m('bare', 'cpuPerRequestUs');
+  const ratio = m('meter-only', 'rps') / m('bare', 'rps');
+  const rounds = results['meter-only']
+    .map((r) => `${r.rps.toFixed(0)} req/s ${r.cpuPerRequestUs.toFixed(1)} µs`)
+    .join('; ');
+  return `| Metering only, delivery never answers (rounds: ${rounds}) | ratio ${ratio.toFixed(3)}, extra CPU ${extra.toFixed(2)} µs/req, p99 added ${(m('meter-only', 'p99') - m('bare', 'p99')).toFixed(2)} ms | (diagnostic) |
 `;
 }
 

@@ -14,6 +14,7 @@ const SK_A = 'sk_test_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const PK_A = 'pk_test_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const SK_B = 'sk_test_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
 const SK_C = 'sk_test_CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC';
+const SK_A2 = 'sk_test_A2A2A2A2A2A2A2A2A2A2A2A2A2A2A2A2';
 const SK_REVOKED = 'sk_test_RRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRR';
 const HOSTILE = '<script>alert("x")</script>';
 
@@ -33,7 +34,8 @@ async function seed(): Promise<void> {
   await exec(`
     INSERT INTO projects (id, name) VALUES ('proj_a', 'Acme Labs'), ('proj_b', 'Other Co'), ('proj_c', 'Crowded');
     INSERT INTO api_keys (id, project_id, mode, name, public_key, public_key_hash, secret_key_hash, secret_key_hint)
-      VALUES ('key_c', 'proj_c', 'test', 'c', 'pk_test_c', '${sha('pk_test_c')}', '${sha(SK_C)}', 'sk_test_…CCCC');
+      VALUES ('key_c', 'proj_c', 'test', 'c', 'pk_test_c', '${sha('pk_test_c')}', '${sha(SK_C)}', 'sk_test_…CCCC'),
+        ('key_a2', 'proj_a', 'test', 'a2', 'pk_test_a2', '${sha('pk_test_a2')}', '${sha(SK_A2)}', 'sk_test_…A2A2');
     INSERT INTO customers (id, project_id, mode, external_customer_id, created_at)
       SELECT 'cus_bulk_' || g, 'proj_c', 'test', 'bulk-' || g, '2026-11-01T00:00:00Z'::timestamptz + g * interval '1 second'
       FROM generate_series(1, 205) AS g;
@@ -220,6 +222,24 @@ describe.each(BACKENDS)('dashboard on %s', (backend) => {
       const after = await page('/', cookie);
       expect(after.text).toContain('name="key"');
       expect(after.text).not.toContain('cus_acme');
+    });
+
+    it('ends sessions and unused links of a key once it is revoked', async () => {
+      const cookie = cookieOf(await login(SK_A2));
+      const res = await app.request('/dashboard/login-links', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${SK_A2}` },
+      });
+      const { path } = (await res.json()) as { path: string };
+      expect((await page('/', cookie)).text).toContain('cus_acme');
+      await exec("UPDATE api_keys SET revoked_at = now() WHERE id = 'key_a2'");
+      expect((await page('/', cookie)).text).toContain('name="key"');
+      expect((await page('/dashboard/runs/run_ok', cookie)).status).toBe(401);
+      const viaLink = await app.request(path);
+      const after = await page('/', cookieOf(viaLink));
+      expect(after.text).toContain('name="key"');
+      expect(after.text).not.toContain('cus_acme');
+      expect((await login(SK_A2)).status).toBe(401);
     });
 
     it('logs out', async () => {

@@ -88,13 +88,23 @@ function sha256Hex(text: string): string {
 export function createDashboard(options: DashboardOptions): Hono {
   const { version, db } = options;
   const sessions = options.sessions ?? new DashboardSessions();
+  // The default lookup remembers the key's hash in the session, so revoking the key logs it out.
   const authenticate =
-    options.authenticateSecretKey ?? ((key: string) => findScopeBySecretKeyHash(db, sha256Hex(key)));
+    options.authenticateSecretKey ??
+    (async (key: string): Promise<DashboardScope | null> => {
+      const keyHash = sha256Hex(key);
+      const scope = await findScopeBySecretKeyHash(db, keyHash);
+      return scope ? { ...scope, keyHash } : null;
+    });
   const app = new Hono();
 
-  const sessionScope = (c: Context): DashboardScope | null => {
+  const sessionScope = async (c: Context): Promise<DashboardScope | null> => {
     const id = getCookie(c, DASHBOARD_COOKIE);
-    return id ? sessions.getSession(id) : null;
+    const scope = id ? sessions.getSession(id) : null;
+    if (!id || !scope?.keyHash) return scope;
+    if (await findScopeBySecretKeyHash(db, scope.keyHash)) return scope;
+    sessions.endSession(id);
+    return null;
   };
   const startSession = (c: Context, sessionId: string): Response => {
     setCookie(c, DASHBOARD_COOKIE, sessionId, {
@@ -127,7 +137,7 @@ export function createDashboard(options: DashboardOptions): Hono {
   });
 
   app.get('/', async (c) => {
-    const scope = sessionScope(c);
+    const scope = await sessionScope(c);
     if (!scope) return html(c, renderLogin(version));
     return html(c, renderOverview(await loadOverview(db, scope), scope, version));
   });
@@ -176,7 +186,7 @@ export function createDashboard(options: DashboardOptions): Hono {
   });
 
   app.get('/dashboard/runs/:id', async (c) => {
-    const scope = sessionScope(c);
+    const scope = await sessionScope(c);
     if (!scope) return html(c, renderLogin(version), 401);
     const detail = await loadRun(db, scope, c.req.param('id'));
     if (!detail)

@@ -13,6 +13,11 @@ export interface DashboardScope {
   projectId: string;
   /** `test` or `live`. */
   mode: 'test' | 'live';
+  /**
+   * SHA-256 (hex) of the secret key the session was opened with, when known: the dashboard then ends
+   * the session as soon as that key is revoked.
+   */
+  keyHash?: string;
 }
 
 /**

@@ -1,5 +1,22 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Driver, Queryable } from './driver';
+
+const names = new Map<string, string>();
+
+/**
+ * Parameterised statements run as named prepared statements: PostgreSQL plans each text once per
+ * connection instead of on every call (the query layer's statements are a small fixed set).
+ */
+function config(sql: string, params: readonly unknown[]): pg.QueryConfig {
+  if (params.length === 0) return { text: sql };
+  let name = names.get(sql);
+  if (!name) {
+    name = `drip_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+    if (names.size < 5000) names.set(sql, name);
+  }
+  return { name, text: sql, values: params as unknown[] };
+}
 
 /** Opens a `pg` pool on a PostgreSQL connection string. */
 export async function openPostgres(connectionString: string, max = 10): Promise<Driver> {
@@ -11,14 +28,14 @@ export async function openPostgres(connectionString: string, max = 10): Promise<
   return {
     kind: 'postgres',
     async query<T>(sql: string, params: readonly unknown[] = []) {
-      const res = await pool.query(sql, params as unknown[]);
+      const res = await pool.query(config(sql, params));
       return res.rows as T[];
     },
     async transaction(fn) {
       const client = await pool.connect();
       const tx: Queryable = {
         async query<T>(sql: string, params: readonly unknown[] = []) {
-          const res = await client.query(sql, params as unknown[]);
+          const res = await client.query(config(sql, params));
           return res.rows as T[];
         },
       };

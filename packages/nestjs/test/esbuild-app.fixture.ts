@@ -1,8 +1,8 @@
 // An app as esbuild (or swc without decorator metadata) compiles it: no `design:paramtypes` anywhere.
-// Built and loaded by esbuild.test.ts; not a test file itself.
+// The adapter source is bundled in, so esbuild compiles it too. Built and loaded by esbuild.test.ts.
 import 'reflect-metadata';
 import type { DripRequestContext } from '@drip/core';
-import { DripInterceptor, DripMeter, DripModule, DripRun } from '@drip/nestjs';
+import { DripInterceptor, DripMeter, DripModule, DripRun } from '../src/index';
 import {
   Controller,
   type DynamicModule,

@@ -11,7 +11,7 @@ import { build } from 'esbuild';
 import supertest from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 
-// An app compiled by esbuild (no decorator metadata), run against the built package.
+// An app and the adapter compiled by esbuild (no decorator metadata), Nest and core loaded as packages.
 describe('an app compiled by esbuild', () => {
   const outDir = mkdtempSync(join(tmpdir(), 'drip-nest-esbuild-'));
   let app: INestApplication | undefined;

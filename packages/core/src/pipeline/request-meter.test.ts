@@ -254,4 +254,38 @@ describe('createRequestMeter', () => {
       status: 503,
     });
   });
+
+  it('hands delivery to the platform waitUntil', async () => {
+    const { api, meter } = setup({ customer: () => 'cus_w' });
+    const r = await resolve(meter.begin(view('GET', '/x', { headers: {} })));
+    if (r.kind !== 'continue') throw new Error('expected continue');
+    const handed: Promise<unknown>[] = [];
+    r.handle.finish({ status: 200 }, { waitUntil: (p) => handed.push(p) });
+    expect(handed).toHaveLength(1);
+    await Promise.all(handed);
+    api.expectUsage({ customerId: 'cus_w', quantity: 1 });
+    api.expectRun({ workflow: 'get-x', status: 'COMPLETED' });
+  });
+
+  it('without an API key, requests go on and the records are dropped as no-client (counted once built)', async () => {
+    const saved = process.env.DRIP_API_KEY;
+    delete process.env.DRIP_API_KEY;
+    try {
+      const warn = vi.fn();
+      const meter = createRequestMeter<FakeReq>({
+        customer: () => 'cus_nokey',
+        logger: { warn },
+        outbox: { shutdownHooks: false, flushIntervalMs: 1 },
+      });
+      const r = await resolve(meter.begin(view('GET', '/x', { headers: {} })));
+      expect(r.kind).toBe('continue');
+      if (r.kind === 'continue') r.handle.finish({ status: 200 });
+      await meter.flush(1_000);
+      expect(meter.stats().dropped['no-client']).toBe(2);
+      expect(() => meter.client).toThrow(/DRIP_API_KEY|apiKey|key/i);
+      expect(warn.mock.calls.some((c) => String(c[0]).includes('no Drip client'))).toBe(true);
+    } finally {
+      if (saved !== undefined) process.env.DRIP_API_KEY = saved;
+    }
+  });
 });

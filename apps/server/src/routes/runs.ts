@@ -663,23 +663,27 @@ export function registerRuns(api: Hono<AppEnv>, deps: Deps): void {
     const id = pathId(c, 'id', 'RUN_NOT_FOUND', 'Run');
     const q = validateQuery(timelineQuery, c);
     const after = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
-    const run = await getRunRow(db, auth, id);
-    const rows = after
-      ? await db.query(
-          'SELECT * FROM events WHERE run_id = $1 AND (created_at, seq) > ($2::timestamptz, $3::bigint) ORDER BY created_at, seq LIMIT $4',
-          [id, after.at, after.seq, q.limit + 1],
-        )
-      : await db.query('SELECT * FROM events WHERE run_id = $1 ORDER BY created_at, seq LIMIT $2', [
-          id,
-          q.limit + 1,
-        ]);
+    // The three reads are independent: on PostgreSQL they run on three pooled connections at once.
+    // Events are read by run id alone; the run lookup (scoped to the project) answers 404 first.
+    const [run, rows, agg] = await Promise.all([
+      getRunRow(db, auth, id),
+      after
+        ? db.query(
+            'SELECT * FROM events WHERE run_id = $1 AND (created_at, seq) > ($2::timestamptz, $3::bigint) ORDER BY created_at, seq LIMIT $4',
+            [id, after.at, after.seq, q.limit + 1],
+          )
+        : db.query('SELECT * FROM events WHERE run_id = $1 ORDER BY created_at, seq LIMIT $2', [
+            id,
+            q.limit + 1,
+          ]),
+      db.query<{ event_type: string; outcome: string; n: unknown; retried: unknown }>(
+        'SELECT event_type, outcome, count(*) AS n, count(retry_of_event_id) AS retried FROM events WHERE run_id = $1 GROUP BY event_type, outcome',
+        [id],
+      ),
+    ]);
     const hasMore = rows.length > q.limit;
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
-    const agg = await db.query<{ event_type: string; outcome: string; n: unknown; retried: unknown }>(
-      'SELECT event_type, outcome, count(*) AS n, count(retry_of_event_id) AS retried FROM events WHERE run_id = $1 GROUP BY event_type, outcome',
-      [id],
-    );
     const byType: Record<string, number> = {};
     const byOutcome: Record<string, number> = {};
     let total = 0;

@@ -288,4 +288,51 @@ describe('createRequestMeter', () => {
       if (saved !== undefined) process.env.DRIP_API_KEY = saved;
     }
   });
+
+  it('takes the correlation id from the active OpenTelemetry span when there is no traceparent', async () => {
+    const key = Symbol.for('opentelemetry.js.api.1');
+    const spanKey = Symbol.for('OpenTelemetry Context Key SPAN');
+    const g = globalThis as unknown as Record<symbol, unknown>;
+    g[key] = {
+      context: {
+        active: () => ({
+          getValue: (k: symbol) =>
+            k === spanKey
+              ? { spanContext: () => ({ traceId: '0af7651916cd43dd8448eb211c80319c' }) }
+              : undefined,
+        }),
+      },
+    };
+    try {
+      const { api, meter } = setup({ customer: () => 'cus_otel' });
+      const r = await resolve(meter.begin(view('GET', '/x', { headers: {} })));
+      if (r.kind !== 'continue') throw new Error('expected continue');
+      r.handle.finish({ status: 200 });
+      await meter.flush(5_000);
+      expect(api.expectRun({ customerId: 'cus_otel' }).correlationId).toBe(
+        '0af7651916cd43dd8448eb211c80319c',
+      );
+    } finally {
+      delete g[key];
+    }
+  });
+
+  it('gates on the available balance', async () => {
+    const api = createTestDrip();
+    const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch, maxAttempts: 1 });
+    api.addCustomer('cus_b');
+    const make = (minUsdc: string) =>
+      createRequestMeter<FakeReq>({
+        client,
+        customer: () => 'cus_b',
+        gate: { balance: { minUsdc } },
+        outbox: { shutdownHooks: false },
+      });
+    expect((await resolve(make('1.5').begin(view('GET', '/x', { headers: {} })))).kind).toBe('continue');
+    expect(await resolve(make('100.000001').begin(view('GET', '/x', { headers: {} })))).toMatchObject({
+      kind: 'respond',
+      status: 402,
+      body: { code: 'PAYMENT_REQUIRED', availableUsdc: '100.000000' },
+    });
+  });
 });

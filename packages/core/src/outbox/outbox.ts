@@ -867,7 +867,12 @@ class OutboxImpl implements Outbox {
     const retry: OutboxRecord[] = [];
     let transient: DeliveryResponse | undefined;
     batch.forEach((record, i) => {
-      const item = results.find((x: unknown) => isObject(x) && x.index === i) ?? results[i];
+      const direct: unknown = results[i];
+      // Results come in input order; look further only if the server numbered them differently.
+      const item =
+        isObject(direct) && (direct.index === i || direct.index === undefined)
+          ? direct
+          : results.find((x: unknown) => isObject(x) && x.index === i);
       if (!isObject(item) || typeof item.status !== 'number') {
         retry.push(record);
         return;

@@ -75,6 +75,36 @@ describe('createTestDrip', () => {
     expect((await post(noBulk, '/usage/internal/bulk', { events })).status).toBe(404);
   });
 
+  it('applies every active partial fault to one batch, item by item', async () => {
+    const api = createTestDrip();
+    api.inject({
+      type: 'partial',
+      route: '/run-events/batch',
+      status: 409,
+      code: 'IDEMPOTENCY_KEY_IN_PROGRESS',
+      indexes: [0],
+      times: 1,
+    });
+    api.inject({
+      type: 'partial',
+      route: '/run-events/batch',
+      status: 404,
+      code: 'RUN_NOT_FOUND',
+      indexes: [2],
+      times: 1,
+    });
+    const events = [0, 1, 2].map((i) => ({
+      customerId: 'cus_1',
+      eventType: 'tool.call',
+      idempotencyKey: `e${i}`,
+    }));
+    const r = await post(api, '/run-events/batch', { events });
+    expect(r.body).toMatchObject({ created: 1, skipped: 2 });
+    const items = r.body.events as Array<{ skipped?: boolean; reason?: string }>;
+    expect(items.map((e) => e.reason)).toEqual(['IDEMPOTENCY_KEY_IN_PROGRESS', undefined, 'RUN_NOT_FOUND']);
+    expect(api.runEvents).toHaveLength(1);
+  });
+
   it('records runs, dedupes on externalRunId and matches expectRun', async () => {
     const api = createTestDrip();
     const run = {

@@ -156,6 +156,12 @@ describe('example-nextjs built with next build, served by next start', () => {
       status: 200,
       body: { id: '7', name: 'Item 7', router: 'pages' },
     });
+    // HEAD is answered by the GET handler; Next never reads the body, the after() callback ends the request.
+    const head = await fetch(`${base}/api/items/5`, {
+      method: 'HEAD',
+      headers: { 'x-api-key': 'key_globex' },
+    });
+    expect(head.status).toBe(200);
     const failed = await call('/api/fail', 'key_initech');
     expect(failed.status).toBe(500);
 
@@ -168,9 +174,9 @@ describe('example-nextjs built with next build, served by next start', () => {
     expect(
       await eventually(
         () => usageOf(globex as string),
-        (u) => u.api_calls === 1,
+        (u) => u.api_calls === 2,
       ),
-    ).toEqual({ api_calls: 1 });
+    ).toEqual({ api_calls: 2 });
 
     const acmeRuns = await eventually(
       () => runsOf(acme as string),
@@ -202,15 +208,20 @@ describe('example-nextjs built with next build, served by next start', () => {
 
     const globexRuns = await eventually(
       () => runsOf(globex as string),
-      (r) => r.length === 1,
+      (r) => r.length === 2,
     );
-    expect(globexRuns).toHaveLength(1);
-    expect(globexRuns[0]).toMatchObject({ status: 'COMPLETED', workflowName: 'Get Api Legacy Items Id' });
+    expect(globexRuns.every((r) => r.status === 'COMPLETED')).toBe(true);
+    expect(globexRuns.map((r) => r.workflowName).sort()).toEqual([
+      'Get Api Legacy Items Id',
+      'Head Api Items Id',
+    ]);
     const globexRecords = (await api(`/events?customerId=${globex}&eventType=USAGE&limit=100`))
       .data as Json[];
-    expect(globexRecords.map((e) => e.metadata)).toEqual([
-      { route: '/api/legacy/items/[id]', method: 'GET' },
-    ]);
+    expect(
+      globexRecords
+        .map((e) => `${String((e.metadata as Json).method)} ${String((e.metadata as Json).route)}`)
+        .sort(),
+    ).toEqual(['GET /api/legacy/items/[id]', 'HEAD /api/items/[id]']);
 
     const initechRuns = await eventually(
       () => runsOf(initech as string),

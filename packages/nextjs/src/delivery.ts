@@ -39,33 +39,35 @@ function platformWaitUntil(): WaitUntil | undefined {
  * records are handed to the outbox and delivered: `options.waitUntil` when given, else Next's `after()`
  * (Next 15+, App Router), else the platform's `waitUntil`. Nothing is awaited on the response path; when
  * none of them exists (a long-running `next start` server without `after()`), the outbox delivers in the
- * background on its own.
+ * background on its own. `onResponseDone` runs when Next calls the `after()` callback, once the response
+ * is over: a request whose body Next never read (a `HEAD` answered by a `GET` handler) ends there.
  */
-export function deferDelivery(custom: WaitUntil | undefined, useAfter: boolean): Delivery {
-  let register: ((callback: () => Promise<unknown>) => void) | undefined;
-  if (custom) {
-    register = (callback) => custom(callback());
-  } else {
-    // Namespace access keeps older Next versions (no `after` export) working.
-    const after = useAfter
-      ? (nextServer as { after?: (task: () => Promise<unknown>) => void }).after
-      : undefined;
-    if (typeof after === 'function') {
-      register = (callback) => after(callback);
-    }
-  }
+export function deferDelivery(
+  custom: WaitUntil | undefined,
+  useAfter: boolean,
+  onResponseDone?: () => void,
+): Delivery {
   let resolve: (value: unknown) => void = () => {};
   const pending = new Promise<unknown>((r) => {
     resolve = r;
   });
-  const callback = () => pending;
   let registered = false;
-  if (register) {
-    try {
-      register(callback);
-      registered = true;
-    } catch {
-      // `after()` outside a request scope (unit tests, custom servers): fall through.
+  if (custom) {
+    custom(pending);
+    registered = true;
+  } else if (useAfter) {
+    // Namespace access keeps older Next versions (no `after` export) working.
+    const after = (nextServer as { after?: (task: () => Promise<unknown>) => void }).after;
+    if (typeof after === 'function') {
+      try {
+        after(() => {
+          onResponseDone?.();
+          return pending;
+        });
+        registered = true;
+      } catch {
+        // `after()` outside a request scope (unit tests, custom servers): fall through.
+      }
     }
   }
   if (!registered) {

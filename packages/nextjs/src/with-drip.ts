@@ -111,7 +111,8 @@ export function withDrip<Ctx = unknown, Req extends Request = Request>(
     if (begun.kind === 'respond') return respond(begun);
 
     const { handle } = begun;
-    const delivery = deferDelivery(options?.waitUntil, true);
+    let responseDone: (() => void) | undefined;
+    const delivery = deferDelivery(options?.waitUntil, true, () => responseDone?.());
     const end = endOnce(handle.finish.bind(handle), delivery, route);
     let response: Response;
     try {
@@ -132,7 +133,10 @@ export function withDrip<Ctx = unknown, Req extends Request = Request>(
       end({ status: response.status });
       return response;
     }
-    return meterBody(response, (extra) => end({ status: response.status, ...extra }));
+    const status = response.status;
+    // Next finished the response without reading the body (HEAD): the request is over all the same.
+    responseDone = () => end({ status });
+    return meterBody(response, (extra) => end({ status, ...extra }));
   };
 }
 

@@ -1,0 +1,53 @@
+import { Drip } from '@drip/core';
+import { createTestDrip } from '@drip/testing';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+
+// Next's after() as the App Router provides it inside a request: callbacks run once the response is over.
+const callbacks: Array<() => unknown> = [];
+vi.mock('next/server', () => ({
+  after: (task: () => unknown) => {
+    callbacks.push(task);
+  },
+}));
+
+const { dripMeter, withDrip } = await import('../src/index');
+
+const api = createTestDrip();
+const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch });
+const get = (method = 'GET') =>
+  new Request('http://app.test/api/items/7', { method, headers: { 'x-customer': 'cus_after' } });
+const ctx = { params: Promise.resolve({ id: '7' }) };
+
+beforeEach(() => {
+  api.reset();
+  callbacks.length = 0;
+});
+
+describe('delivery through after()', () => {
+  it('registers one after() callback that waits for the delivery of the records', async () => {
+    const opts = { client, customer: (req: Request) => req.headers.get('x-customer') };
+    const GET = withDrip(async () => Response.json({ ok: true }), opts);
+    const res = await GET(get(), ctx);
+    expect(callbacks).toHaveLength(1);
+    // Nothing was sent before the response.
+    expect(api.requests.filter((r) => r.path !== '/health')).toHaveLength(0);
+    expect(await res.json()).toEqual({ ok: true });
+    await callbacks[0]?.();
+    await dripMeter(opts).flush(5_000);
+    api.expectUsage({ customerId: 'cus_after', meter: 'api_calls', quantity: 1, records: 1 });
+    api.expectRun({ customerId: 'cus_after', status: 'COMPLETED' });
+  });
+
+  it('ends a request whose body Next never read (HEAD) when after() runs', async () => {
+    const opts = { client, customer: (req: Request) => req.headers.get('x-customer') };
+    const GET = withDrip(async () => Response.json({ big: 'x'.repeat(1000) }), opts);
+    const res = await GET(get('HEAD'), ctx);
+    expect(res.status).toBe(200);
+    await dripMeter(opts).flush(5_000);
+    expect(api.usage).toHaveLength(0); // not ended yet: the body is unread
+    await callbacks[0]?.();
+    await dripMeter(opts).flush(5_000);
+    api.expectUsage({ customerId: 'cus_after', meter: 'api_calls', quantity: 1, records: 1 });
+    api.expectRun({ customerId: 'cus_after', status: 'COMPLETED' });
+  });
+});

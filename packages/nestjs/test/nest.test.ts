@@ -138,7 +138,7 @@ describe.each<Platform>(['express', 'fastify'])('DripInterceptor on %s', (platfo
     expect(errors.length).toBeGreaterThan(0);
   });
 
-  it('unidentified callers: skipped by default, refused under the reject policy', async () => {
+  it('unidentified callers: skipped by default, refused under reject, billed to the anonymous customer under anonymous', async () => {
     const skipped = await start();
     expect((await skipped.http.get('/items/9')).body).toEqual({ id: '9', customer: null });
     await skipped.meter.flush(5_000);
@@ -151,6 +151,12 @@ describe.each<Platform>(['express', 'fastify'])('DripInterceptor on %s', (platfo
     expect(res.body).toMatchObject({ code: 'CUSTOMER_REQUIRED' });
     await rejected.meter.flush(5_000);
     expect(api.usage).toHaveLength(0);
+    await app?.close();
+
+    const anonymous = await start({ unidentified: 'anonymous', anonymousCustomerId: 'cus_anon' });
+    expect((await anonymous.http.get('/items/10')).body).toEqual({ id: '10', customer: 'cus_anon' });
+    await anonymous.meter.flush(5_000);
+    api.expectUsage({ customerId: 'cus_anon', meter: 'api_calls', quantity: 1 });
   });
 
   it('records a request whose client went away as aborted, not billed', async () => {

@@ -356,6 +356,6 @@ describe('drip() through app.request()', () => {
     await flush();
     expect(api.usage).toHaveLength(0);
     expect(api.runs).toHaveLength(1);
-    expect(api.runs[0]?.status).not.toBe('COMPLETED');
+    expect(api.runs[0]?.status).toBe('CANCELLED');
   });
 });

@@ -114,7 +114,7 @@ describe('drip() on a real @hono/node-server', () => {
     await metering.meter.flush(5_000);
     expect(api.usage).toHaveLength(0);
     expect(api.runs).toHaveLength(1);
-    expect(api.runs[0]?.status).not.toBe('COMPLETED');
+    expect(api.runs[0]?.status).toBe('CANCELLED');
   });
 
   it('an SSE stream is metered when it ends; one cut by the client is aborted and not billed', async () => {
@@ -149,6 +149,6 @@ describe('drip() on a real @hono/node-server', () => {
     api.expectRun({ customerId: CUSTOMER, status: 'COMPLETED', events: 3 });
     expect(api.totalUsage({ customerId: 'cus_cut' })).toBe(0);
     const cutRun = api.expectRun({ customerId: 'cus_cut', count: 1 });
-    expect(cutRun.status).not.toBe('COMPLETED');
+    expect(cutRun.status).toBe('CANCELLED');
   });
 });

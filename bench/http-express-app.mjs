@@ -1,7 +1,7 @@
 // The app under test for bench/http-express.mjs. `node http-express-app.mjs bare|drip`.
 // `drip` adds dripMiddleware with a usage record and a run with one event per request, delivered to the
 // local Drip server (DRIP_API_URL / DRIP_API_KEY). Control routes under /__bench are not metered.
-import { Drip } from '@drip/core';
+import { Drip, setDripContextStorage } from '@drip/core';
 import { dripMiddleware } from '@drip/express';
 import express from 'express';
 
@@ -10,6 +10,9 @@ import express from 'express';
 const mode = ['drip', 'meter-only'].includes(process.argv[2]) ? process.argv[2] : 'bare';
 const customerId = process.env.BENCH_CUSTOMER_ID;
 let served = 0;
+// Diagnostic knob: BENCH_NO_ASYNC_CONTEXT=1 turns off the request scope (AsyncLocalStorage) the pipeline
+// otherwise finds on Node, to show what its async hooks cost.
+if (process.env.BENCH_NO_ASYNC_CONTEXT === '1') setDripContextStorage(undefined);
 
 const app = express();
 app.disable('x-powered-by');

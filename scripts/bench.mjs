@@ -1,0 +1,45 @@
+// Runs the benchmarks one after another; each writes its own section of BENCHMARKS.md.
+//   pnpm bench                   every benchmark (about 15 minutes on 2 cores)
+//   pnpm bench pipeline-request  only the named ones (file names under bench/ without .mjs)
+// Build first (`pnpm build`): the benchmarks load the packages' dist folders.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const benches = {
+  'core-size': [],
+  'core-request': [],
+  'outbox-enqueue': [],
+  'outbox-memory': ['--expose-gc'],
+  'pipeline-request': [],
+  'outbox-delivery': [],
+  'server-ingest': [],
+  'server-timeline': [],
+  'http-express': [],
+  'http-hono': [],
+  'http-nest': [],
+  'next-call': [],
+  'next-http': [],
+};
+
+const wanted = process.argv.slice(2);
+for (const name of wanted) {
+  if (!(name in benches)) {
+    console.error(`unknown benchmark "${name}"; known: ${Object.keys(benches).join(', ')}`);
+    process.exit(2);
+  }
+}
+const root = join(import.meta.dirname, '..');
+let failed = 0;
+for (const [name, nodeFlags] of Object.entries(benches)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  console.log(`\n== bench/${name}.mjs`);
+  const r = spawnSync(process.execPath, [...nodeFlags, join(root, 'bench', `${name}.mjs`)], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (r.status !== 0) {
+    failed++;
+    console.error(`bench/${name}.mjs exited with ${r.status ?? r.signal}`);
+  }
+}
+process.exit(failed ? 1 : 0);

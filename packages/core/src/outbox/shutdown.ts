@@ -1,6 +1,13 @@
 /**
  * Flush on SIGTERM, SIGINT and `beforeExit` where a Node-like `process` exists. Uses the `process`
  * global only (no `node:` import), and only once an outbox has accepted its first record.
+ *
+ * Re-raising rule: after the flush, core re-raises the signal (so the default action, exit, happens)
+ * only when the app had no listener of its own for that signal at the moment the signal arrived and has
+ * not added one since. An app that handles the signal, even with `process.once` (whose listener is gone
+ * by the time the flush ends), decides itself when to exit. Core's listener is prepended so it sees the
+ * app's listeners before they run; a `once` listener the app prepended after core is caught by the
+ * `removeListener` event it fires during the same signal dispatch.
  */
 
 interface Flushable {
@@ -11,12 +18,14 @@ interface Flushable {
 interface ProcessLike {
   pid: number;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
+  prependListener?(event: string, listener: (...args: unknown[]) => void): unknown;
   removeListener(event: string, listener: (...args: unknown[]) => void): unknown;
   listenerCount(event: string): number;
   kill(pid: number, signal: string): unknown;
 }
 
-interface Registry {
+/** @internal Shared by every copy of the package (one set of process listeners). */
+export interface Registry {
   outboxes: Map<Flushable, number>;
   installed: boolean;
   running: Promise<void> | undefined;
@@ -38,11 +47,16 @@ function proc(): ProcessLike | undefined {
   return p as ProcessLike;
 }
 
+/** @internal A fresh, empty registry (tests install hooks on a fake process with it). */
+export function createRegistry(): Registry {
+  return { outboxes: new Map(), installed: false, running: undefined, exitFlushed: false };
+}
+
 function registry(): Registry {
   const g = globalThis as unknown as Record<symbol, Registry | undefined>;
   let r = g[KEY];
   if (!r) {
-    r = { outboxes: new Map(), installed: false, running: undefined, exitFlushed: false };
+    r = createRegistry();
     Object.defineProperty(globalThis, KEY, { value: r, configurable: true, writable: true });
   }
   return r;
@@ -57,17 +71,32 @@ function flushAll(r: Registry): Promise<void> {
   return r.running;
 }
 
-function install(p: ProcessLike, r: Registry): void {
+/**
+ * @internal Installs the SIGTERM/SIGINT/beforeExit listeners on `p` for the outboxes of `r`.
+ */
+export function install(p: ProcessLike, r: Registry): void {
   r.installed = true;
+  // Signals whose listener was removed in the current dispatch (a `once` listener that already ran).
+  const removedNow = new Set<string>();
+  p.on('removeListener', (...args: unknown[]) => {
+    const event = args[0];
+    if ((event === 'SIGTERM' || event === 'SIGINT') && !removedNow.has(event)) {
+      removedNow.add(event);
+      queueMicrotask(() => removedNow.delete(event));
+    }
+  });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const onSignal = (): void => {
+      // Before removing ours: any other listener now, or one that ran and went away in this dispatch,
+      // means the app handles the signal itself.
+      const appHandles = p.listenerCount(signal) > 1 || removedNow.has(signal);
       p.removeListener(signal, onSignal);
       void flushAll(r).then(() => {
-        // Someone else handles the signal (e.g. a graceful server close): let them decide when to exit.
-        if (p.listenerCount(signal) === 0) p.kill(p.pid, signal);
+        if (!appHandles && p.listenerCount(signal) === 0) p.kill(p.pid, signal);
       });
     };
-    p.on(signal, onSignal);
+    if (typeof p.prependListener === 'function') p.prependListener(signal, onSignal);
+    else p.on(signal, onSignal);
   }
   p.on('beforeExit', () => {
     if (r.running || r.exitFlushed) return;

@@ -235,6 +235,22 @@ describe('outbox bounds and drops', () => {
     expect(drops).toHaveLength(4);
   });
 
+  it('logs a drop as one message, without a stray undefined argument', async () => {
+    const calls: unknown[][] = [];
+    const logger = { warn: (...args: unknown[]) => calls.push(args), debug: () => {} };
+    const { outbox } = harness({ logger });
+    expect(outbox.enqueue(usage('', 1))).toBe(false);
+    await outbox.close(1_000);
+    expect(outbox.enqueue(usage('cus_1'))).toBe(false);
+    expect(calls).toHaveLength(2);
+    for (const args of calls) {
+      expect(args).toHaveLength(1);
+      expect(String(args[0])).toMatch(
+        /^drip outbox: dropping records \((invalid|closed)\).*counted in stats\(\)\.dropped$/,
+      );
+    }
+  });
+
   it('drops expired records after maxAgeMs', async () => {
     let now = 1_000_000;
     const transport: DeliveryTransport = {

@@ -501,7 +501,9 @@ class OutboxImpl implements Outbox {
     if (this.warned.has(key)) return;
     this.warned.add(key);
     try {
-      this.logger?.warn?.(message, context);
+      // No trailing `undefined` argument when there is no context (console would print it).
+      if (context === undefined) this.logger?.warn?.(message);
+      else this.logger?.warn?.(message, context);
     } catch {
       // ignore logger failures
     }
@@ -510,7 +512,8 @@ class OutboxImpl implements Outbox {
   private debug(message: string, context?: Record<string, unknown>): void {
     if (!this.o.debug) return;
     try {
-      this.logger?.debug?.(message, context);
+      if (context === undefined) this.logger?.debug?.(message);
+      else this.logger?.debug?.(message, context);
     } catch {
       // ignore
     }

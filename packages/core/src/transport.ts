@@ -41,7 +41,11 @@ export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
  * ```
  */
 export interface RetryPolicy {
-  /** Attempts in all, including the first (default 4). `Retry-After` waits do not consume attempts. */
+  /**
+   * Attempts in all, including the first (default 4). `Retry-After` waits do not consume attempts, except
+   * that `1` means exactly one HTTP attempt: no retry and no `Retry-After` wait (the error carries
+   * `retryAfterMs` for a caller that schedules its own retries).
+   */
   maxAttempts: number;
   /** Backoff base in ms (default 250): retry n waits `random(0, min(cap, base * 2^(n-1)))`. */
   backoffBaseMs: number;
@@ -101,7 +105,10 @@ export interface RequestOptions {
   timeoutMs?: number | undefined;
   /** Whole-call deadline override. */
   deadlineMs?: number | undefined;
-  /** Attempts override; `1` lets the caller schedule its own retries. */
+  /**
+   * Attempts override. `1` means exactly one HTTP attempt (no retry, no `Retry-After` wait), so the caller
+   * schedules its own retries; the error's `retryAfterMs` says how long the server asked it to wait.
+   */
   maxAttempts?: number | undefined;
   /**
    * Whether the call may be repeated after an unknown outcome (network error, timeout, 500/502/504).
@@ -335,6 +342,8 @@ export class Transport {
       }
       err.attempts = httpCount;
       if (!isRetryable(err, retrySafe)) throw err;
+      // One attempt means one: the caller (e.g. the outbox) honours Retry-After itself.
+      if (maxAttempts === 1) throw err;
 
       let waitMs: number;
       const honoured = retryAfterOf(err, headerRetryAfterMs);

@@ -221,6 +221,20 @@ describe('Retry-After (spec §7.1)', () => {
     expect(clock.now() - start).toBe(0);
   });
 
+  it('maxAttempts: 1 is exactly one HTTP attempt: no Retry-After wait inside the transport', async () => {
+    const clock = new FakeClock();
+    const ra = { ...err(429, 'RATE_LIMIT_EXCEEDED'), headers: { 'retry-after': '2' } };
+    const { client, calls } = makeClient([ra, ok], { clock });
+    const start = clock.now();
+    const e = await clock
+      .run(client.request('POST', '/usage', { body: { ...usage, idempotencyKey: 'k1' }, maxAttempts: 1 }))
+      .catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(DripRateLimitError);
+    expect(e).toMatchObject({ attempts: 1, retryAfterMs: 2_000 });
+    expect(calls).toHaveLength(1);
+    expect(clock.now() - start).toBe(0);
+  });
+
   it('409 IDEMPOTENCY_KEY_IN_PROGRESS with Retry-After: 1 is retried after 1 s', async () => {
     const clock = new FakeClock();
     const ip = { ...err(409, 'IDEMPOTENCY_KEY_IN_PROGRESS'), headers: { 'retry-after': '1' } };

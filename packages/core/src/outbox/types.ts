@@ -360,6 +360,8 @@ export interface ClientLike {
       deadlineMs?: number | undefined;
       maxAttempts?: number | undefined;
       retrySafe?: boolean | undefined;
+      /** Extra request headers for this call (the request meter sets `X-Drip-Client`). */
+      headers?: Record<string, string> | undefined;
     },
   ): Promise<{ data: T; status: number; requestId?: string | undefined }>;
   /** Absolute `GET /health` URL, when the client exposes it. */

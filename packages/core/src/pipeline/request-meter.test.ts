@@ -336,3 +336,36 @@ describe('createRequestMeter', () => {
     });
   });
 });
+
+describe("createRequestMeter with the user's client", () => {
+  it('adds the adapter to X-Drip-Client per request without changing the client', async () => {
+    const api = createTestDrip();
+    const sent: string[] = [];
+    const fetch: typeof globalThis.fetch = (input, init) => {
+      const h = new Headers(init?.headers);
+      sent.push(`${String(input)} ${h.get('x-drip-client') ?? ''}`);
+      return api.fetch(input, init);
+    };
+    const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch });
+    const before = client.clientHeader;
+    const meter = createRequestMeter<FakeReq>({
+      client,
+      sdk: { name: '@drip/express', version: '0.1.0' },
+      logger: { warn: () => {} },
+      outbox: { shutdownHooks: false, flushIntervalMs: 1 },
+    });
+    const r = await resolve(meter.begin(view('GET', '/a', { headers: {}, user: { customerId: 'cus_1' } })));
+    if (r.kind !== 'continue') throw new Error(`expected continue, got ${r.kind}`);
+    r.handle.finish({ status: 200 });
+    await meter.flush(5_000);
+    api.expectUsage({ customerId: 'cus_1', meter: 'api_calls', quantity: 1, records: 1 });
+    expect(sent.length).toBeGreaterThan(0);
+    for (const line of sent) {
+      expect(line).toMatch(/ @drip\/core@[\d.]+[^;]*; adapter=@drip\/express@0\.1\.0; runtime=/);
+    }
+    expect(client.clientHeader).toBe(before);
+    expect(client.clientHeader).not.toContain('adapter=');
+    expect(meter.client).toBe(client);
+    await meter.close(1_000);
+  });
+});

@@ -117,6 +117,33 @@ function micros(value: unknown): bigint | undefined {
   return m[1] === '-' ? -v : v;
 }
 
+/**
+ * The client the meter delivers through when the user passed their own `client` and an adapter named
+ * itself (`sdk`): the same client, with `; adapter=<name>@<version>` added to `X-Drip-Client` as a
+ * per-request header. The user's client object is not modified; a client without a `clientHeader`
+ * string (not a `Drip`), or one that already names an adapter, is used as it is.
+ */
+function withAdapterHeader(client: ClientLike, adapter: string | undefined): ClientLike {
+  const base = (client as { clientHeader?: unknown }).clientHeader;
+  if (adapter === undefined || typeof base !== 'string' || base.includes('; adapter=')) return client;
+  const at = base.indexOf('; runtime=');
+  const value =
+    at === -1 ? `${base}; adapter=${adapter}` : `${base.slice(0, at)}; adapter=${adapter}${base.slice(at)}`;
+  const header = { 'X-Drip-Client': value };
+  return {
+    request(method, path, options) {
+      const headers = options?.headers ? { ...options.headers, ...header } : header;
+      return client.request(method, path, { ...options, headers });
+    },
+    get healthUrl() {
+      return client.healthUrl;
+    },
+    get baseUrl() {
+      return client.baseUrl;
+    },
+  };
+}
+
 interface MeterState<Req> {
   options: RequestMeterOptions<Req>;
   resolvers: CustomerResolver<Req>[];
@@ -447,7 +474,10 @@ class Gate<Req> {
   constructor(
     private readonly g: GateOptions<Req>,
     private readonly state: MeterState<Req>,
+    /** The client the user sees (passed to `gate.check`). */
     private readonly client: () => ClientLike,
+    /** The client the gate's own API calls go through (adds the adapter to X-Drip-Client). */
+    private readonly api: () => ClientLike,
   ) {}
 
   async decide(customerId: string, view: RequestView<Req>, meter: string): Promise<GateDecision> {
@@ -506,7 +536,7 @@ class Gate<Req> {
 
   private async call(method: string, path: string, body?: unknown): Promise<unknown> {
     const timeoutMs = this.g.timeoutMs ?? 2_000;
-    const r = await this.client().request<unknown>(method, path, {
+    const r = await this.api().request<unknown>(method, path, {
       body,
       maxAttempts: 1,
       timeoutMs,
@@ -611,16 +641,21 @@ class Gate<Req> {
 export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<Req> = {}): RequestMeter<Req> {
   const o = options;
   let client: ClientLike | undefined = o.client;
+  const adapter = o.sdk ? `${o.sdk.name}@${o.sdk.version}` : undefined;
   const buildClient = (): ClientLike => {
     if (client) return client;
     client = new Drip({
       apiKey: o.apiKey,
       baseUrl: o.baseUrl,
       logger: o.logger,
-      sdk: o.sdk ? { adapter: `${o.sdk.name}@${o.sdk.version}` } : undefined,
+      sdk: adapter ? { adapter } : undefined,
     });
     return client;
   };
+  // What the meter's own calls (outbox delivery, gate checks) go through: the user's client with the
+  // adapter added to X-Drip-Client per request, or the lazily built client that already has it.
+  const userClient = o.client ? withAdapterHeader(o.client, adapter) : undefined;
+  const deliveryClient = (): ClientLike => userClient ?? buildClient();
   const resolvers: CustomerResolver<Req>[] = o.customer
     ? Array.isArray(o.customer)
       ? o.customer
@@ -652,7 +687,7 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
       outbox ??= createOutbox({
         logger: o.logger ?? (logger as never),
         ...outboxRest,
-        ...(o.client ? { client: o.client } : { clientFactory: buildClient }),
+        ...(userClient ? { client: userClient } : { clientFactory: buildClient }),
       });
       return outbox;
     },
@@ -721,7 +756,7 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
       }
     },
   };
-  const gate = o.gate ? new Gate<Req>(o.gate, state, buildClient) : undefined;
+  const gate = o.gate ? new Gate<Req>(o.gate, state, buildClient, deliveryClient) : undefined;
 
   const unidentified = (
     view: RequestView<Req>,

@@ -195,7 +195,15 @@ async function runTotals(
 }
 
 async function emitRunEnd(em: Emitter, db: Queryable, run: Row): Promise<void> {
-  const totals = await runTotals(db, String(run.id));
+  await emitRunEndWith(em, run, await runTotals(db, String(run.id)));
+}
+
+/** Emits `run.completed` or `run.failed` for a run whose totals are known. */
+async function emitRunEndWith(
+  em: Emitter,
+  run: Row,
+  totals: { eventCount: number; totalCostUnits: string },
+): Promise<void> {
   const data: Record<string, unknown> = {
     runId: run.id,
     customerId: run.customer_id,
@@ -312,8 +320,8 @@ function recordResponse(
   };
 }
 
-/** `POST /runs/record` for one validated body: atomic, deduplicated by key and `externalRunId` (spec §5.5). */
-async function recordRun(deps: Deps, scope: Scope, body: RecordBody): Promise<Outcome> {
+/** Validates the `events[]` of a record body and computes its fingerprint; throws 422 on a bad item. */
+function prepareRecord(body: RecordBody): { items: EventItem[]; fp: string } {
   const items: EventItem[] = [];
   for (const [i, raw] of body.events.entries()) {
     const res = eventItemSchema.safeParse(stripNulls(raw));
@@ -326,7 +334,32 @@ async function recordRun(deps: Deps, scope: Scope, body: RecordBody): Promise<Ou
     }
     items.push(res.data);
   }
-  const fp = fingerprint('run-record', { ...body, events: items });
+  return { items, fp: fingerprint('run-record', { ...body, events: items }) };
+}
+
+/** `startedAt` / `endedAt` of a recorded run: given times, else now (a future start ends when it starts). */
+function recordTimes(body: RecordBody, now: string): { startedAt: string; endedAt: string } {
+  const startedAt = body.startedAt
+    ? new Date(body.startedAt).toISOString()
+    : body.endedAt
+      ? new Date(body.endedAt).toISOString()
+      : now;
+  const endedAt = body.endedAt
+    ? new Date(body.endedAt).toISOString()
+    : body.startedAt && Date.parse(body.startedAt) > Date.parse(now)
+      ? startedAt
+      : now;
+  return { startedAt, endedAt };
+}
+
+/** `POST /runs/record` for one validated body: atomic, deduplicated by key and `externalRunId` (spec §5.5). */
+async function recordRun(
+  deps: Deps,
+  scope: Scope,
+  body: RecordBody,
+  prepared: { items: EventItem[]; fp: string } = prepareRecord(body),
+): Promise<Outcome> {
+  const { items, fp } = prepared;
   const exec = async (tx: Queryable): Promise<Outcome> => {
     if (body.externalRunId !== undefined) {
       const [existing] = await tx.query(
@@ -350,17 +383,7 @@ async function recordRun(deps: Deps, scope: Scope, body: RecordBody): Promise<Ou
     }
     const cust = await getCustomer(tx, scope, body.customerId);
     const wf = await ensureWorkflow(tx, scope, body.workflow);
-    const now = new Date().toISOString();
-    const startedAt = body.startedAt
-      ? new Date(body.startedAt).toISOString()
-      : body.endedAt
-        ? new Date(body.endedAt).toISOString()
-        : now;
-    const endedAt = body.endedAt
-      ? new Date(body.endedAt).toISOString()
-      : body.startedAt && Date.parse(body.startedAt) > Date.parse(now)
-        ? startedAt
-        : now;
+    const { startedAt, endedAt } = recordTimes(body, new Date().toISOString());
     const runId = newId('run');
     const [run] = await tx.query(
       `INSERT INTO runs (id, project_id, mode, customer_id, workflow_id, external_run_id, correlation_id, status, metadata, error_message, error_code,
@@ -410,6 +433,220 @@ async function recordRun(deps: Deps, scope: Scope, body: RecordBody): Promise<Ou
     if (sqlState(err) === '23505') return attempt();
     throw err;
   }
+}
+
+/** A valid run of a `/runs/record/bulk` request, ready to write. */
+interface BulkRun {
+  index: number;
+  body: RecordBody;
+  items: EventItem[];
+  fp: string;
+}
+
+/**
+ * Set-based `/runs/record/bulk` for the common case: new runs of known customers. One transaction and a
+ * fixed number of statements write every such run (workflows created by slug, keys claimed with their
+ * stored response, runs, events, webhook events). A run that needs more care is left to the per-run path
+ * (`recordRun`), which then answers it exactly as `/runs/record` would: an unknown customer or workflow,
+ * an `externalRunId` that already exists, a key already stored or still executing, a second use of a key
+ * or `externalRunId` within the request. If a statement fails (a concurrent instance wrote the same key
+ * or `externalRunId`, a lock timeout, a value out of range), the transaction rolls back and every run
+ * goes through the per-run path, so each run stays atomic on its own (spec §10).
+ *
+ * Returns the outcome of each run it wrote, by input index.
+ */
+async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promise<Map<number, Outcome>> {
+  const seenKeys = new Set<string>();
+  const seenExt = new Set<string>();
+  const cand: BulkRun[] = [];
+  for (const r of runs) {
+    const k = r.body.idempotencyKey;
+    const e = r.body.externalRunId;
+    if (k !== undefined && (seenKeys.has(k) || deps.inflight.has(inflightKey(scope, k)))) continue;
+    if (e !== undefined && seenExt.has(e)) continue;
+    if (k !== undefined) seenKeys.add(k);
+    if (e !== undefined) seenExt.add(e);
+    cand.push(r);
+  }
+  const done = new Map<number, Outcome>();
+  if (cand.length === 0) return done;
+  const mine: string[] = [];
+  for (const r of cand) {
+    if (r.body.idempotencyKey === undefined) continue;
+    const local = inflightKey(scope, r.body.idempotencyKey);
+    deps.inflight.set(local, r.fp);
+    mine.push(local);
+  }
+  const { projectId, mode } = scope;
+  let deliveries = 0;
+  try {
+    await deps.db.transaction(async (tx) => {
+      if (deps.db.kind === 'postgres') await tx.query("SET LOCAL lock_timeout = '3s'");
+      const custs = await tx.query<{ id: string }>(
+        'SELECT id FROM customers WHERE project_id = $1 AND mode = $2 AND id = ANY($3::text[])',
+        [projectId, mode, [...new Set(cand.map((r) => r.body.customerId))]],
+      );
+      const knownCustomers = new Set(custs.map((c) => c.id));
+      const refs = [...new Set(cand.map((r) => r.body.workflow))];
+      const loadWorkflows = async (list: string[]) => {
+        const rows = await tx.query<{ id: string; slug: string; name: string }>(
+          'SELECT id, slug, name FROM workflows WHERE project_id = $1 AND mode = $2 AND (id = ANY($3::text[]) OR slug = ANY($3::text[]))',
+          [projectId, mode, list],
+        );
+        // Like findWorkflow: an id match wins over a slug match.
+        const out = new Map<string, { id: string; name: string }>();
+        for (const w of rows) out.set(w.slug, w);
+        for (const w of rows) out.set(w.id, w);
+        return out;
+      };
+      const workflows = await loadWorkflows(refs);
+      const toCreate = refs.filter((ref) => !workflows.has(ref) && SLUG_RE.test(ref));
+      if (toCreate.length > 0) {
+        await tx.query(
+          `INSERT INTO workflows (id, project_id, mode, name, slug, product_surface)
+           SELECT t.id, $1, $2, t.name, t.slug, 'CUSTOM' FROM unnest($3::text[], $4::text[], $5::text[]) AS t(id, name, slug)
+           ON CONFLICT (project_id, mode, slug) DO NOTHING`,
+          [projectId, mode, toCreate.map(() => newId('wf')), toCreate.map(titleCase), toCreate],
+        );
+        for (const [k, w] of await loadWorkflows(toCreate)) if (!workflows.has(k)) workflows.set(k, w);
+      }
+      const exts = cand.map((r) => r.body.externalRunId).filter((e): e is string => e !== undefined);
+      const existingExt = new Set<string>();
+      if (exts.length > 0) {
+        const rows = await tx.query<{ external_run_id: string }>(
+          'SELECT external_run_id FROM runs WHERE project_id = $1 AND mode = $2 AND external_run_id = ANY($3::text[])',
+          [projectId, mode, exts],
+        );
+        for (const r of rows) existingExt.add(r.external_run_id);
+      }
+      const now = new Date().toISOString();
+      let go = cand.flatMap((r) => {
+        const wf = workflows.get(r.body.workflow);
+        if (!wf || !knownCustomers.has(r.body.customerId)) return [];
+        if (r.body.externalRunId !== undefined && existingExt.has(r.body.externalRunId)) return [];
+        const { startedAt, endedAt } = recordTimes(r.body, now);
+        const run: Row = {
+          id: newId('run'),
+          project_id: projectId,
+          mode,
+          customer_id: r.body.customerId,
+          workflow_id: wf.id,
+          workflow_name: wf.name,
+          external_run_id: r.body.externalRunId ?? null,
+          correlation_id: r.body.correlationId ?? null,
+          status: r.body.status,
+          error_message: r.body.errorMessage ?? null,
+          error_code: r.body.errorCode ?? null,
+          started_at: startedAt,
+          ended_at: endedAt,
+        };
+        let cost = 0n;
+        for (const item of r.items) if (item.costUnits !== undefined) cost += numberToMicros(item.costUnits);
+        const totalCost = formatMicros(cost);
+        return [{ ...r, run, totalCost, response: recordResponse(run, r.items.length, 0, totalCost, false) }];
+      });
+      const keyed = go.filter((r) => r.body.idempotencyKey !== undefined);
+      if (keyed.length > 0) {
+        // The response is stored with the key: both commit together, or neither does.
+        const claimed = await tx.query<{ key: string }>(
+          `INSERT INTO idempotency_keys (project_id, mode, key, route_class, fingerprint, status_code, response)
+           SELECT $1, $2, t.k, 'run-record', t.f, 201, t.r::jsonb FROM unnest($3::text[], $4::text[], $5::text[]) AS t(k, f, r)
+           ON CONFLICT DO NOTHING RETURNING key`,
+          [
+            projectId,
+            mode,
+            keyed.map((r) => r.body.idempotencyKey),
+            keyed.map((r) => r.fp),
+            keyed.map((r) => JSON.stringify(r.response)),
+          ],
+        );
+        const won = new Set(claimed.map((c) => c.key));
+        go = go.filter((r) => r.body.idempotencyKey === undefined || won.has(r.body.idempotencyKey));
+      }
+      if (go.length === 0) return;
+      const runCol = (f: (r: (typeof go)[number]) => unknown) => go.map(f);
+      await tx.query(
+        `INSERT INTO runs (id, project_id, mode, customer_id, workflow_id, external_run_id, correlation_id, status, metadata, error_message, error_code,
+           fingerprint, started_at, ended_at, created_at)
+         SELECT t.id, $1, $2, t.c, t.w, t.x, t.cr, t.s, t.m::jsonb, t.em, t.ec, t.f, t.sa::timestamptz, t.ea::timestamptz, t.sa::timestamptz
+         FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+           WITH ORDINALITY AS t(id, c, w, x, cr, s, m, em, ec, f, sa, ea, n)
+         ORDER BY t.n`,
+        [
+          projectId,
+          mode,
+          runCol((r) => r.run.id),
+          runCol((r) => r.run.customer_id),
+          runCol((r) => r.run.workflow_id),
+          runCol((r) => r.run.external_run_id),
+          runCol((r) => r.run.correlation_id),
+          runCol((r) => r.run.status),
+          runCol((r) => (r.body.metadata ? JSON.stringify(r.body.metadata) : null)),
+          runCol((r) => r.run.error_message),
+          runCol((r) => r.run.error_code),
+          runCol((r) => r.fp),
+          runCol((r) => r.run.started_at),
+          runCol((r) => r.run.ended_at),
+        ],
+      );
+      const evs = go.flatMap((r) => r.items.map((item) => ({ r, item })));
+      if (evs.length > 0) {
+        const col = (f: (e: (typeof evs)[number]) => unknown) => evs.map(f);
+        // The same columns and values as insertRunEvent, in input order (seq follows it).
+        await tx.query(
+          `INSERT INTO events (id, project_id, mode, kind, customer_id, run_id, workflow_id, event_type, action_name, outcome, explanation,
+             idempotency_key, parent_event_id, usage_type, quantity, units, description, cost_units, cost_currency, correlation_id, span_id,
+             metadata, attributes, created_at)
+           SELECT t.id, $1, $2, 'run', t.c, t.r, t.w, t.et, t.an, t.o, t.ex, t.k, t.pe, t.et, t.q::numeric, t.un, t.d, t.cu::numeric, t.cc,
+             t.cr, t.sp, t.m::jsonb, t.at::jsonb, t.ca::timestamptz
+           FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+             $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
+             WITH ORDINALITY AS t(id, c, r, w, et, an, o, ex, k, pe, q, un, d, cu, cc, cr, sp, m, at, ca, n)
+           ORDER BY t.n`,
+          [
+            projectId,
+            mode,
+            col(() => newId('evt')),
+            col((e) => e.r.run.customer_id),
+            col((e) => e.r.run.id),
+            col((e) => e.r.run.workflow_id),
+            col((e) => e.item.eventType),
+            col((e) => e.item.actionName ?? null),
+            col((e) => e.item.outcome ?? 'SUCCEEDED'),
+            col((e) => e.item.explanation ?? null),
+            col((e) => e.item.idempotencyKey ?? null),
+            col((e) => e.item.parentEventId ?? null),
+            col((e) => formatMicros(numberToMicros(e.item.quantity))),
+            col((e) => e.item.units ?? null),
+            col((e) => e.item.description ?? null),
+            col((e) =>
+              e.item.costUnits === undefined ? null : formatMicros(numberToMicros(e.item.costUnits)),
+            ),
+            col((e) => e.item.costCurrency ?? null),
+            col((e) => e.item.correlationId ?? null),
+            col((e) => e.item.spanId ?? null),
+            col((e) => (e.item.metadata ? JSON.stringify(e.item.metadata) : null)),
+            col((e) => JSON.stringify(attributesOf(e.item))),
+            col((e) => e.r.run.started_at),
+          ],
+        );
+      }
+      const em = new Emitter(tx, scope);
+      for (const r of go) {
+        await emitRunEndWith(em, r.run, { eventCount: r.items.length, totalCostUnits: r.totalCost });
+        done.set(r.index, { status: 201, body: r.response });
+      }
+      deliveries = em.deliveries;
+    });
+  } catch (err) {
+    // Nothing of this transaction was kept: every run goes through the per-run path instead.
+    if (err instanceof ApiError || sqlState(err) !== undefined) return new Map();
+    throw err;
+  } finally {
+    for (const k of mine) deps.inflight.delete(k);
+  }
+  if (deliveries > 0) deps.wake();
+  return done;
 }
 
 const runsQuery = z.object({
@@ -735,11 +972,17 @@ export function registerRuns(api: Hono<AppEnv>, deps: Deps): void {
   api.post('/runs/record/bulk', async (c) => {
     const auth = c.get('auth');
     const { runs } = validate(z.object({ runs: z.array(z.unknown()).min(1).max(500) }), await readJson(c));
-    const results: Record<string, unknown>[] = [];
+    const results: Record<string, unknown>[] = new Array(runs.length);
+    const errorResult = (index: number, err: ApiError) => ({
+      index,
+      status: err.status,
+      error: { code: err.code, error: err.message, ...(err.extra ?? {}) },
+    });
+    const valid: BulkRun[] = [];
     for (const [index, raw] of runs.entries()) {
       const parsed = recordSchema.safeParse(stripNulls(raw));
       if (!parsed.success) {
-        results.push({
+        results[index] = {
           index,
           status: 422,
           error: {
@@ -749,24 +992,29 @@ export function registerRuns(api: Hono<AppEnv>, deps: Deps): void {
               .slice(0, 10)
               .map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
           },
-        });
+        };
         continue;
       }
       try {
-        const out = await recordRun(deps, auth, parsed.data);
-        results.push({
-          index,
+        valid.push({ index, body: parsed.data, ...prepareRecord(parsed.data) });
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        results[index] = errorResult(index, err);
+      }
+    }
+    const fast = await recordRunsFast(deps, auth, valid);
+    for (const r of valid) {
+      try {
+        const out = fast.get(r.index) ?? (await recordRun(deps, auth, r.body, r));
+        results[r.index] = {
+          index: r.index,
           status: out.status,
           run: out.body.run,
           isDuplicate: Boolean(out.body.isDuplicate),
-        });
+        };
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
-        results.push({
-          index,
-          status: err.status,
-          error: { code: err.code, error: err.message, ...(err.extra ?? {}) },
-        });
+        results[r.index] = errorResult(r.index, err);
       }
     }
     return send(c, 200, { results });

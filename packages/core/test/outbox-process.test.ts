@@ -68,7 +68,7 @@ function run(env: Record<string, string>, server: LoopbackApi): Running {
 }
 
 describe('outbox across processes', () => {
-  it('SIGTERM under load: everything accepted is delivered before the process exits', async () => {
+  it('SIGTERM under load, app handles it with process.once: all is delivered, the app exits on its own', async () => {
     const server = await startLoopbackApi();
     servers.push(server);
     server.api.inject({ type: 'latency', ms: 15, route: /bulk|usage/ });
@@ -77,7 +77,9 @@ describe('outbox across processes', () => {
     c.proc.kill('SIGTERM');
     const final = Number((await c.waitFor('final ')).split(' ')[1]);
     const exit = await c.exit;
-    expect(exit.signal).toBe('SIGTERM');
+    // The app had its own (once) listener when the signal came: core flushes but never re-raises the
+    // signal, so the process ends normally once nothing is left to do.
+    expect(exit).toEqual({ code: 0, signal: null });
     expect(final).toBeGreaterThanOrEqual(500);
     // Delivery was still under way when the signal came (the API is slow), and nothing is missing now.
     expect(server.api.totalUsage({ customerId: 'cus_t' })).toBe(final);

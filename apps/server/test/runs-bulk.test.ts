@@ -1,7 +1,11 @@
 // POST /runs/record/bulk (spec §10): the set-based path for new runs and the per-run path it leaves
 // the other runs to, on both back ends. Each run must answer exactly as POST /runs/record would.
-import { describe, expect, it } from 'vitest';
-import { BACKENDS, type Json, project, useServer } from './helpers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Logger, type RunningServer, startServer } from '../src/index';
+import { BACKENDS, freshDatabase, type Json, project, useServer } from './helpers';
+
+/** A nested object of a result (an empty object when absent, so the assertion fails instead). */
+const field = (r: Json | undefined, k: string): Json => (r?.[k] ?? {}) as Json;
 
 const run = (customerId: string, extra: Json = {}): Json => ({
   customerId,
@@ -57,7 +61,7 @@ for (const backend of BACKENDS) {
       expect(again.status).toBe(201);
       expect(again.headers.get('idempotent-replayed')).toBe('true');
       expect(again.body.isDuplicate).toBe(true);
-      expect((again.body.run as Json).id).toBe((results[4]?.run as Json).id);
+      expect((again.body.run as Json).id).toBe(field(results[4], 'run').id);
       expect(again.body.totalCostUnits).toBe('0.250000');
       expect(again.body.events).toEqual({ created: 2, duplicates: 0 });
 
@@ -101,18 +105,18 @@ for (const backend of BACKENDS) {
         201, 404, 404, 201, 409, 201, 409, 201, 409, 201, 422, 422, 409,
       ]);
       expect(results.map((r) => r.index)).toEqual(results.map((_, i) => i));
-      expect((results[1]?.error as Json).code).toBe('CUSTOMER_NOT_FOUND');
-      expect((results[2]?.error as Json).code).toBe('WORKFLOW_NOT_FOUND');
+      expect(field(results[1], 'error').code).toBe('CUSTOMER_NOT_FOUND');
+      expect(field(results[2], 'error').code).toBe('WORKFLOW_NOT_FOUND');
       expect(results[3]?.isDuplicate).toBe(true);
-      expect((results[3]?.run as Json).id).toBe((prior.body.run as Json).id);
-      expect((results[4]?.error as Json).code).toBe('DUPLICATE_RUN');
-      expect((results[4]?.error as Json).existingRunId).toBe((prior.body.run as Json).id);
+      expect(field(results[3], 'run').id).toBe((prior.body.run as Json).id);
+      expect(field(results[4], 'error').code).toBe('DUPLICATE_RUN');
+      expect(field(results[4], 'error').existingRunId).toBe((prior.body.run as Json).id);
       expect(results[5]?.isDuplicate).toBe(true);
-      expect((results[5]?.run as Json).id).toBe((results[0]?.run as Json).id);
-      expect((results[6]?.error as Json).code).toBe('IDEMPOTENCY_KEY_REUSED');
-      expect((results[8]?.error as Json).code).toBe('DUPLICATE_RUN');
-      expect((results[9]?.run as Json).workflowName).toBe('Named');
-      expect((results[12]?.error as Json).code).toBe('IDEMPOTENCY_KEY_REUSED');
+      expect(field(results[5], 'run').id).toBe(field(results[0], 'run').id);
+      expect(field(results[6], 'error').code).toBe('IDEMPOTENCY_KEY_REUSED');
+      expect(field(results[8], 'error').code).toBe('DUPLICATE_RUN');
+      expect(field(results[9], 'run').workflowName).toBe('Named');
+      expect(field(results[12], 'error').code).toBe('IDEMPOTENCY_KEY_REUSED');
       // prior + k-new + ext-new + named workflow run
       expect((await p.call('GET', '/runs?limit=1')).body.count).toBe(4);
     });
@@ -151,6 +155,58 @@ for (const backend of BACKENDS) {
       expect((await p.call('GET', '/runs?limit=1')).body.count).toBe(20);
       const events = await p.call('GET', `/events?customerId=${cid}&limit=1`);
       expect((events.body.pagination as Json).total).toBe(20);
+    });
+  });
+}
+
+for (const backend of BACKENDS) {
+  describe(`runs record bulk, set-based path (${backend})`, () => {
+    const logged: string[] = [];
+    const note = (msg: string) => {
+      logged.push(msg);
+    };
+    const logger: Logger = { debug: note, info: note, warn: note, error: note };
+    let srv: RunningServer | undefined;
+    let drop: (() => Promise<void>) | undefined;
+    beforeAll(async () => {
+      const db = backend === 'postgres' ? await freshDatabase() : undefined;
+      drop = db?.drop;
+      srv = await startServer({ port: 0, host: '127.0.0.1', memory: !db, databaseUrl: db?.url, logger });
+    });
+    afterAll(async () => {
+      await srv?.close();
+      await drop?.();
+    });
+
+    it('writes a batch of new runs without falling back to run-by-run', async () => {
+      if (!srv) throw new Error('server not started');
+      const p = await project(srv);
+      const cid = String((await p.call('POST', '/customers', { externalCustomerId: 'rb-5' })).body.id);
+      const runs = Array.from({ length: 50 }, (_, i) =>
+        run(cid, { idempotencyKey: `sb-${i}`, externalRunId: `sb-ext-${i}`, metadata: { i } }),
+      );
+      const res = await p.call('POST', '/runs/record/bulk', { runs });
+      expect((res.body.results as Json[]).every((r) => r.status === 201)).toBe(true);
+      expect(logged.filter((m) => m.includes('rolled back'))).toEqual([]);
+      const events = await p.call('GET', `/events?customerId=${cid}&limit=100`);
+      const rows = events.body.data as Json[];
+      expect(rows).toHaveLength(50);
+      // Stored exactly like the event of a run recorded through POST /runs/record.
+      const single = await p.call('POST', '/runs/record', run(cid, { idempotencyKey: 'sb-single' }));
+      const singleRun = String(field(single.body, 'run').id);
+      const [ref] = (await p.call('GET', `/events?runId=${singleRun}`)).body.data as Json[];
+      const comparable = (e: Json | undefined) => {
+        const { id: _i, runId: _r, createdAt: _c, ...rest } = e ?? {};
+        return rest;
+      };
+      expect(comparable(ref)).toMatchObject({
+        quantity: '2.000000',
+        costUnits: '0.500000',
+        usageType: 'request',
+        outcome: 'SUCCEEDED',
+        attributes: { route: '/x' },
+      });
+      for (const e of rows) expect(comparable(e)).toEqual(comparable(ref));
     });
   });
 }

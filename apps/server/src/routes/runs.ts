@@ -600,7 +600,7 @@ async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promis
            SELECT t.id, $1, $2, 'run', t.c, t.r, t.w, t.et, t.an, t.o, t.ex, t.k, t.pe, t.et, t.q::numeric, t.un, t.d, t.cu::numeric, t.cc,
              t.cr, t.sp, t.m::jsonb, t.at::jsonb, t.ca::timestamptz
            FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-             $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
+             $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[])
              WITH ORDINALITY AS t(id, c, r, w, et, an, o, ex, k, pe, q, un, d, cu, cc, cr, sp, m, at, ca, n)
            ORDER BY t.n`,
           [
@@ -640,7 +640,12 @@ async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promis
     });
   } catch (err) {
     // Nothing of this transaction was kept: every run goes through the per-run path instead.
-    if (err instanceof ApiError || sqlState(err) !== undefined) return new Map();
+    if (err instanceof ApiError || sqlState(err) !== undefined) {
+      deps.log.debug('runs bulk: set-based write rolled back, recording run by run', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return new Map();
+    }
     throw err;
   } finally {
     for (const k of mine) deps.inflight.delete(k);

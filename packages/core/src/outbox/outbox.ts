@@ -125,6 +125,20 @@ function estimateBytes(value: unknown, depth: number): number {
   }
 }
 
+/**
+ * `estimateBytes` of a usage body, field by field (the same sum, without walking the object): this runs
+ * for every usage record.
+ */
+function usageBytes(b: OutboxUsageBody): number {
+  // 2 for the braces; per field: key length + 4, then the value.
+  let n = 2 + (10 + 4 + b.customerId.length + 2) + (9 + 4 + b.usageType.length + 2) + (8 + 4 + 8);
+  n += 14 + 4 + b.idempotencyKey.length + 2;
+  if (b.units !== undefined) n += 5 + 4 + estimateBytes(b.units, 1);
+  if (b.description !== undefined) n += 11 + 4 + estimateBytes(b.description, 1);
+  if (b.metadata !== undefined) n += 8 + 4 + estimateBytes(b.metadata, 1);
+  return n;
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -357,7 +371,7 @@ class OutboxImpl implements Outbox {
   private makeRecord(kind: 'run', body: OutboxRunBody): OutboxRecord & { kind: 'run' };
   private makeRecord(kind: Kind, body: OutboxUsageBody | OutboxRunBody): OutboxRecord {
     // Approximate JSON size: the memory bound's currency, computed once here without serialising.
-    const bytes = estimateBytes(body, 0) + 48;
+    const bytes = (kind === 'usage' ? usageBytes(body as OutboxUsageBody) : estimateBytes(body, 0)) + 48;
     return {
       id: this.nextId++,
       kind,
@@ -413,8 +427,23 @@ class OutboxImpl implements Outbox {
       this.pendingPut.push(record);
       this.schedulePersist();
     }
-    this.scheduleSend();
+    this.kick();
     return true;
+  }
+
+  /**
+   * `scheduleSend()` after a record was queued, skipped when it could not change anything (the hot path
+   * then reads no clock): the capability probe is still out (its end reschedules), every delivery slot is
+   * busy (each finishing send reschedules), or a send timer is armed and the queue is below a batch (a
+   * newer record never moves the due time earlier).
+   */
+  private kick(): void {
+    if (this.loaded && this.flushing === 0 && this.state === 'open') {
+      if (this.capsPromise !== undefined) return;
+      if (this.inFlightRequests > 0 && this.inFlightRequests >= this.limit()) return;
+      if (this.sendTimer !== undefined && this.queued() < (this.o.batchSize ?? DEFAULTS.batchSize)) return;
+    }
+    this.scheduleSend();
   }
 
   private aggregate(body: OutboxUsageBody): boolean {

@@ -54,4 +54,21 @@ describe('request scope', () => {
       setDripContextStorage(createNodeContextStorage());
     }
   });
+
+  it('asyncContext: false skips the scope but keeps the explicit context', () => {
+    const meter = createRequestMeter({
+      customer: () => 'c',
+      asyncContext: false,
+      outbox: { shutdownHooks: false },
+    });
+    const r = meter.begin({ method: 'GET', path: '/x', header: () => undefined, raw: {} }) as BeginResult;
+    if (r.kind !== 'continue') throw new Error('expected continue');
+    expect(r.handle.run(() => getDripContext())).toBeUndefined();
+    expect(r.handle.run(() => 42)).toBe(42);
+    expect(r.context.run.externalRunId).toBe(`mw:c:${r.context.requestId}`);
+    const on = createRequestMeter({ customer: () => 'c', outbox: { shutdownHooks: false } });
+    const r2 = on.begin({ method: 'GET', path: '/x', header: () => undefined, raw: {} }) as BeginResult;
+    if (r2.kind !== 'continue') throw new Error('expected continue');
+    expect(r2.handle.run(() => getDripContext())).toBe(r2.context);
+  });
 });

@@ -20,8 +20,17 @@ export function safeKey(plain: string): string {
   return isSafeKey(plain) ? plain : `mw_${base64url(sha256(plain))}`;
 }
 
-/** `^[A-Za-z0-9._:-]{1,128}$` without a regex (this runs for every record on the hot path). */
-function isSafeKey(s: string): boolean {
+/**
+ * Whether a key may be sent as it is: `^[A-Za-z0-9._:-]{1,128}$`, checked without a regex (this runs on
+ * the hot path).
+ *
+ * @example
+ * ```ts
+ * isSafeKey('mw:cus_1:req.1'); // true
+ * isSafeKey('mw:user@example.com:r1'); // false
+ * ```
+ */
+export function isSafeKey(s: string): boolean {
   const n = s.length;
   if (n < 1 || n > 128) return false;
   for (let i = 0; i < n; i++) {
@@ -48,6 +57,21 @@ function isSafeKey(s: string): boolean {
  */
 export function usageKey(customerId: string, identity: string, meter: string, index: number): string {
   return safeKey(`mw:${customerId}:${identity}:${meter}:${index}`);
+}
+
+/**
+ * {@link usageKey} from a request's key base `mw:<customerId>:<identity>` whose safety is already known
+ * (the request meter checks the base once per request, then only the meter name per record).
+ *
+ * @example
+ * ```ts
+ * const base = 'mw:cus_1:req.1';
+ * usageKeyFromBase(base, isSafeKey(base), 'api_calls', 0); // 'mw:cus_1:req.1:api_calls:0'
+ * ```
+ */
+export function usageKeyFromBase(base: string, baseSafe: boolean, meter: string, index: number): string {
+  const plain = `${base}:${meter}:${index}`;
+  return baseSafe && plain.length <= 128 && isSafeKey(meter) ? plain : safeKey(plain);
 }
 
 /**

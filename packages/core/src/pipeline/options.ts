@@ -200,6 +200,16 @@ export interface RequestMeterOptions<Req = unknown> {
   billOn?: BillOn | undefined;
   /** Record a run per request (default true). */
   run?: boolean | undefined;
+  /**
+   * Open the request scope in `handle.run(fn)` so `getDripContext()` / `getCurrentRun()` work from deep
+   * code (default true, where an `AsyncLocalStorage` is available). On Node 20 the first
+   * `AsyncLocalStorage.run()` in a process turns on async hooks for every promise of the process, which
+   * costs about 12-17 µs per HTTP request in the adapter benchmarks. `false` skips the scope (no
+   * `AsyncLocalStorage` is created or entered by this meter): handlers then use the context they are
+   * given (`req.drip`, `c.get('drip')`, ...), and `getDripContext()` returns `undefined`. The pipeline
+   * never calls `enterWith` and installs no hooks of its own either way.
+   */
+  asyncContext?: boolean | undefined;
   /** Opt-in trusted request-id header (e.g. `Idempotency-Key`, `X-Request-Id`); spec §5.7. */
   idempotencyHeader?: string | undefined;
   /** Metadata allowlist and redaction; `false` sends none. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { requestIdentity, runExternalId, safeKey, usageKey } from './keys';
+import { isSafeKey, requestIdentity, runExternalId, safeKey, usageKey, usageKeyFromBase } from './keys';
 import { compileRoutes, matchRoute, normalizePath, workflowSlug } from './route';
 import { base64url, sha256 } from './sha256';
 
@@ -63,6 +63,33 @@ describe('request-metering keys (spec 5.7)', () => {
     const b = requestIdentity(undefined);
     expect(a).not.toBe(b);
     expect(safeKey('a b')).toMatch(/^mw_/);
+  });
+});
+
+describe('usage keys from a checked base', () => {
+  it('equals usageKey for any customer, identity and meter', () => {
+    const long = 'x'.repeat(120);
+    const cases: Array<[string, string, string]> = [
+      ['cus_1', 'req.1', 'api_calls'],
+      ['user@example.com', 'req.1', 'api_calls'],
+      ['cus_1', 'req.1', 'tokens in'],
+      [long, 'r', 'm'],
+      ['cus_1', 'id with space', 'api_calls'],
+    ];
+    for (const [c, id, m] of cases) {
+      const base = `mw:${c}:${id}`;
+      expect(usageKeyFromBase(base, isSafeKey(base), m, 0)).toBe(usageKey(c, id, m, 0));
+    }
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 80 }),
+        fc.string({ minLength: 1, maxLength: 60 }),
+        (c, m) => {
+          const base = `mw:${c}:k.1`;
+          return usageKeyFromBase(base, isSafeKey(base), m, 0) === usageKey(c, 'k.1', m, 0);
+        },
+      ),
+    );
   });
 });
 

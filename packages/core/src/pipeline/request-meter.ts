@@ -9,7 +9,7 @@ import { Drip } from '../client';
 import { type Outbox, createOutbox } from '../outbox/outbox';
 import type { ClientLike, FlushResult, OutboxRunEvent } from '../outbox/types';
 import { contextStorage } from './context-storage';
-import { requestIdentity, runExternalId, usageKey } from './keys';
+import { isSafeKey, requestIdentity, runExternalId, usageKeyFromBase } from './keys';
 import type {
   CustomerResolver,
   GateDecision,
@@ -144,6 +144,18 @@ function withAdapterHeader(client: ClientLike, adapter: string | undefined): Cli
   };
 }
 
+/** Per (method, route) values shared by every request of that route. */
+interface RouteInfo {
+  method: string;
+  route: string;
+  /** Default metadata `{ method, route }`, frozen (shared by every record). */
+  meta: Readonly<Record<string, unknown>>;
+  /** Workflow slug, computed on first use. */
+  slug: string | undefined;
+  /** Default run metadata `{ method, route, status }` per status, frozen. */
+  byStatus: Map<number, Readonly<Record<string, unknown>>> | undefined;
+}
+
 interface MeterState<Req> {
   options: RequestMeterOptions<Req>;
   resolvers: CustomerResolver<Req>[];
@@ -154,32 +166,97 @@ interface MeterState<Req> {
   error(err: unknown, phase: MeteringErrorInfo['phase']): void;
   warnOnce(key: string, message: string): void;
   runOn: boolean;
+  /** Whether `handle.run(fn)` opens the request scope (`asyncContext` option). */
+  asyncContext: boolean;
   defaultMeter: string;
   redact: Array<string | RegExp>;
   metaHeaders: string[];
   now(): number;
-  /** Workflow slug of a route, cached (routes are few; the cache is bounded anyway). */
-  slug(method: string, route: string): string;
-  /** Default metadata `{ method, route }`, one frozen object per route (shared by every record). */
-  usageMeta(method: string, route: string): Record<string, unknown>;
-  /** Default run metadata `{ method, route, status }`, one frozen object per route and status. */
-  runMeta(usage: Record<string, unknown>, status: number): Record<string, unknown>;
+  /** The cached values of a route (routes are few; the cache is bounded anyway). */
+  routeInfo(method: string, route: string): RouteInfo;
 }
 
-class RunContext implements DripRunContext {
-  readonly externalRunId: string;
-  events: OutboxRunEvent[] | undefined;
-  private readonly req: RequestScope<unknown>;
+/** Workflow slug of a route, cached on the route. */
+function routeSlug(info: RouteInfo): string {
+  if (info.slug === undefined) info.slug = workflowSlug(info.method, info.route);
+  return info.slug;
+}
 
-  constructor(externalRunId: string, req: RequestScope<unknown>) {
-    this.externalRunId = externalRunId;
-    this.req = req;
+/** Default run metadata of a route and status, cached on the route. */
+function runMeta(info: RouteInfo, status: number): Readonly<Record<string, unknown>> {
+  let byStatus = info.byStatus;
+  if (byStatus === undefined) {
+    byStatus = new Map();
+    info.byStatus = byStatus;
+  }
+  let m = byStatus.get(status);
+  if (m === undefined) {
+    m = Object.freeze({ ...info.meta, status });
+    if (byStatus.size < 100) byStatus.set(status, m);
+  }
+  return m;
+}
+
+/**
+ * One metered request. It is both the handler's context and its run (`context.run === context`): one
+ * object per request instead of two on the hot path; the public types expose only the members of
+ * `DripRequestContext` and `DripRunContext`.
+ */
+class RequestScope<Req> implements DripRequestContext, DripRunContext {
+  readonly customerId: string;
+  readonly requestId: string;
+  readonly externalRunId: string;
+  readonly state: MeterState<Req>;
+  readonly view: RequestView<Req>;
+  readonly startedAt: number;
+  readonly rule: RouteRule<Req> | undefined;
+  readonly correlationId: string | undefined;
+  finished = false;
+  events: OutboxRunEvent[] | undefined = undefined;
+  /** `mw:<customerId>:<identity>` and whether it is sent as it is (checked once per request). */
+  private readonly keyBase: string;
+  private readonly keySafe: boolean;
+  /** Per-meter totals of this request (few meters: parallel arrays beat a Map here). */
+  private meters: string[] | undefined = undefined;
+  private totals: number[] | undefined = undefined;
+
+  constructor(
+    state: MeterState<Req>,
+    view: RequestView<Req>,
+    customerId: string,
+    rule: RouteRule<Req> | undefined,
+  ) {
+    this.state = state;
+    this.view = view;
+    this.customerId = customerId;
+    this.rule = rule;
+    this.startedAt = state.now();
+    const header = state.options.idempotencyHeader;
+    this.requestId = requestIdentity(header ? view.header(header) : undefined);
+    const base = `mw:${customerId}:${this.requestId}`;
+    this.keyBase = base;
+    this.keySafe = isSafeKey(base);
+    this.externalRunId = this.keySafe ? base : runExternalId(customerId, this.requestId);
+    let correlation: string | undefined;
+    try {
+      correlation = state.options.correlationId
+        ? state.options.correlationId(view.raw, view)
+        : traceIdFrom(view as RequestView);
+    } catch (err) {
+      state.error(err, 'finish');
+    }
+    this.correlationId = correlation;
+  }
+
+  /** The run of this request: the scope itself (see the class comment). */
+  get run(): DripRunContext {
+    return this;
   }
 
   event(event: RequestRunEvent): void {
-    const s = this.req.state;
+    const s = this.state;
     try {
-      if (this.req.finished) {
+      if (this.finished) {
         s.error(new Error('run.event() after the request ended'), 'event');
         return;
       }
@@ -210,46 +287,6 @@ class RunContext implements DripRunContext {
     } catch (err) {
       s.error(err, 'event');
     }
-  }
-}
-
-class RequestScope<Req> implements DripRequestContext {
-  readonly customerId: string;
-  readonly requestId: string;
-  readonly run: RunContext;
-  readonly state: MeterState<Req>;
-  readonly view: RequestView<Req>;
-  readonly startedAt: number;
-  readonly rule: RouteRule<Req> | undefined;
-  readonly correlationId: string | undefined;
-  finished = false;
-  /** Per-meter totals of this request (few meters: parallel arrays beat a Map here). */
-  private meters: string[] | undefined;
-  private totals: number[] | undefined;
-
-  constructor(
-    state: MeterState<Req>,
-    view: RequestView<Req>,
-    customerId: string,
-    rule: RouteRule<Req> | undefined,
-  ) {
-    this.state = state;
-    this.view = view;
-    this.customerId = customerId;
-    this.rule = rule;
-    this.startedAt = state.now();
-    const header = state.options.idempotencyHeader;
-    this.requestId = requestIdentity(header ? view.header(header) : undefined);
-    this.run = new RunContext(runExternalId(customerId, this.requestId), this as RequestScope<unknown>);
-    let correlation: string | undefined;
-    try {
-      correlation = state.options.correlationId
-        ? state.options.correlationId(view.raw, view)
-        : traceIdFrom(view as RequestView);
-    } catch (err) {
-      state.error(err, 'finish');
-    }
-    this.correlationId = correlation;
   }
 
   usage(meter: string, quantity = 1): void {
@@ -289,6 +326,7 @@ class RequestScope<Req> implements DripRequestContext {
   }
 
   within<T>(fn: () => T): T {
+    if (!this.state.asyncContext) return fn();
     const storage = contextStorage();
     return storage ? storage.run(this, fn) : fn();
   }
@@ -334,7 +372,7 @@ class RequestScope<Req> implements DripRequestContext {
               durationMs: endedAt - this.startedAt,
               aborted,
               route,
-              events: this.run.events ?? [],
+              events: this.events ?? [],
             });
           } catch (err) {
             s.error(err, 'quantity');
@@ -346,7 +384,8 @@ class RequestScope<Req> implements DripRequestContext {
           s.error(new TypeError(`invalid quantity ${String(q)} for ${meter}`), 'quantity');
         }
       }
-      const metadata = this.metadata(route);
+      const info = s.routeInfo(view.method, route);
+      const metadata = this.metadata(info);
       const meters = this.meters;
       const totals = this.totals;
       if (meters && totals) {
@@ -359,7 +398,7 @@ class RequestScope<Req> implements DripRequestContext {
             customerId: this.customerId,
             meter: m,
             quantity: Math.round(total * 1e6) / 1e6,
-            idempotencyKey: usageKey(this.customerId, this.requestId, m, 0),
+            idempotencyKey: usageKeyFromBase(this.keyBase, this.keySafe, m, 0),
             metadata,
           });
         }
@@ -372,17 +411,16 @@ class RequestScope<Req> implements DripRequestContext {
         const body: Parameters<Outbox['enqueue']>[0] = {
           type: 'run',
           customerId: this.customerId,
-          workflow: rule?.workflow ?? s.slug(view.method, route),
+          workflow: rule?.workflow ?? routeSlug(info),
           status: runStatus,
-          events: this.run.events ?? [],
-          externalRunId: this.run.externalRunId,
-          idempotencyKey: this.run.externalRunId,
+          events: this.events ?? [],
+          externalRunId: this.externalRunId,
+          idempotencyKey: this.externalRunId,
           startedAt: isoTime(this.startedAt),
           endedAt: isoTime(Math.max(endedAt, this.startedAt)),
         };
         if (metadata)
-          body.metadata =
-            this.state.options.metadata === undefined ? s.runMeta(metadata, status) : { ...metadata, status };
+          body.metadata = o.metadata === undefined ? runMeta(info, status) : { ...metadata, status };
         if (this.correlationId) body.correlationId = this.correlationId;
         if (runStatus === 'FAILED') {
           body.errorCode = error instanceof Error ? error.name.slice(0, 100) : `HTTP_${status}`;
@@ -416,11 +454,11 @@ class RequestScope<Req> implements DripRequestContext {
     return false;
   }
 
-  private metadata(route: string): Record<string, unknown> | undefined {
+  private metadata(info: RouteInfo): Record<string, unknown> | undefined {
     const opt = this.state.options.metadata;
     if (opt === false) return undefined;
-    if (!opt) return this.state.usageMeta(this.view.method, route);
-    const meta: Record<string, unknown> = { method: this.view.method, route };
+    if (!opt) return info.meta;
+    const meta: Record<string, unknown> = { method: this.view.method, route: info.route };
     for (const h of this.state.metaHeaders) {
       const v = this.view.header(h);
       if (v !== undefined) meta[h] = v;
@@ -437,9 +475,21 @@ class RequestScope<Req> implements DripRequestContext {
   }
 }
 
-/** The adapter's handle of a request (separate from the context: both have a `run` member). */
-class ScopeHandle implements RequestHandle {
-  constructor(private readonly scope: RequestScope<unknown>) {}
+/**
+ * The `continue` result of `begin()`, which is also the adapter's handle of the request (`handle ===
+ * result`): one object instead of two per request. The handle is separate from the context because
+ * both have a `run` member.
+ */
+class Begun {
+  readonly kind = 'continue' as const;
+  readonly context: DripRequestContext;
+  constructor(private readonly scope: RequestScope<unknown>) {
+    this.context = scope;
+  }
+
+  get handle(): RequestHandle {
+    return this;
+  }
 
   run<T>(fn: () => T): T {
     return this.scope.within(fn);
@@ -451,7 +501,7 @@ class ScopeHandle implements RequestHandle {
 }
 
 function begun<Req>(scope: RequestScope<Req>): BeginResult {
-  return { kind: 'continue', context: scope, handle: new ScopeHandle(scope as RequestScope<unknown>) };
+  return new Begun(scope as RequestScope<unknown>);
 }
 
 function redact(value: unknown, rules: Array<string | RegExp>, depth: number): unknown {
@@ -676,9 +726,10 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
     meteringErrors: 0,
   };
   const clock = outboxRest.clock;
-  const slugs = new Map<string, string>();
-  const metas = new Map<string, Readonly<Record<string, unknown>>>();
-  const runMetas = new WeakMap<object, Map<number, Readonly<Record<string, unknown>>>>();
+  const routeInfos = new Map<string, Map<string, RouteInfo>>();
+  let routeInfoCount = 0;
+  let lastInfo: RouteInfo | undefined;
+  const asyncContext = o.asyncContext !== false;
   const state: MeterState<Req> = {
     options: o,
     resolvers,
@@ -694,42 +745,37 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
     stats,
     warned,
     runOn: o.run !== false,
+    asyncContext,
     defaultMeter: o.meter ?? 'api_calls',
     redact: [...DEFAULT_REDACT, ...(o.metadata ? (o.metadata.redact ?? []) : [])],
     metaHeaders: o.metadata ? (o.metadata.headers ?? []).map((h) => h.toLowerCase()) : [],
     now: clock ? () => clock.now() : Date.now,
-    usageMeta(method, route) {
-      const key = `${method} ${route}`;
-      let m = metas.get(key);
-      if (m === undefined) {
-        if (metas.size >= 1_000) metas.clear();
-        m = Object.freeze({ method, route });
-        metas.set(key, m);
+    routeInfo(method, route) {
+      // Most traffic repeats the previous route: compare before any lookup (no key string is built).
+      if (lastInfo !== undefined && lastInfo.route === route && lastInfo.method === method) return lastInfo;
+      let byRoute = routeInfos.get(method);
+      if (byRoute === undefined) {
+        byRoute = new Map();
+        routeInfos.set(method, byRoute);
       }
-      return m;
-    },
-    runMeta(usage, status) {
-      let byStatus = runMetas.get(usage);
-      if (byStatus === undefined) {
-        byStatus = new Map();
-        runMetas.set(usage, byStatus);
+      let info = byRoute.get(route);
+      if (info === undefined) {
+        if (routeInfoCount >= 1_000) {
+          for (const m of routeInfos.values()) m.clear();
+          routeInfoCount = 0;
+        }
+        info = {
+          method,
+          route,
+          meta: Object.freeze({ method, route }),
+          slug: undefined,
+          byStatus: undefined,
+        };
+        byRoute.set(route, info);
+        routeInfoCount++;
       }
-      let m = byStatus.get(status);
-      if (m === undefined) {
-        m = Object.freeze({ ...usage, status });
-        if (byStatus.size < 100) byStatus.set(status, m);
-      }
-      return m;
-    },
-    slug(method, route) {
-      const key = `${method} ${route}`;
-      let slug = slugs.get(key);
-      if (slug === undefined) {
-        slug = workflowSlug(method, route);
-        if (slugs.size >= 1_000) slugs.clear();
-        slugs.set(key, slug);
-      }
-      return slug;
+      lastInfo = info;
+      return info;
     },
     warnOnce(key, message) {
       if (warned.has(key)) return;
@@ -844,7 +890,7 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
   };
 
   // Touch the context storage once now (not at import) so the first request does not pay for the probe.
-  contextStorage();
+  if (asyncContext) contextStorage();
 
   const meter: RequestMeter<Req> = {
     begin(view) {

@@ -274,8 +274,12 @@ class RequestScope<Req> implements DripRequestContext, DripRunContext {
         s.error(new TypeError(`run.event(): invalid quantity ${String(q)}`), 'event');
         return;
       }
-      if (this.events === undefined) this.events = [];
       const events = this.events;
+      if (events === undefined) {
+        // An exact-size array: the run record keeps it until delivery (a `[]` + push reserves 17 slots).
+        this.events = [{ ...event }];
+        return;
+      }
       if (events.length >= MAX_EVENTS) {
         s.error(
           new RangeError(`run.event(): a run holds at most ${MAX_EVENTS} events; extra events are dropped`),

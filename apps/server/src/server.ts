@@ -167,8 +167,21 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   const app = createApp(deps, auth);
   worker.attach(deps);
   const host = opts.host ?? '127.0.0.1';
+  // Requests still executing: a client that gives up closes its connection, but its request keeps
+  // running, so close() waits for them before it closes the database.
+  let active = 0;
+  let drained: (() => void) | undefined;
+  const counted: typeof app.fetch = async (req, env, ctx) => {
+    active++;
+    try {
+      return await app.fetch(req, env, ctx);
+    } finally {
+      active--;
+      if (active === 0) drained?.();
+    }
+  };
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: host, port: opts.port ?? 3001 }, () => resolve(s));
+    const s = serve({ fetch: counted, hostname: host, port: opts.port ?? 3001 }, () => resolve(s));
     s.once('error', reject);
   });
   const port = (server.address() as AddressInfo).port;
@@ -198,6 +211,12 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
           });
           if ('closeIdleConnections' in server) server.closeIdleConnections();
         });
+        if (active > 0) {
+          await new Promise<void>((resolve) => {
+            drained = resolve;
+            setTimeout(resolve, 10_000).unref();
+          });
+        }
         await worker.stop();
         await db.close();
         log.info('stopped');

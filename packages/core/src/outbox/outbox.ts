@@ -317,15 +317,28 @@ class OutboxImpl implements Outbox {
       );
       return false;
     }
-    const body: OutboxUsageBody = {
-      customerId: input.customerId,
-      usageType: input.meter,
-      quantity: q,
-      idempotencyKey: input.idempotencyKey ?? '',
-    };
-    if (input.units !== undefined) body.units = input.units;
-    if (input.description !== undefined) body.description = input.description;
-    if (input.metadata !== undefined) body.metadata = input.metadata;
+    let body: OutboxUsageBody;
+    if (input.units === undefined && input.description === undefined && input.metadata !== undefined) {
+      // The request meter's shape, as one literal: adding a field later would give the body (kept until
+      // delivery) a separate property store. Same fields in the same order as below.
+      body = {
+        customerId: input.customerId,
+        usageType: input.meter,
+        quantity: q,
+        idempotencyKey: input.idempotencyKey ?? '',
+        metadata: input.metadata,
+      };
+    } else {
+      body = {
+        customerId: input.customerId,
+        usageType: input.meter,
+        quantity: q,
+        idempotencyKey: input.idempotencyKey ?? '',
+      };
+      if (input.units !== undefined) body.units = input.units;
+      if (input.description !== undefined) body.description = input.description;
+      if (input.metadata !== undefined) body.metadata = input.metadata;
+    }
     this.counters.enqueued++;
     if (this.windowMs !== undefined) return this.aggregate(body);
     if (body.idempotencyKey === '') body.idempotencyKey = this.keyFor('mw');
@@ -349,20 +362,44 @@ class OutboxImpl implements Outbox {
       return false;
     }
     // Built field by field (no rest/spread): this runs once per metered request.
-    const body: OutboxRunBody = {
-      customerId: input.customerId,
-      workflow: input.workflow,
-      status: input.status,
-      events,
-      externalRunId: input.externalRunId || this.keyFor('run'),
-      idempotencyKey: input.idempotencyKey || this.keyFor('rec'),
-    };
-    if (input.correlationId !== undefined) body.correlationId = input.correlationId;
-    if (input.errorMessage !== undefined) body.errorMessage = input.errorMessage;
-    if (input.errorCode !== undefined) body.errorCode = input.errorCode;
-    if (input.metadata !== undefined) body.metadata = input.metadata;
-    if (input.startedAt !== undefined) body.startedAt = input.startedAt;
-    if (input.endedAt !== undefined) body.endedAt = input.endedAt;
+    let body: OutboxRunBody;
+    if (
+      input.correlationId === undefined &&
+      input.errorMessage === undefined &&
+      input.errorCode === undefined &&
+      input.metadata !== undefined &&
+      input.startedAt !== undefined &&
+      input.endedAt !== undefined
+    ) {
+      // The request meter's usual shape as one literal (no separate property store on a body kept until
+      // delivery); same fields in the same order as below.
+      body = {
+        customerId: input.customerId,
+        workflow: input.workflow,
+        status: input.status,
+        events,
+        externalRunId: input.externalRunId || this.keyFor('run'),
+        idempotencyKey: input.idempotencyKey || this.keyFor('rec'),
+        metadata: input.metadata,
+        startedAt: input.startedAt,
+        endedAt: input.endedAt,
+      };
+    } else {
+      body = {
+        customerId: input.customerId,
+        workflow: input.workflow,
+        status: input.status,
+        events,
+        externalRunId: input.externalRunId || this.keyFor('run'),
+        idempotencyKey: input.idempotencyKey || this.keyFor('rec'),
+      };
+      if (input.correlationId !== undefined) body.correlationId = input.correlationId;
+      if (input.errorMessage !== undefined) body.errorMessage = input.errorMessage;
+      if (input.errorCode !== undefined) body.errorCode = input.errorCode;
+      if (input.metadata !== undefined) body.metadata = input.metadata;
+      if (input.startedAt !== undefined) body.startedAt = input.startedAt;
+      if (input.endedAt !== undefined) body.endedAt = input.endedAt;
+    }
     this.counters.enqueued++;
     return this.admit(this.makeRecord('run', body));
   }

@@ -61,7 +61,7 @@ const body = `## Outbox: enqueue
 
 Command: \`node bench/outbox-enqueue.mjs --ops ${f.ops} --rounds ${f.rounds}\` (${machine()}).
 ${cal.note} Median of ${f.rounds} rounds of
-${f.ops} synchronous \`enqueue()\` calls after a warm-up round; the transport never answers, so nothing is sent while timing.
+${f.ops} synchronous \`enqueue()\` calls after a warm-up round (each round's outbox is released before the next); the transport never answers, so nothing is sent while timing.
 
 | Record | ns/op |
 | --- | --- |

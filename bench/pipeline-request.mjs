@@ -51,7 +51,7 @@ const body = `## Pipeline: per request
 
 Command: \`node bench/pipeline-request.mjs --requests ${f.requests} --rounds ${f.rounds}\` (${machine()}).
 ${cal.note} Median of ${f.rounds}
-rounds after a warm-up round. One request = \`begin()\`, \`handle.run()\` with one \`run.event()\` and one \`usage()\`, then
+rounds after a warm-up round (each round's outbox is released before the next). One request = \`begin()\`, \`handle.run()\` with one \`run.event()\` and one \`usage()\`, then
 \`finish({ status: 200 })\`, which enqueues two usage records (\`api_calls\`, \`llm_tokens\`) and one run record.
 Target: at most 5 µs per request.
 

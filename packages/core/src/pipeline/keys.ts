@@ -98,12 +98,25 @@ export function runExternalId(customerId: string, identity: string): string {
  */
 export function requestIdentity(trusted: string | undefined): string {
   if (trusted !== undefined && PRINTABLE.test(trusted)) return trusted;
+  const c = counter();
+  c.n += 1;
+  if (instanceId === undefined) instanceId = getIdempotencyInstanceId();
+  return `${instanceId}.${c.n.toString(36)}`;
+}
+
+/** The process-wide counter, looked up on `globalThis` until found (then kept: it is never replaced). */
+let shared: { n: number } | undefined;
+/** The process's instance id (fixed for the life of the process once created). */
+let instanceId: string | undefined;
+
+function counter(): { n: number } {
+  if (shared !== undefined) return shared;
   const g = globalThis as unknown as Record<symbol, { n: number } | undefined>;
   let c = g[COUNTER];
   if (!c) {
     c = { n: 0 };
     Object.defineProperty(globalThis, COUNTER, { value: c, configurable: true, writable: true });
   }
-  c.n += 1;
-  return `${getIdempotencyInstanceId()}.${c.n.toString(36)}`;
+  shared = c;
+  return c;
 }

@@ -545,7 +545,10 @@ async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promis
         const totalCost = formatMicros(cost);
         return [{ ...r, run, totalCost, response: recordResponse(run, r.items.length, 0, totalCost, false) }];
       });
-      const keyed = go.filter((r) => r.body.idempotencyKey !== undefined);
+      // Keys are claimed in key order, like the usage bulk, so concurrent requests lock them in one order.
+      const keyed = go
+        .filter((r) => r.body.idempotencyKey !== undefined)
+        .sort((a, b) => ((a.body.idempotencyKey ?? '') < (b.body.idempotencyKey ?? '') ? -1 : 1));
       if (keyed.length > 0) {
         // The response is stored with the key: both commit together, or neither does.
         const claimed = await tx.query<{ key: string }>(

@@ -28,13 +28,18 @@ interface Slot {
 
 const KEY = Symbol.for('drip.contextStorage');
 
+/** The process-wide slot once found (it is only ever mutated, never replaced): no lookup per request. */
+let found: Slot | undefined;
+
 function slot(): Slot {
+  if (found !== undefined) return found;
   const g = globalThis as unknown as Record<symbol, Slot | undefined>;
   let s = g[KEY];
   if (!s) {
     s = { storage: undefined, probed: false };
     Object.defineProperty(globalThis, KEY, { value: s, configurable: true, writable: true });
   }
+  found = s;
   return s;
 }
 

@@ -24,7 +24,15 @@ interface ProcessLike {
   kill(pid: number, signal: string): unknown;
 }
 
-/** @internal Shared by every copy of the package (one set of process listeners). */
+/**
+ * @internal The outboxes flushed on shutdown, shared by every copy of the package (one set of process
+ * listeners).
+ *
+ * @example
+ * ```ts
+ * const r: Registry = createRegistry();
+ * ```
+ */
 export interface Registry {
   outboxes: Map<Flushable, number>;
   installed: boolean;
@@ -47,7 +55,14 @@ function proc(): ProcessLike | undefined {
   return p as ProcessLike;
 }
 
-/** @internal A fresh, empty registry (tests install hooks on a fake process with it). */
+/**
+ * @internal A fresh, empty registry (tests install hooks on a fake process with it).
+ *
+ * @example
+ * ```ts
+ * install(fakeProcess, createRegistry());
+ * ```
+ */
 export function createRegistry(): Registry {
   return { outboxes: new Map(), installed: false, running: undefined, exitFlushed: false };
 }
@@ -72,7 +87,13 @@ function flushAll(r: Registry): Promise<void> {
 }
 
 /**
- * @internal Installs the SIGTERM/SIGINT/beforeExit listeners on `p` for the outboxes of `r`.
+ * @internal Installs the SIGTERM/SIGINT/beforeExit listeners on `p` for the outboxes of `r` (see the
+ * re-raising rule at the top of this file).
+ *
+ * @example
+ * ```ts
+ * install(process, createRegistry());
+ * ```
  */
 export function install(p: ProcessLike, r: Registry): void {
   r.installed = true;

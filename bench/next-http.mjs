@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseFlags } from './lib/http-bench.mjs';
+import { autocannon, getJson, median, parseFlags, stopChild } from './lib/http-bench.mjs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const appDir = join(benchDir, 'next-app');
@@ -64,50 +64,6 @@ function startChild(cmd, args, extraEnv, ready) {
     });
   });
 }
-
-function stopChild(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-function autocannon(url, { connections, duration }) {
-  const bin = require.resolve('autocannon/autocannon.js');
-  const child = spawn(process.execPath, [bin, '-c', String(connections), '-d', String(duration), '-j', url], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.once('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`autocannon: ${err}`)),
-    );
-  });
-}
-
-async function getJson(url, init) {
-  const res = await fetch(url, init);
-  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${url}: ${res.status} ${await res.text()}`);
-  return res.json();
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 async function measure(base, mode) {
   const before = await getJson(`${base}/control/stats`);

@@ -61,7 +61,8 @@ function startChild(script, args, env) {
   });
 }
 
-function stopChild(child) {
+/** Stops a child process: SIGTERM, then SIGKILL after 10 s. */
+export function stopChild(child) {
   return new Promise((resolve) => {
     if (child.exitCode !== null) return resolve();
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -74,7 +75,7 @@ function stopChild(child) {
 }
 
 /** Runs autocannon in its own process and returns its JSON result. */
-function autocannon(url, { connections, duration }) {
+export function autocannon(url, { connections, duration }) {
   const bin = require.resolve('autocannon/autocannon.js');
   const child = spawn(process.execPath, [bin, '-c', String(connections), '-d', String(duration), '-j', url], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -95,13 +96,13 @@ function autocannon(url, { connections, duration }) {
   });
 }
 
-async function getJson(url, init) {
+export async function getJson(url, init) {
   const res = await fetch(url, init);
   if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${url}: ${res.status} ${await res.text()}`);
   return res.json();
 }
 
-const median = (xs) => {
+export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;

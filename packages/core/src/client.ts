@@ -247,13 +247,36 @@ function attachMeta<T>(value: T, res: RequestResult<unknown>): T {
   return value;
 }
 
-function seg(value: string): string {
-  return encodeURIComponent(value);
-}
+const seg = encodeURIComponent;
 
 function callOptions(o: CallOptions | undefined): RequestOptions {
-  if (!o) return {};
-  return { signal: o.signal, timeoutMs: o.timeoutMs, deadlineMs: o.deadlineMs, maxAttempts: o.maxAttempts };
+  return o
+    ? { signal: o.signal, timeoutMs: o.timeoutMs, deadlineMs: o.deadlineMs, maxAttempts: o.maxAttempts }
+    : {};
+}
+
+/** Runs `rules` on a fresh {@link Checker}, then throws what they collected (nothing is sent). */
+function check(rules: (c: Checker) => void): void {
+  const c = new Checker();
+  rules(c);
+  c.done();
+}
+
+/** The usual single check of a resource id argument. */
+function checkId(path: string, value: unknown): void {
+  check((c) => c.id(path, value));
+}
+
+/** `limit` (1-100) and `offset` of a page request. */
+function checkPage(c: Checker, o: { limit?: unknown; offset?: unknown }): void {
+  c.int('limit', o.limit, 1, 100);
+  c.int('offset', o.offset, 0, Number.MAX_SAFE_INTEGER);
+}
+
+/** Checks the response fields, then attaches the response metadata. */
+function shaped<T>(res: RequestResult<unknown>, data: unknown, what: string, fields: Fields): T {
+  checkShape(res, data, what, fields);
+  return attachMeta(data as T, res);
 }
 
 /** Copies the defined fields named in `keys` (typed for query strings; bodies only pass it on as JSON). */
@@ -300,12 +323,18 @@ type FieldKind =
   | 'array'
   | 'object';
 
-function checkShape(
-  res: RequestResult<unknown>,
-  data: unknown,
-  what: string,
-  fields: Record<string, FieldKind>,
-) {
+type Fields = Record<string, FieldKind>;
+
+const CUSTOMER: Fields = { id: 'string', isInternal: 'boolean?', status: 'string?' };
+const CHARGE: Fields = { id: 'string', amountUsdc: 'money', status: 'string' };
+const WORKFLOW: Fields = { id: 'string', slug: 'string?', name: 'string?' };
+const WEBHOOK: Fields = { id: 'string', url: 'string' };
+const RUN: Fields = { id: 'string', status: 'string' };
+const EVENT: Fields = { id: 'string', eventType: 'string' };
+const API_KEY: Fields = { id: 'string' };
+const API_SECRET: Fields = { id: 'string', secretKey: 'string' };
+
+function checkShape(res: RequestResult<unknown>, data: unknown, what: string, fields: Fields) {
   if (!isRecord(data)) throw parseError(`${what}: response is not a JSON object`, res, data);
   for (const [name, kind] of Object.entries(fields)) {
     const v = data[name];
@@ -357,10 +386,11 @@ export class Drip {
   readonly clientHeader: string;
   /** Adapter identification, as given in the options. */
   readonly sdk: { adapter?: string | undefined };
-  private readonly transport: Transport;
-  private readonly userPolicy: Partial<RetryPolicy>;
-  private readonly keys: IdempotencyKeyGenerator;
-  private readonly meters = new Set<StreamMeter>();
+  // `#` names: a bundler's minifier shortens them, which it cannot do for TypeScript `private` names.
+  readonly #transport: Transport;
+  readonly #userPolicy: Partial<RetryPolicy>;
+  readonly #keys: IdempotencyKeyGenerator;
+  readonly #meters = new Set<StreamMeter>();
 
   constructor(options: DripOptions = {}) {
     const apiKey = options.apiKey ?? readEnv('DRIP_API_KEY');
@@ -394,7 +424,7 @@ export class Drip {
     this.sdk = { adapter: options.sdk?.adapter };
     const adapter = options.sdk?.adapter ? `; adapter=${options.sdk.adapter}` : '';
     this.clientHeader = `@drip/core@${VERSION}${adapter}; runtime=${detectRuntime()}`;
-    this.userPolicy = pick(options, [
+    this.#userPolicy = pick(options, [
       'maxAttempts',
       'timeoutMs',
       'deadlineMs',
@@ -402,7 +432,7 @@ export class Drip {
       'backoffCapMs',
       'retryAfterCapMs',
     ]) as Partial<RetryPolicy>;
-    this.transport = new Transport({
+    this.#transport = new Transport({
       apiKey,
       baseUrl,
       fetch: options.fetch,
@@ -411,14 +441,14 @@ export class Drip {
       logger: options.logger,
       clientHeader: this.clientHeader,
       sendUserAgent: !isBrowser(),
-      policy: this.userPolicy,
+      policy: this.#userPolicy,
     });
-    this.keys = keys;
+    this.#keys = keys;
   }
 
   /** The clock the client uses (shared with StreamMeter timers). */
   get clock(): Clock {
-    return this.transport.clock;
+    return this.#transport.clock;
   }
 
   // ---------------------------------------------------------------- low level
@@ -435,8 +465,7 @@ export class Drip {
    * ```
    */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<RequestResult<T>> {
-    this.guard(path);
-    return this.transport.request<T>(method, path, options);
+    return this.#send<T>(method, path, options);
   }
 
   /**
@@ -448,10 +477,10 @@ export class Drip {
    * ```
    */
   nextIdempotencyKey(prefix: string): string {
-    return this.keys(prefix);
+    return this.#keys(prefix);
   }
 
-  private guard(path: string): void {
+  #guard(path: string): void {
     const bare = path.split('?')[0] ?? path;
     if (this.keyType === 'public' && !isAllowed('public', bare)) {
       throw new DripPermissionError(
@@ -461,17 +490,33 @@ export class Drip {
     }
   }
 
-  private async send<T>(method: string, path: string, options: RequestOptions): Promise<RequestResult<T>> {
-    this.guard(path);
-    return this.transport.request<T>(method, path, options);
+  async #send<T>(method: string, path: string, options: RequestOptions): Promise<RequestResult<T>> {
+    this.#guard(path);
+    return this.#transport.request<T>(method, path, options);
   }
 
-  private usagePolicy(o: RequestOptions): RequestOptions {
+  /**
+   * The generic executor of most methods: per-call options plus `extra` (body, query, retry safety),
+   * then the response check and its metadata.
+   */
+  async #call<T>(
+    method: string,
+    path: string,
+    o: CallOptions | undefined,
+    extra: RequestOptions,
+    what: string,
+    fields: Fields,
+  ): Promise<T> {
+    const res = await this.#send<unknown>(method, path, { ...callOptions(o), ...extra });
+    return shaped<T>(res, res.data, what, fields);
+  }
+
+  #usagePolicy(o: RequestOptions): RequestOptions {
     // POST /usage waits for settlement on hosted Drip: longer defaults unless the caller or client set them.
     return {
       ...o,
-      timeoutMs: o.timeoutMs ?? this.userPolicy.timeoutMs ?? 30_000,
-      deadlineMs: o.deadlineMs ?? this.userPolicy.deadlineMs ?? 90_000,
+      timeoutMs: o.timeoutMs ?? this.#userPolicy.timeoutMs ?? 30_000,
+      deadlineMs: o.deadlineMs ?? this.#userPolicy.deadlineMs ?? 90_000,
     };
   }
 
@@ -486,11 +531,11 @@ export class Drip {
    * ```
    */
   async ping(options?: CallOptions): Promise<PingResult> {
-    const started = this.transport.clock.now();
+    const started = this.#transport.clock.now();
     let status: number;
     let body: unknown;
     try {
-      const res = await this.transport.request<unknown>('GET', healthUrlFor(this.baseUrl), {
+      const res = await this.#transport.request<unknown>('GET', healthUrlFor(this.baseUrl), {
         ...callOptions(options),
         maxAttempts: 1,
       });
@@ -501,7 +546,7 @@ export class Drip {
       status = err.statusCode;
       body = err.data;
     }
-    const latencyMs = this.transport.clock.now() - started;
+    const latencyMs = this.#transport.clock.now() - started;
     const rec = isRecord(body) ? body : {};
     const bodyStatus = typeof rec.status === 'string' ? rec.status : String(status);
     return {
@@ -523,24 +568,26 @@ export class Drip {
    * ```
    */
   async createCustomer(params: CreateCustomerParams): Promise<Customer> {
-    const c = new Checker();
-    if (params.externalCustomerId === undefined && params.onchainAddress === undefined) {
-      c.add('externalCustomerId', 'externalCustomerId or onchainAddress is required');
-    }
-    c.string('externalCustomerId', params.externalCustomerId, { min: 1, max: 255 });
-    c.onchainAddress('onchainAddress', params.onchainAddress);
-    c.email('email', params.email);
-    c.boolean('isInternal', params.isInternal);
-    c.metadata('metadata', params.metadata);
-    c.done();
+    check((c) => {
+      if (params.externalCustomerId === undefined && params.onchainAddress === undefined) {
+        c.add('externalCustomerId', 'externalCustomerId or onchainAddress is required');
+      }
+      c.string('externalCustomerId', params.externalCustomerId, { min: 1, max: 255 });
+      c.onchainAddress('onchainAddress', params.onchainAddress);
+      c.email('email', params.email);
+      c.boolean('isInternal', params.isInternal);
+      c.metadata('metadata', params.metadata);
+    });
     const body = pick(params, ['externalCustomerId', 'onchainAddress', 'email', 'isInternal', 'metadata']);
     try {
-      const res = await this.send<unknown>('POST', '/customers', {
-        ...callOptions(params),
-        body,
-        retrySafe: true,
-      });
-      return this.customerFrom(res, res.data);
+      return await this.#call<Customer>(
+        'POST',
+        '/customers',
+        params,
+        { body, retrySafe: true },
+        'customer',
+        CUSTOMER,
+      );
     } catch (err) {
       // §5.4: a 409 on a retry means our own earlier attempt created it.
       if (err instanceof DripConflictError && err.attempts > 1 && err.existingId) {
@@ -548,11 +595,6 @@ export class Drip {
       }
       throw err;
     }
-  }
-
-  private customerFrom(res: RequestResult<unknown>, data: unknown): Customer {
-    checkShape(res, data, 'customer', { id: 'string', isInternal: 'boolean?', status: 'string?' });
-    return attachMeta(data as Customer, res);
   }
 
   /**
@@ -564,11 +606,8 @@ export class Drip {
    * ```
    */
   async getCustomer(customerId: string, options?: CallOptions): Promise<Customer> {
-    const c = new Checker();
-    c.id('customerId', customerId);
-    c.done();
-    const res = await this.send<unknown>('GET', `/customers/${seg(customerId)}`, callOptions(options));
-    return this.customerFrom(res, res.data);
+    checkId('customerId', customerId);
+    return this.#call('GET', `/customers/${seg(customerId)}`, options, {}, 'customer', CUSTOMER);
   }
 
   /**
@@ -580,12 +619,11 @@ export class Drip {
    * ```
    */
   async listCustomers(options: ListCustomersOptions = {}): Promise<ListResult<Customer>> {
-    const c = new Checker();
-    c.int('limit', options.limit, 1, 100);
-    c.int('offset', options.offset, 0, Number.MAX_SAFE_INTEGER);
-    c.oneOf('status', options.status, CUSTOMER_STATUSES);
-    c.boolean('isInternal', options.isInternal);
-    c.done();
+    check((c) => {
+      checkPage(c, options);
+      c.oneOf('status', options.status, CUSTOMER_STATUSES);
+      c.boolean('isInternal', options.isInternal);
+    });
     const query = pick(options, [
       'limit',
       'offset',
@@ -594,9 +632,7 @@ export class Drip {
       'externalCustomerId',
       'onchainAddress',
     ]);
-    return this.listPage<Customer>('/customers', query, options, 'customers', (r, d) =>
-      this.customerFrom(r, d),
-    );
+    return this.#listPage('/customers', query, options, 'customers', 'customer', CUSTOMER, true);
   }
 
   /**
@@ -608,10 +644,7 @@ export class Drip {
    * ```
    */
   listAllCustomers(options: Omit<ListCustomersOptions, 'offset'> = {}): AsyncIterable<Customer> {
-    return this.paginate(
-      (offset, limit) => this.listCustomers({ ...options, offset, limit }),
-      options.limit ?? 100,
-    );
+    return this.#all(this.listCustomers, options, 100);
   }
 
   /**
@@ -658,41 +691,33 @@ export class Drip {
    * ```
    */
   async getBalance(customerId: string, options?: CallOptions): Promise<Balance> {
-    const c = new Checker();
-    c.id('customerId', customerId);
-    c.done();
-    const res = await this.send<unknown>(
-      'GET',
-      `/customers/${seg(customerId)}/balance`,
-      callOptions(options),
-    );
-    checkShape(res, res.data, 'balance', {
+    checkId('customerId', customerId);
+    return this.#call('GET', `/customers/${seg(customerId)}/balance`, options, {}, 'balance', {
       customerId: 'string',
       balanceUsdc: 'money',
       pendingChargesUsdc: 'money?',
       availableUsdc: 'money?',
     });
-    return attachMeta(res.data as Balance, res);
   }
 
   // ---------------------------------------------------------------- usage and charges
 
-  private usageBody(p: TrackUsageParams | ChargeParams, prefix: string): Record<string, unknown> {
-    const c = new Checker();
-    const hasId = p.customerId !== undefined;
-    const hasExt = p.externalCustomerId !== undefined;
-    if (hasId && hasExt)
-      c.add('customerId', 'give exactly one of customerId and externalCustomerId, not both');
-    else if (!hasId && !hasExt) c.add('customerId', 'customerId or externalCustomerId is required');
-    if (hasId) c.id('customerId', p.customerId);
-    if (hasExt) c.string('externalCustomerId', p.externalCustomerId, { min: 1, max: 255 });
-    c.meter('meter', p.meter);
-    c.quantity('quantity', p.quantity, true);
-    c.idempotencyKey('idempotencyKey', p.idempotencyKey);
-    c.string('units', p.units, { max: 50 });
-    c.string('description', p.description, { max: 500 });
-    c.metadata('metadata', p.metadata);
-    c.done();
+  #usageBody(p: TrackUsageParams | ChargeParams, prefix: string): Record<string, unknown> {
+    check((c) => {
+      const hasId = p.customerId !== undefined;
+      const hasExt = p.externalCustomerId !== undefined;
+      if (hasId && hasExt)
+        c.add('customerId', 'give exactly one of customerId and externalCustomerId, not both');
+      else if (!hasId && !hasExt) c.add('customerId', 'customerId or externalCustomerId is required');
+      if (hasId) c.id('customerId', p.customerId);
+      if (hasExt) c.string('externalCustomerId', p.externalCustomerId, { min: 1, max: 255 });
+      c.meter('meter', p.meter);
+      c.quantity('quantity', p.quantity, true);
+      c.idempotencyKey('idempotencyKey', p.idempotencyKey);
+      c.string('units', p.units, { max: 50 });
+      c.string('description', p.description, { max: 500 });
+      c.metadata('metadata', p.metadata);
+    });
     return omitUndefined({
       customerId: p.customerId,
       externalCustomerId: p.externalCustomerId,
@@ -701,7 +726,7 @@ export class Drip {
       units: p.units,
       description: p.description,
       metadata: p.metadata,
-      idempotencyKey: p.idempotencyKey ?? this.keys(prefix),
+      idempotencyKey: p.idempotencyKey ?? this.#keys(prefix),
     });
   }
 
@@ -715,12 +740,12 @@ export class Drip {
    * ```
    */
   async trackUsage(params: TrackUsageParams): Promise<TrackUsageResult> {
-    const c = new Checker();
-    c.oneOf('mode', params.mode, ['sync', 'batch']);
-    c.done();
-    const body = this.usageBody(params, 'track');
+    check((c) => {
+      c.oneOf('mode', params.mode, ['sync', 'batch']);
+    });
+    const body = this.#usageBody(params, 'track');
     const batch = params.mode === 'batch';
-    const res = await this.send<unknown>('POST', batch ? '/usage/internal/batch' : '/usage/internal', {
+    const res = await this.#send<unknown>('POST', batch ? '/usage/internal/batch' : '/usage/internal', {
       ...callOptions(params),
       body,
     });
@@ -748,8 +773,8 @@ export class Drip {
    * ```
    */
   async charge(params: ChargeParams): Promise<ChargeResult> {
-    const body = this.usageBody(params, 'chg');
-    return this.postCharge('/usage', body, this.usagePolicy(callOptions(params)));
+    const body = this.#usageBody(params, 'chg');
+    return this.#postCharge('/usage', body, this.#usagePolicy(callOptions(params)));
   }
 
   /**
@@ -762,16 +787,12 @@ export class Drip {
    * ```
    */
   async chargeAsync(params: ChargeParams): Promise<ChargeResult> {
-    const body = this.usageBody(params, 'chga');
-    return this.postCharge('/usage/async', body, callOptions(params));
+    const body = this.#usageBody(params, 'chga');
+    return this.#postCharge('/usage/async', body, callOptions(params));
   }
 
-  private async postCharge(
-    path: string,
-    body: Record<string, unknown>,
-    o: RequestOptions,
-  ): Promise<ChargeResult> {
-    const res = await this.send<unknown>('POST', path, { ...o, body });
+  async #postCharge(path: string, body: Record<string, unknown>, o: RequestOptions): Promise<ChargeResult> {
+    const res = await this.#send<unknown>('POST', path, { ...o, body });
     checkShape(res, res.data, 'charge', { success: 'boolean', usageEventId: 'string' });
     const data = res.data as Record<string, unknown>;
     const charge = data.charge;
@@ -796,16 +817,8 @@ export class Drip {
    * ```
    */
   async getCharge(chargeId: string, options?: CallOptions): Promise<Charge> {
-    const c = new Checker();
-    c.id('chargeId', chargeId);
-    c.done();
-    const res = await this.send<unknown>('GET', `/charges/${seg(chargeId)}`, callOptions(options));
-    return this.chargeFrom(res, res.data);
-  }
-
-  private chargeFrom(res: RequestResult<unknown>, data: unknown): Charge {
-    checkShape(res, data, 'charge', { id: 'string', amountUsdc: 'money', status: 'string' });
-    return attachMeta(data as Charge, res);
+    checkId('chargeId', chargeId);
+    return this.#call('GET', `/charges/${seg(chargeId)}`, options, {}, 'charge', CHARGE);
   }
 
   /**
@@ -817,13 +830,12 @@ export class Drip {
    * ```
    */
   async listCharges(options: ListChargesOptions = {}): Promise<ListResult<Charge>> {
-    const c = new Checker();
-    c.int('limit', options.limit, 1, 100);
-    c.int('offset', options.offset, 0, Number.MAX_SAFE_INTEGER);
-    c.oneOf('status', options.status, CHARGE_STATUSES);
-    c.done();
+    check((c) => {
+      checkPage(c, options);
+      c.oneOf('status', options.status, CHARGE_STATUSES);
+    });
     const query = pick(options, ['customerId', 'status', 'limit', 'offset']);
-    return this.listPage<Charge>('/charges', query, options, 'charges', (r, d) => this.chargeFrom(r, d));
+    return this.#listPage('/charges', query, options, 'charges', 'charge', CHARGE, true);
   }
 
   /**
@@ -835,10 +847,7 @@ export class Drip {
    * ```
    */
   listAllCharges(options: Omit<ListChargesOptions, 'offset'> = {}): AsyncIterable<Charge> {
-    return this.paginate(
-      (offset, limit) => this.listCharges({ ...options, offset, limit }),
-      options.limit ?? 100,
-    );
+    return this.#all(this.listCharges, options, 100);
   }
 
   /**
@@ -853,21 +862,21 @@ export class Drip {
    * ```
    */
   async wrapApiCall<T>(params: WrapApiCallParams<T>): Promise<WrapApiCallResult<T>> {
-    const c = new Checker();
-    c.id('customerId', params.customerId);
-    c.meter('meter', params.meter);
-    c.idempotencyKey('idempotencyKey', params.idempotencyKey);
-    c.metadata('metadata', params.metadata);
-    if (typeof params.call !== 'function') c.add('call', 'must be a function');
-    if (typeof params.extractUsage !== 'function') c.add('extractUsage', 'must be a function');
-    c.done();
-    const idempotencyKey = params.idempotencyKey ?? this.keys('wrap');
+    check((c) => {
+      c.id('customerId', params.customerId);
+      c.meter('meter', params.meter);
+      c.idempotencyKey('idempotencyKey', params.idempotencyKey);
+      c.metadata('metadata', params.metadata);
+      if (typeof params.call !== 'function') c.add('call', 'must be a function');
+      if (typeof params.extractUsage !== 'function') c.add('extractUsage', 'must be a function');
+    });
+    const idempotencyKey = params.idempotencyKey ?? this.#keys('wrap');
     const result = await params.call();
     const quantity = params.extractUsage(result);
     const r = params.retryOptions ?? {};
-    const charge = await this.postCharge(
+    const charge = await this.#postCharge(
       '/usage',
-      this.usageBody(
+      this.#usageBody(
         {
           customerId: params.customerId,
           meter: params.meter,
@@ -879,7 +888,7 @@ export class Drip {
         },
         'wrap',
       ),
-      this.usagePolicy({
+      this.#usagePolicy({
         ...callOptions(params),
         maxAttempts: params.maxAttempts ?? r.maxAttempts,
         timeoutMs: params.timeoutMs ?? r.timeoutMs,
@@ -904,21 +913,21 @@ export class Drip {
    * ```
    */
   createStreamMeter(options: StreamMeterOptions): StreamMeter {
-    const c = new Checker();
-    c.id('customerId', options.customerId);
-    c.meter('meter', options.meter);
-    c.string('idempotencyKey', options.idempotencyKey, { min: 1, max: 100 });
-    c.metadata('metadata', options.metadata);
-    c.quantity('flushThreshold', options.flushThreshold, false);
-    c.int('flushIntervalMs', options.flushIntervalMs, 1, 2_147_483_647);
-    c.done();
-    const meter = new StreamMeter(options, {
-      clock: this.transport.clock,
-      nextKey: () => this.keys('stream'),
-      send: (body, signal) => this.postCharge('/usage', body, this.usagePolicy({ body, signal })),
-      onClosed: (m) => this.meters.delete(m),
+    check((c) => {
+      c.id('customerId', options.customerId);
+      c.meter('meter', options.meter);
+      c.string('idempotencyKey', options.idempotencyKey, { min: 1, max: 100 });
+      c.metadata('metadata', options.metadata);
+      c.quantity('flushThreshold', options.flushThreshold, false);
+      c.int('flushIntervalMs', options.flushIntervalMs, 1, 2_147_483_647);
     });
-    this.meters.add(meter);
+    const meter = new StreamMeter(options, {
+      clock: this.#transport.clock,
+      nextKey: () => this.#keys('stream'),
+      send: (body, signal) => this.#postCharge('/usage', body, this.#usagePolicy({ body, signal })),
+      onClosed: (m) => this.#meters.delete(m),
+    });
+    this.#meters.add(meter);
     return meter;
   }
 
@@ -931,7 +940,7 @@ export class Drip {
    * ```
    */
   async close(): Promise<void> {
-    const open = [...this.meters];
+    const open = [...this.#meters];
     const results = await Promise.allSettled(open.map((m) => m.close()));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -948,38 +957,33 @@ export class Drip {
    * ```
    */
   async createWorkflow(params: CreateWorkflowParams): Promise<Workflow> {
-    const c = new Checker();
-    c.string('name', params.name, { required: true, min: 1, max: 255 });
-    c.slug('slug', params.slug);
-    c.oneOf('productSurface', params.productSurface, SURFACES);
-    c.oneOf('chain', params.chain, CHAINS);
-    c.string('description', params.description, { max: 1000 });
-    c.metadata('metadata', params.metadata);
-    c.done();
+    check((c) => {
+      c.string('name', params.name, { required: true, min: 1, max: 255 });
+      c.slug('slug', params.slug);
+      c.oneOf('productSurface', params.productSurface, SURFACES);
+      c.oneOf('chain', params.chain, CHAINS);
+      c.string('description', params.description, { max: 1000 });
+      c.metadata('metadata', params.metadata);
+    });
     const body = pick(params, ['name', 'slug', 'productSurface', 'chain', 'description', 'metadata']);
     try {
-      const res = await this.send<unknown>('POST', '/workflows', {
+      const res = await this.#send<unknown>('POST', '/workflows', {
         ...callOptions(params),
         body,
         retrySafe: true,
       });
-      return this.workflowFrom(res, res.data);
+      return shaped(res, res.data, 'workflow', WORKFLOW);
     } catch (err) {
       if (err instanceof DripConflictError && err.attempts > 1 && err.code === 'DUPLICATE_WORKFLOW') {
-        const found = await this.findWorkflow(params.slug, params);
+        const found = await this.#findWorkflow(params.slug, params);
         if (found) return found;
       }
       throw err;
     }
   }
 
-  private workflowFrom(res: RequestResult<unknown>, data: unknown): Workflow {
-    checkShape(res, data, 'workflow', { id: 'string', slug: 'string?', name: 'string?' });
-    return attachMeta(data as Workflow, res);
-  }
-
-  private async findWorkflow(idOrSlug: string, options?: CallOptions): Promise<Workflow | undefined> {
-    for await (const w of this.listAllWorkflows({ ...callOptionsOnly(options) })) {
+  async #findWorkflow(idOrSlug: string, options?: CallOptions): Promise<Workflow | undefined> {
+    for await (const w of this.listAllWorkflows({ ...callOptions(options) })) {
       if (w.id === idOrSlug || w.slug === idOrSlug) return w;
     }
     return undefined;
@@ -994,16 +998,13 @@ export class Drip {
    * ```
    */
   async listWorkflows(options: ListWorkflowsOptions = {}): Promise<ListResult<Workflow>> {
-    const c = new Checker();
-    c.int('limit', options.limit, 1, 100);
-    c.int('offset', options.offset, 0, Number.MAX_SAFE_INTEGER);
-    c.oneOf('productSurface', options.productSurface, SURFACES);
-    c.boolean('isActive', options.isActive);
-    c.done();
+    check((c) => {
+      checkPage(c, options);
+      c.oneOf('productSurface', options.productSurface, SURFACES);
+      c.boolean('isActive', options.isActive);
+    });
     const query = pick(options, ['productSurface', 'isActive', 'limit', 'offset']);
-    return this.listPage<Workflow>('/workflows', query, options, 'workflows', (r, d) =>
-      this.workflowFrom(r, d),
-    );
+    return this.#listPage('/workflows', query, options, 'workflows', 'workflow', WORKFLOW, true);
   }
 
   /**
@@ -1015,10 +1016,7 @@ export class Drip {
    * ```
    */
   listAllWorkflows(options: Omit<ListWorkflowsOptions, 'offset'> = {}): AsyncIterable<Workflow> {
-    return this.paginate(
-      (offset, limit) => this.listWorkflows({ ...options, offset, limit }),
-      options.limit ?? 50,
-    );
+    return this.#all(this.listWorkflows, options, 50);
   }
 
   // ---------------------------------------------------------------- runs
@@ -1033,15 +1031,15 @@ export class Drip {
    * ```
    */
   async startRun(params: StartRunParams): Promise<RunStarted> {
-    const c = new Checker();
-    c.id('customerId', params.customerId);
-    c.id('workflowId', params.workflowId);
-    c.string('externalRunId', params.externalRunId, { min: 1, max: 255 });
-    c.string('correlationId', params.correlationId, { max: 255 });
-    c.id('parentRunId', params.parentRunId, false);
-    c.metadata('metadata', params.metadata);
-    c.done();
-    const externalRunId = params.externalRunId ?? this.keys('run');
+    check((c) => {
+      c.id('customerId', params.customerId);
+      c.id('workflowId', params.workflowId);
+      c.string('externalRunId', params.externalRunId, { min: 1, max: 255 });
+      c.string('correlationId', params.correlationId, { max: 255 });
+      c.id('parentRunId', params.parentRunId, false);
+      c.metadata('metadata', params.metadata);
+    });
+    const externalRunId = params.externalRunId ?? this.#keys('run');
     const body = omitUndefined({
       customerId: params.customerId,
       workflowId: params.workflowId,
@@ -1051,7 +1049,7 @@ export class Drip {
       metadata: params.metadata,
     });
     try {
-      const res = await this.send<unknown>('POST', '/runs', {
+      const res = await this.#send<unknown>('POST', '/runs', {
         ...callOptions(params),
         body,
         retrySafe: true,
@@ -1090,17 +1088,15 @@ export class Drip {
    * ```
    */
   async endRun(runId: string, params: EndRunParams): Promise<RunEnded> {
-    const c = new Checker();
-    c.id('runId', runId);
-    c.oneOf('status', params?.status, END_STATUSES, true);
-    c.string('errorMessage', params?.errorMessage, { max: 2000 });
-    c.string('errorCode', params?.errorCode, { max: 100 });
-    c.metadata('metadata', params?.metadata);
-    c.done();
+    check((c) => {
+      c.id('runId', runId);
+      c.oneOf('status', params?.status, END_STATUSES, true);
+      c.string('errorMessage', params?.errorMessage, { max: 2000 });
+      c.string('errorCode', params?.errorCode, { max: 100 });
+      c.metadata('metadata', params?.metadata);
+    });
     const body = pick(params, ['status', 'errorMessage', 'errorCode', 'metadata']);
-    const res = await this.send<unknown>('PATCH', `/runs/${seg(runId)}`, { ...callOptions(params), body });
-    checkShape(res, res.data, 'endRun', { id: 'string', status: 'string' });
-    return attachMeta(res.data as RunEnded, res);
+    return this.#call('PATCH', `/runs/${seg(runId)}`, params, { body }, 'endRun', RUN);
   }
 
   /**
@@ -1112,12 +1108,8 @@ export class Drip {
    * ```
    */
   async getRun(runId: string, options?: CallOptions): Promise<RunDetails> {
-    const c = new Checker();
-    c.id('runId', runId);
-    c.done();
-    const res = await this.send<unknown>('GET', `/runs/${seg(runId)}`, callOptions(options));
-    checkShape(res, res.data, 'run', { id: 'string', status: 'string' });
-    return attachMeta(res.data as RunDetails, res);
+    checkId('runId', runId);
+    return this.#call('GET', `/runs/${seg(runId)}`, options, {}, 'run', RUN);
   }
 
   /**
@@ -1129,16 +1121,12 @@ export class Drip {
    * ```
    */
   async listRuns(options: ListRunsOptions = {}): Promise<ListResult<RunSummary>> {
-    const c = new Checker();
-    c.int('limit', options.limit, 1, 100);
-    c.int('offset', options.offset, 0, Number.MAX_SAFE_INTEGER);
-    c.oneOf('status', options.status, RUN_STATUSES);
-    c.done();
-    const query = pick(options, ['customerId', 'workflowId', 'status', 'from', 'to', 'limit', 'offset']);
-    return this.listPage<RunSummary>('/runs', query, options, 'runs', (r, d) => {
-      checkShape(r, d, 'run', { id: 'string', status: 'string' });
-      return d as RunSummary;
+    check((c) => {
+      checkPage(c, options);
+      c.oneOf('status', options.status, RUN_STATUSES);
     });
+    const query = pick(options, ['customerId', 'workflowId', 'status', 'from', 'to', 'limit', 'offset']);
+    return this.#listPage('/runs', query, options, 'runs', 'run', RUN);
   }
 
   /**
@@ -1150,10 +1138,7 @@ export class Drip {
    * ```
    */
   listAllRuns(options: Omit<ListRunsOptions, 'offset'> = {}): AsyncIterable<RunSummary> {
-    return this.paginate(
-      (offset, limit) => this.listRuns({ ...options, offset, limit }),
-      options.limit ?? 50,
-    );
+    return this.#all(this.listRuns, options, 50);
   }
 
   /**
@@ -1165,14 +1150,14 @@ export class Drip {
    * ```
    */
   async getRunTimeline(runId: string, options: TimelineOptions = {}): Promise<RunTimeline> {
-    const c = new Checker();
-    c.id('runId', runId);
-    c.int('limit', options.limit, 1, 500);
-    c.boolean('includeAnomalies', options.includeAnomalies);
-    c.boolean('collapseRetries', options.collapseRetries);
-    c.done();
+    check((c) => {
+      c.id('runId', runId);
+      c.int('limit', options.limit, 1, 500);
+      c.boolean('includeAnomalies', options.includeAnomalies);
+      c.boolean('collapseRetries', options.collapseRetries);
+    });
     const query = pick(options, ['limit', 'cursor', 'includeAnomalies', 'collapseRetries']);
-    const res = await this.send<unknown>('GET', `/runs/${seg(runId)}/timeline`, {
+    const res = await this.#send<unknown>('GET', `/runs/${seg(runId)}/timeline`, {
       ...callOptions(options),
       query,
     });
@@ -1224,7 +1209,7 @@ export class Drip {
 
   // ---------------------------------------------------------------- run events
 
-  private eventItem(item: Record<string, unknown>, path: string, c: Checker, requireRun: boolean): void {
+  #eventItem(item: Record<string, unknown>, path: string, c: Checker, requireRun: boolean): void {
     if (requireRun) c.id(`${path}runId`, item.runId);
     else {
       c.id(`${path}runId`, item.runId, false);
@@ -1263,12 +1248,12 @@ export class Drip {
    * ```
    */
   async emitEvent(params: EmitEventParams, options?: CallOptions): Promise<EmitEventResult> {
-    const c = new Checker();
-    this.eventItem(params as Record<string, unknown>, '', c, true);
-    c.done();
+    check((c) => {
+      this.#eventItem(params as Record<string, unknown>, '', c, true);
+    });
     const body = wireFields(params as Record<string, unknown>);
-    body.idempotencyKey ??= this.keys('evt');
-    const res = await this.send<unknown>('POST', '/run-events', { ...callOptions(options), body });
+    body.idempotencyKey ??= this.#keys('evt');
+    const res = await this.#send<unknown>('POST', '/run-events', { ...callOptions(options), body });
     checkShape(res, res.data, 'event', { id: 'string' });
     const d = res.data as EmitEventResult;
     return attachMeta(
@@ -1287,18 +1272,18 @@ export class Drip {
    * ```
    */
   async emitEventsBatch(events: BatchEventItem[], options?: CallOptions): Promise<BatchEventResult> {
-    const c = new Checker();
-    if (!Array.isArray(events)) c.add('events', 'must be an array');
-    else if (events.length === 0) c.add('events', 'must not be empty');
-    else {
-      events.forEach((e, i) => {
-        this.eventItem(e as Record<string, unknown>, `events.${i}.`, c, false);
-      });
-    }
-    c.done();
+    check((c) => {
+      if (!Array.isArray(events)) c.add('events', 'must be an array');
+      else if (events.length === 0) c.add('events', 'must not be empty');
+      else {
+        events.forEach((e, i) => {
+          this.#eventItem(e as Record<string, unknown>, `events.${i}.`, c, false);
+        });
+      }
+    });
     const items = events.map((e) => {
       const w = wireFields(e as Record<string, unknown>);
-      w.idempotencyKey ??= this.keys('evt');
+      w.idempotencyKey ??= this.#keys('evt');
       return w;
     });
     const chunks: Record<string, unknown>[][] = [];
@@ -1319,7 +1304,7 @@ export class Drip {
     const merged: BatchEventResult = { success: true, created: 0, duplicates: 0, skipped: 0, events: [] };
     let last: RequestResult<unknown> | undefined;
     for (const chunk of chunks) {
-      const res = await this.send<unknown>('POST', '/run-events/batch', {
+      const res = await this.#send<unknown>('POST', '/run-events/batch', {
         ...callOptions(options),
         body: { events: chunk },
         retrySafe: true,
@@ -1353,32 +1338,32 @@ export class Drip {
    * ```
    */
   async recordRun(params: RecordRunParams): Promise<RecordRunResult> {
-    const c = new Checker();
-    c.id('customerId', params.customerId);
-    c.id('workflow', params.workflow);
-    c.oneOf('status', params.status, END_STATUSES, true);
-    c.string('errorMessage', params.errorMessage, { max: 2000 });
-    c.string('errorCode', params.errorCode, { max: 100 });
-    c.string('externalRunId', params.externalRunId, { min: 1, max: 255 });
-    c.string('correlationId', params.correlationId, { max: 255 });
-    c.metadata('metadata', params.metadata);
-    c.idempotencyKey('idempotencyKey', params.idempotencyKey);
-    if (params.events !== undefined && !Array.isArray(params.events)) c.add('events', 'must be an array');
-    (params.events ?? []).forEach((e, i) => {
-      const item = e as Record<string, unknown>;
-      c.string(`events.${i}.eventType`, item.eventType, { required: true, min: 1, max: 100 });
-      c.quantity(`events.${i}.quantity`, item.quantity, false);
-      c.string(`events.${i}.units`, item.units, { max: 50 });
-      c.string(`events.${i}.description`, item.description, { max: 500 });
-      c.nonNegative(`events.${i}.costUnits`, item.costUnits);
-      c.metadata(`events.${i}.metadata`, item.metadata);
+    check((c) => {
+      c.id('customerId', params.customerId);
+      c.id('workflow', params.workflow);
+      c.oneOf('status', params.status, END_STATUSES, true);
+      c.string('errorMessage', params.errorMessage, { max: 2000 });
+      c.string('errorCode', params.errorCode, { max: 100 });
+      c.string('externalRunId', params.externalRunId, { min: 1, max: 255 });
+      c.string('correlationId', params.correlationId, { max: 255 });
+      c.metadata('metadata', params.metadata);
+      c.idempotencyKey('idempotencyKey', params.idempotencyKey);
+      if (params.events !== undefined && !Array.isArray(params.events)) c.add('events', 'must be an array');
+      (params.events ?? []).forEach((e, i) => {
+        const item = e as Record<string, unknown>;
+        c.string(`events.${i}.eventType`, item.eventType, { required: true, min: 1, max: 100 });
+        c.quantity(`events.${i}.quantity`, item.quantity, false);
+        c.string(`events.${i}.units`, item.units, { max: 50 });
+        c.string(`events.${i}.description`, item.description, { max: 500 });
+        c.nonNegative(`events.${i}.costUnits`, item.costUnits);
+        c.metadata(`events.${i}.metadata`, item.metadata);
+      });
     });
-    c.done();
-    const externalRunId = params.externalRunId ?? this.keys('run');
-    const idempotencyKey = params.idempotencyKey ?? this.keys('rec');
+    const externalRunId = params.externalRunId ?? this.#keys('run');
+    const idempotencyKey = params.idempotencyKey ?? this.#keys('rec');
     const events = (params.events ?? []).map((e) => wireFields(e as Record<string, unknown>));
     if (events.length > RECORD_RUN_MAX_EVENTS) {
-      return this.recordRunStepwise(params, externalRunId, events);
+      return this.#recordRunStepwise(params, externalRunId, events);
     }
     const body = omitUndefined({
       ...wireFields(params as unknown as Record<string, unknown>, ['events']),
@@ -1387,7 +1372,7 @@ export class Drip {
       idempotencyKey,
     });
     try {
-      const res = await this.send<unknown>('POST', '/runs/record', { ...callOptions(params), body });
+      const res = await this.#send<unknown>('POST', '/runs/record', { ...callOptions(params), body });
       checkShape(res, res.data, 'recordRun', { run: 'object' });
       checkShape(res, (res.data as Record<string, unknown>).run, 'recordRun.run', {
         id: 'string',
@@ -1398,11 +1383,11 @@ export class Drip {
     } catch (err) {
       if (!isDripError(err)) throw err;
       if (err.statusCode === 404 && ['ROUTE_NOT_FOUND', 'NOT_FOUND', 'INVALID_RESPONSE'].includes(err.code)) {
-        return this.recordRunStepwise(params, externalRunId, events);
+        return this.#recordRunStepwise(params, externalRunId, events);
       }
       if (err instanceof DripConflictError && err.code === 'DUPLICATE_RUN' && err.attempts > 1) {
         if (err.existingId) {
-          const run = await this.getRun(err.existingId, callOptionsOnly(params));
+          const run = await this.getRun(err.existingId, callOptions(params));
           return {
             run: {
               id: run.id,
@@ -1429,13 +1414,13 @@ export class Drip {
     }
   }
 
-  private async recordRunStepwise(
+  async #recordRunStepwise(
     params: RecordRunParams,
     externalRunId: string,
     events: Record<string, unknown>[],
   ): Promise<RecordRunResult> {
-    const opts = callOptionsOnly(params);
-    let workflow = await this.findWorkflow(params.workflow, opts);
+    const opts = callOptions(params);
+    let workflow = await this.#findWorkflow(params.workflow, opts);
     if (!workflow) {
       if (!SLUG_PATTERN.test(params.workflow)) {
         throw validationError([
@@ -1517,10 +1502,10 @@ export class Drip {
    * ```
    */
   async listEvents(options: ListEventsOptions = {}): Promise<ListEventsResult> {
-    const c = new Checker();
-    c.int('limit', options.limit, 1, 100);
-    c.int('offset', options.offset, 0, Number.MAX_SAFE_INTEGER);
-    c.done();
+    check((c) => {
+      c.int('limit', options.limit, 1, 100);
+      c.int('offset', options.offset, 0, Number.MAX_SAFE_INTEGER);
+    });
     const query = pick(options, [
       'customerId',
       'runId',
@@ -1535,7 +1520,7 @@ export class Drip {
       'limit',
       'offset',
     ]);
-    const res = await this.send<unknown>('GET', '/events', { ...callOptions(options), query });
+    const res = await this.#send<unknown>('GET', '/events', { ...callOptions(options), query });
     checkShape(res, res.data, 'events', { data: 'array' });
     const d = res.data as Record<string, unknown>;
     const p = isRecord(d.pagination) ? d.pagination : {};
@@ -1561,7 +1546,7 @@ export class Drip {
    * ```
    */
   listAllEvents(options: Omit<ListEventsOptions, 'offset'> = {}): AsyncIterable<ExecutionEvent> {
-    return this.paginate(async (offset, limit) => {
+    return this.#paginate(async (offset, limit) => {
       const page = await this.listEvents({ ...options, offset, limit });
       return { data: page.data, count: page.total, hasMore: page.hasMore };
     }, options.limit ?? 50);
@@ -1576,12 +1561,8 @@ export class Drip {
    * ```
    */
   async getEvent(eventId: string, options?: CallOptions): Promise<ExecutionEvent> {
-    const c = new Checker();
-    c.id('eventId', eventId);
-    c.done();
-    const res = await this.send<unknown>('GET', `/events/${seg(eventId)}`, callOptions(options));
-    checkShape(res, res.data, 'event', { id: 'string', eventType: 'string' });
-    return attachMeta(res.data as ExecutionEvent, res);
+    checkId('eventId', eventId);
+    return this.#call('GET', `/events/${seg(eventId)}`, options, {}, 'event', EVENT);
   }
 
   // ---------------------------------------------------------------- webhooks (secret key only)
@@ -1596,25 +1577,16 @@ export class Drip {
    * ```
    */
   async createWebhook(params: CreateWebhookParams): Promise<Webhook & { secret: string; message?: string }> {
-    this.guard('/webhooks');
-    const c = new Checker();
-    this.webhookChecks(c, params, true);
-    c.done();
+    this.#guard('/webhooks');
+    check((c) => this.#webhookChecks(c, params, true));
     const body = pick(params, ['url', 'events', 'description', 'filters']);
-    const res = await this.send<unknown>('POST', '/webhooks', {
-      ...callOptions(params),
-      body,
-      retrySafe: false,
+    return this.#call('POST', '/webhooks', params, { body, retrySafe: false }, 'webhook', {
+      id: 'string',
+      secret: 'string',
     });
-    checkShape(res, res.data, 'webhook', { id: 'string', secret: 'string' });
-    return attachMeta(res.data as Webhook & { secret: string; message?: string }, res);
   }
 
-  private webhookChecks(
-    c: Checker,
-    p: Partial<CreateWebhookParams> & { isActive?: unknown },
-    create: boolean,
-  ) {
+  #webhookChecks(c: Checker, p: Partial<CreateWebhookParams> & { isActive?: unknown }, create: boolean) {
     if (create || p.url !== undefined) {
       c.string('url', p.url, { required: true, min: 1, max: 2048 });
       if (typeof p.url === 'string' && !/^https?:\/\/[^\s]+$/.test(p.url))
@@ -1642,14 +1614,7 @@ export class Drip {
    * ```
    */
   async listWebhooks(options?: CallOptions): Promise<ListResult<Webhook>> {
-    return this.listPage<Webhook>('/webhooks', {}, options ?? {}, 'webhooks', (r, d) =>
-      this.webhookFrom(r, d),
-    );
-  }
-
-  private webhookFrom(res: RequestResult<unknown>, data: unknown): Webhook {
-    checkShape(res, data, 'webhook', { id: 'string', url: 'string' });
-    return attachMeta(data as Webhook, res);
+    return this.#listPage('/webhooks', {}, options, 'webhooks', 'webhook', WEBHOOK, true);
   }
 
   /**
@@ -1661,11 +1626,8 @@ export class Drip {
    * ```
    */
   async getWebhook(webhookId: string, options?: CallOptions): Promise<Webhook> {
-    const c = new Checker();
-    c.id('webhookId', webhookId);
-    c.done();
-    const res = await this.send<unknown>('GET', `/webhooks/${seg(webhookId)}`, callOptions(options));
-    return this.webhookFrom(res, res.data);
+    checkId('webhookId', webhookId);
+    return this.#call('GET', `/webhooks/${seg(webhookId)}`, options, {}, 'webhook', WEBHOOK);
   }
 
   /**
@@ -1677,16 +1639,12 @@ export class Drip {
    * ```
    */
   async updateWebhook(webhookId: string, params: UpdateWebhookParams): Promise<Webhook> {
-    const c = new Checker();
-    c.id('webhookId', webhookId);
-    this.webhookChecks(c, params as Partial<CreateWebhookParams> & { isActive?: unknown }, false);
-    c.done();
-    const body = pick(params, ['url', 'events', 'description', 'isActive', 'filters']);
-    const res = await this.send<unknown>('PATCH', `/webhooks/${seg(webhookId)}`, {
-      ...callOptions(params),
-      body,
+    check((c) => {
+      c.id('webhookId', webhookId);
+      this.#webhookChecks(c, params as Partial<CreateWebhookParams> & { isActive?: unknown }, false);
     });
-    return this.webhookFrom(res, res.data);
+    const body = pick(params, ['url', 'events', 'description', 'isActive', 'filters']);
+    return this.#call('PATCH', `/webhooks/${seg(webhookId)}`, params, { body }, 'webhook', WEBHOOK);
   }
 
   /**
@@ -1698,15 +1656,13 @@ export class Drip {
    * ```
    */
   async deleteWebhook(webhookId: string, options?: CallOptions): Promise<{ success: true }> {
-    const c = new Checker();
-    c.id('webhookId', webhookId);
-    c.done();
-    return this.deleteCall(`/webhooks/${seg(webhookId)}`, options);
+    checkId('webhookId', webhookId);
+    return this.#deleteCall(`/webhooks/${seg(webhookId)}`, options);
   }
 
-  private async deleteCall(path: string, options?: CallOptions): Promise<{ success: true }> {
+  async #deleteCall(path: string, options?: CallOptions): Promise<{ success: true }> {
     try {
-      const res = await this.send<unknown>('DELETE', path, callOptions(options));
+      const res = await this.#send<unknown>('DELETE', path, callOptions(options));
       return attachMeta({ success: true as const }, res);
     } catch (err) {
       if (isDripError(err) && err.statusCode === 404 && err.attempts > 1) return { success: true };
@@ -1723,11 +1679,9 @@ export class Drip {
    * ```
    */
   async testWebhook(webhookId: string, options?: CallOptions): Promise<WebhookTestResult> {
-    const c = new Checker();
-    c.id('webhookId', webhookId);
-    c.done();
+    checkId('webhookId', webhookId);
     // No body, as the official client sends it (the server treats an empty body as {}).
-    const res = await this.send<unknown>('POST', `/webhooks/${seg(webhookId)}/test`, {
+    const res = await this.#send<unknown>('POST', `/webhooks/${seg(webhookId)}/test`, {
       ...callOptions(options),
       retrySafe: false,
     });
@@ -1746,16 +1700,16 @@ export class Drip {
    * ```
    */
   async rotateWebhookSecret(webhookId: string, options?: CallOptions): Promise<WebhookSecretRotation> {
-    const c = new Checker();
-    c.id('webhookId', webhookId);
-    c.done();
+    checkId('webhookId', webhookId);
     // No body, as the official client sends it (the server treats an empty body as {}).
-    const res = await this.send<unknown>('POST', `/webhooks/${seg(webhookId)}/rotate-secret`, {
-      ...callOptions(options),
-      retrySafe: false,
-    });
-    checkShape(res, res.data, 'rotateWebhookSecret', { secret: 'string' });
-    return attachMeta(res.data as WebhookSecretRotation, res);
+    return this.#call(
+      'POST',
+      `/webhooks/${seg(webhookId)}/rotate-secret`,
+      options,
+      { retrySafe: false },
+      'rotateWebhookSecret',
+      { secret: 'string' },
+    );
   }
 
   /**
@@ -1770,22 +1724,19 @@ export class Drip {
     webhookId: string,
     options: ListDeliveriesOptions = {},
   ): Promise<ListResult<WebhookDelivery>> {
-    const c = new Checker();
-    c.id('webhookId', webhookId);
-    c.int('limit', options.limit, 1, 100);
-    c.int('offset', options.offset, 0, Number.MAX_SAFE_INTEGER);
-    c.oneOf('status', options.status, ['PENDING', 'DELIVERED', 'FAILED']);
-    c.done();
+    check((c) => {
+      c.id('webhookId', webhookId);
+      checkPage(c, options);
+      c.oneOf('status', options.status, ['PENDING', 'DELIVERED', 'FAILED']);
+    });
     const query = pick(options, ['limit', 'offset', 'status']);
-    return this.listPage<WebhookDelivery>(
+    return this.#listPage(
       `/webhooks/${seg(webhookId)}/deliveries`,
       query,
       options,
       'deliveries',
-      (r, d) => {
-        checkShape(r, d, 'delivery', { id: 'string', status: 'string' });
-        return d as WebhookDelivery;
-      },
+      'delivery',
+      RUN,
     );
   }
 
@@ -1850,23 +1801,23 @@ export class Drip {
    * ```
    */
   async setCustomerSpendingCap(customerId: string, params: SetSpendingCapParams): Promise<SpendingCap> {
-    const c = new Checker();
-    c.id('customerId', customerId);
-    c.oneOf('capType', params?.capType, CAP_TYPES, true);
-    const lv = params?.limitValue;
-    if (typeof lv === 'number') {
-      if (!Number.isFinite(lv) || lv <= 0 || lv > 1e9)
-        c.add('limitValue', 'must be a finite number > 0 and <= 1e9');
-      else if (!/^\d+(\.\d{1,6})?$/.test(String(lv))) c.add('limitValue', 'must have at most 6 decimals');
-    } else if (typeof lv === 'string') {
-      if (!/^\d+(\.\d{1,6})?$/.test(lv) || Number(lv) <= 0 || Number(lv) > 1e9) {
-        c.add('limitValue', 'must be a decimal string > 0 and <= 1e9 with at most 6 decimals');
-      }
-    } else c.add('limitValue', 'is required (number or decimal string)');
-    c.boolean('autoBlock', params?.autoBlock);
-    c.done();
+    check((c) => {
+      c.id('customerId', customerId);
+      c.oneOf('capType', params?.capType, CAP_TYPES, true);
+      const lv = params?.limitValue;
+      if (typeof lv === 'number') {
+        if (!Number.isFinite(lv) || lv <= 0 || lv > 1e9)
+          c.add('limitValue', 'must be a finite number > 0 and <= 1e9');
+        else if (!/^\d+(\.\d{1,6})?$/.test(String(lv))) c.add('limitValue', 'must have at most 6 decimals');
+      } else if (typeof lv === 'string') {
+        if (!/^\d+(\.\d{1,6})?$/.test(lv) || Number(lv) <= 0 || Number(lv) > 1e9) {
+          c.add('limitValue', 'must be a decimal string > 0 and <= 1e9 with at most 6 decimals');
+        }
+      } else c.add('limitValue', 'is required (number or decimal string)');
+      c.boolean('autoBlock', params?.autoBlock);
+    });
     const body = pick(params, ['capType', 'limitValue', 'autoBlock']);
-    const res = await this.send<unknown>('PUT', `/customers/${seg(customerId)}/spending-cap`, {
+    const res = await this.#send<unknown>('PUT', `/customers/${seg(customerId)}/spending-cap`, {
       ...callOptions(params),
       body,
     });
@@ -1883,16 +1834,10 @@ export class Drip {
    * ```
    */
   async getCustomerSpendingCaps(customerId: string, options?: CallOptions): Promise<{ caps: SpendingCap[] }> {
-    const c = new Checker();
-    c.id('customerId', customerId);
-    c.done();
-    const res = await this.send<unknown>(
-      'GET',
-      `/customers/${seg(customerId)}/spending-caps`,
-      callOptions(options),
-    );
-    checkShape(res, res.data, 'spendingCaps', { caps: 'array' });
-    return attachMeta(res.data as { caps: SpendingCap[] }, res);
+    checkId('customerId', customerId);
+    return this.#call('GET', `/customers/${seg(customerId)}/spending-caps`, options, {}, 'spendingCaps', {
+      caps: 'array',
+    });
   }
 
   /**
@@ -1908,11 +1853,11 @@ export class Drip {
     capId: string,
     options?: CallOptions,
   ): Promise<{ success: true }> {
-    const c = new Checker();
-    c.id('customerId', customerId);
-    c.id('capId', capId);
-    c.done();
-    return this.deleteCall(`/customers/${seg(customerId)}/spending-caps/${seg(capId)}`, options);
+    check((c) => {
+      c.id('customerId', customerId);
+      c.id('capId', capId);
+    });
+    return this.#deleteCall(`/customers/${seg(customerId)}/spending-caps/${seg(capId)}`, options);
   }
 
   /**
@@ -1924,23 +1869,19 @@ export class Drip {
    * ```
    */
   async checkEntitlement(params: EntitlementCheckParams): Promise<EntitlementCheckResult> {
-    const c = new Checker();
-    c.id('customerId', params.customerId);
-    c.string('featureKey', params.featureKey, { required: true, min: 1, max: 100 });
-    c.quantity('quantity', params.quantity, false);
-    c.done();
+    check((c) => {
+      c.id('customerId', params.customerId);
+      c.string('featureKey', params.featureKey, { required: true, min: 1, max: 100 });
+      c.quantity('quantity', params.quantity, false);
+    });
     const body = {
       customerId: params.customerId,
       featureKey: params.featureKey,
       quantity: params.quantity ?? 1,
     };
-    const res = await this.send<unknown>('POST', '/entitlements/check', {
-      ...callOptions(params),
-      body,
-      retrySafe: true,
+    return this.#call('POST', '/entitlements/check', params, { body, retrySafe: true }, 'entitlement', {
+      allowed: 'boolean',
     });
-    checkShape(res, res.data, 'entitlement', { allowed: 'boolean' });
-    return attachMeta(res.data as EntitlementCheckResult, res);
   }
 
   // ---------------------------------------------------------------- API keys (secret key only)
@@ -1956,17 +1897,10 @@ export class Drip {
   async createApiKey(
     params: { name: string } & CallOptions,
   ): Promise<ApiKey & { secretKey: string; message?: string }> {
-    this.guard('/api-keys');
-    const c = new Checker();
-    c.string('name', params?.name, { required: true, min: 1, max: 100 });
-    c.done();
-    const res = await this.send<unknown>('POST', '/api-keys', {
-      ...callOptions(params),
-      body: { name: params.name },
-      retrySafe: false,
-    });
-    checkShape(res, res.data, 'apiKey', { id: 'string', secretKey: 'string' });
-    return attachMeta(res.data as ApiKey & { secretKey: string; message?: string }, res);
+    this.#guard('/api-keys');
+    check((c) => c.string('name', params?.name, { required: true, min: 1, max: 100 }));
+    const body = { name: params.name };
+    return this.#call('POST', '/api-keys', params, { body, retrySafe: false }, 'apiKey', API_SECRET);
   }
 
   /**
@@ -1980,20 +1914,9 @@ export class Drip {
   async listApiKeys(
     options: { limit?: number; offset?: number } & CallOptions = {},
   ): Promise<ListResult<ApiKey>> {
-    const c = new Checker();
-    c.int('limit', options.limit, 1, 100);
-    c.int('offset', options.offset, 0, Number.MAX_SAFE_INTEGER);
-    c.done();
-    return this.listPage<ApiKey>(
-      '/api-keys',
-      { limit: options.limit, offset: options.offset },
-      options,
-      'apiKeys',
-      (r, d) => {
-        checkShape(r, d, 'apiKey', { id: 'string' });
-        return d as ApiKey;
-      },
-    );
+    check((c) => checkPage(c, options));
+    const query = { limit: options.limit, offset: options.offset };
+    return this.#listPage('/api-keys', query, options, 'apiKeys', 'apiKey', API_KEY);
   }
 
   /**
@@ -2008,17 +1931,19 @@ export class Drip {
     keyId: string,
     params: { gracePeriodHours?: number } & CallOptions = {},
   ): Promise<ApiKeyRotation> {
-    const c = new Checker();
-    c.id('keyId', keyId);
-    c.int('gracePeriodHours', params.gracePeriodHours, 0, 168);
-    c.done();
-    const res = await this.send<unknown>('POST', `/api-keys/${seg(keyId)}/rotate`, {
-      ...callOptions(params),
-      body: pick(params, ['gracePeriodHours']),
-      retrySafe: false,
+    check((c) => {
+      c.id('keyId', keyId);
+      c.int('gracePeriodHours', params.gracePeriodHours, 0, 168);
     });
-    checkShape(res, res.data, 'apiKeyRotation', { id: 'string', secretKey: 'string' });
-    return attachMeta(res.data as ApiKeyRotation, res);
+    const body = pick(params, ['gracePeriodHours']);
+    return this.#call(
+      'POST',
+      `/api-keys/${seg(keyId)}/rotate`,
+      params,
+      { body, retrySafe: false },
+      'apiKeyRotation',
+      API_SECRET,
+    );
   }
 
   /**
@@ -2030,36 +1955,54 @@ export class Drip {
    * ```
    */
   async revokeApiKey(keyId: string, options?: CallOptions): Promise<ApiKey> {
-    const c = new Checker();
-    c.id('keyId', keyId);
-    c.done();
-    const res = await this.send<unknown>('POST', `/api-keys/${seg(keyId)}/revoke`, {
-      ...callOptions(options),
-      retrySafe: true,
-    });
-    checkShape(res, res.data, 'apiKey', { id: 'string' });
-    return attachMeta(res.data as ApiKey, res);
+    checkId('keyId', keyId);
+    return this.#call(
+      'POST',
+      `/api-keys/${seg(keyId)}/revoke`,
+      options,
+      { retrySafe: true },
+      'apiKey',
+      API_KEY,
+    );
   }
 
   // ---------------------------------------------------------------- pagination helpers
 
-  private async listPage<T>(
+  /** One page of a list route; each item is checked against `fields` (and gets the metadata with `meta`). */
+  async #listPage<T>(
     path: string,
     query: Record<string, QueryValue>,
-    options: CallOptions,
+    options: CallOptions | undefined,
     what: string,
-    item: (res: RequestResult<unknown>, d: unknown) => T,
+    itemWhat: string,
+    fields: Fields,
+    meta?: boolean,
   ): Promise<ListResult<T>> {
-    const res = await this.send<unknown>('GET', path, { ...callOptions(options), query });
+    const res = await this.#send<unknown>('GET', path, { ...callOptions(options), query });
     checkShape(res, res.data, what, { data: 'array' });
     const d = res.data as Record<string, unknown>;
-    const data = (d.data as unknown[]).map((x) => item(res, x));
+    const data = (d.data as unknown[]).map((x) => {
+      checkShape(res, x, itemWhat, fields);
+      return meta ? attachMeta(x as T, res) : (x as T);
+    });
     const out: ListResult<T> = { data, count: typeof d.count === 'number' ? d.count : data.length };
     if (typeof d.hasMore === 'boolean') out.hasMore = d.hasMore;
     return attachMeta(out, res);
   }
 
-  private paginate<T extends { id: string }>(
+  /** Every item of an offset-paginated list method, starting from `options` (page size `limit`). */
+  #all<T extends { id: string }, O extends { limit?: number | undefined }>(
+    list: (o: O & { offset: number; limit: number }) => Promise<ListResult<T>>,
+    options: O,
+    limit: number,
+  ): AsyncIterable<T> {
+    return this.#paginate(
+      (offset, l) => list.call(this, { ...options, offset, limit: l }),
+      options.limit ?? limit,
+    );
+  }
+
+  #paginate<T extends { id: string }>(
     page: (offset: number, limit: number) => Promise<ListResult<T>>,
     limit: number,
   ): AsyncIterable<T> {
@@ -2084,12 +2027,6 @@ export class Drip {
       },
     };
   }
-}
-
-function callOptionsOnly(o: CallOptions | undefined): CallOptions {
-  return o
-    ? { signal: o.signal, timeoutMs: o.timeoutMs, deadlineMs: o.deadlineMs, maxAttempts: o.maxAttempts }
-    : {};
 }
 
 async function derivedKey(raw: string): Promise<string> {

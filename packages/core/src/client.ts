@@ -14,6 +14,7 @@ import {
   validationError,
 } from './errors';
 import { type IdempotencyKeyGenerator, createIdempotencyKeyGenerator } from './idempotency';
+import { base64url } from './pipeline/sha256';
 import { detectRuntime, isBrowser, readEnv } from './runtime';
 import { type KeyMode, type KeyType, isAllowed, keyModeOf, keyTypeOf } from './scopes';
 import { StreamMeter, type StreamMeterOptions } from './stream-meter';
@@ -2034,7 +2035,5 @@ async function derivedKey(raw: string): Promise<string> {
   const digest = new Uint8Array(
     await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(raw)),
   );
-  let bin = '';
-  for (const b of digest) bin += String.fromCharCode(b);
-  return `rec_${btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
+  return `rec_${base64url(digest)}`;
 }

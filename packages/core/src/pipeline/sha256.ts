@@ -4,19 +4,29 @@
  * are hashed here. Not for secrets: it is not constant-time.
  */
 
-const K = new Uint32Array([
-  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
-  0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
-  0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
-  0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
-  0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
-  0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
-  0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-  0xc67178f2,
-]);
+// The round constants (fractional parts of the cube roots of the first 64 primes) and the initial hash
+// (square roots of the first 8), computed once on first use instead of shipped as 72 literals; the
+// property test against node:crypto checks every bit.
+let K: Uint32Array | undefined;
+let H0: Uint32Array | undefined;
+
+function constants(): Uint32Array {
+  K = new Uint32Array(64);
+  H0 = new Uint32Array(8);
+  const frac = (x: number) => ((x - Math.floor(x)) * 0x100000000) >>> 0;
+  for (let n = 2, found = 0; found < 64; n++) {
+    let prime = true;
+    for (let d = 2; d * d <= n; d++) if (n % d === 0) prime = false;
+    if (!prime) continue;
+    if (found < 8) H0[found] = frac(Math.sqrt(n));
+    K[found++] = frac(Math.cbrt(n));
+  }
+  return K;
+}
 
 /** SHA-256 of the UTF-8 bytes of `text`. */
 export function sha256(text: string): Uint8Array {
+  const k = K ?? constants();
   const msg = new TextEncoder().encode(text);
   const bitLen = msg.length * 8;
   const total = Math.ceil((msg.length + 9) / 64) * 64;
@@ -26,9 +36,7 @@ export function sha256(text: string): Uint8Array {
   const view = new DataView(buf.buffer);
   view.setUint32(total - 8, Math.floor(bitLen / 0x100000000));
   view.setUint32(total - 4, bitLen >>> 0);
-  const h = new Uint32Array([
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-  ]);
+  const h = (H0 as Uint32Array).slice();
   const w = new Uint32Array(64);
   for (let off = 0; off < total; off += 64) {
     for (let i = 0; i < 16; i++) w[i] = view.getUint32(off + i * 4);
@@ -39,38 +47,21 @@ export function sha256(text: string): Uint8Array {
       const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
       w[i] = ((w[i - 16] as number) + s0 + (w[i - 7] as number) + s1) >>> 0;
     }
-    let a = h[0] as number;
-    let b = h[1] as number;
-    let c = h[2] as number;
-    let d = h[3] as number;
-    let e = h[4] as number;
-    let f = h[5] as number;
-    let g = h[6] as number;
-    let hh = h[7] as number;
+    // v = [a, b, c, d, e, f, g, h] of FIPS 180-4 §6.2.2.
+    const v = h.slice();
     for (let i = 0; i < 64; i++) {
+      const a = v[0] as number;
+      const e = v[4] as number;
       const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-      const ch = (e & f) ^ (~e & g);
-      const t1 = (hh + S1 + ch + (K[i] as number) + (w[i] as number)) >>> 0;
+      const ch = (e & (v[5] as number)) ^ (~e & (v[6] as number));
+      const t1 = (v[7] as number) + S1 + ch + (k[i] as number) + (w[i] as number);
       const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-      const maj = (a & b) ^ (a & c) ^ (b & c);
-      const t2 = (S0 + maj) >>> 0;
-      hh = g;
-      g = f;
-      f = e;
-      e = (d + t1) >>> 0;
-      d = c;
-      c = b;
-      b = a;
-      a = (t1 + t2) >>> 0;
+      const maj = (a & (v[1] as number)) ^ (a & (v[2] as number)) ^ ((v[1] as number) & (v[2] as number));
+      v.copyWithin(1, 0, 7);
+      v[4] = (v[4] as number) + t1;
+      v[0] = t1 + S0 + maj;
     }
-    h[0] = ((h[0] as number) + a) >>> 0;
-    h[1] = ((h[1] as number) + b) >>> 0;
-    h[2] = ((h[2] as number) + c) >>> 0;
-    h[3] = ((h[3] as number) + d) >>> 0;
-    h[4] = ((h[4] as number) + e) >>> 0;
-    h[5] = ((h[5] as number) + f) >>> 0;
-    h[6] = ((h[6] as number) + g) >>> 0;
-    h[7] = ((h[7] as number) + hh) >>> 0;
+    for (let i = 0; i < 8; i++) h[i] = (h[i] as number) + (v[i] as number);
   }
   const out = new Uint8Array(32);
   const ov = new DataView(out.buffer);
@@ -78,23 +69,9 @@ export function sha256(text: string): Uint8Array {
   return out;
 }
 
-const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-
-/** Unpadded base64url. */
+/** Unpadded base64url (spec §5.7 keys), through the `btoa` every supported runtime has. */
 export function base64url(bytes: Uint8Array): string {
-  let out = '';
-  let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
-    out += B64URL[(n >>> 18) & 63]! + B64URL[(n >>> 12) & 63]! + B64URL[(n >>> 6) & 63]! + B64URL[n & 63]!;
-  }
-  const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = (bytes[i] as number) << 16;
-    out += B64URL[(n >>> 18) & 63]! + B64URL[(n >>> 12) & 63]!;
-  } else if (rest === 2) {
-    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8);
-    out += B64URL[(n >>> 18) & 63]! + B64URL[(n >>> 12) & 63]! + B64URL[(n >>> 6) & 63]!;
-  }
-  return out;
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }

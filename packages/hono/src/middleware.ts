@@ -108,11 +108,16 @@ export function drip(options: DripHonoOptions = {}): DripHonoMiddleware {
 }
 
 function requestView(c: Context): RequestView<Context> {
+  const incoming = nodeIncoming(c.env);
   return {
     method: c.req.method,
     path: c.req.path,
     route: undefined,
-    header: (name) => c.req.header(name),
+    // On @hono/node-server, Node's own header object: `c.req.header()` would build a `Headers` per request.
+    header:
+      incoming !== undefined
+        ? (name) => headerValue(incoming.headers[name.toLowerCase()])
+        : (name) => c.req.header(name),
     user: (c.get as (key: string) => unknown)('user'),
     raw: c,
   };
@@ -120,6 +125,11 @@ function requestView(c: Context): RequestView<Context> {
 
 async function meterHandler(c: Context, next: () => Promise<void>, handle: RequestHandle): Promise<void> {
   const own = c.req.routeIndex;
+  const outgoing = nodeResponse(c.env);
+  if (outgoing !== undefined && typeof outgoing.once === 'function') {
+    await meterNodeHandler(c, next, handle, own, outgoing as NodeOutgoing);
+    return;
+  }
   try {
     await handle.run(next);
   } catch (error) {
@@ -150,6 +160,49 @@ async function meterHandler(c: Context, next: () => Promise<void>, handle: Reque
  * (cheap); elsewhere the runtime aborts the request's signal. Reading `signal` on @hono/node-server would
  * create an AbortController for every request, which costs more than the whole adapter.
  */
+/** The part of Node's `ServerResponse` the Node path reads. */
+interface NodeOutgoing {
+  once(event: 'close', listener: () => void): unknown;
+  statusCode: number;
+  writableFinished: boolean;
+}
+
+/**
+ * On @hono/node-server the request ends when Node's response closes: `close` follows the last byte of a
+ * complete (or streamed) response and comes alone when the client went away first, as in the Express
+ * adapter. The Response object is never read, so the server keeps its fast path (reading
+ * `res.headers` there would build a `Headers` object per request, and wrapping the body a stream).
+ */
+async function meterNodeHandler(
+  c: Context,
+  next: () => Promise<void>,
+  handle: RequestHandle,
+  own: number,
+  outgoing: NodeOutgoing,
+): Promise<void> {
+  let routed = false;
+  let route: string | undefined;
+  let thrown: unknown;
+  outgoing.once('close', () => {
+    handle.finish({
+      status: outgoing.statusCode,
+      route: routed ? route : routeOf(c, own),
+      error: thrown ?? c.error,
+      aborted: !outgoing.writableFinished,
+    });
+  });
+  try {
+    await handle.run(next);
+  } catch (error) {
+    // Only reached when no error handler is composed (Hono's app always has one); pass it on untouched.
+    thrown = error;
+    throw error;
+  } finally {
+    route = routeOf(c, own);
+    routed = true;
+  }
+}
+
 function clientGone(c: Context): boolean {
   const outgoing = nodeResponse(c.env);
   if (outgoing !== undefined) return outgoing.destroyed === true;
@@ -158,7 +211,20 @@ function clientGone(c: Context): boolean {
 }
 
 /** @hono/node-server passes `{ incoming, outgoing }` as the env (Node's request and response). */
-function nodeResponse(env: unknown): { destroyed?: boolean } | undefined {
+function nodeIncoming(env: unknown): { headers: Record<string, string | string[] | undefined> } | undefined {
+  if (typeof env !== 'object' || env === null || !('incoming' in env) || !('outgoing' in env))
+    return undefined;
+  const incoming = (env as { incoming: unknown }).incoming;
+  return typeof incoming === 'object' && incoming !== null && 'headers' in incoming
+    ? (incoming as { headers: Record<string, string | string[] | undefined> })
+    : undefined;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function nodeResponse(env: unknown): { destroyed?: boolean; once?: unknown } | undefined {
   if (typeof env !== 'object' || env === null || !('incoming' in env) || !('outgoing' in env))
     return undefined;
   const outgoing = (env as { outgoing: unknown }).outgoing;

@@ -28,6 +28,7 @@ import {
   Transport,
   healthUrlFor,
   normalizeBaseUrl,
+  stripUndefined,
 } from './transport';
 import type {
   ApiKey,
@@ -290,12 +291,6 @@ function pick<T extends object>(o: T, keys: ReadonlyArray<keyof T & string>): Re
   return out;
 }
 
-function omitUndefined(o: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
-  return out;
-}
-
 /** Copies every field except the per-call options (so schema-flexible extra fields pass through). */
 function wireFields(o: Record<string, unknown>, drop: readonly string[] = []): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -398,7 +393,7 @@ export class Drip {
     if (!apiKey) throw configurationError('No API key: pass apiKey or set DRIP_API_KEY');
     const keyType = keyTypeOf(apiKey);
     if (!keyType || apiKey.length < 10) {
-      throw configurationError('The API key must start with sk_ or pk_ and be at least 10 characters long');
+      throw configurationError('The API key must be sk_... or pk_..., 10+ characters');
     }
     const rawBase =
       [options.baseUrl, readEnv('DRIP_API_URL'), readEnv('DRIP_BASE_URL')].find(
@@ -407,7 +402,7 @@ export class Drip {
     const baseUrl = normalizeBaseUrl(rawBase);
     if (!baseUrl) {
       throw configurationError(
-        `Invalid base URL "${rawBase}": need an absolute http(s) URL without query or fragment`,
+        `Invalid base URL "${rawBase}": need an http(s) URL without query or fragment`,
       );
     }
     let keys: IdempotencyKeyGenerator;
@@ -485,7 +480,7 @@ export class Drip {
     const bare = path.split('?')[0] ?? path;
     if (this.keyType === 'public' && !isAllowed('public', bare)) {
       throw new DripPermissionError(
-        `This call needs a secret (sk_) key; a public (pk_) key may not call ${bare}`,
+        `${bare} needs a secret (sk_) key, not a public (pk_) one`,
         'PUBLIC_KEY_NOT_ALLOWED',
       );
     }
@@ -674,7 +669,7 @@ export class Drip {
         if (c.externalCustomerId === externalCustomerId) return c;
       }
       throw new DripConflictError(
-        `Customer "${externalCustomerId}" already exists but could not be found`,
+        `Customer "${externalCustomerId}" exists but was not found`,
         'CUSTOMER_RESOLUTION_FAILED',
         { externalCustomerId },
         err.requestId,
@@ -707,8 +702,7 @@ export class Drip {
     check((c) => {
       const hasId = p.customerId !== undefined;
       const hasExt = p.externalCustomerId !== undefined;
-      if (hasId && hasExt)
-        c.add('customerId', 'give exactly one of customerId and externalCustomerId, not both');
+      if (hasId && hasExt) c.add('customerId', 'give customerId or externalCustomerId, not both');
       else if (!hasId && !hasExt) c.add('customerId', 'customerId or externalCustomerId is required');
       if (hasId) c.id('customerId', p.customerId);
       if (hasExt) c.string('externalCustomerId', p.externalCustomerId, { min: 1, max: 255 });
@@ -719,7 +713,7 @@ export class Drip {
       c.string('description', p.description, { max: 500 });
       c.metadata('metadata', p.metadata);
     });
-    return omitUndefined({
+    return stripUndefined({
       customerId: p.customerId,
       externalCustomerId: p.externalCustomerId,
       usageType: p.meter,
@@ -894,7 +888,7 @@ export class Drip {
         maxAttempts: params.maxAttempts ?? r.maxAttempts,
         timeoutMs: params.timeoutMs ?? r.timeoutMs,
         deadlineMs: params.deadlineMs ?? r.deadlineMs,
-        policy: omitUndefined({
+        policy: stripUndefined({
           backoffBaseMs: r.baseDelayMs,
           backoffCapMs: r.maxDelayMs,
         }) as Partial<RetryPolicy>,
@@ -1041,7 +1035,7 @@ export class Drip {
       c.metadata('metadata', params.metadata);
     });
     const externalRunId = params.externalRunId ?? this.#keys('run');
-    const body = omitUndefined({
+    const body = stripUndefined({
       customerId: params.customerId,
       workflowId: params.workflowId,
       externalRunId,
@@ -1366,7 +1360,7 @@ export class Drip {
     if (events.length > RECORD_RUN_MAX_EVENTS) {
       return this.#recordRunStepwise(params, externalRunId, events);
     }
-    const body = omitUndefined({
+    const body = stripUndefined({
       ...wireFields(params as unknown as Record<string, unknown>, ['events']),
       events,
       externalRunId,
@@ -1427,7 +1421,7 @@ export class Drip {
         throw validationError([
           {
             path: 'workflow',
-            message: 'no workflow has this id, and it is not a valid slug ([a-z0-9_-], 1-100)',
+            message: 'no workflow has this id, and it is not a slug of 1-100 [a-z0-9_-]',
           },
         ]);
       }
@@ -1807,12 +1801,11 @@ export class Drip {
       c.oneOf('capType', params?.capType, CAP_TYPES, true);
       const lv = params?.limitValue;
       if (typeof lv === 'number') {
-        if (!Number.isFinite(lv) || lv <= 0 || lv > 1e9)
-          c.add('limitValue', 'must be a finite number > 0 and <= 1e9');
+        if (!Number.isFinite(lv) || lv <= 0 || lv > 1e9) c.add('limitValue', 'must be a number in (0, 1e9]');
         else if (!/^\d+(\.\d{1,6})?$/.test(String(lv))) c.add('limitValue', 'must have at most 6 decimals');
       } else if (typeof lv === 'string') {
         if (!/^\d+(\.\d{1,6})?$/.test(lv) || Number(lv) <= 0 || Number(lv) > 1e9) {
-          c.add('limitValue', 'must be a decimal string > 0 and <= 1e9 with at most 6 decimals');
+          c.add('limitValue', 'must be a decimal string in (0, 1e9], 6 decimals at most');
         }
       } else c.add('limitValue', 'is required (number or decimal string)');
       c.boolean('autoBlock', params?.autoBlock);

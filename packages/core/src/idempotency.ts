@@ -39,6 +39,12 @@ export function createInstanceId(): string {
   return out;
 }
 
+/** `<prefix>_<instanceId>_<counter base 36>` from the next counter value of `state`. */
+function nextKey(state: IdempotencyState, prefix: string): string {
+  state.counter += 1;
+  return `${prefix}_${state.instanceId}_${state.counter.toString(36)}`;
+}
+
 function sharedState(): IdempotencyState {
   const g = globalThis as unknown as Record<symbol, IdempotencyState | undefined>;
   let state = g[STATE_KEY];
@@ -60,9 +66,7 @@ function sharedState(): IdempotencyState {
  * ```
  */
 export function generateIdempotencyKey(prefix: string): string {
-  const state = sharedState();
-  state.counter += 1;
-  return `${prefix}_${state.instanceId}_${state.counter.toString(36)}`;
+  return nextKey(sharedState(), prefix);
 }
 
 /**
@@ -122,18 +126,11 @@ export function createIdempotencyKeyGenerator(
       throw new TypeError('idempotencyInstanceId must be 1-32 characters of [a-z0-9]');
     }
     const state: IdempotencyState = { instanceId: options.instanceId, counter: 0 };
-    return (prefix) => {
-      state.counter += 1;
-      return `${prefix}_${state.instanceId}_${state.counter.toString(36)}`;
-    };
+    return (prefix) => nextKey(state, prefix);
   }
   if (options.shared === false) {
     let state: IdempotencyState | undefined;
-    return (prefix) => {
-      state ??= { instanceId: createInstanceId(), counter: 0 };
-      state.counter += 1;
-      return `${prefix}_${state.instanceId}_${state.counter.toString(36)}`;
-    };
+    return (prefix) => nextKey((state ??= { instanceId: createInstanceId(), counter: 0 }), prefix);
   }
   return generateIdempotencyKey;
 }

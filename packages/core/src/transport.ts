@@ -477,7 +477,7 @@ function aborted(reason: unknown): DripError {
 
 function deadlineExceeded(last: DripError | undefined): DripError {
   return new DripTimeoutError(
-    'The call ran out of time (overall deadline exceeded)',
+    'Overall deadline exceeded',
     'DEADLINE_EXCEEDED',
     last ? { lastError: { code: last.code, statusCode: last.statusCode } } : undefined,
     last?.requestId,
@@ -490,7 +490,15 @@ function withAttempts(err: DripError, attempts: number): DripError {
   return err;
 }
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
+/**
+ * A copy of `o` without its `undefined` fields (internal; shared with the client's body builders).
+ *
+ * @example
+ * ```ts
+ * stripUndefined({ a: 1, b: undefined }); // { a: 1 }
+ * ```
+ */
+export function stripUndefined<T extends object>(o: T): Partial<T> {
   const out: Partial<T> = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   return out;

@@ -127,10 +127,7 @@ export class Checker {
     if (value === undefined || value === null) this.add(path, 'is required');
     else if (typeof value !== 'string') this.add(path, 'must be a string');
     else if (!METER_PATTERN.test(value)) {
-      this.add(
-        path,
-        'must be 1-100 characters of letters, digits and _ . : / - (starting with a letter or digit)',
-      );
+      this.add(path, 'must be 1-100 of [A-Za-z0-9_.:/-], starting with a letter or digit');
     }
   }
 
@@ -184,7 +181,7 @@ export class Checker {
   email(path: string, value: unknown): void {
     if (value === undefined || value === null) return;
     if (typeof value !== 'string' || value.length > 320 || !EMAIL_RE.test(value)) {
-      this.add(path, 'must be an email address of at most 320 characters');
+      this.add(path, 'must be an email address (320 characters at most)');
     }
   }
 
@@ -230,7 +227,7 @@ function jsonProblem(
   if (depth > maxDepth) return { path: '', message: `must be at most ${maxDepth} levels deep` };
   if (!Array.isArray(obj) && !isPlainObject(obj)) {
     if (obj instanceof Date) return undefined;
-    return { path: '', message: 'must hold only plain JSON objects, arrays and values' };
+    return { path: '', message: 'must hold only JSON values' };
   }
   seen.add(obj);
   const entries = Array.isArray(obj) ? obj.map((v, i) => [String(i), v] as const) : Object.entries(obj);
@@ -261,7 +258,7 @@ export function jsonObjectProblem(value: unknown, maxBytes: number, maxDepth: nu
   // A UTF-16 code unit is at most 3 UTF-8 bytes: only short strings skip the exact count.
   if (json.length * 3 > maxBytes) {
     const size = new TextEncoder().encode(json).length;
-    if (size > maxBytes) return `must be at most ${maxBytes} bytes when serialised (got ${size})`;
+    if (size > maxBytes) return `must be at most ${maxBytes} bytes as JSON (got ${size})`;
   }
   return undefined;
 }

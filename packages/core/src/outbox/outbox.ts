@@ -310,11 +310,7 @@ class OutboxImpl implements Outbox {
       q > 1e15 ||
       (input.idempotencyKey !== undefined && !validString(input.idempotencyKey, 1, 128))
     ) {
-      this.drop(
-        'invalid',
-        undefined,
-        'usage needs customerId, meter (1-100 chars) and a finite quantity in [0, 1e15]',
-      );
+      this.drop('invalid', undefined, 'usage needs customerId, meter and a quantity in [0, 1e15]');
       return false;
     }
     let body: OutboxUsageBody;
@@ -354,11 +350,7 @@ class OutboxImpl implements Outbox {
       !Array.isArray(events) ||
       events.length > 100
     ) {
-      this.drop(
-        'invalid',
-        undefined,
-        'run needs customerId, workflow, a final status and at most 100 events',
-      );
+      this.drop('invalid', undefined, 'run needs customerId, workflow, final status, <= 100 events');
       return false;
     }
     // Built field by field (no rest/spread): this runs once per metered request.
@@ -717,13 +709,9 @@ class OutboxImpl implements Outbox {
     } catch (err) {
       this.transportFailed = true;
       this.lastError = { code: 'CONFIGURATION_ERROR', status: 0, message: String(err), at: this.clock.now() };
-      this.warnOnce(
-        'no-client',
-        'drip outbox: no Drip client could be built; usage is dropped (set DRIP_API_KEY)',
-        {
-          error: err instanceof Error ? err.message : String(err),
-        },
-      );
+      this.warnOnce('no-client', 'drip outbox: no Drip client (set DRIP_API_KEY); usage dropped', {
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
     return this.transport;
   }
@@ -1028,11 +1016,9 @@ class OutboxImpl implements Outbox {
     this.notBefore = Math.max(this.notBefore, now + Math.max(1, delay));
     if (this.failures >= (this.o.pauseAfter ?? DEFAULTS.pauseAfter) || this.state === 'probing') {
       if (this.state !== 'paused')
-        this.warnOnce(
-          'paused',
-          'drip outbox: delivery paused after repeated failures; will probe before resuming',
-          { code: this.lastError.code },
-        );
+        this.warnOnce('paused', 'drip outbox: delivery paused after repeated failures', {
+          code: this.lastError.code,
+        });
       this.state = 'paused';
     }
     this.debug('drip outbox: retry scheduled', {

@@ -281,10 +281,7 @@ class RequestScope<Req> implements DripRequestContext, DripRunContext {
         return;
       }
       if (events.length >= MAX_EVENTS) {
-        s.error(
-          new RangeError(`run.event(): a run holds at most ${MAX_EVENTS} events; extra events are dropped`),
-          'event',
-        );
+        s.error(new RangeError(`run.event(): more than ${MAX_EVENTS} events, extra ones dropped`), 'event');
         return;
       }
       events.push({ ...event });
@@ -826,7 +823,7 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
     if (policy === 'anonymous') return proceed(view, o.anonymousCustomerId ?? 'anonymous', rule);
     state.warnOnce(
       'unidentified',
-      'drip: a request had no customer and was not metered (unidentified: "skip"). Set `customer` or put dripCustomerId/customerId on the authenticated user.',
+      'drip: a request with no customer was not metered; set `customer` or a customerId on the user',
     );
     stats.skipped++;
     return SKIP;

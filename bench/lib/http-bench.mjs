@@ -5,7 +5,17 @@
 // (bare, drip, drip, bare, ...) so drift on a shared machine hits both sides alike; the figures are
 // medians over the rounds. App CPU per request comes from process.cpuUsage() inside the app process,
 // read through a control route before and after each measurement.
-import { spawn } from 'node:child_process';
+//
+// Two phases:
+// - saturation: one app at a time under autocannon (50 connections): throughput, p99 and the CPU per
+//   request at that load. At saturation CPU per request is about 1 / throughput, and a bare app that
+//   autocannon cannot saturate looks cheaper per request than it is, so this phase gives the ratio.
+// - paired, fixed rate: every app at once, each under its own autocannon at the same fixed request rate
+//   (well below saturation). The apps share the machine's noise at the same moments, so the difference
+//   of their CPU per request is the adapter's cost; p99 at that rate is latency without queueing.
+// The local Drip server stores into a throwaway PostgreSQL when scripts/pg-tmp.sh can start one
+// (`--db postgres`, the default where PostgreSQL is installed), else into its embedded database.
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -75,9 +85,11 @@ export function stopChild(child) {
 }
 
 /** Runs autocannon in its own process and returns its JSON result. */
-export function autocannon(url, { connections, duration }) {
+export function autocannon(url, { connections, duration, rate }) {
   const bin = require.resolve('autocannon/autocannon.js');
-  const child = spawn(process.execPath, [bin, '-c', String(connections), '-d', String(duration), '-j', url], {
+  const args = [bin, '-c', String(connections), '-d', String(duration), '-j', url];
+  if (rate) args.push('-R', String(rate));
+  const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Promise((resolve, reject) => {
@@ -113,6 +125,18 @@ async function measure(app, opts) {
   const before = await getJson(`${app.url}/__bench/stats`);
   const result = await autocannon(`${app.url}/items/42`, opts);
   const after = await getJson(`${app.url}/__bench/stats`);
+  return toMeasurement(result, before, after);
+}
+
+/** Paired measurement: every app at once, each under its own autocannon at the same fixed rate. */
+async function measurePaired(apps, modes, opts) {
+  const before = await Promise.all(modes.map((m) => getJson(`${apps[m].url}/__bench/stats`)));
+  const results = await Promise.all(modes.map((m) => autocannon(`${apps[m].url}/items/42`, opts)));
+  const after = await Promise.all(modes.map((m) => getJson(`${apps[m].url}/__bench/stats`)));
+  return Object.fromEntries(modes.map((m, i) => [m, toMeasurement(results[i], before[i], after[i])]));
+}
+
+function toMeasurement(result, before, after) {
   const served = after.served - before.served;
   const cpuMicros = after.cpu.user + after.cpu.system - (before.cpu.user + before.cpu.system);
   return {
@@ -136,15 +160,26 @@ export async function runHttpBenchmark(spec) {
     duration: 10,
     warmup: 3,
     connections: 50,
+    pairedRounds: 5,
+    pairedDuration: 5,
+    pairedConnections: 10,
+    rate: 0,
+    db: 'auto',
     write: true,
   });
   const opts = { connections: flags.connections, duration: flags.duration };
   const loadBefore = loadavg();
   const log = (...a) => console.error(`[${spec.name}]`, ...a);
 
-  const server = await startChild(join(here, 'drip-server.mjs'), [], {});
+  const pg = flags.db === 'pglite' ? undefined : startPostgres(flags.db === 'postgres');
+  const database = pg ? 'PostgreSQL' : 'embedded (PGlite)';
+  const server = await startChild(
+    join(benchDir, 'server-child.mjs'),
+    pg ? ['--database-url', pg.url] : [],
+    {},
+  );
   const { url: dripUrl, apiKey } = server.info;
-  log(`local Drip server on ${dripUrl}`);
+  log(`local Drip server on ${dripUrl} (${database})`);
   const auth = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
   const customer = await getJson(`${dripUrl}/v1/customers`, {
     method: 'POST',
@@ -178,6 +213,23 @@ export async function runHttpBenchmark(spec) {
         );
       }
     }
+    // Fixed rate: together the apps get a third of the bare app's saturated throughput, so nothing queues.
+    const bareRps = median(results.bare.map((r) => r.rps));
+    const rate =
+      flags.rate > 0 ? flags.rate : Math.max(100, Math.round(bareRps / 3 / modes.length / 100) * 100);
+    const paired = { bare: [], drip: [], 'meter-only': [] };
+    for (let round = 0; round < flags.pairedRounds; round++) {
+      const r = await measurePaired(apps, modes, {
+        connections: flags.pairedConnections,
+        duration: flags.pairedDuration,
+        rate,
+      });
+      for (const mode of modes) paired[mode].push(r[mode]);
+      log(
+        `paired round ${round + 1} at ${rate} req/s each: ` +
+          modes.map((m) => `${m} ${r[m].cpuPerRequestUs.toFixed(1)} µs/req p99 ${r[m].p99} ms`).join(', '),
+      );
+    }
     log('flushing the metered app');
     const flushStarted = Date.now();
     const delivery = await getJson(`${apps.drip.url}/__bench/flush`, { method: 'POST' });
@@ -188,7 +240,7 @@ export async function runHttpBenchmark(spec) {
       `${dripUrl}/v1/events?customerId=${customer.id}&eventType=bench.lookup&limit=1`,
       { headers: auth },
     );
-    const summary = summarise(spec, flags, results, {
+    const summary = summarise(spec, flags, results, paired, rate, database, {
       servedTotal,
       runsDelivered: runs.count,
       eventsDelivered: events.pagination?.total ?? events.total,
@@ -205,16 +257,41 @@ export async function runHttpBenchmark(spec) {
       meterOnly && stopChild(meterOnly.child),
     ]);
     await stopChild(server.child);
+    pg?.stop();
   }
 }
 
-function summarise(spec, flags, results, delivery) {
+/**
+ * A throwaway PostgreSQL from scripts/pg-tmp.sh (or BENCH_DATABASE_URL); `undefined` when none can start
+ * and `required` is false.
+ */
+function startPostgres(required) {
+  if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL, stop: () => {} };
+  try {
+    const out = execFileSync('bash', [join(rootDir, 'scripts/pg-tmp.sh')], { encoding: 'utf8' }).trim();
+    const [port, dir] = out.split(/\s+/);
+    return {
+      url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+      stop: () => execFileSync('bash', [join(rootDir, 'scripts/pg-tmp.sh'), 'stop', dir]),
+    };
+  } catch (err) {
+    if (required) throw err;
+    return undefined;
+  }
+}
+
+function summarise(spec, flags, results, paired, rate, database, delivery) {
   const m = (mode, key) => median(results[mode].map((r) => r[key]));
+  const pm = (mode, key) => median(paired[mode].map((r) => r[key]));
   const bareRps = m('bare', 'rps');
   const dripRps = m('drip', 'rps');
   const ratio = dripRps / bareRps;
-  const cpuExtra = m('drip', 'cpuPerRequestUs') - m('bare', 'cpuPerRequestUs');
-  const p99Extra = m('drip', 'p99') - m('bare', 'p99');
+  const satCpuExtra = m('drip', 'cpuPerRequestUs') - m('bare', 'cpuPerRequestUs');
+  const satP99Extra = m('drip', 'p99') - m('bare', 'p99');
+  // Per paired round, the drip app's CPU per request minus the bare app's at the same moments.
+  const pairedExtra = paired.drip.map((d, i) => d.cpuPerRequestUs - (paired.bare[i]?.cpuPerRequestUs ?? 0));
+  const cpuExtra = median(pairedExtra);
+  const p99Extra = pm('drip', 'p99') - pm('bare', 'p99');
   const ok = (pass) => (pass ? 'met' : '**not met**');
   const node = process.version;
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
@@ -224,40 +301,51 @@ function summarise(spec, flags, results, delivery) {
       return `| ${i + 1} | ${b.rps.toFixed(0)} | ${d.rps.toFixed(0)} | ${b.p99} | ${d.p99} | ${b.cpuPerRequestUs.toFixed(1)} | ${d.cpuPerRequestUs.toFixed(1)} |`;
     })
     .join('\n');
+  const hasMeterOnly = paired['meter-only'].length > 0;
+  const pairedRows = paired.bare
+    .map((b, i) => {
+      const d = paired.drip[i];
+      const o = paired['meter-only'][i];
+      const extra = hasMeterOnly ? ` ${o.cpuPerRequestUs.toFixed(1)} |` : '';
+      return `| ${i + 1} | ${b.cpuPerRequestUs.toFixed(1)} | ${d.cpuPerRequestUs.toFixed(1)} |${extra} ${(d.cpuPerRequestUs - b.cpuPerRequestUs).toFixed(1)} | ${b.p99} | ${d.p99} |`;
+    })
+    .join('\n');
+  const meterOnlyExtra = hasMeterOnly
+    ? median(paired['meter-only'].map((o, i) => o.cpuPerRequestUs - (paired.bare[i]?.cpuPerRequestUs ?? 0)))
+    : undefined;
   return `## HTTP: ${spec.title}
 
-Command: \`node bench/${spec.name}.mjs\` (${flags.rounds} interleaved rounds of ${flags.duration} s after a ${flags.warmup} s
-warm-up per app, autocannon ${flags.connections} connections in its own process, \`GET /items/:id\` returning small JSON).
-${spec.description}
-Measured ${date} UTC, Node ${node}, ${process.platform}/${process.arch}, ${navigatorCores()} cores shared by the
-Drip server, both apps and autocannon; load average before the run ${delivery.loadBefore}, after ${loadavg()}.
+Command: \`node bench/${spec.name}.mjs\`. ${spec.description}
+Local Drip server: ${database}. Measured ${date} UTC, Node ${node}, ${process.platform}/${process.arch}, ${navigatorCores()} cores shared by the
+Drip server, the apps and autocannon; load average before the run ${delivery.loadBefore}, after ${loadavg()}.
+
+Saturation: ${flags.rounds} interleaved rounds of ${flags.duration} s per app after a ${flags.warmup} s warm-up, one app at a time,
+autocannon ${flags.connections} connections in its own process, \`GET /items/:id\` returning small JSON.
 
 | Round | bare req/s | drip req/s | bare p99 ms | drip p99 ms | bare CPU µs/req | drip CPU µs/req |
 | --- | --- | --- | --- | --- | --- | --- |
 ${rows}
 
+Paired, fixed rate: ${flags.pairedRounds} rounds of ${flags.pairedDuration} s with every app at once, each under its own autocannon
+(${flags.pairedConnections} connections) at ${rate} req/s each (together a third of the bare app's saturated throughput); the extra CPU is the
+metered app's CPU per request minus the bare app's in the same round.
+
+| Round | bare CPU µs/req | drip CPU µs/req |${hasMeterOnly ? ' metering only CPU µs/req |' : ''} extra µs/req | bare p99 ms | drip p99 ms |
+| --- | --- | --- |${hasMeterOnly ? ' --- |' : ''} --- | --- | --- |
+${pairedRows}
+
 | Median | Value | Target |
 | --- | --- | --- |
-| Throughput bare / drip | ${bareRps.toFixed(0)} / ${dripRps.toFixed(0)} req/s | |
-| Throughput ratio drip / bare | ${ratio.toFixed(3)} | ≥ ${spec.targets.ratio} (${ok(ratio >= spec.targets.ratio)}) |
-| Extra app CPU per request | ${cpuExtra.toFixed(2)} µs | ≤ 10 µs (${ok(cpuExtra <= 10)}) |
-| p99 latency added | ${p99Extra.toFixed(2)} ms | ≤ 1 ms (${ok(p99Extra <= 1)}) |
-| Runs delivered / requests served (metered app, warm-up included) | ${delivery.runsDelivered} / ${delivery.servedTotal} | equal (${ok(delivery.runsDelivered === delivery.servedTotal)}) |
+| Throughput bare / drip (saturation) | ${bareRps.toFixed(0)} / ${dripRps.toFixed(0)} req/s | |
+| Throughput ratio drip / bare (saturation) | ${ratio.toFixed(3)} | ≥ ${spec.targets.ratio} (${ok(ratio >= spec.targets.ratio)}) |
+| Extra app CPU per request (paired, ${rate} req/s) | ${cpuExtra.toFixed(2)} µs | ≤ 10 µs (${ok(cpuExtra <= 10)}) |
+| p99 latency added (paired, ${rate} req/s) | ${p99Extra.toFixed(2)} ms | ≤ 1 ms (${ok(p99Extra <= 1)}) |
+| Extra app CPU per request / p99 added at saturation (diagnostic) | ${satCpuExtra.toFixed(2)} µs / ${satP99Extra.toFixed(2)} ms | |
+${meterOnlyExtra === undefined ? '' : `| Extra app CPU per request, metering only (delivery never answers; paired) | ${meterOnlyExtra.toFixed(2)} µs | (diagnostic) |\n`}| Runs delivered / requests served (metered app, warm-up included) | ${delivery.runsDelivered} / ${delivery.servedTotal} | equal (${ok(delivery.runsDelivered === delivery.servedTotal)}) |
 | Run events delivered / requests served | ${delivery.eventsDelivered} / ${delivery.servedTotal} | equal (${ok(delivery.eventsDelivered === delivery.servedTotal)}) |
 | Final flush | ${delivery.flushMs} ms | |
-${meterOnlyRow(results, m)}
-Outbox after the flush: \`${JSON.stringify(delivery.stats)}\`
-`;
-}
 
-function meterOnlyRow(results, m) {
-  if (results['meter-only'].length === 0) return '';
-  const extra = m('meter-only', 'cpuPerRequestUs') - m('bare', 'cpuPerRequestUs');
-  const ratio = m('meter-only', 'rps') / m('bare', 'rps');
-  const rounds = results['meter-only']
-    .map((r) => `${r.rps.toFixed(0)} req/s ${r.cpuPerRequestUs.toFixed(1)} µs`)
-    .join('; ');
-  return `| Metering only, delivery never answers (rounds: ${rounds}) | ratio ${ratio.toFixed(3)}, extra CPU ${extra.toFixed(2)} µs/req, p99 added ${(m('meter-only', 'p99') - m('bare', 'p99')).toFixed(2)} ms | (diagnostic) |
+Outbox after the flush: \`${JSON.stringify(delivery.stats)}\`
 `;
 }
 

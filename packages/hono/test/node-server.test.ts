@@ -56,6 +56,38 @@ describe('drip() on a real @hono/node-server', () => {
     expect(routeOf(run)).toBe('/items/:id');
   });
 
+  it('a handler that throws: the app answers as without metering and the run FAILED names the error', async () => {
+    const base = await start((app) => {
+      app.get('/boom/:id', () => {
+        throw new RangeError('out of stock');
+      });
+      app.onError((err, c) => c.json({ error: err.message }, 502));
+    });
+    const res = await fetch(`${base}/boom/7`, { headers: { 'x-user': CUSTOMER } });
+    expect(res.status).toBe(502);
+    expect(await res.text()).toBe('{"error":"out of stock"}');
+    await metering.meter.flush(5_000);
+    const run = api.expectRun({ customerId: CUSTOMER, status: 'FAILED', count: 1 });
+    expect(run.errorCode).toBe('RangeError');
+    expect(routeOf(run)).toBe('/boom/:id');
+    // 5xx is not billed by default.
+    expect(api.usage.filter((u) => u.customerId === CUSTOMER)).toHaveLength(0);
+  });
+
+  it("reads request headers from Node's own object: traceparent becomes the run's correlation id", async () => {
+    const base = await start((app) => {
+      app.get('/items/:id', (c) => c.json({ id: c.req.param('id') }));
+    });
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const res = await fetch(`${base}/items/5`, {
+      headers: { 'x-user': CUSTOMER, traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    expect(res.status).toBe(200);
+    await metering.meter.flush(5_000);
+    const run = api.expectRun({ customerId: CUSTOMER, status: 'COMPLETED', count: 1 });
+    expect(run.correlationId).toBe(traceId);
+  });
+
   it('works with no arguments at all: DRIP_API_KEY and DRIP_API_URL from the environment', async () => {
     const memory = createTestDrip();
     // The in-memory API behind a real loopback socket, as a Drip server would be.

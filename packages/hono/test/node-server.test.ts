@@ -149,6 +149,34 @@ describe('drip() on a real @hono/node-server', () => {
     expect(api.runs[0]?.status).toBe('CANCELLED');
   });
 
+  it('a plain ReadableStream body (no streaming headers) is metered when its last chunk is written', async () => {
+    const base = await start((app) => {
+      app.get('/export/:n', (c) => {
+        const n = Number(c.req.param('n'));
+        const run = c.get('drip')?.run;
+        let i = 0;
+        const body = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            if (i === n) {
+              controller.close();
+              return;
+            }
+            await new Promise((resolve) => setTimeout(resolve, 40));
+            run?.event({ eventType: 'export.chunk', index: i });
+            controller.enqueue(new TextEncoder().encode(`row ${i++}\n`));
+          },
+        });
+        return new Response(body, { headers: { 'content-type': 'text/plain' } });
+      });
+    });
+    const res = await fetch(`${base}/export/4`, { headers: { 'x-user': CUSTOMER } });
+    expect(await res.text()).toBe('row 0\nrow 1\nrow 2\nrow 3\n');
+    await metering.meter.flush(5_000);
+    // Every chunk's event was emitted before the run ended, so the run carries all four.
+    const run = api.expectRun({ customerId: CUSTOMER, status: 'COMPLETED', events: 4 });
+    expect(Date.parse(String(run.endedAt)) - Date.parse(String(run.startedAt))).toBeGreaterThanOrEqual(150);
+  });
+
   it('an SSE stream is metered when it ends; one cut by the client is aborted and not billed', async () => {
     const base = await start((app) => {
       app.get('/events/:n', (c) =>
@@ -174,7 +202,10 @@ describe('drip() on a real @hono/node-server', () => {
     await reader.read();
     cut.abort();
     await reader.cancel().catch(() => {});
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The server sees the disconnect asynchronously: wait (bounded) until both requests have ended.
+    for (let i = 0; i < 100 && (metering.meter.stats().pipeline?.metered ?? 0) < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     await metering.meter.flush(5_000);
 
     api.expectUsage({ customerId: CUSTOMER, meter: 'api_calls', quantity: 1 });

@@ -81,6 +81,36 @@ async function readLimited(c: Context): Promise<string> {
   return new TextDecoder('utf-8').decode(Buffer.concat(chunks));
 }
 
+// Native check of well-formed UTF-16 (Node 20+); the regular expression is the fallback.
+const isWellFormed: (s: string) => boolean =
+  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
+    ? (s) => (s as string & { isWellFormed(): boolean }).isWellFormed()
+    : (s) => !LONE_SURROGATE.test(s);
+
+/** Whether a string can be stored as PostgreSQL text: no NUL, no lone surrogate. */
+function storableText(s: string): boolean {
+  return s.indexOf('\u0000') === -1 && isWellFormed(s);
+}
+
+/**
+ * The common case of {@link checkTree} without building a path per value: true when nothing in the tree
+ * needs reporting. Bulk bodies hold thousands of values, and almost all of them are fine.
+ */
+function treeIsClean(value: unknown, depth: number): boolean {
+  if (depth > MAX_BODY_DEPTH) return false;
+  if (typeof value === 'string') return storableText(value);
+  if (value === null || typeof value !== 'object') return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!treeIsClean(value[i], depth + 1)) return false;
+    return true;
+  }
+  for (const k in value) {
+    if (!storableText(k)) return false;
+    if (!treeIsClean((value as Record<string, unknown>)[k], depth + 1)) return false;
+  }
+  return true;
+}
+
 /** Walks a parsed body: refuses NUL characters (PostgreSQL text cannot hold them) and deep nesting. */
 function checkTree(value: unknown, path: string, depth: number): ErrorDetail | undefined {
   if (depth > MAX_BODY_DEPTH) return { path, message: `nested deeper than ${MAX_BODY_DEPTH} levels` };
@@ -131,7 +161,7 @@ export async function readJson(
       details: [{ path: '', message: 'expected an object' }],
     });
   }
-  const bad = checkTree(parsed, '', 0);
+  const bad = treeIsClean(parsed, 0) ? undefined : checkTree(parsed, '', 0);
   if (bad) throw new ApiError(422, 'VALIDATION_ERROR', 'Invalid request body', { details: [bad] });
   const obj = parsed as Record<string, unknown>;
   for (const k of Object.keys(obj)) if (obj[k] === null && !keepNull.includes(k)) delete obj[k];

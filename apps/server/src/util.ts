@@ -1,4 +1,9 @@
+import * as nodeCrypto from 'node:crypto';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+// One-shot hashing (Node 20.12+) costs less than createHash().update().digest(); same digest.
+const oneShotHash = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string })
+  .hash;
 
 const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
 const B62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -47,6 +52,7 @@ export function newWebhookSecret(): string {
 
 /** Lowercase hex SHA-256 of a UTF-8 string. */
 export function sha256(text: string): string {
+  if (oneShotHash) return oneShotHash('sha256', text, 'hex');
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
@@ -60,12 +66,54 @@ export function safeEqualHex(a: string, b: string): boolean {
 /** JSON with object keys sorted at every level: the canonical form used for fingerprints. */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]);
+    return `${out}]`;
+  }
   const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+  const keys = Object.keys(obj);
+  // Objects built by the server (and most parsed bodies) already list their keys in order.
+  for (let i = 1; i < keys.length; i++) {
+    if ((keys[i - 1] as string) > (keys[i] as string)) {
+      keys.sort();
+      break;
+    }
+  }
+  let out = '{';
+  let first = true;
+  for (const k of keys) {
+    const v = obj[k];
+    if (v === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(k)}:${canonicalJson(v)}`;
+    first = false;
+  }
+  return `${out}}`;
+}
+
+/**
+ * `JSON.stringify(value)` when it is already the canonical form (every object's keys in sorted order,
+ * no `undefined`), else undefined. Lets a caller that needs both texts of a small JSON value (stored and
+ * fingerprinted) build it once.
+ */
+export function canonicalOrUndefined(value: unknown, text: string): string | undefined {
+  return isCanonical(value) ? text : undefined;
+}
+
+function isCanonical(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return value !== undefined;
+  if (Array.isArray(value)) {
+    for (const v of value) if (v !== null && typeof v === 'object' && !isCanonical(v)) return false;
+    return true;
+  }
+  let prev: string | undefined;
+  for (const k in value) {
+    if (prev !== undefined && prev > k) return false;
+    prev = k;
+    const v = (value as Record<string, unknown>)[k];
+    if (v === undefined || (v !== null && typeof v === 'object' && !isCanonical(v))) return false;
+  }
+  return true;
 }
 
 const MICRO = 1_000_000n;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv, Deps, Queryable, Scope } from '../context';
@@ -17,7 +16,17 @@ import {
 } from '../http';
 import { fingerprint, inflightKey, inProgress, type Outcome, reused, runIdempotent } from '../idempotency';
 import { chargeInfoOut } from '../shapes';
-import { canonicalJson, formatMicros, multiplyMicros, newId, numberToMicros, toBig } from '../util';
+import {
+  canonicalJson,
+  canonicalOrUndefined,
+  formatMicros,
+  multiplyMicros,
+  newId,
+  numberToMicros,
+  sha256,
+  toBig,
+} from '../util';
+import { fastUsageItem, metadataText } from './fast-parse';
 import { Emitter } from '../webhooks/emit';
 import {
   blockedError,
@@ -51,17 +60,24 @@ export const usageSchema = z
 
 export type UsageBody = z.output<typeof usageSchema>;
 
+/** `quantity` as a decimal with 6 places, rounded half up (spec §2.9); whole numbers skip the arithmetic. */
+function quantityText(q: number): string {
+  return Number.isInteger(q) && q >= 0 && q <= 1e15 ? `${q}.000000` : formatMicros(numberToMicros(q));
+}
+
 /** Rounds the quantity half up to 6 decimals (spec §2.9) and returns [body for fingerprint, decimal text]. */
 function normalise(body: UsageBody): { body: UsageBody; quantityText: string } {
-  const quantityText = formatMicros(numberToMicros(body.quantity));
-  return { body: { ...body, quantity: Number(quantityText) }, quantityText };
+  const text = quantityText(body.quantity);
+  const quantity = Number(text);
+  return { body: quantity === body.quantity ? body : { ...body, quantity }, quantityText: text };
 }
 
 /**
  * Fingerprint of a usage body (spec §5.1): the same fields as the generic canonical-JSON fingerprint,
  * in a fixed order (a JSON array is unambiguous), which avoids sorting keys for every item of a bulk.
+ * `metaText` is `JSON.stringify(b.metadata)` when the caller has it.
  */
-function usageFingerprint(routeClass: string, b: UsageBody): string {
+function usageFingerprint(routeClass: string, b: UsageBody, metaText?: string): string {
   const parts = [
     b.customerId ?? null,
     b.externalCustomerId ?? null,
@@ -70,11 +86,22 @@ function usageFingerprint(routeClass: string, b: UsageBody): string {
     b.units ?? null,
     b.description ?? null,
   ];
-  const meta = b.metadata === undefined ? '' : canonicalJson(b.metadata);
-  return `${routeClass}:${createHash('sha256').update(JSON.stringify(parts)).update('\u0000').update(meta).digest('hex')}`;
+  const meta =
+    b.metadata === undefined
+      ? ''
+      : ((metaText === undefined ? undefined : canonicalOrUndefined(b.metadata, metaText)) ??
+        canonicalJson(b.metadata));
+  return `${routeClass}:${sha256(`${JSON.stringify(parts)}\u0000${meta}`)}`;
 }
 
-type ItemResult = { status: number; body?: Record<string, unknown>; error?: ApiError; replayed?: boolean };
+/** The outcome of one usage item; `id` is the usage event id of a recorded (or replayed) item. */
+type ItemResult = {
+  status: number;
+  id?: string;
+  body?: Record<string, unknown>;
+  error?: ApiError;
+  replayed?: boolean;
+};
 
 const usageRecorded = (
   id: string,
@@ -96,150 +123,187 @@ const usageRecorded = (
   createdAt,
 });
 
+/** Response body of `/usage/internal` (201) or `/usage/internal/batch` (202) for a recorded item. */
+function internalBody(
+  routeClass: 'usage:internal' | 'usage:internal-batch',
+  id: string,
+  b: UsageBody,
+  cust: { id: string; is_internal: boolean },
+  isDuplicate: boolean,
+): Record<string, unknown> {
+  return routeClass === 'usage:internal'
+    ? {
+        success: true,
+        usageEventId: id,
+        customerId: cust.id,
+        usageType: b.usageType,
+        quantity: b.quantity,
+        units: b.units ?? null,
+        description: b.description ?? null,
+        isInternal: Boolean(cust.is_internal),
+        message: 'Usage recorded',
+        isDuplicate,
+      }
+    : {
+        success: true,
+        usageEventId: id,
+        customerId: cust.id,
+        usageType: b.usageType,
+        quantity: b.quantity,
+        idempotencyKey: b.idempotencyKey,
+        pendingEvents: 0,
+        message: 'Usage recorded',
+        isDuplicate,
+      };
+}
+
+/** One row of the JSON document the ingest statements expand (`jsonb_array_elements`). */
+function usageRow(
+  key: string,
+  fp: string,
+  id: string,
+  customerId: string,
+  b: UsageBody,
+  qty: string,
+  meta: string | null,
+): string {
+  // The metadata text is already JSON; it is spliced in rather than parsed and serialised again.
+  const head = JSON.stringify([
+    key,
+    fp,
+    id,
+    customerId,
+    b.usageType,
+    qty,
+    b.units ?? null,
+    b.description ?? null,
+  ]);
+  return `${head.slice(0, -1)},${meta ?? 'null'}]`;
+}
+
+/** Columns of a usage row as the statements read them from `jsonb_array_elements(...) AS x(e)`. */
+const USAGE_ROW_COLUMNS =
+  "e->>0 AS k, e->>1 AS f, e->>2 AS id, e->>3 AS c, e->>4 AS u, e->>5 AS q, e->>6 AS un, e->>7 AS d, nullif(e->8, 'null'::jsonb) AS m";
+
 /**
  * Set-based ingest of internal usage (no price, balance or cap checks) for `/usage/internal`,
  * `/usage/internal/batch` and `/usage/internal/bulk`. All items share one transaction and a handful of
- * statements; each item is still applied or refused on its own (spec §5.1, §10).
+ * statements; each item is still applied or refused on its own (spec §5.1, §10). The items travel to the
+ * database as one JSON document (one parameter). Response bodies are built only when `withBodies` is
+ * set (the single-item routes); the bulk route needs the event id alone.
  */
 export async function ingestInternal(
   deps: Deps,
   scope: Scope,
   items: UsageBody[],
   routeClass: 'usage:internal' | 'usage:internal-batch',
+  withBodies = true,
 ): Promise<ItemResult[]> {
-  const results: (ItemResult | undefined)[] = new Array(items.length);
-  const norm = items.map(normalise);
-  const fps = norm.map((n) => usageFingerprint(routeClass, n.body));
+  const count = items.length;
+  const results: (ItemResult | undefined)[] = new Array(count);
+  const bodies: UsageBody[] = new Array(count);
+  const qtys: string[] = new Array(count);
+  const metas: (string | null)[] = new Array(count);
+  const fps: string[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const n = normalise(items[i] as UsageBody);
+    const m = n.body.metadata === undefined ? null : metadataText(n.body.metadata);
+    bodies[i] = n.body;
+    qtys[i] = n.quantityText;
+    metas[i] = m;
+    fps[i] = usageFingerprint(routeClass, n.body, m ?? undefined);
+  }
   const firstByKey = new Map<string, number>();
   const dupOf = new Map<number, number>();
   const mine: string[] = [];
-  norm.forEach((n, i) => {
-    const key = n.body.idempotencyKey;
+  for (let i = 0; i < count; i++) {
+    const key = (bodies[i] as UsageBody).idempotencyKey;
     const seen = firstByKey.get(key);
     if (seen !== undefined) {
       if (fps[seen] === fps[i]) dupOf.set(i, seen);
-      else
-        results[i] = {
-          status: 409,
-          error: reused(key),
-        };
-      return;
+      else results[i] = { status: 409, error: reused(key) };
+      continue;
     }
     firstByKey.set(key, i);
     const local = inflightKey(scope, key);
     const running = deps.inflight.get(local);
     if (running !== undefined) {
-      results[i] =
-        running === fps[i]
-          ? {
-              status: 409,
-              error: inProgress(key),
-            }
-          : {
-              status: 409,
-              error: reused(key),
-            };
-      return;
+      results[i] = { status: 409, error: running === fps[i] ? inProgress(key) : reused(key) };
+      continue;
     }
-    deps.inflight.set(local, fps[i] ?? '');
+    deps.inflight.set(local, fps[i] as string);
     mine.push(local);
-  });
+  }
+  const status = routeClass === 'usage:internal' ? 201 : 202;
+  const custOf: ({ id: string; is_internal: boolean } | undefined)[] = new Array(count);
+  const ids: string[] = new Array(count);
   let deliveries = 0;
   // Fast path: one statement claims the keys and inserts the events, guarded by "no active webhook"
   // (a single statement is atomic, so no explicit transaction). With webhooks the events must be
   // emitted in the same transaction, so the work runs again on the transactional path.
   const work = async (tx: Queryable, fast: boolean): Promise<'slow' | undefined> => {
-    const todo = norm.map((_, i) => i).filter((i) => results[i] === undefined && !dupOf.has(i));
+    const todo: number[] = [];
+    const custIds = new Set<string>();
+    const exts = new Set<string>();
+    for (let i = 0; i < count; i++) {
+      if (results[i] !== undefined || dupOf.has(i)) continue;
+      todo.push(i);
+      const b = bodies[i] as UsageBody;
+      if (b.customerId !== undefined) custIds.add(b.customerId);
+      else if (b.externalCustomerId !== undefined) exts.add(b.externalCustomerId);
+    }
     if (todo.length === 0) return undefined;
-    const ids = [
-      ...new Set(todo.map((i) => norm[i]?.body.customerId).filter((v): v is string => v !== undefined)),
-    ];
-    const exts = [
-      ...new Set(
-        todo.map((i) => norm[i]?.body.externalCustomerId).filter((v): v is string => v !== undefined),
-      ),
-    ];
     const custs = await tx.query<{ id: string; external_customer_id: string | null; is_internal: boolean }>(
       `SELECT id, external_customer_id, is_internal FROM customers
          WHERE project_id = $1 AND mode = $2 AND (id = ANY($3::text[]) OR external_customer_id = ANY($4::text[]))`,
-      [scope.projectId, scope.mode, ids, exts],
+      [scope.projectId, scope.mode, [...custIds], [...exts]],
     );
     const byId = new Map(custs.map((r) => [r.id, r]));
     const byExt = new Map(
       custs.filter((r) => r.external_customer_id !== null).map((r) => [r.external_customer_id, r]),
     );
     const now = new Date().toISOString();
-    const claim: {
-      i: number;
-      id: string;
-      cust: { id: string; is_internal: boolean };
-      body: Record<string, unknown>;
-    }[] = [];
+    const claim: number[] = [];
     for (const i of todo) {
-      const n = norm[i];
-      if (!n) continue;
+      const b = bodies[i] as UsageBody;
       const cust =
-        n.body.customerId !== undefined
-          ? byId.get(n.body.customerId)
-          : byExt.get(n.body.externalCustomerId ?? '');
+        b.customerId !== undefined ? byId.get(b.customerId) : byExt.get(b.externalCustomerId ?? '');
       if (!cust) {
         results[i] = { status: 404, error: notFound('CUSTOMER_NOT_FOUND', 'Customer') };
         continue;
       }
-      const id = newId('use');
-      const b = n.body;
-      const body =
-        routeClass === 'usage:internal'
-          ? {
-              success: true,
-              usageEventId: id,
-              customerId: cust.id,
-              usageType: b.usageType,
-              quantity: b.quantity,
-              units: b.units ?? null,
-              description: b.description ?? null,
-              isInternal: Boolean(cust.is_internal),
-              message: 'Usage recorded',
-              isDuplicate: false,
-            }
-          : {
-              success: true,
-              usageEventId: id,
-              customerId: cust.id,
-              usageType: b.usageType,
-              quantity: b.quantity,
-              idempotencyKey: b.idempotencyKey,
-              pendingEvents: 0,
-              message: 'Usage recorded',
-              isDuplicate: false,
-            };
-      claim.push({ i, id, cust, body });
+      custOf[i] = cust;
+      ids[i] = newId('use');
+      claim.push(i);
     }
     if (claim.length === 0) return undefined;
-    claim.sort((a, b) =>
-      (norm[a.i]?.body.idempotencyKey ?? '') < (norm[b.i]?.body.idempotencyKey ?? '') ? -1 : 1,
-    );
-    const status = routeClass === 'usage:internal' ? 201 : 202;
-    const keysOf = claim.map((x) => norm[x.i]?.body.idempotencyKey);
-    const eventCols = () => {
-      const col = <T>(f: (x: (typeof claim)[number], n: { body: UsageBody; quantityText: string }) => T) =>
-        claim.map((x) => f(x, norm[x.i] as { body: UsageBody; quantityText: string }));
-      return [
-        col((x) => x.id),
-        col((x) => x.cust.id),
-        col((_, n) => n.body.usageType),
-        col((_, n) => n.quantityText),
-        col((_, n) => n.body.units ?? null),
-        col((_, n) => n.body.description ?? null),
-        col((_, n) => (n.body.metadata ? JSON.stringify(n.body.metadata) : null)),
-      ];
+    // Keys are claimed in key order, so concurrent requests lock them in one order.
+    const keyOf = (i: number) => (bodies[i] as UsageBody).idempotencyKey;
+    claim.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1));
+    const rowsOf = (list: number[]) => {
+      let doc = '[';
+      for (let j = 0; j < list.length; j++) {
+        const i = list[j] as number;
+        const b = bodies[i] as UsageBody;
+        doc +=
+          (j === 0 ? '' : ',') +
+          usageRow(
+            b.idempotencyKey,
+            fps[i] as string,
+            ids[i] as string,
+            (custOf[i] as { id: string }).id,
+            b,
+            qtys[i] as string,
+            metas[i] ?? null,
+          );
+      }
+      return `${doc}]`;
     };
-    let claimedKeys: string[];
+    let won: Set<string> | undefined;
     if (fast) {
       const [r] = await tx.query<{ has_hooks: boolean; claimed: string[] | null }>(
         `WITH hooks AS (SELECT 1 FROM webhooks WHERE project_id = $1 AND mode = $2 AND is_active AND deleted_at IS NULL LIMIT 1),
-           t AS (SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
-                 AS t(k, f, id, c, u, q, un, d, m)),
+           t AS (SELECT ${USAGE_ROW_COLUMNS} FROM jsonb_array_elements($5::jsonb) AS x(e)),
            claimed AS (
              INSERT INTO idempotency_keys (project_id, mode, key, route_class, fingerprint, status_code, response)
              SELECT $1, $2, t.k, $3, t.f, $4, jsonb_build_object('usageEventId', t.id) FROM t
@@ -247,42 +311,27 @@ export async function ingestInternal(
              ON CONFLICT DO NOTHING RETURNING key),
            ins AS (
              INSERT INTO events (id, project_id, mode, kind, customer_id, event_type, idempotency_key, usage_type, quantity, units, description, metadata, created_at)
-             SELECT t.id, $1, $2, 'usage', t.c, 'USAGE', t.k, t.u, t.q::numeric, t.un, t.d, t.m::jsonb, $14
+             SELECT t.id, $1, $2, 'usage', t.c, 'USAGE', t.k, t.u, t.q::numeric, t.un, t.d, t.m, $6
              FROM t WHERE t.k IN (SELECT key FROM claimed) RETURNING 1)
-           SELECT EXISTS (SELECT 1 FROM hooks) AS has_hooks, (SELECT array_agg(key) FROM claimed) AS claimed, (SELECT count(*) FROM ins) AS n`,
-        [
-          scope.projectId,
-          scope.mode,
-          routeClass,
-          status,
-          keysOf,
-          claim.map((x) => fps[x.i]),
-          ...eventCols(),
-          now,
-        ],
+           SELECT EXISTS (SELECT 1 FROM hooks) AS has_hooks, (SELECT count(*) FROM ins) AS n,
+             (SELECT CASE WHEN count(*) = $7 THEN NULL ELSE coalesce(array_agg(key), '{}') END FROM claimed) AS claimed`,
+        // Only the event id is stored with the key: a replay has the same fingerprint, so the rest of
+        // the body is this one. `claimed` lists the keys written only when some were not (replays).
+        [scope.projectId, scope.mode, routeClass, status, rowsOf(claim), now, claim.length],
       );
       if (r?.has_hooks) return 'slow';
-      claimedKeys = r?.claimed ?? [];
+      if (r?.claimed) won = new Set(r.claimed);
     } else {
       const claimed = await tx.query<{ key: string }>(
         `INSERT INTO idempotency_keys (project_id, mode, key, route_class, fingerprint, status_code, response)
-           SELECT $1, $2, t.k, $3, t.f, $4, jsonb_build_object('usageEventId', t.id) FROM unnest($5::text[], $6::text[], $7::text[]) AS t(k, f, id)
+           SELECT $1, $2, t.k, $3, t.f, $4, jsonb_build_object('usageEventId', t.id)
+           FROM (SELECT ${USAGE_ROW_COLUMNS} FROM jsonb_array_elements($5::jsonb) AS x(e)) AS t
            ON CONFLICT DO NOTHING RETURNING key`,
-        // Only the event id is stored: a replay has the same fingerprint, so the rest of the body is this one.
-        [
-          scope.projectId,
-          scope.mode,
-          routeClass,
-          status,
-          keysOf,
-          claim.map((x) => fps[x.i]),
-          claim.map((x) => x.id),
-        ],
+        [scope.projectId, scope.mode, routeClass, status, rowsOf(claim)],
       );
-      claimedKeys = claimed.map((r) => r.key);
+      won = new Set(claimed.map((r) => r.key));
     }
-    const won = new Set(claimedKeys);
-    const lost = claim.filter((x) => !won.has(norm[x.i]?.body.idempotencyKey ?? ''));
+    const lost = won === undefined ? [] : claim.filter((i) => !won.has(keyOf(i)));
     if (lost.length > 0) {
       const stored = await tx.query<{
         key: string;
@@ -291,68 +340,55 @@ export async function ingestInternal(
         response: Record<string, unknown> | null;
       }>(
         'SELECT key, fingerprint, status_code, response FROM idempotency_keys WHERE project_id = $1 AND mode = $2 AND key = ANY($3::text[])',
-        [scope.projectId, scope.mode, lost.map((x) => norm[x.i]?.body.idempotencyKey)],
+        [scope.projectId, scope.mode, lost.map(keyOf)],
       );
       const byKey = new Map(stored.map((s) => [s.key, s]));
-      for (const x of lost) {
-        const key = norm[x.i]?.body.idempotencyKey ?? '';
+      for (const i of lost) {
+        const key = keyOf(i);
         const s = byKey.get(key);
         if (!s || s.status_code === null || !s.response) {
-          results[x.i] = {
-            status: 409,
-            error: inProgress(key),
-          };
-        } else if (s.fingerprint !== fps[x.i]) {
-          results[x.i] = {
-            status: 409,
-            error: reused(key),
-          };
+          results[i] = { status: 409, error: inProgress(key) };
+        } else if (s.fingerprint !== fps[i]) {
+          results[i] = { status: 409, error: reused(key) };
         } else {
-          results[x.i] = {
+          results[i] = {
             status: Number(s.status_code),
-            body: { ...x.body, usageEventId: s.response.usageEventId, isDuplicate: true },
+            id: String(s.response.usageEventId),
             replayed: true,
           };
         }
       }
     }
-    const fresh = claim.filter((x) => won.has(norm[x.i]?.body.idempotencyKey ?? ''));
+    const fresh = won === undefined ? claim : claim.filter((i) => won.has(keyOf(i)));
     if (fresh.length === 0) return undefined;
-    if (fast) {
-      for (const x of fresh) results[x.i] = { status, body: x.body };
-      return undefined;
-    }
-    const cols = eventCols();
-    const freshIds = new Set(fresh.map((x) => x.id));
-    const keep = claim.map((x) => freshIds.has(x.id));
-    const pick = (arr: unknown[]) => arr.filter((_, j) => keep[j]);
+    for (const i of fresh) results[i] = { status, id: ids[i] as string };
+    if (fast) return undefined;
     await tx.query(
       `INSERT INTO events (id, project_id, mode, kind, customer_id, event_type, idempotency_key, usage_type, quantity, units, description, metadata, created_at)
-         SELECT t.id, $1, $2, 'usage', t.c, 'USAGE', t.k, t.u, t.q::numeric, t.un, t.d, t.m::jsonb, $3
-         FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) AS t(id, c, k, u, q, un, d, m)`,
-      [
-        scope.projectId,
-        scope.mode,
-        now,
-        pick(cols[0] ?? []),
-        pick(cols[1] ?? []),
-        pick(keysOf),
-        ...cols.slice(2).map(pick),
-      ],
+         SELECT t.id, $1, $2, 'usage', t.c, 'USAGE', t.k, t.u, t.q::numeric, t.un, t.d, t.m, $3
+         FROM (SELECT ${USAGE_ROW_COLUMNS} FROM jsonb_array_elements($4::jsonb) AS x(e)) AS t`,
+      [scope.projectId, scope.mode, now, rowsOf(fresh)],
     );
     const em = new Emitter(tx, scope);
-    for (const x of fresh) {
-      const n = norm[x.i];
-      if (!n) continue;
-      results[x.i] = { status, body: x.body };
-      await em.emit('usage.recorded', usageRecorded(x.id, n.body, x.cust.id, n.quantityText, now));
+    for (const i of fresh) {
+      await em.emit(
+        'usage.recorded',
+        usageRecorded(
+          ids[i] as string,
+          bodies[i] as UsageBody,
+          (custOf[i] as { id: string }).id,
+          qtys[i] as string,
+          now,
+        ),
+      );
     }
     deliveries = em.deliveries;
     return undefined;
   };
   try {
     if ((await work(deps.db, true)) === 'slow') {
-      for (let i = 0; i < results.length; i++) if (results[i]?.status === 404) results[i] = undefined;
+      for (let i = 0; i < count; i++)
+        if (results[i]?.status === 404 || results[i]?.id !== undefined) results[i] = undefined;
       await deps.db.transaction((tx) => work(tx, false));
     }
   } finally {
@@ -361,11 +397,29 @@ export async function ingestInternal(
   if (deliveries > 0) deps.wake();
   for (const [i, first] of dupOf) {
     const r = results[first];
-    results[i] = r?.body ? { status: r.status, body: { ...r.body, isDuplicate: true }, replayed: true } : r;
+    results[i] = r?.id !== undefined ? { status: r.status, id: r.id, replayed: true } : r;
   }
-  return results.map(
-    (r) => r ?? { status: 500, error: new ApiError(500, 'INTERNAL_ERROR', 'Item not processed') },
-  );
+  const out: ItemResult[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const r = results[i];
+    if (!r) {
+      out[i] = { status: 500, error: new ApiError(500, 'INTERNAL_ERROR', 'Item not processed') };
+      continue;
+    }
+    if (withBodies && r.id !== undefined) {
+      const cust = custOf[i] ?? custOf[dupOf.get(i) ?? -1];
+      const b = bodies[i] as UsageBody;
+      r.body = internalBody(
+        routeClass,
+        r.id,
+        b,
+        cust ?? { id: b.customerId ?? '', is_internal: false },
+        Boolean(r.replayed),
+      );
+    }
+    out[i] = r;
+  }
+  return out;
 }
 
 /** The charging path of `POST /usage` (sync) and `POST /usage/async` (spec §3.3). */
@@ -554,9 +608,16 @@ export function registerUsage(api: Hono<AppEnv>, deps: Deps): void {
     const valid: UsageBody[] = [];
     const at: number[] = [];
     const results: Record<string, unknown>[] = new Array(events.length);
-    events.forEach((raw, index) => {
-      const item = stripNulls(raw);
-      const res = usageSchema.safeParse(item);
+    for (let index = 0; index < events.length; index++) {
+      const raw = events[index];
+      // The hand-written check takes the common shape; anything else gets zod and its messages.
+      const fast = fastUsageItem(raw);
+      if (fast) {
+        valid.push(fast);
+        at.push(index);
+        continue;
+      }
+      const res = usageSchema.safeParse(stripNulls(raw));
       if (res.success) {
         valid.push(res.data);
         at.push(index);
@@ -573,14 +634,16 @@ export function registerUsage(api: Hono<AppEnv>, deps: Deps): void {
           },
         };
       }
-    });
-    const out = valid.length > 0 ? await ingestInternal(deps, c.get('auth'), valid, 'usage:internal') : [];
-    out.forEach((r, j) => {
+    }
+    const out =
+      valid.length > 0 ? await ingestInternal(deps, c.get('auth'), valid, 'usage:internal', false) : [];
+    for (let j = 0; j < out.length; j++) {
+      const r = out[j] as (typeof out)[number];
       const index = at[j] ?? 0;
       results[index] = r.error
         ? { index, status: r.status, error: { code: r.error.code, error: r.error.message } }
-        : { index, status: r.status, usageEventId: r.body?.usageEventId, isDuplicate: Boolean(r.replayed) };
-    });
+        : { index, status: r.status, usageEventId: r.id, isDuplicate: Boolean(r.replayed) };
+    }
     return send(c, 200, { results });
   });
 }

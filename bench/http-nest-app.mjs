@@ -1,15 +1,24 @@
-// The app under test for bench/http-nest.mjs. `node http-nest-app.mjs bare|drip`: NestJS 11 on the
-// Express platform. `drip` adds DripModule.forRoot() and DripInterceptor on the controller, with a usage
-// record and a run with one event per request, delivered to the local Drip server (DRIP_API_URL /
-// DRIP_API_KEY). Control routes under /__bench are not metered. Plain JavaScript: decorators are applied
-// with Reflect.decorate and no decorator metadata exists, as in an esbuild/swc build without it.
+// The app under test for bench/http-nest.mjs. `node http-nest-app.mjs bare|drip|meter-only|noop`:
+// NestJS 11 on the Express platform. `drip` adds DripModule.forRoot() and DripInterceptor on the
+// controller, with a usage record and a run with one event per request, delivered to the local Drip
+// server (DRIP_API_URL / DRIP_API_KEY). `meter-only` is the same metering with a client whose fetch never
+// answers (request-path cost alone). `noop` puts an interceptor that only returns `next.handle()` on the
+// controller: what Nest's interceptor machinery costs before any metering (diagnostic).
+// BENCH_DRIP_NESTJS may name another build of @drip/nestjs (a file path or URL of its ESM entry), to compare
+// two builds under the same harness. Control routes under /__bench are not metered. Plain JavaScript:
+// decorators are applied with Reflect.decorate and no decorator metadata exists, as in an esbuild/swc
+// build without it.
 import 'reflect-metadata';
+import { pathToFileURL } from 'node:url';
 import { Drip } from '@drip/core';
-import { DRIP_REQUEST_METER, DripInterceptor, DripModule, DripRun } from '@drip/nestjs';
-import { Controller, Get, Module, Param, Post, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Injectable, Module, Param, Post, UseInterceptors } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 
-const mode = process.argv[2] === 'drip' ? 'drip' : 'bare';
+const { DRIP_REQUEST_METER, DripInterceptor, DripModule, DripRun } = await import(
+  process.env.BENCH_DRIP_NESTJS ? pathToFileURL(process.env.BENCH_DRIP_NESTJS).href : '@drip/nestjs'
+);
+const mode = ['drip', 'meter-only', 'noop'].includes(process.argv[2]) ? process.argv[2] : 'bare';
+const metered = mode === 'drip' || mode === 'meter-only';
 const customerId = process.env.BENCH_CUSTOMER_ID;
 let served = 0;
 let meter;
@@ -21,8 +30,15 @@ class ItemsController {
     return { id, name: 'Widget', price: 42 };
   }
 }
+class NoopInterceptor {
+  intercept(_context, next) {
+    return next.handle();
+  }
+}
+Reflect.decorate([Injectable()], NoopInterceptor);
 const itemDecorators = [Controller('items')];
-if (mode === 'drip') itemDecorators.push(UseInterceptors(DripInterceptor));
+if (metered) itemDecorators.push(UseInterceptors(DripInterceptor));
+if (mode === 'noop') itemDecorators.push(UseInterceptors(NoopInterceptor));
 Reflect.decorate(itemDecorators, ItemsController);
 const getDescriptor = Object.getOwnPropertyDescriptor(ItemsController.prototype, 'get');
 Param('id')(ItemsController.prototype, 'get', 0);
@@ -49,9 +65,15 @@ for (const [name, decorator] of [
 
 class AppModule {}
 const imports = [];
-if (mode === 'drip') {
-  const client = new Drip({ apiKey: process.env.DRIP_API_KEY, baseUrl: process.env.DRIP_API_URL });
-  imports.push(DripModule.forRoot({ client, customer: () => customerId }));
+if (metered) {
+  const client = new Drip({
+    apiKey: process.env.DRIP_API_KEY,
+    baseUrl: process.env.DRIP_API_URL,
+    ...(mode === 'meter-only' ? { fetch: () => new Promise(() => {}) } : {}),
+  });
+  // BENCH_NO_ASYNC_CONTEXT=1: no AsyncLocalStorage request scope (the `asyncContext: false` option).
+  const asyncContext = process.env.BENCH_NO_ASYNC_CONTEXT !== '1';
+  imports.push(DripModule.forRoot({ client, customer: () => customerId, asyncContext }));
 }
 Reflect.decorate([Module({ imports, controllers: [ItemsController, BenchController] })], AppModule);
 
@@ -60,11 +82,12 @@ const express = app.getHttpAdapter().getInstance();
 express.disable('x-powered-by');
 express.disable('etag');
 await app.listen(0, '127.0.0.1');
-if (mode === 'drip') meter = app.get(DRIP_REQUEST_METER);
+if (metered) meter = app.get(DRIP_REQUEST_METER);
 process.stdout.write(
   `${JSON.stringify({ url: `http://127.0.0.1:${app.getHttpServer().address().port}` })}\n`,
 );
 process.once('SIGTERM', async () => {
+  if (mode === 'meter-only') process.exit(0); // its delivery never answers: nothing to flush
   await app.close(); // DripModule flushes on shutdown
   process.exit(0);
 });

@@ -68,7 +68,7 @@ export function dripContextOf(request: unknown): DripRequestContext | undefined 
  */
 export const DripRun: () => ParameterDecorator = createParamDecorator(
   (_data: unknown, ctx: ExecutionContext): DripRequestContext | undefined =>
-    dripContextOf(ctx.switchToHttp().getRequest()),
+    dripContextOf(ctx.getArgByIndex(0)),
 );
 
 /**
@@ -82,5 +82,5 @@ export const DripRun: () => ParameterDecorator = createParamDecorator(
  */
 export const DripCustomer: () => ParameterDecorator = createParamDecorator(
   (_data: unknown, ctx: ExecutionContext): string | undefined =>
-    dripContextOf(ctx.switchToHttp().getRequest())?.customerId,
+    dripContextOf(ctx.getArgByIndex(0))?.customerId,
 );

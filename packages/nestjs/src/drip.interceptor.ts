@@ -2,6 +2,7 @@ import {
   type BeginResult,
   type DripRequestContext,
   isPromiseLike,
+  type RequestHandle,
   type RequestMeter,
   type RequestView,
 } from '@drip/core';
@@ -14,7 +15,7 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { type Observable, tap } from 'rxjs';
+import { Observable, type Observer, type Subscriber } from 'rxjs';
 import { DRIP_METER_KEY, DRIP_REQUEST_METER, DRIP_STATE_KEY, SKIP_DRIP_KEY } from './drip.constants';
 import type { DripMeterRule } from './drip.decorators';
 
@@ -39,12 +40,30 @@ export interface DripHttpRequest {
 interface NodeResponseLike {
   statusCode: number;
   writableFinished?: boolean;
-  once(event: 'close', listener: () => void): unknown;
+  on(event: 'close', listener: (this: NodeResponseLike) => void): unknown;
   setHeader(name: string, value: string): unknown;
 }
 
+/** The platform's reply: Express `Response` (a Node response), or Fastify's reply with `raw`. */
+type PlatformReply = NodeResponseLike & { raw?: NodeResponseLike; header?: unknown };
+
+/** Per-request marks on the platform request: seen once (registered twice, metered once), and the context. */
 type Marked = { [SEEN]?: true; [DRIP_STATE_KEY]?: DripRequestContext };
+/** Per-request marks on the Node response: the handle to finish on `close`, and the handler's error. */
+type MarkedResponse = NodeResponseLike & { [HANDLE]?: RequestHandle; [ERROR]?: unknown };
+
 const SEEN = Symbol.for('@drip/nestjs.seen');
+const HANDLE = Symbol('@drip/nestjs.handle');
+const ERROR = Symbol('@drip/nestjs.error');
+
+/** What the decorators say about one handler of one controller, read once (see {@link DripInterceptor}). */
+interface HandlerMetadata {
+  skip: boolean;
+  rule: DripMeterRule | undefined;
+}
+
+/** A controller class or one of its handler functions, as Nest hands them to interceptors. */
+type Target = Function;
 
 /**
  * Meters each HTTP request a controller handles, per customer, and wraps the handler in a run. Use it
@@ -72,6 +91,14 @@ const SEEN = Symbol.for('@drip/nestjs.seen');
  */
 @Injectable()
 export class DripInterceptor implements NestInterceptor {
+  /**
+   * `@SkipDrip()` / `@DripMeter()` per controller class and handler, read through the `Reflector` on the
+   * first request to each handler. Decorator metadata is fixed once the classes are defined, so it is
+   * not read again per request. Keyed by class, then handler: an inherited handler can be shared by two
+   * controllers with different class-level rules.
+   */
+  private readonly metadata = new WeakMap<Target, WeakMap<Target, HandlerMetadata>>();
+
   constructor(
     @Inject(DRIP_REQUEST_METER) private readonly meter: RequestMeter,
     @Inject(Reflector) private readonly reflector: Reflector,
@@ -82,19 +109,16 @@ export class DripInterceptor implements NestInterceptor {
     next: CallHandler,
   ): Observable<unknown> | Promise<Observable<unknown>> {
     if (context.getType() !== 'http') return next.handle();
-    const http = context.switchToHttp();
-    const req = http.getRequest<DripHttpRequest & Marked>();
+    // `getArgByIndex` rather than `switchToHttp()`, which allocates three accessors per call.
+    const req = context.getArgByIndex<DripHttpRequest & Marked>(0);
     if (req[SEEN]) return next.handle();
     req[SEEN] = true;
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean | undefined>(SKIP_DRIP_KEY, targets) === true) {
-      return next.handle();
-    }
-    const rule = this.reflector.getAllAndOverride<DripMeterRule | undefined>(DRIP_METER_KEY, targets);
-    const reply = http.getResponse<NodeResponseLike & { raw?: NodeResponseLike; header?: unknown }>();
+    const meta = this.handlerMetadata(context.getClass(), context.getHandler());
+    if (meta.skip) return next.handle();
+    const reply = context.getArgByIndex<PlatformReply>(1);
     let begun: BeginResult | PromiseLike<BeginResult>;
     try {
-      begun = this.meter.begin(requestView(req, rule));
+      begun = this.meter.begin(new NestRequestView(req, meta.rule));
     } catch {
       // The pipeline never throws by contract; if it ever does, the request goes on unmetered.
       return next.handle();
@@ -107,23 +131,57 @@ export class DripInterceptor implements NestInterceptor {
     }
     return proceed(begun, req, reply, next);
   }
+
+  private handlerMetadata(controller: Target, handler: Target): HandlerMetadata {
+    let byHandler = this.metadata.get(controller);
+    if (byHandler === undefined) {
+      byHandler = new WeakMap();
+      this.metadata.set(controller, byHandler);
+    }
+    let meta = byHandler.get(handler);
+    if (meta === undefined) {
+      const targets = [handler, controller];
+      meta = {
+        skip: this.reflector.getAllAndOverride<boolean | undefined>(SKIP_DRIP_KEY, targets) === true,
+        rule: this.reflector.getAllAndOverride<DripMeterRule | undefined>(DRIP_METER_KEY, targets),
+      };
+      byHandler.set(handler, meta);
+    }
+    return meta;
+  }
 }
 
-function requestView(req: DripHttpRequest, rule: DripMeterRule | undefined): RequestView<DripHttpRequest> {
-  const url = req.originalUrl ?? req.url;
-  const q = url.indexOf('?');
-  return {
-    method: req.method.toUpperCase(),
-    path: q === -1 ? url : url.slice(0, q),
-    route: routeOf(req),
-    header: (name) => {
-      const value = req.headers[name.toLowerCase()];
-      return Array.isArray(value) ? value.join(', ') : value;
-    },
-    user: req.user,
-    raw: req,
-    rule,
-  };
+/** The pipeline's view of a Nest request (Express or Fastify), with no per-request closure. */
+class NestRequestView implements RequestView<DripHttpRequest> {
+  readonly method: string;
+  readonly path: string;
+  readonly route: string | undefined;
+  readonly user: unknown;
+  constructor(
+    readonly raw: DripHttpRequest,
+    readonly rule: DripMeterRule | undefined,
+  ) {
+    const method = raw.method;
+    this.method = isUpperCase(method) ? method : method.toUpperCase();
+    const url = raw.originalUrl ?? raw.url;
+    const q = url.indexOf('?');
+    this.path = q === -1 ? url : url.slice(0, q);
+    this.route = routeOf(raw);
+    this.user = raw.user;
+  }
+
+  header(name: string): string | undefined {
+    const value = this.raw.headers[name.toLowerCase()];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+}
+
+function isUpperCase(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 97 && c <= 122) return false;
+  }
+  return true;
 }
 
 /** The matched route template: Express `req.route.path`, Fastify `request.routeOptions.url`. */
@@ -140,7 +198,7 @@ function routeOf(req: DripHttpRequest): string | undefined {
 function proceed(
   result: BeginResult,
   req: DripHttpRequest & Marked,
-  reply: NodeResponseLike & { raw?: NodeResponseLike; header?: unknown },
+  reply: PlatformReply,
   next: CallHandler,
 ): Observable<unknown> {
   if (result.kind === 'skip') return next.handle();
@@ -153,23 +211,41 @@ function proceed(
     }
     throw new HttpException(result.body as Record<string, unknown>, result.status);
   }
-  const { handle, context } = result;
-  req[DRIP_STATE_KEY] = context;
-  const raw = reply.raw ?? reply;
-  let error: unknown;
+  const { handle } = result;
+  req[DRIP_STATE_KEY] = result.context;
+  const raw = (reply.raw ?? reply) as MarkedResponse;
+  raw[HANDLE] = handle;
   // `close` follows the end of a sent response and comes alone when the client left first; by then
-  // Nest's exception layer has written the status.
-  raw.once('close', () => {
-    handle.finish({ status: raw.statusCode, error, aborted: raw.writableFinished === false });
-  });
+  // Nest's exception layer has written the status. One shared listener: the state is on the response.
+  raw.on('close', onClose);
   // `next.handle()` binds the handler to the async context it is called in: the request scope.
-  return handle
-    .run(() => next.handle())
-    .pipe(
-      tap({
-        error: (e: unknown) => {
-          error = e;
-        },
-      }),
-    );
+  const handled = handle.run(() => next.handle());
+  return new Observable<unknown>((subscriber) => handled.subscribe(new ErrorRecorder(subscriber, raw)));
+}
+
+function onClose(this: MarkedResponse): void {
+  // `finish` is idempotent: a second `close` (none is expected) would change nothing.
+  this[HANDLE]?.finish({
+    status: this.statusCode,
+    error: this[ERROR],
+    aborted: this.writableFinished === false,
+  });
+}
+
+/** Passes the handler's notifications through and keeps its error for the request's outcome. */
+class ErrorRecorder implements Observer<unknown> {
+  constructor(
+    private readonly target: Subscriber<unknown>,
+    private readonly res: MarkedResponse,
+  ) {}
+  next(value: unknown): void {
+    this.target.next(value);
+  }
+  error(error: unknown): void {
+    this.res[ERROR] = error;
+    this.target.error(error);
+  }
+  complete(): void {
+    this.target.complete();
+  }
 }

@@ -2,18 +2,50 @@ import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Drip } from '@drip/core';
 import { createTestDrip } from '@drip/testing';
-import { type CallHandler, type ExecutionContext, type INestApplication, Injectable } from '@nestjs/common';
+import {
+  type CallHandler,
+  Controller,
+  type ExecutionContext,
+  Get,
+  type INestApplication,
+  Injectable,
+  UseInterceptors,
+} from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { lastValueFrom, of } from 'rxjs';
 import supertest from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DRIP_OPTIONS, DripInterceptor, DripModule, type DripNestOptions } from '../src/index';
+import {
+  DRIP_OPTIONS,
+  DripInterceptor,
+  DripMeter,
+  DripModule,
+  type DripNestOptions,
+  DripRun,
+} from '../src/index';
 import * as src from '../src/index';
 import { armGate, boot, controllers, gate, meterOf, type Platform } from './fixtures';
 
 const api = createTestDrip();
 const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch });
 const { Items, Plain } = controllers(src);
+
+/** One handler inherited by two controllers whose class-level rules differ. */
+class QuotesBase {
+  @Get()
+  list(@DripRun() drip?: { run: { event(e: { eventType: string }): void } }) {
+    drip?.run.event({ eventType: 'quote.list' });
+    return { ok: true };
+  }
+}
+@Controller('cheap')
+@UseInterceptors(DripInterceptor)
+@DripMeter('cheap_calls')
+class CheapQuotes extends QuotesBase {}
+@Controller('dear')
+@UseInterceptors(DripInterceptor)
+@DripMeter('dear_calls', 3)
+class DearQuotes extends QuotesBase {}
 
 let app: INestApplication | undefined;
 beforeEach(() => api.reset());
@@ -193,6 +225,23 @@ describe.each<Platform>(['express', 'fastify'])('DripInterceptor on %s', (platfo
     await meter.flush(5_000);
     api.expectUsage({ customerId: 'cus_9', meter: 'api_calls', quantity: 2, records: 2 });
     api.expectRun({ customerId: 'cus_9', count: 2 });
+  });
+});
+
+describe('DripInterceptor metadata', () => {
+  it("applies each controller's own @DripMeter to a handler both inherit, on every request", async () => {
+    const customer = (req: { headers: Record<string, unknown> }) => req.headers['x-customer'] as string;
+    app = await boot('express', DripModule.forRoot({ client, customer }), [CheapQuotes, DearQuotes]);
+    const http = supertest(app.getHttpServer());
+    // Twice each, interleaved: the second request to each controller reads what the first one cached.
+    for (const path of ['/cheap', '/dear', '/cheap', '/dear']) {
+      expect((await http.get(path).set('x-customer', 'cus_q')).body).toEqual({ ok: true });
+    }
+    await meterOf(app).flush(5_000);
+    api.expectUsage({ customerId: 'cus_q', meter: 'cheap_calls', quantity: 2, records: 2 });
+    api.expectUsage({ customerId: 'cus_q', meter: 'dear_calls', quantity: 6, records: 2 });
+    expect(api.totalUsage({ customerId: 'cus_q', meter: 'api_calls' })).toBe(0);
+    api.expectRun({ customerId: 'cus_q', count: 4 });
   });
 });
 

@@ -174,7 +174,8 @@ function proceed(
   req.drip = result.context;
   // `close` follows `finish` on a completed response and comes alone when the client went away first,
   // so one listener tells both apart. Streamed responses (SSE, chunked) finish when they end.
-  res.once('close', () => {
+  // `on`, not `once`: `close` comes once per response, and the pipeline ignores a second finish anyway.
+  res.on('close', () => {
     handle.finish({
       status: res.statusCode,
       route: routeTemplate(req, path),

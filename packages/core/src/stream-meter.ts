@@ -83,38 +83,38 @@ interface PendingFlush {
  * ```
  */
 export class StreamMeter {
-  private readonly options: StreamMeterOptions;
-  private readonly deps: StreamMeterDeps;
-  private running = 0;
-  private flushed = 0;
-  private pending: PendingFlush | undefined;
-  private inFlight: Promise<StreamFlushResult> | undefined;
-  private timer: unknown;
-  private closed = false;
+  readonly #options: StreamMeterOptions;
+  readonly #deps: StreamMeterDeps;
+  #running = 0;
+  #flushed = 0;
+  #pending: PendingFlush | undefined;
+  #inFlight: Promise<StreamFlushResult> | undefined;
+  #timer: unknown;
+  #closed = false;
 
   constructor(options: StreamMeterOptions, deps: StreamMeterDeps) {
-    this.options = options;
-    this.deps = deps;
+    this.#options = options;
+    this.#deps = deps;
   }
 
   /** Quantity added and not yet part of a flush. */
   get total(): number {
-    return this.running;
+    return this.#running;
   }
 
   /** Quantity of the flush waiting to succeed (0 when none). */
   get pendingQuantity(): number {
-    return this.pending?.quantity ?? 0;
+    return this.#pending?.quantity ?? 0;
   }
 
   /** Successful flushes so far. */
   get flushCount(): number {
-    return this.flushed;
+    return this.#flushed;
   }
 
   /** Whether `close()` was called. */
   get isClosed(): boolean {
-    return this.closed;
+    return this.#closed;
   }
 
   /**
@@ -124,14 +124,14 @@ export class StreamMeter {
   add(quantity: number): void {
     const c = new Checker();
     c.quantity('quantity', quantity, true);
-    if (this.closed) c.add('meter', 'is closed');
+    if (this.#closed) c.add('meter', 'is closed');
     c.done();
     if (quantity === 0) return;
-    this.running += quantity;
-    this.options.onAdd?.(quantity, this.running);
-    this.armTimer();
-    const threshold = this.options.flushThreshold;
-    if (threshold !== undefined && threshold > 0 && this.running >= threshold && !this.inFlight) {
+    this.#running += quantity;
+    this.#options.onAdd?.(quantity, this.#running);
+    this.#armTimer();
+    const threshold = this.#options.flushThreshold;
+    if (threshold !== undefined && threshold > 0 && this.#running >= threshold && !this.#inFlight) {
       this.flush().catch(() => {
         // Reported through onError in flush(); the pending flush is kept for the next attempt.
       });
@@ -143,86 +143,86 @@ export class StreamMeter {
    * share its promise. On failure the flush stays pending with the same key and quantity.
    */
   flush(): Promise<StreamFlushResult> {
-    if (this.inFlight) return this.inFlight;
-    if (!this.pending) {
-      if (this.running === 0) {
+    if (this.#inFlight) return this.#inFlight;
+    if (!this.#pending) {
+      if (this.#running === 0) {
         return Promise.resolve({ success: true, quantity: 0, charge: null, isDuplicate: false });
       }
-      const n = this.flushed + 1;
-      const base = this.options.idempotencyKey;
-      this.pending = {
+      const n = this.#flushed + 1;
+      const base = this.#options.idempotencyKey;
+      this.#pending = {
         n,
-        quantity: this.running,
-        key: base ? `${base}:flush:${n}` : this.deps.nextKey(),
+        quantity: this.#running,
+        key: base ? `${base}:flush:${n}` : this.#deps.nextKey(),
       };
-      this.running = 0;
+      this.#running = 0;
     }
-    const pending = this.pending;
+    const pending = this.#pending;
     const body: Record<string, unknown> = {
-      customerId: this.options.customerId,
-      usageType: this.options.meter,
+      customerId: this.#options.customerId,
+      usageType: this.#options.meter,
       quantity: pending.quantity,
       idempotencyKey: pending.key,
     };
-    if (this.options.metadata !== undefined) body.metadata = this.options.metadata;
-    const p = this.deps.send(body).then(
+    if (this.#options.metadata !== undefined) body.metadata = this.#options.metadata;
+    const p = this.#deps.send(body).then(
       (res) => {
-        this.inFlight = undefined;
-        if (this.pending === pending) this.pending = undefined;
-        this.flushed = Math.max(this.flushed, pending.n);
+        this.#inFlight = undefined;
+        if (this.#pending === pending) this.#pending = undefined;
+        this.#flushed = Math.max(this.#flushed, pending.n);
         const result: StreamFlushResult = {
           success: res.success,
           quantity: pending.quantity,
           charge: res.charge,
           isDuplicate: res.isDuplicate,
         };
-        this.options.onFlush?.(result);
+        this.#options.onFlush?.(result);
         return result;
       },
       (err: unknown) => {
-        this.inFlight = undefined;
+        this.#inFlight = undefined;
         try {
-          this.options.onError?.(err);
+          this.#options.onError?.(err);
         } catch {
           // A throwing onError must not hide the flush error.
         }
         throw err;
       },
     );
-    this.inFlight = p;
+    this.#inFlight = p;
     return p;
   }
 
   /** Discards the pending flush and the running total. */
   reset(): void {
-    this.pending = undefined;
-    this.running = 0;
+    this.#pending = undefined;
+    this.#running = 0;
   }
 
   /** Stops the timer and sends a final flush. Later `add()` calls are refused. */
   async close(): Promise<StreamFlushResult> {
-    this.closed = true;
-    if (this.timer !== undefined) {
-      this.deps.clock.clearTimeout(this.timer);
-      this.timer = undefined;
+    this.#closed = true;
+    if (this.#timer !== undefined) {
+      this.#deps.clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
     }
     try {
-      if (this.inFlight) await this.inFlight.catch(() => undefined);
+      if (this.#inFlight) await this.#inFlight.catch(() => undefined);
       return await this.flush();
     } finally {
-      if (!this.pending && this.running === 0) this.deps.onClosed(this);
+      if (!this.#pending && this.#running === 0) this.#deps.onClosed(this);
     }
   }
 
-  private armTimer(): void {
-    const every = this.options.flushIntervalMs;
-    if (!every || this.timer !== undefined || this.closed) return;
-    const handle = this.deps.clock.setTimeout(() => {
-      this.timer = undefined;
-      if (this.closed) return;
+  #armTimer(): void {
+    const every = this.#options.flushIntervalMs;
+    if (!every || this.#timer !== undefined || this.#closed) return;
+    const handle = this.#deps.clock.setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#closed) return;
       this.flush().then(
         () => {
-          if (this.running > 0 || this.pending) this.armTimer();
+          if (this.#running > 0 || this.#pending) this.#armTimer();
         },
         (err: unknown) => {
           // Retry on the next tick of the interval unless the error is permanent (4xx other than 408/409/429).
@@ -233,12 +233,12 @@ export class StreamMeter {
             err.statusCode === 408 ||
             err.statusCode === 429
           ) {
-            this.armTimer();
+            this.#armTimer();
           }
         },
       );
     }, every);
     (handle as { unref?: () => void } | undefined)?.unref?.();
-    this.timer = handle;
+    this.#timer = handle;
   }
 }

@@ -256,15 +256,15 @@ export class Transport {
   readonly baseUrl: string;
   readonly policy: RetryPolicy;
   readonly clock: Clock;
-  private readonly config: TransportConfig;
-  private readonly random: () => number;
+  readonly #config: TransportConfig;
+  readonly #random: () => number;
 
   constructor(config: TransportConfig) {
-    this.config = config;
+    this.#config = config;
     this.baseUrl = config.baseUrl;
     this.policy = { ...DEFAULT_RETRY_POLICY, ...stripUndefined(config.policy ?? {}) };
     this.clock = config.clock ?? systemClock;
-    this.random = config.random ?? Math.random;
+    this.#random = config.random ?? Math.random;
   }
 
   /** Builds the URL for a path relative to the base (or an absolute URL, used for `/health`). */
@@ -282,11 +282,11 @@ export class Transport {
   /** Request headers for one call. */
   headers(hasBody: boolean, extra?: Record<string, string>): Record<string, string> {
     const h: Record<string, string> = {
-      Authorization: `Bearer ${this.config.apiKey}`,
+      Authorization: `Bearer ${this.#config.apiKey}`,
       Accept: 'application/json',
-      'X-Drip-Client': this.config.clientHeader,
+      'X-Drip-Client': this.#config.clientHeader,
     };
-    if (this.config.sendUserAgent) h['User-Agent'] = this.config.clientHeader;
+    if (this.#config.sendUserAgent) h['User-Agent'] = this.#config.clientHeader;
     if (hasBody) h['Content-Type'] = 'application/json';
     return extra ? { ...h, ...extra } : h;
   }
@@ -322,7 +322,7 @@ export class Transport {
       httpCount += 1;
       let err: DripError;
       let headerRetryAfterMs: number | undefined;
-      const outcome = await this.attempt(method, url, headers, bodyText, timeoutMs, remaining, signal);
+      const outcome = await this.#attempt(method, url, headers, bodyText, timeoutMs, remaining, signal);
       if (outcome.kind === 'response') {
         const { response, text } = outcome;
         const requestId = response.headers.get('x-request-id') ?? undefined;
@@ -354,10 +354,10 @@ export class Transport {
         counted -= 1;
       } else {
         if (counted >= maxAttempts) throw err;
-        waitMs = Math.floor(this.random() * Math.min(p.backoffCapMs, p.backoffBaseMs * 2 ** (counted - 1)));
+        waitMs = Math.floor(this.#random() * Math.min(p.backoffCapMs, p.backoffBaseMs * 2 ** (counted - 1)));
         if (clock.now() + waitMs >= deadlineAt) throw withAttempts(deadlineExceeded(err), httpCount);
       }
-      this.config.logger?.debug?.('drip: retrying request', {
+      this.#config.logger?.debug?.('drip: retrying request', {
         method,
         path,
         attempt: httpCount,
@@ -374,7 +374,7 @@ export class Transport {
     }
   }
 
-  private async attempt(
+  async #attempt(
     method: string,
     url: string,
     headers: Record<string, string>,
@@ -407,7 +407,7 @@ export class Transport {
       cancel(signal?.reason);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
-    const fetchImpl = this.config.fetch ?? (globalThis.fetch as FetchLike);
+    const fetchImpl = this.#config.fetch ?? (globalThis.fetch as FetchLike);
     try {
       const init: RequestInit = { method, headers, signal: controller.signal };
       if (body !== undefined) init.body = body;

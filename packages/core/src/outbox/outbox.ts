@@ -181,32 +181,32 @@ function codeOf(r: DeliveryResponse): string | undefined {
 }
 
 class OutboxImpl implements Outbox {
-  private readonly o: OutboxOptions;
-  private readonly clock: Clock;
-  private readonly random: () => number;
-  private readonly logger: DripLogger | undefined;
-  private readonly store: OutboxStore | undefined;
-  private readonly keyFor: (prefix: string) => string;
-  private readonly maxRecords: number;
-  private readonly maxBytes: number;
-  private readonly overflow: 'drop-oldest' | 'drop-newest' | 'spill';
-  private readonly windowMs: number | undefined;
+  readonly #o: OutboxOptions;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #logger: DripLogger | undefined;
+  readonly #store: OutboxStore | undefined;
+  readonly #keyFor: (prefix: string) => string;
+  readonly #maxRecords: number;
+  readonly #maxBytes: number;
+  readonly #overflow: 'drop-oldest' | 'drop-newest' | 'spill';
+  readonly #windowMs: number | undefined;
 
-  private transport: DeliveryTransport | undefined;
-  private transportFailed = false;
-  private readonly usageQ = new Deque<OutboxRecord>();
-  private readonly runQ = new Deque<OutboxRecord>();
-  private readonly buckets = new Map<string, Bucket>();
-  private windowTimer: unknown;
-  private nextId = 1;
-  private bytes = 0;
-  private inFlightRecords = 0;
-  private inFlightRequests = 0;
-  private spilled = 0;
-  private spillBuffer: OutboxRecord[] = [];
-  private unspilling = false;
+  #transport: DeliveryTransport | undefined;
+  #transportFailed = false;
+  readonly #usageQ = new Deque<OutboxRecord>();
+  readonly #runQ = new Deque<OutboxRecord>();
+  readonly #buckets = new Map<string, Bucket>();
+  #windowTimer: unknown;
+  #nextId = 1;
+  #bytes = 0;
+  #inFlightRecords = 0;
+  #inFlightRequests = 0;
+  #spilled = 0;
+  #spillBuffer: OutboxRecord[] = [];
+  #unspilling = false;
 
-  private readonly counters: Omit<
+  readonly #counters: Omit<
     OutboxStats,
     'inFlight' | 'queued' | 'spilled' | 'bytes' | 'state' | 'bulk' | 'lastError' | 'dropped'
   > = {
@@ -219,87 +219,87 @@ class OutboxImpl implements Outbox {
     aggregated: 0,
     requests: 0,
   };
-  private readonly drops = emptyDrops();
-  private lastError: OutboxStats['lastError'];
-  private readonly dead: DeadLetter[] = [];
+  readonly #drops = emptyDrops();
+  #lastError: OutboxStats['lastError'];
+  readonly #dead: DeadLetter[] = [];
 
-  private caps: { usage: boolean; runs: boolean } | undefined;
-  private capsPromise: Promise<void> | undefined;
-  private bulk404 = 0;
-  private bulkBytes: number;
+  #caps: { usage: boolean; runs: boolean } | undefined;
+  #capsPromise: Promise<void> | undefined;
+  #bulk404 = 0;
+  #bulkBytes: number;
   /** Items per bulk request now: halved when a bulk request times out, grown back on success. */
-  private batchLimit: number;
+  #batchLimit: number;
 
-  private failures = 0;
-  private state: OutboxStats['state'] = 'open';
-  private notBefore = 0;
-  private sendTimer: unknown;
-  private sendTimerAt = Number.POSITIVE_INFINITY;
-  private flushing = 0;
-  private closed = false;
-  private idleWaiters: Array<() => void> = [];
-  private readonly warned = new Set<string>();
+  #failures = 0;
+  #state: OutboxStats['state'] = 'open';
+  #notBefore = 0;
+  #sendTimer: unknown;
+  #sendTimerAt = Number.POSITIVE_INFINITY;
+  #flushing = 0;
+  #closed = false;
+  #idleWaiters: Array<() => void> = [];
+  readonly #warned = new Set<string>();
 
-  private pendingPut: OutboxRecord[] = [];
-  private pendingDel: number[] = [];
-  private persistScheduled = false;
-  private storeChain: Promise<void>;
-  private loaded = false;
-  private readonly loading: Promise<void>;
-  private hooked = false;
+  #pendingPut: OutboxRecord[] = [];
+  #pendingDel: number[] = [];
+  #persistScheduled = false;
+  #storeChain: Promise<void>;
+  #loaded = false;
+  readonly #loading: Promise<void>;
+  #hooked = false;
 
   constructor(options: OutboxOptions) {
-    this.o = options;
-    this.clock = options.clock ?? systemClock;
-    this.random = options.random ?? Math.random;
-    this.logger = options.logger;
-    this.store = options.store;
-    this.keyFor = options.idempotencyKey ?? generateIdempotencyKey;
-    this.maxRecords = Math.max(1, options.maxRecords ?? DEFAULTS.maxRecords);
-    this.maxBytes = Math.max(1024, options.maxBytes ?? DEFAULTS.maxBytes);
-    this.bulkBytes = Math.min(options.maxBatchBytes ?? DEFAULTS.maxBatchBytes, 1024 * 1024 - 1024);
-    this.batchLimit = Math.max(1, options.batchSize ?? DEFAULTS.batchSize);
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+    this.#logger = options.logger;
+    this.#store = options.store;
+    this.#keyFor = options.idempotencyKey ?? generateIdempotencyKey;
+    this.#maxRecords = Math.max(1, options.maxRecords ?? DEFAULTS.maxRecords);
+    this.#maxBytes = Math.max(1024, options.maxBytes ?? DEFAULTS.maxBytes);
+    this.#bulkBytes = Math.min(options.maxBatchBytes ?? DEFAULTS.maxBatchBytes, 1024 * 1024 - 1024);
+    this.#batchLimit = Math.max(1, options.batchSize ?? DEFAULTS.batchSize);
     let overflow = options.overflow ?? 'drop-oldest';
-    if (overflow === 'spill' && !(this.store?.durable && this.store.spill && this.store.unspill)) {
-      this.warnOnce(
+    if (overflow === 'spill' && !(this.#store?.durable && this.#store.spill && this.#store.unspill)) {
+      this.#warnOnce(
         'spill',
         "drip outbox: overflow 'spill' needs a durable store with spill support; using 'drop-oldest'",
       );
       overflow = 'drop-oldest';
     }
-    this.overflow = overflow;
+    this.#overflow = overflow;
     const agg = options.aggregate;
-    this.windowMs = agg
+    this.#windowMs = agg
       ? Math.max(1, (typeof agg === 'object' ? agg.windowMs : undefined) ?? DEFAULTS.windowMs)
       : undefined;
-    if (options.transport) this.transport = options.transport;
-    else if (options.client) this.transport = createClientTransport(options.client);
-    this.loading = this.store?.durable ? this.load() : Promise.resolve();
-    if (!this.store?.durable) this.loaded = true;
-    this.storeChain = this.loading;
+    if (options.transport) this.#transport = options.transport;
+    else if (options.client) this.#transport = createClientTransport(options.client);
+    this.#loading = this.#store?.durable ? this.#load() : Promise.resolve();
+    if (!this.#store?.durable) this.#loaded = true;
+    this.#storeChain = this.#loading;
   }
 
   // ---------------------------------------------------------------- enqueue (hot path)
 
   enqueue(input: OutboxInput): boolean {
     try {
-      if (this.closed) {
-        this.drop('closed', undefined, 'enqueue after close()');
+      if (this.#closed) {
+        this.#drop('closed', undefined, 'enqueue after close()');
         return false;
       }
-      if (!this.hooked) this.hook();
-      if (input.type === 'usage') return this.enqueueUsage(input);
-      if (input.type === 'run') return this.enqueueRun(input);
-      this.drop('invalid', undefined, 'unknown record type');
+      if (!this.#hooked) this.#hook();
+      if (input.type === 'usage') return this.#enqueueUsage(input);
+      if (input.type === 'run') return this.#enqueueRun(input);
+      this.#drop('invalid', undefined, 'unknown record type');
       return false;
     } catch (err) {
       // Never into the caller: count and log once.
-      this.drop('invalid', undefined, err);
+      this.#drop('invalid', undefined, err);
       return false;
     }
   }
 
-  private enqueueUsage(input: OutboxInput & { type: 'usage' }): boolean {
+  #enqueueUsage(input: OutboxInput & { type: 'usage' }): boolean {
     const q = input.quantity;
     if (
       !validString(input.customerId, 1, 255) ||
@@ -310,7 +310,7 @@ class OutboxImpl implements Outbox {
       q > 1e15 ||
       (input.idempotencyKey !== undefined && !validString(input.idempotencyKey, 1, 128))
     ) {
-      this.drop('invalid', undefined, 'usage needs customerId, meter and a quantity in [0, 1e15]');
+      this.#drop('invalid', undefined, 'usage needs customerId, meter and a quantity in [0, 1e15]');
       return false;
     }
     let body: OutboxUsageBody;
@@ -335,13 +335,13 @@ class OutboxImpl implements Outbox {
       if (input.description !== undefined) body.description = input.description;
       if (input.metadata !== undefined) body.metadata = input.metadata;
     }
-    this.counters.enqueued++;
-    if (this.windowMs !== undefined) return this.aggregate(body);
-    if (body.idempotencyKey === '') body.idempotencyKey = this.keyFor('mw');
-    return this.admit(this.makeRecord('usage', body));
+    this.#counters.enqueued++;
+    if (this.#windowMs !== undefined) return this.#aggregate(body);
+    if (body.idempotencyKey === '') body.idempotencyKey = this.#keyFor('mw');
+    return this.#admit(this.#makeRecord('usage', body));
   }
 
-  private enqueueRun(input: OutboxInput & { type: 'run' }): boolean {
+  #enqueueRun(input: OutboxInput & { type: 'run' }): boolean {
     const events = input.events ?? [];
     if (
       !validString(input.customerId, 1, 255) ||
@@ -350,7 +350,7 @@ class OutboxImpl implements Outbox {
       !Array.isArray(events) ||
       events.length > 100
     ) {
-      this.drop('invalid', undefined, 'run needs customerId, workflow, final status, <= 100 events');
+      this.#drop('invalid', undefined, 'run needs customerId, workflow, final status, <= 100 events');
       return false;
     }
     // Built field by field (no rest/spread): this runs once per metered request.
@@ -370,8 +370,8 @@ class OutboxImpl implements Outbox {
         workflow: input.workflow,
         status: input.status,
         events,
-        externalRunId: input.externalRunId || this.keyFor('run'),
-        idempotencyKey: input.idempotencyKey || this.keyFor('rec'),
+        externalRunId: input.externalRunId || this.#keyFor('run'),
+        idempotencyKey: input.idempotencyKey || this.#keyFor('rec'),
         metadata: input.metadata,
         startedAt: input.startedAt,
         endedAt: input.endedAt,
@@ -382,8 +382,8 @@ class OutboxImpl implements Outbox {
         workflow: input.workflow,
         status: input.status,
         events,
-        externalRunId: input.externalRunId || this.keyFor('run'),
-        idempotencyKey: input.idempotencyKey || this.keyFor('rec'),
+        externalRunId: input.externalRunId || this.#keyFor('run'),
+        idempotencyKey: input.idempotencyKey || this.#keyFor('rec'),
       };
       if (input.correlationId !== undefined) body.correlationId = input.correlationId;
       if (input.errorMessage !== undefined) body.errorMessage = input.errorMessage;
@@ -392,71 +392,71 @@ class OutboxImpl implements Outbox {
       if (input.startedAt !== undefined) body.startedAt = input.startedAt;
       if (input.endedAt !== undefined) body.endedAt = input.endedAt;
     }
-    this.counters.enqueued++;
-    return this.admit(this.makeRecord('run', body));
+    this.#counters.enqueued++;
+    return this.#admit(this.#makeRecord('run', body));
   }
 
-  private makeRecord(kind: 'usage', body: OutboxUsageBody): OutboxRecord & { kind: 'usage' };
-  private makeRecord(kind: 'run', body: OutboxRunBody): OutboxRecord & { kind: 'run' };
-  private makeRecord(kind: Kind, body: OutboxUsageBody | OutboxRunBody): OutboxRecord {
+  #makeRecord(kind: 'usage', body: OutboxUsageBody): OutboxRecord & { kind: 'usage' };
+  #makeRecord(kind: 'run', body: OutboxRunBody): OutboxRecord & { kind: 'run' };
+  #makeRecord(kind: Kind, body: OutboxUsageBody | OutboxRunBody): OutboxRecord {
     // Approximate JSON size: the memory bound's currency, computed once here without serialising.
     const bytes = (kind === 'usage' ? usageBytes(body as OutboxUsageBody) : estimateBytes(body, 0)) + 48;
     return {
-      id: this.nextId++,
+      id: this.#nextId++,
       kind,
       body,
-      enqueuedAt: this.clock.now(),
+      enqueuedAt: this.#clock.now(),
       attempts: 0,
       bytes,
     } as OutboxRecord;
   }
 
-  private held(): number {
-    return this.usageQ.length + this.runQ.length + this.buckets.size + this.inFlightRecords;
+  #held(): number {
+    return this.#usageQ.length + this.#runQ.length + this.#buckets.size + this.#inFlightRecords;
   }
 
-  private fits(bytes: number): boolean {
-    return this.held() < this.maxRecords && this.bytes + bytes <= this.maxBytes;
+  #fits(bytes: number): boolean {
+    return this.#held() < this.#maxRecords && this.#bytes + bytes <= this.#maxBytes;
   }
 
   /** Makes room for `bytes` under the overflow policy; false when the new record must be dropped. */
-  private makeRoom(bytes: number): boolean {
-    if (this.fits(bytes)) return true;
-    if (this.overflow !== 'drop-oldest') return false;
-    for (let guard = 0; guard < 1_000_000 && !this.fits(bytes); guard++) {
-      const u = this.usageQ.peek();
-      const r = this.runQ.peek();
+  #makeRoom(bytes: number): boolean {
+    if (this.#fits(bytes)) return true;
+    if (this.#overflow !== 'drop-oldest') return false;
+    for (let guard = 0; guard < 1_000_000 && !this.#fits(bytes); guard++) {
+      const u = this.#usageQ.peek();
+      const r = this.#runQ.peek();
       let victim: OutboxRecord | undefined;
-      if (u && (!r || u.id < r.id)) victim = this.usageQ.shift();
-      else if (r) victim = this.runQ.shift();
+      if (u && (!r || u.id < r.id)) victim = this.#usageQ.shift();
+      else if (r) victim = this.#runQ.shift();
       if (!victim) return false; // only aggregates and in-flight records are held
-      this.bytes -= victim.bytes;
-      this.forget(victim.id);
-      this.drop('overflow', victim);
+      this.#bytes -= victim.bytes;
+      this.#forget(victim.id);
+      this.#drop('overflow', victim);
     }
-    return this.fits(bytes);
+    return this.#fits(bytes);
   }
 
-  private admit(record: OutboxRecord): boolean {
-    if (this.spilled > 0 || this.spillBuffer.length > 0 || !this.fits(record.bytes)) {
-      if (this.overflow === 'spill') {
-        this.spillBuffer.push(record);
-        this.spilled++;
-        this.schedulePersist();
+  #admit(record: OutboxRecord): boolean {
+    if (this.#spilled > 0 || this.#spillBuffer.length > 0 || !this.#fits(record.bytes)) {
+      if (this.#overflow === 'spill') {
+        this.#spillBuffer.push(record);
+        this.#spilled++;
+        this.#schedulePersist();
         return true;
       }
-      if (!this.makeRoom(record.bytes)) {
-        this.drop('overflow', record);
+      if (!this.#makeRoom(record.bytes)) {
+        this.#drop('overflow', record);
         return false;
       }
     }
-    (record.kind === 'usage' ? this.usageQ : this.runQ).push(record);
-    this.bytes += record.bytes;
-    if (this.store?.durable) {
-      this.pendingPut.push(record);
-      this.schedulePersist();
+    (record.kind === 'usage' ? this.#usageQ : this.#runQ).push(record);
+    this.#bytes += record.bytes;
+    if (this.#store?.durable) {
+      this.#pendingPut.push(record);
+      this.#schedulePersist();
     }
-    this.kick();
+    this.#kick();
     return true;
   }
 
@@ -466,85 +466,85 @@ class OutboxImpl implements Outbox {
    * busy (each finishing send reschedules), or a send timer is armed and the queue is below a batch (a
    * newer record never moves the due time earlier).
    */
-  private kick(): void {
-    if (this.loaded && this.flushing === 0 && this.state === 'open') {
-      if (this.capsPromise !== undefined) return;
-      if (this.inFlightRequests > 0 && this.inFlightRequests >= this.limit()) return;
-      if (this.sendTimer !== undefined && this.queued() < (this.o.batchSize ?? DEFAULTS.batchSize)) return;
+  #kick(): void {
+    if (this.#loaded && this.#flushing === 0 && this.#state === 'open') {
+      if (this.#capsPromise !== undefined) return;
+      if (this.#inFlightRequests > 0 && this.#inFlightRequests >= this.#limit()) return;
+      if (this.#sendTimer !== undefined && this.#queued() < (this.#o.batchSize ?? DEFAULTS.batchSize)) return;
     }
-    this.scheduleSend();
+    this.#scheduleSend();
   }
 
-  private aggregate(body: OutboxUsageBody): boolean {
+  #aggregate(body: OutboxUsageBody): boolean {
     const gk = `${body.customerId}\u0000${body.usageType}\u0000${body.units ?? ''}\u0000${body.description ?? ''}\u0000${canonical(body.metadata)}`;
-    const durable = this.store?.durable === true;
-    const member = durable ? this.makeRecord('usage', { ...body }) : undefined;
+    const durable = this.#store?.durable === true;
+    const member = durable ? this.#makeRecord('usage', { ...body }) : undefined;
     if (member) member.aggregating = true;
-    const bucket = this.buckets.get(gk);
+    const bucket = this.#buckets.get(gk);
     if (bucket) {
       bucket.record.body.quantity = round6(bucket.record.body.quantity + body.quantity);
-      this.counters.aggregated++;
+      this.#counters.aggregated++;
       if (member && bucket.members) {
         bucket.members.push(member.id);
-        this.pendingPut.push(member);
-        this.schedulePersist();
+        this.#pendingPut.push(member);
+        this.#schedulePersist();
       }
       return true;
     }
-    const record = this.makeRecord('usage', body);
-    if (!this.makeRoom(record.bytes)) {
-      this.drop('overflow', record);
+    const record = this.#makeRecord('usage', body);
+    if (!this.#makeRoom(record.bytes)) {
+      this.#drop('overflow', record);
       return false;
     }
-    this.bytes += record.bytes;
-    this.buckets.set(gk, { record, members: member ? [member.id] : undefined });
+    this.#bytes += record.bytes;
+    this.#buckets.set(gk, { record, members: member ? [member.id] : undefined });
     if (member) {
-      this.pendingPut.push(member);
-      this.schedulePersist();
+      this.#pendingPut.push(member);
+      this.#schedulePersist();
     }
-    if (this.windowTimer === undefined) {
-      this.windowTimer = this.clock.setTimeout(() => {
-        this.windowTimer = undefined;
-        this.seal();
-      }, this.windowMs ?? DEFAULTS.windowMs);
-      unref(this.windowTimer);
+    if (this.#windowTimer === undefined) {
+      this.#windowTimer = this.#clock.setTimeout(() => {
+        this.#windowTimer = undefined;
+        this.#seal();
+      }, this.#windowMs ?? DEFAULTS.windowMs);
+      unref(this.#windowTimer);
     }
     return true;
   }
 
   /** Seals the open window: each aggregate gets its key now, before its first send (spec §5.7). */
-  private seal(): void {
-    if (this.buckets.size === 0) return;
-    if (this.windowTimer !== undefined) {
-      this.clock.clearTimeout(this.windowTimer);
-      this.windowTimer = undefined;
+  #seal(): void {
+    if (this.#buckets.size === 0) return;
+    if (this.#windowTimer !== undefined) {
+      this.#clock.clearTimeout(this.#windowTimer);
+      this.#windowTimer = undefined;
     }
-    for (const { record, members } of this.buckets.values()) {
-      record.body.idempotencyKey = this.keyFor('mw');
-      record.id = this.nextId++;
-      this.usageQ.push(record);
-      if (this.store?.durable) {
-        this.pendingPut.push(record);
-        if (members) for (const m of members) this.pendingDel.push(m);
+    for (const { record, members } of this.#buckets.values()) {
+      record.body.idempotencyKey = this.#keyFor('mw');
+      record.id = this.#nextId++;
+      this.#usageQ.push(record);
+      if (this.#store?.durable) {
+        this.#pendingPut.push(record);
+        if (members) for (const m of members) this.#pendingDel.push(m);
       }
     }
-    this.buckets.clear();
-    this.schedulePersist();
-    this.scheduleSend();
+    this.#buckets.clear();
+    this.#schedulePersist();
+    this.#scheduleSend();
   }
 
   // ---------------------------------------------------------------- accounting
 
-  private drop(reason: DropReason, record: OutboxRecord | undefined, error?: unknown): void {
-    this.drops[reason]++;
-    if (reason !== 'overflow' || this.drops.overflow === 1) {
+  #drop(reason: DropReason, record: OutboxRecord | undefined, error?: unknown): void {
+    this.#drops[reason]++;
+    if (reason !== 'overflow' || this.#drops.overflow === 1) {
       const msg = error instanceof Error ? error.message : error === undefined ? '' : String(error);
-      this.warnOnce(
+      this.#warnOnce(
         `drop:${reason}`,
         `drip outbox: dropping records (${reason})${msg ? `: ${msg}` : ''}; counted in stats().dropped`,
       );
     }
-    const hook = this.o.onDrop;
+    const hook = this.#o.onDrop;
     if (hook) {
       const info: DropInfo = { reason, record, error };
       try {
@@ -555,23 +555,23 @@ class OutboxImpl implements Outbox {
     }
   }
 
-  private warnOnce(key: string, message: string, context?: Record<string, unknown>): void {
-    if (this.warned.has(key)) return;
-    this.warned.add(key);
+  #warnOnce(key: string, message: string, context?: Record<string, unknown>): void {
+    if (this.#warned.has(key)) return;
+    this.#warned.add(key);
     try {
       // No trailing `undefined` argument when there is no context (console would print it).
-      if (context === undefined) this.logger?.warn?.(message);
-      else this.logger?.warn?.(message, context);
+      if (context === undefined) this.#logger?.warn?.(message);
+      else this.#logger?.warn?.(message, context);
     } catch {
       // ignore logger failures
     }
   }
 
-  private debug(message: string, context?: Record<string, unknown>): void {
-    if (!this.o.debug) return;
+  #debug(message: string, context?: Record<string, unknown>): void {
+    if (!this.#o.debug) return;
     try {
-      if (context === undefined) this.logger?.debug?.(message);
-      else this.logger?.debug?.(message, context);
+      if (context === undefined) this.#logger?.debug?.(message);
+      else this.#logger?.debug?.(message, context);
     } catch {
       // ignore
     }
@@ -579,8 +579,8 @@ class OutboxImpl implements Outbox {
 
   // ---------------------------------------------------------------- durable store
 
-  private async load(): Promise<void> {
-    const store = this.store;
+  async #load(): Promise<void> {
+    const store = this.#store;
     if (!store) return;
     try {
       const records = await store.load();
@@ -594,268 +594,275 @@ class OutboxImpl implements Outbox {
           again.push(r.body);
           continue;
         }
-        r.id = this.nextId++;
+        r.id = this.#nextId++;
         r.attempts = 0;
         put.push(r);
-        (r.kind === 'usage' ? this.usageQ : this.runQ).push(r);
-        this.bytes += r.bytes;
-        this.counters.replayed++;
+        (r.kind === 'usage' ? this.#usageQ : this.#runQ).push(r);
+        this.#bytes += r.bytes;
+        this.#counters.replayed++;
       }
-      this.spilled += store.spilledCount?.() ?? 0;
+      this.#spilled += store.spilledCount?.() ?? 0;
       for (const body of again) {
-        this.counters.replayed++;
-        this.aggregate(body);
+        this.#counters.replayed++;
+        this.#aggregate(body);
       }
       // Re-keyed ids (and re-opened aggregates): one atomic step replaces the old ids with the new ones.
-      put.push(...this.pendingPut);
-      this.pendingPut = [];
+      put.push(...this.#pendingPut);
+      this.#pendingPut = [];
       if (put.length > 0 || del.length > 0) await store.append(put, del);
-      this.loaded = true;
-      if (this.usageQ.length + this.runQ.length > 0) this.scheduleSend();
+      this.#loaded = true;
+      if (this.#usageQ.length + this.#runQ.length > 0) this.#scheduleSend();
     } catch (err) {
-      this.loaded = true;
-      this.lastError = { code: 'STORE_ERROR', status: 0, message: String(err), at: this.clock.now() };
-      this.warnOnce('store-load', 'drip outbox: could not load the durable store; starting empty', {
+      this.#loaded = true;
+      this.#lastError = { code: 'STORE_ERROR', status: 0, message: String(err), at: this.#clock.now() };
+      this.#warnOnce('store-load', 'drip outbox: could not load the durable store; starting empty', {
         error: String(err),
       });
     }
   }
 
   ready(): Promise<void> {
-    return this.loading;
+    return this.#loading;
   }
 
-  private forget(id: number): void {
-    if (this.store?.durable) {
-      this.pendingDel.push(id);
-      this.schedulePersist();
+  #forget(id: number): void {
+    if (this.#store?.durable) {
+      this.#pendingDel.push(id);
+      this.#schedulePersist();
     }
   }
 
-  private schedulePersist(): void {
-    if (this.persistScheduled || !this.store?.durable) return;
-    this.persistScheduled = true;
+  #schedulePersist(): void {
+    if (this.#persistScheduled || !this.#store?.durable) return;
+    this.#persistScheduled = true;
     // After the caller's synchronous code, never inside it.
-    queueMicrotask(() => this.writeStore());
+    queueMicrotask(() => this.#writeStore());
   }
 
-  private writeStore(): void {
-    this.persistScheduled = false;
-    const store = this.store;
+  #writeStore(): void {
+    this.#persistScheduled = false;
+    const store = this.#store;
     if (!store) return;
-    const put = this.pendingPut;
-    const del = this.pendingDel;
-    const spill = this.spillBuffer;
-    this.pendingPut = [];
-    this.pendingDel = [];
-    this.spillBuffer = [];
+    const put = this.#pendingPut;
+    const del = this.#pendingDel;
+    const spill = this.#spillBuffer;
+    this.#pendingPut = [];
+    this.#pendingDel = [];
+    this.#spillBuffer = [];
     if (put.length === 0 && del.length === 0 && spill.length === 0) return;
-    this.storeChain = this.storeChain
+    this.#storeChain = this.#storeChain
       .then(async () => {
         if (spill.length > 0 && store.spill) await store.spill(spill);
         if (put.length > 0 || del.length > 0) await store.append(put, del);
       })
       .catch((err: unknown) => {
-        this.lastError = { code: 'STORE_ERROR', status: 0, message: String(err), at: this.clock.now() };
-        this.warnOnce('store-write', 'drip outbox: durable store write failed', { error: String(err) });
+        this.#lastError = { code: 'STORE_ERROR', status: 0, message: String(err), at: this.#clock.now() };
+        this.#warnOnce('store-write', 'drip outbox: durable store write failed', { error: String(err) });
       });
   }
 
-  private refill(): void {
-    const store = this.store;
-    if (this.unspilling || this.spilled === 0 || !store?.unspill) return;
-    if (this.spillBuffer.length > 0) {
+  #refill(): void {
+    const store = this.#store;
+    if (this.#unspilling || this.#spilled === 0 || !store?.unspill) return;
+    if (this.#spillBuffer.length > 0) {
       // Still being written: refill after the write lands.
-      this.storeChain.then(() => this.refill());
+      this.#storeChain.then(() => this.#refill());
       return;
     }
-    const room = Math.floor(this.maxRecords / 2) - this.held();
+    const room = Math.floor(this.#maxRecords / 2) - this.#held();
     if (room <= 0) return;
-    this.unspilling = true;
+    this.#unspilling = true;
     const unspill = store.unspill.bind(store);
-    this.storeChain = this.storeChain
+    this.#storeChain = this.#storeChain
       .then(async () => {
-        const records = await unspill(Math.min(room, this.spilled));
-        this.spilled -= records.length;
+        const records = await unspill(Math.min(room, this.#spilled));
+        this.#spilled -= records.length;
         for (const r of records) {
-          (r.kind === 'usage' ? this.usageQ : this.runQ).push(r);
-          this.bytes += r.bytes;
-          this.pendingPut.push(r);
+          (r.kind === 'usage' ? this.#usageQ : this.#runQ).push(r);
+          this.#bytes += r.bytes;
+          this.#pendingPut.push(r);
         }
-        if (records.length === 0) this.spilled = 0;
-        this.schedulePersist();
+        if (records.length === 0) this.#spilled = 0;
+        this.#schedulePersist();
       })
       .catch((err: unknown) => {
-        this.warnOnce('store-unspill', 'drip outbox: reading spilled records failed', { error: String(err) });
+        this.#warnOnce('store-unspill', 'drip outbox: reading spilled records failed', {
+          error: String(err),
+        });
       })
       .finally(() => {
-        this.unspilling = false;
-        this.scheduleSend();
+        this.#unspilling = false;
+        this.#scheduleSend();
       });
   }
 
   // ---------------------------------------------------------------- sending
 
-  private getTransport(): DeliveryTransport | undefined {
-    if (this.transport || this.transportFailed) return this.transport;
-    const factory = this.o.clientFactory;
+  #getTransport(): DeliveryTransport | undefined {
+    if (this.#transport || this.#transportFailed) return this.#transport;
+    const factory = this.#o.clientFactory;
     if (!factory) {
-      this.transportFailed = true;
+      this.#transportFailed = true;
       return undefined;
     }
     try {
       const client: ClientLike = factory();
-      this.transport = createClientTransport(client);
+      this.#transport = createClientTransport(client);
     } catch (err) {
-      this.transportFailed = true;
-      this.lastError = { code: 'CONFIGURATION_ERROR', status: 0, message: String(err), at: this.clock.now() };
-      this.warnOnce('no-client', 'drip outbox: no Drip client (set DRIP_API_KEY); usage dropped', {
+      this.#transportFailed = true;
+      this.#lastError = {
+        code: 'CONFIGURATION_ERROR',
+        status: 0,
+        message: String(err),
+        at: this.#clock.now(),
+      };
+      this.#warnOnce('no-client', 'drip outbox: no Drip client (set DRIP_API_KEY); usage dropped', {
         error: err instanceof Error ? err.message : String(err),
       });
     }
-    return this.transport;
+    return this.#transport;
   }
 
-  private queued(): number {
-    return this.usageQ.length + this.runQ.length;
+  #queued(): number {
+    return this.#usageQ.length + this.#runQ.length;
   }
 
-  private scheduleSend(): void {
-    if (!this.loaded) {
-      this.loading.then(() => this.scheduleSend());
+  #scheduleSend(): void {
+    if (!this.#loaded) {
+      this.#loading.then(() => this.#scheduleSend());
       return;
     }
-    const n = this.queued();
+    const n = this.#queued();
     if (n === 0) {
-      if (this.spilled > 0) this.refill();
-      this.checkIdle();
+      if (this.#spilled > 0) this.#refill();
+      this.#checkIdle();
       return;
     }
-    const now = this.clock.now();
+    const now = this.#clock.now();
     let at: number;
-    if (this.flushing > 0 || n >= (this.o.batchSize ?? DEFAULTS.batchSize)) at = now;
+    if (this.#flushing > 0 || n >= (this.#o.batchSize ?? DEFAULTS.batchSize)) at = now;
     else {
-      const u = this.usageQ.peek();
-      const r = this.runQ.peek();
+      const u = this.#usageQ.peek();
+      const r = this.#runQ.peek();
       const oldest = Math.min(
         u?.enqueuedAt ?? Number.POSITIVE_INFINITY,
         r?.enqueuedAt ?? Number.POSITIVE_INFINITY,
       );
-      at = oldest + (this.o.flushIntervalMs ?? DEFAULTS.flushIntervalMs);
+      at = oldest + (this.#o.flushIntervalMs ?? DEFAULTS.flushIntervalMs);
     }
-    at = Math.max(at, this.notBefore);
+    at = Math.max(at, this.#notBefore);
     if (at <= now) {
-      this.pump();
+      this.#pump();
       return;
     }
-    if (this.sendTimer !== undefined && this.sendTimerAt <= at) return;
-    if (this.sendTimer !== undefined) this.clock.clearTimeout(this.sendTimer);
-    this.sendTimerAt = at;
-    this.sendTimer = this.clock.setTimeout(() => {
-      this.sendTimer = undefined;
-      this.sendTimerAt = Number.POSITIVE_INFINITY;
-      this.scheduleSend();
+    if (this.#sendTimer !== undefined && this.#sendTimerAt <= at) return;
+    if (this.#sendTimer !== undefined) this.#clock.clearTimeout(this.#sendTimer);
+    this.#sendTimerAt = at;
+    this.#sendTimer = this.#clock.setTimeout(() => {
+      this.#sendTimer = undefined;
+      this.#sendTimerAt = Number.POSITIVE_INFINITY;
+      this.#scheduleSend();
     }, at - now);
-    unref(this.sendTimer);
+    unref(this.#sendTimer);
   }
 
-  private limit(): number {
-    if (this.state !== 'open') return 1;
-    const max = Math.max(1, this.o.maxInFlight ?? DEFAULTS.maxInFlight);
-    const u = this.usageQ.peek();
-    const r = this.runQ.peek();
+  #limit(): number {
+    if (this.#state !== 'open') return 1;
+    const max = Math.max(1, this.#o.maxInFlight ?? DEFAULTS.maxInFlight);
+    const u = this.#usageQ.peek();
+    const r = this.#runQ.peek();
     const kind: Kind = u && (!r || u.id < r.id) ? 'usage' : 'run';
     // A bulk request carries hundreds of records: fewer of them at once keep a small server responsive.
-    return this.useBulk(kind)
-      ? Math.min(max, Math.max(1, this.o.maxBulkInFlight ?? DEFAULTS.maxBulkInFlight))
+    return this.#useBulk(kind)
+      ? Math.min(max, Math.max(1, this.#o.maxBulkInFlight ?? DEFAULTS.maxBulkInFlight))
       : max;
   }
 
-  private pump(): void {
-    if (this.clock.now() < this.notBefore) {
-      this.scheduleSend();
+  #pump(): void {
+    if (this.#clock.now() < this.#notBefore) {
+      this.#scheduleSend();
       return;
     }
-    if (this.state === 'paused') this.state = 'probing';
-    const transport = this.getTransport();
+    if (this.#state === 'paused') this.#state = 'probing';
+    const transport = this.#getTransport();
     if (!transport) {
-      for (const r of [...this.usageQ.drain(), ...this.runQ.drain()]) {
-        this.bytes -= r.bytes;
-        this.forget(r.id);
-        this.drop('no-client', r);
+      for (const r of [...this.#usageQ.drain(), ...this.#runQ.drain()]) {
+        this.#bytes -= r.bytes;
+        this.#forget(r.id);
+        this.#drop('no-client', r);
       }
-      this.checkIdle();
+      this.#checkIdle();
       return;
     }
-    if (this.caps === undefined && (this.o.bulk ?? 'auto') === 'auto') {
-      if (!this.capsPromise) this.capsPromise = this.discover(transport);
+    if (this.#caps === undefined && (this.#o.bulk ?? 'auto') === 'auto') {
+      if (!this.#capsPromise) this.#capsPromise = this.#discover(transport);
       return;
     }
-    while (this.inFlightRequests < this.limit() && this.queued() > 0) {
-      const batch = this.take();
+    while (this.#inFlightRequests < this.#limit() && this.#queued() > 0) {
+      const batch = this.#take();
       if (batch.length === 0) continue;
-      this.inFlightRequests++;
-      this.inFlightRecords += batch.length;
-      const p = this.send(transport, batch).finally(() => {
-        this.inFlightRequests--;
-        this.inFlightRecords -= batch.length;
-        this.scheduleSend();
+      this.#inFlightRequests++;
+      this.#inFlightRecords += batch.length;
+      const p = this.#send(transport, batch).finally(() => {
+        this.#inFlightRequests--;
+        this.#inFlightRecords -= batch.length;
+        this.#scheduleSend();
       });
-      if (this.o.waitUntil) {
+      if (this.#o.waitUntil) {
         try {
-          this.o.waitUntil(p);
+          this.#o.waitUntil(p);
         } catch {
           // ignore
         }
       }
-      if (this.state === 'probing') break;
+      if (this.#state === 'probing') break;
     }
-    if (this.queued() < this.maxRecords / 2 && this.spilled > 0) this.refill();
+    if (this.#queued() < this.#maxRecords / 2 && this.#spilled > 0) this.#refill();
   }
 
-  private async discover(transport: DeliveryTransport): Promise<void> {
-    const r = await transport.health({ timeoutMs: this.o.timeoutMs ?? DEFAULTS.timeoutMs });
-    this.counters.requests++;
+  async #discover(transport: DeliveryTransport): Promise<void> {
+    const r = await transport.health({ timeoutMs: this.#o.timeoutMs ?? DEFAULTS.timeoutMs });
+    this.#counters.requests++;
     if (isTransient(r) && r.status !== 503) {
-      this.failure(r);
+      this.#failure(r);
     } else {
       const caps = isObject(r.body) && Array.isArray(r.body.capabilities) ? r.body.capabilities : [];
-      this.caps = { usage: caps.includes('usage-bulk'), runs: caps.includes('runs-record-bulk') };
-      if (r.status === 503) this.failure(r);
-      this.debug('drip outbox: capabilities', { ...this.caps });
+      this.#caps = { usage: caps.includes('usage-bulk'), runs: caps.includes('runs-record-bulk') };
+      if (r.status === 503) this.#failure(r);
+      this.#debug('drip outbox: capabilities', { ...this.#caps });
     }
-    this.capsPromise = undefined;
-    this.scheduleSend();
+    this.#capsPromise = undefined;
+    this.#scheduleSend();
   }
 
-  private useBulk(kind: Kind): boolean {
-    const mode = this.o.bulk ?? 'auto';
-    if (mode === 'never' || this.bulk404 >= 2) return false;
+  #useBulk(kind: Kind): boolean {
+    const mode = this.#o.bulk ?? 'auto';
+    if (mode === 'never' || this.#bulk404 >= 2) return false;
     if (mode === 'always') return true;
-    return kind === 'usage' ? this.caps?.usage === true : this.caps?.runs === true;
+    return kind === 'usage' ? this.#caps?.usage === true : this.#caps?.runs === true;
   }
 
   /** Takes the next batch: one kind, the oldest first, bounded by count and bytes. */
-  private take(): OutboxRecord[] {
-    const u = this.usageQ.peek();
-    const r = this.runQ.peek();
+  #take(): OutboxRecord[] {
+    const u = this.#usageQ.peek();
+    const r = this.#runQ.peek();
     const kind: Kind = u && (!r || u.id < r.id) ? 'usage' : 'run';
-    const q = kind === 'usage' ? this.usageQ : this.runQ;
-    const bulk = this.useBulk(kind) && this.state === 'open';
-    const max = bulk ? Math.min(this.batchLimit, BULK_LIMIT[kind]) : 1;
+    const q = kind === 'usage' ? this.#usageQ : this.#runQ;
+    const bulk = this.#useBulk(kind) && this.#state === 'open';
+    const max = bulk ? Math.min(this.#batchLimit, BULK_LIMIT[kind]) : 1;
     const out: OutboxRecord[] = [];
     let bytes = 0;
-    const now = this.clock.now();
-    const maxAge = this.o.maxAgeMs ?? DEFAULTS.maxAgeMs;
+    const now = this.#clock.now();
+    const maxAge = this.#o.maxAgeMs ?? DEFAULTS.maxAgeMs;
     while (out.length < max) {
       const next = q.peek();
       if (!next) break;
-      if (out.length > 0 && bytes + next.bytes > this.bulkBytes) break;
+      if (out.length > 0 && bytes + next.bytes > this.#bulkBytes) break;
       q.shift();
-      this.bytes -= next.bytes;
+      this.#bytes -= next.bytes;
       if (now - next.enqueuedAt > maxAge) {
-        this.forget(next.id);
-        this.drop('expired', next);
+        this.#forget(next.id);
+        this.#drop('expired', next);
         continue;
       }
       bytes += next.bytes;
@@ -864,60 +871,60 @@ class OutboxImpl implements Outbox {
     return out;
   }
 
-  private async send(transport: DeliveryTransport, batch: OutboxRecord[]): Promise<void> {
+  async #send(transport: DeliveryTransport, batch: OutboxRecord[]): Promise<void> {
     const first = batch[0];
     if (!first) return;
-    const timeoutMs = this.o.timeoutMs ?? DEFAULTS.timeoutMs;
-    const bulk = batch.length > 1 || (this.useBulk(first.kind) && this.state === 'open');
+    const timeoutMs = this.#o.timeoutMs ?? DEFAULTS.timeoutMs;
+    const bulk = batch.length > 1 || (this.#useBulk(first.kind) && this.#state === 'open');
     for (const r of batch) r.attempts++;
-    this.counters.requests++;
+    this.#counters.requests++;
     if (!bulk) {
       const path = first.kind === 'usage' ? '/usage/internal' : '/runs/record';
       const res = await transport.post(path, first.body, { timeoutMs });
-      this.debug('drip outbox: sent', { path, status: res.status });
+      this.#debug('drip outbox: sent', { path, status: res.status });
       if (isTransient(res)) {
-        this.requeue([first]);
-        this.failure(res);
+        this.#requeue([first]);
+        this.#failure(res);
         return;
       }
-      this.success();
-      this.settle(first, res.status, res.body, codeOf(res), res);
+      this.#success();
+      this.#settle(first, res.status, res.body, codeOf(res), res);
       return;
     }
     const path = first.kind === 'usage' ? '/usage/internal/bulk' : '/runs/record/bulk';
     const payload =
       first.kind === 'usage' ? { events: batch.map((r) => r.body) } : { runs: batch.map((r) => r.body) };
     const res = await transport.post(path, payload, { timeoutMs });
-    this.debug('drip outbox: sent', { path, items: batch.length, status: res.status });
+    this.#debug('drip outbox: sent', { path, items: batch.length, status: res.status });
     if (isTransient(res)) {
       if ((res.status === 0 || res.status === 408) && batch.length > 1) {
         // No answer in time: a smaller batch is more likely to finish (and to cost less if repeated).
-        this.batchLimit = Math.max(10, Math.floor(batch.length / 2));
+        this.#batchLimit = Math.max(10, Math.floor(batch.length / 2));
       }
-      this.requeue(batch);
-      this.failure(res);
+      this.#requeue(batch);
+      this.#failure(res);
       return;
     }
-    const configured = Math.max(1, this.o.batchSize ?? DEFAULTS.batchSize);
-    if (this.batchLimit < configured)
-      this.batchLimit = Math.min(configured, Math.ceil(this.batchLimit * 1.25) + 1);
+    const configured = Math.max(1, this.#o.batchSize ?? DEFAULTS.batchSize);
+    if (this.#batchLimit < configured)
+      this.#batchLimit = Math.min(configured, Math.ceil(this.#batchLimit * 1.25) + 1);
     if (res.status === 404 || res.status === 405) {
       // The server stopped advertising bulk (or never had it): re-read /health, per-item meanwhile.
-      this.bulk404++;
-      this.caps = undefined;
-      this.requeue(batch, false);
+      this.#bulk404++;
+      this.#caps = undefined;
+      this.#requeue(batch, false);
       return;
     }
     if (res.status === 413 && batch.length > 1) {
-      this.bulkBytes = Math.max(16 * 1024, Math.floor(this.bulkBytes / 2));
-      this.requeue(batch, false);
+      this.#bulkBytes = Math.max(16 * 1024, Math.floor(this.#bulkBytes / 2));
+      this.#requeue(batch, false);
       return;
     }
     if (res.status >= 400) {
       // An envelope the server refused as a whole: send each item alone so each gets its own verdict.
-      this.bulk404 = 2;
-      this.warnOnce('bulk-refused', `drip outbox: bulk route refused (${res.status}); sending per item`);
-      this.requeue(batch, false);
+      this.#bulk404 = 2;
+      this.#warnOnce('bulk-refused', `drip outbox: bulk route refused (${res.status}); sending per item`);
+      this.#requeue(batch, false);
       return;
     }
     const results = isObject(res.body) && Array.isArray(res.body.results) ? res.body.results : [];
@@ -942,138 +949,147 @@ class OutboxImpl implements Outbox {
         transient = itemRes;
         return;
       }
-      this.settle(record, item.status, item, code, itemRes);
+      this.#settle(record, item.status, item, code, itemRes);
     });
     if (retry.length > 0) {
-      this.requeue(retry);
-      this.failure(transient ?? { status: 500, body: undefined, code: 'INCOMPLETE_BULK_ANSWER' });
+      this.#requeue(retry);
+      this.#failure(transient ?? { status: 500, body: undefined, code: 'INCOMPLETE_BULK_ANSWER' });
     } else {
-      this.success();
+      this.#success();
     }
   }
 
   /** Final verdict on one record that got a non-transient answer. */
-  private settle(
+  #settle(
     record: OutboxRecord,
     status: number,
     body: unknown,
     code: string | undefined,
     res: DeliveryResponse,
   ): void {
-    this.forget(record.id);
+    this.#forget(record.id);
     const duplicateRun = record.kind === 'run' && status === 409 && code === 'DUPLICATE_RUN';
     if ((status >= 200 && status < 300) || duplicateRun) {
-      this.counters.sent++;
-      if (duplicateRun || (isObject(body) && body.isDuplicate === true)) this.counters.deduplicated++;
+      this.#counters.sent++;
+      if (duplicateRun || (isObject(body) && body.isDuplicate === true)) this.#counters.deduplicated++;
       return;
     }
-    this.counters.deadLettered++;
-    const letter: DeadLetter = { record, status, code, error: res.body ?? res.message, at: this.clock.now() };
-    this.dead.push(letter);
-    const limit = this.o.deadLetterLimit ?? DEFAULTS.deadLetterLimit;
-    if (this.dead.length > limit) this.dead.splice(0, this.dead.length - limit);
-    this.lastError = {
+    this.#counters.deadLettered++;
+    const letter: DeadLetter = {
+      record,
+      status,
+      code,
+      error: res.body ?? res.message,
+      at: this.#clock.now(),
+    };
+    this.#dead.push(letter);
+    const limit = this.#o.deadLetterLimit ?? DEFAULTS.deadLetterLimit;
+    if (this.#dead.length > limit) this.#dead.splice(0, this.#dead.length - limit);
+    this.#lastError = {
       code: code ?? 'REJECTED',
       status,
       message: res.message ?? `HTTP ${status}`,
       at: letter.at,
     };
-    this.drop('rejected', record, res.body ?? res.message);
+    this.#drop('rejected', record, res.body ?? res.message);
   }
 
-  private requeue(records: OutboxRecord[], counted = true): void {
-    if (counted) this.counters.retried += records.length;
+  #requeue(records: OutboxRecord[], counted = true): void {
+    if (counted) this.#counters.retried += records.length;
     const usage = records.filter((r) => r.kind === 'usage');
     const runs = records.filter((r) => r.kind === 'run');
-    this.usageQ.unshiftAll(usage);
-    this.runQ.unshiftAll(runs);
-    for (const r of records) this.bytes += r.bytes;
+    this.#usageQ.unshiftAll(usage);
+    this.#runQ.unshiftAll(runs);
+    for (const r of records) this.#bytes += r.bytes;
   }
 
-  private success(): void {
-    if (this.failures > 0 || this.state !== 'open') this.debug('drip outbox: resumed');
-    this.failures = 0;
-    this.state = 'open';
+  #success(): void {
+    if (this.#failures > 0 || this.#state !== 'open') this.#debug('drip outbox: resumed');
+    this.#failures = 0;
+    this.#state = 'open';
   }
 
-  private failure(res: DeliveryResponse): void {
-    this.failures++;
-    const now = this.clock.now();
-    this.lastError = {
+  #failure(res: DeliveryResponse): void {
+    this.#failures++;
+    const now = this.#clock.now();
+    this.#lastError = {
       code: codeOf(res) ?? (res.status === 0 ? 'NETWORK_ERROR' : 'HTTP_ERROR'),
       status: res.status,
       message: res.message ?? `HTTP ${res.status}`,
       at: now,
     };
-    const base = this.o.backoffBaseMs ?? DEFAULTS.backoffBaseMs;
-    const cap = this.o.backoffCapMs ?? DEFAULTS.backoffCapMs;
-    let delay = Math.floor(this.random() * Math.min(cap, base * 2 ** Math.min(30, this.failures - 1)));
+    const base = this.#o.backoffBaseMs ?? DEFAULTS.backoffBaseMs;
+    const cap = this.#o.backoffCapMs ?? DEFAULTS.backoffCapMs;
+    let delay = Math.floor(this.#random() * Math.min(cap, base * 2 ** Math.min(30, this.#failures - 1)));
     if (res.retryAfterMs !== undefined) {
-      delay = Math.max(delay, Math.min(res.retryAfterMs, this.o.retryAfterCapMs ?? DEFAULTS.retryAfterCapMs));
+      delay = Math.max(
+        delay,
+        Math.min(res.retryAfterMs, this.#o.retryAfterCapMs ?? DEFAULTS.retryAfterCapMs),
+      );
     }
     // At least 1 ms and always through a timer: an in-process transport that fails at once must not
     // turn retries into a microtask loop that starves the event loop.
-    this.notBefore = Math.max(this.notBefore, now + Math.max(1, delay));
-    if (this.failures >= (this.o.pauseAfter ?? DEFAULTS.pauseAfter) || this.state === 'probing') {
-      if (this.state !== 'paused')
-        this.warnOnce('paused', 'drip outbox: delivery paused after repeated failures', {
-          code: this.lastError.code,
+    this.#notBefore = Math.max(this.#notBefore, now + Math.max(1, delay));
+    if (this.#failures >= (this.#o.pauseAfter ?? DEFAULTS.pauseAfter) || this.#state === 'probing') {
+      if (this.#state !== 'paused')
+        this.#warnOnce('paused', 'drip outbox: delivery paused after repeated failures', {
+          code: this.#lastError.code,
         });
-      this.state = 'paused';
+      this.#state = 'paused';
     }
-    this.debug('drip outbox: retry scheduled', {
+    this.#debug('drip outbox: retry scheduled', {
       delayMs: delay,
-      failures: this.failures,
-      code: this.lastError.code,
+      failures: this.#failures,
+      code: this.#lastError.code,
       status: res.status,
     });
   }
 
   // ---------------------------------------------------------------- flush / close
 
-  private isIdle(): boolean {
+  #isIdle(): boolean {
     return (
-      this.queued() === 0 &&
-      this.inFlightRequests === 0 &&
-      this.buckets.size === 0 &&
-      this.spilled === 0 &&
-      this.spillBuffer.length === 0
+      this.#queued() === 0 &&
+      this.#inFlightRequests === 0 &&
+      this.#buckets.size === 0 &&
+      this.#spilled === 0 &&
+      this.#spillBuffer.length === 0
     );
   }
 
-  private checkIdle(): void {
-    if (!this.isIdle() || this.idleWaiters.length === 0) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
+  #checkIdle(): void {
+    if (!this.#isIdle() || this.#idleWaiters.length === 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
     for (const w of waiters) w();
   }
 
-  private remaining(): number {
-    return this.queued() + this.inFlightRecords + this.buckets.size + this.spilled;
+  #remaining(): number {
+    return this.#queued() + this.#inFlightRecords + this.#buckets.size + this.#spilled;
   }
 
   async flush(timeoutMs = 10_000, keepAlive = false): Promise<FlushResult> {
-    await this.loading;
-    this.seal();
-    if (this.isIdle()) {
-      await this.storeChain;
+    await this.#loading;
+    this.#seal();
+    if (this.#isIdle()) {
+      await this.#storeChain;
       return { delivered: true, remaining: 0 };
     }
-    this.flushing++;
+    this.#flushing++;
     let timer: unknown;
     try {
       await new Promise<void>((resolve) => {
-        this.idleWaiters.push(resolve);
-        timer = this.clock.setTimeout(resolve, timeoutMs);
+        this.#idleWaiters.push(resolve);
+        timer = this.#clock.setTimeout(resolve, timeoutMs);
         if (!keepAlive) unref(timer);
-        this.scheduleSend();
+        this.#scheduleSend();
       });
     } finally {
-      this.flushing--;
-      this.clock.clearTimeout(timer);
+      this.#flushing--;
+      this.#clock.clearTimeout(timer);
     }
-    await this.storeChain;
-    const remaining = this.remaining();
+    await this.#storeChain;
+    const remaining = this.#remaining();
     return { delivered: remaining === 0, remaining };
   }
 
@@ -1087,36 +1103,36 @@ class OutboxImpl implements Outbox {
 
   async close(timeoutMs = 10_000): Promise<FlushResult> {
     const result = await this.flush(timeoutMs, true);
-    this.closed = true;
-    if (this.sendTimer !== undefined) this.clock.clearTimeout(this.sendTimer);
-    if (this.windowTimer !== undefined) this.clock.clearTimeout(this.windowTimer);
-    this.sendTimer = undefined;
-    this.windowTimer = undefined;
-    if (!result.delivered && !this.store?.durable) {
-      for (const r of [...this.usageQ.drain(), ...this.runQ.drain()]) {
-        this.bytes -= r.bytes;
-        this.drop('closed', r, 'not delivered before close() timed out');
+    this.#closed = true;
+    if (this.#sendTimer !== undefined) this.#clock.clearTimeout(this.#sendTimer);
+    if (this.#windowTimer !== undefined) this.#clock.clearTimeout(this.#windowTimer);
+    this.#sendTimer = undefined;
+    this.#windowTimer = undefined;
+    if (!result.delivered && !this.#store?.durable) {
+      for (const r of [...this.#usageQ.drain(), ...this.#runQ.drain()]) {
+        this.#bytes -= r.bytes;
+        this.#drop('closed', r, 'not delivered before close() timed out');
       }
     }
     unregisterForShutdown(this);
-    await this.storeChain;
-    await this.store?.close?.();
+    await this.#storeChain;
+    await this.#store?.close?.();
     return result;
   }
 
-  private hook(): void {
-    this.hooked = true;
-    if (this.o.shutdownHooks === false) return;
-    registerForShutdown(this, this.o.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs);
+  #hook(): void {
+    this.#hooked = true;
+    if (this.#o.shutdownHooks === false) return;
+    registerForShutdown(this, this.#o.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs);
   }
 
   /** Used by the shutdown hooks: flush with a timer that keeps the process alive. */
   shutdownFlush(timeoutMs: number): Promise<FlushResult> {
     return this.flush(timeoutMs, true).then((r) => {
       if (!r.delivered) {
-        this.warnOnce(
+        this.#warnOnce(
           'shutdown',
-          `drip outbox: ${r.remaining} record(s) not delivered at shutdown${this.store?.durable ? ' (kept in the durable store)' : ''}`,
+          `drip outbox: ${r.remaining} record(s) not delivered at shutdown${this.#store?.durable ? ' (kept in the durable store)' : ''}`,
         );
       }
       return r;
@@ -1125,20 +1141,20 @@ class OutboxImpl implements Outbox {
 
   stats(): OutboxStats {
     return {
-      ...this.counters,
-      dropped: { ...this.drops },
-      inFlight: this.inFlightRecords,
-      queued: this.queued() + this.buckets.size,
-      spilled: this.spilled,
-      bytes: this.bytes,
-      state: this.state,
-      bulk: this.caps ? { ...this.caps } : undefined,
-      lastError: this.lastError,
+      ...this.#counters,
+      dropped: { ...this.#drops },
+      inFlight: this.#inFlightRecords,
+      queued: this.#queued() + this.#buckets.size,
+      spilled: this.#spilled,
+      bytes: this.#bytes,
+      state: this.#state,
+      bulk: this.#caps ? { ...this.#caps } : undefined,
+      lastError: this.#lastError,
     };
   }
 
   deadLetters(): readonly DeadLetter[] {
-    return this.dead;
+    return this.#dead;
   }
 }
 

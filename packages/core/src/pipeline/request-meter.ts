@@ -214,11 +214,11 @@ class RequestScope<Req> implements DripRequestContext, DripRunContext {
   finished = false;
   events: OutboxRunEvent[] | undefined = undefined;
   /** `mw:<customerId>:<identity>` and whether it is sent as it is (checked once per request). */
-  private readonly keyBase: string;
-  private readonly keySafe: boolean;
+  readonly #keyBase: string;
+  readonly #keySafe: boolean;
   /** Per-meter totals of this request (few meters: parallel arrays beat a Map here). */
-  private meters: string[] | undefined = undefined;
-  private totals: number[] | undefined = undefined;
+  #meters: string[] | undefined = undefined;
+  #totals: number[] | undefined = undefined;
 
   constructor(
     state: MeterState<Req>,
@@ -234,9 +234,9 @@ class RequestScope<Req> implements DripRequestContext, DripRunContext {
     const header = state.options.idempotencyHeader;
     this.requestId = requestIdentity(header ? view.header(header) : undefined);
     const base = `mw:${customerId}:${this.requestId}`;
-    this.keyBase = base;
-    this.keySafe = isSafeKey(base);
-    this.externalRunId = this.keySafe ? base : runExternalId(customerId, this.requestId);
+    this.#keyBase = base;
+    this.#keySafe = isSafeKey(base);
+    this.externalRunId = this.#keySafe ? base : runExternalId(customerId, this.requestId);
     let correlation: string | undefined;
     try {
       correlation = state.options.correlationId
@@ -307,23 +307,23 @@ class RequestScope<Req> implements DripRequestContext, DripRunContext {
         );
         return;
       }
-      this.add(meter, quantity);
+      this.#add(meter, quantity);
     } catch (err) {
       this.state.error(err, 'usage');
     }
   }
 
-  private add(meter: string, quantity: number): void {
-    if (this.meters === undefined || this.totals === undefined) {
-      this.meters = [meter];
-      this.totals = [quantity];
+  #add(meter: string, quantity: number): void {
+    if (this.#meters === undefined || this.#totals === undefined) {
+      this.#meters = [meter];
+      this.#totals = [quantity];
       return;
     }
-    const i = this.meters.indexOf(meter);
+    const i = this.#meters.indexOf(meter);
     if (i === -1) {
-      this.meters.push(meter);
-      this.totals.push(quantity);
-    } else this.totals[i] = (this.totals[i] ?? 0) + quantity;
+      this.#meters.push(meter);
+      this.#totals.push(quantity);
+    } else this.#totals[i] = (this.#totals[i] ?? 0) + quantity;
   }
 
   within<T>(fn: () => T): T {
@@ -360,7 +360,7 @@ class RequestScope<Req> implements DripRequestContext, DripRunContext {
       }
       const viewRule = view.rule;
       const meter = viewRule?.meter ?? rule?.meter ?? s.defaultMeter;
-      if (this.bills(outcome, status, aborted)) {
+      if (this.#bills(outcome, status, aborted)) {
         const spec: QuantitySpec<Req> = viewRule
           ? (viewRule.quantity ?? 1)
           : (rule?.quantity ?? o.quantity ?? 1);
@@ -380,15 +380,15 @@ class RequestScope<Req> implements DripRequestContext, DripRunContext {
           }
         }
         if (typeof q === 'number' && Number.isFinite(q) && q >= 0 && q <= 1e15) {
-          if (q > 0) this.add(meter, q);
+          if (q > 0) this.#add(meter, q);
         } else if (typeof spec === 'number' || q !== undefined) {
           s.error(new TypeError(`invalid quantity ${String(q)} for ${meter}`), 'quantity');
         }
       }
       const info = s.routeInfo(view.method, route);
-      const metadata = this.metadata(info);
-      const meters = this.meters;
-      const totals = this.totals;
+      const metadata = this.#metadata(info);
+      const meters = this.#meters;
+      const totals = this.#totals;
       if (meters && totals) {
         for (let i = 0; i < meters.length; i++) {
           const m = meters[i] as string;
@@ -399,7 +399,7 @@ class RequestScope<Req> implements DripRequestContext, DripRunContext {
             customerId: this.customerId,
             meter: m,
             quantity: Math.round(total * 1e6) / 1e6,
-            idempotencyKey: usageKeyFromBase(this.keyBase, this.keySafe, m, 0),
+            idempotencyKey: usageKeyFromBase(this.#keyBase, this.#keySafe, m, 0),
             metadata,
           });
         }
@@ -437,7 +437,7 @@ class RequestScope<Req> implements DripRequestContext, DripRunContext {
     }
   }
 
-  private bills(outcome: RequestOutcome, status: number, aborted: boolean): boolean {
+  #bills(outcome: RequestOutcome, status: number, aborted: boolean): boolean {
     const billOn = this.state.options.billOn;
     if (typeof billOn === 'function') {
       try {
@@ -455,7 +455,7 @@ class RequestScope<Req> implements DripRequestContext, DripRunContext {
     return false;
   }
 
-  private metadata(info: RouteInfo): Record<string, unknown> | undefined {
+  #metadata(info: RouteInfo): Record<string, unknown> | undefined {
     const opt = this.state.options.metadata;
     if (opt === false) return undefined;
     if (!opt) return info.meta;
@@ -521,7 +521,7 @@ interface CacheEntry {
 }
 
 class Gate<Req> {
-  private readonly cache = new Map<string, CacheEntry>();
+  readonly #cache = new Map<string, CacheEntry>();
   constructor(
     private readonly g: GateOptions<Req>,
     private readonly state: MeterState<Req>,
@@ -541,25 +541,25 @@ class Gate<Req> {
           : typeof g.entitlement === 'function'
             ? g.entitlement(view.raw, view)
             : meter;
-      checks.push([`e:${customerId}:${feature}`, () => this.entitlement(customerId, feature)]);
+      checks.push([`e:${customerId}:${feature}`, () => this.#entitlement(customerId, feature)]);
     }
-    if (g.balance) checks.push([`b:${customerId}`, () => this.balance(customerId)]);
-    if (g.spendingCap) checks.push([`c:${customerId}`, () => this.caps(customerId)]);
+    if (g.balance) checks.push([`b:${customerId}`, () => this.#balance(customerId)]);
+    if (g.spendingCap) checks.push([`c:${customerId}`, () => this.#caps(customerId)]);
     if (g.check) {
       const check = g.check;
       checks.push(['', async () => check({ customerId, req: view.raw, view, client: this.client() })]);
     }
     for (const [key, run] of checks) {
-      const d = await this.cached(key, run);
+      const d = await this.#cached(key, run);
       if (!d.allow) return d;
     }
     return { allow: true };
   }
 
-  private async cached(key: string, run: () => Promise<GateDecision>): Promise<GateDecision> {
+  async #cached(key: string, run: () => Promise<GateDecision>): Promise<GateDecision> {
     const now = this.state.now();
     if (key) {
-      const hit = this.cache.get(key);
+      const hit = this.#cache.get(key);
       if (hit && hit.until > now) return hit.decision;
     }
     let decision: GateDecision;
@@ -576,16 +576,16 @@ class Gate<Req> {
       };
     }
     if (key) {
-      if (this.cache.size >= 10_000) {
-        const first = this.cache.keys().next().value;
-        if (first !== undefined) this.cache.delete(first);
+      if (this.#cache.size >= 10_000) {
+        const first = this.#cache.keys().next().value;
+        if (first !== undefined) this.#cache.delete(first);
       }
-      this.cache.set(key, { until: now + (this.g.ttlMs ?? 30_000), decision });
+      this.#cache.set(key, { until: now + (this.g.ttlMs ?? 30_000), decision });
     }
     return decision;
   }
 
-  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
+  async #call(method: string, path: string, body?: unknown): Promise<unknown> {
     const timeoutMs = this.g.timeoutMs ?? 2_000;
     const r = await this.api().request<unknown>(method, path, {
       body,
@@ -596,10 +596,10 @@ class Gate<Req> {
     return r.data;
   }
 
-  private async entitlement(customerId: string, featureKey: string): Promise<GateDecision> {
+  async #entitlement(customerId: string, featureKey: string): Promise<GateDecision> {
     let data: unknown;
     try {
-      data = await this.call('POST', '/entitlements/check', { customerId, featureKey, quantity: 1 });
+      data = await this.#call('POST', '/entitlements/check', { customerId, featureKey, quantity: 1 });
     } catch (err) {
       const e = err as { statusCode?: number };
       // An unknown customer cannot be entitled; any other failure is the API's.
@@ -637,8 +637,8 @@ class Gate<Req> {
     };
   }
 
-  private async balance(customerId: string): Promise<GateDecision> {
-    const data = await this.call('GET', `/customers/${encodeURIComponent(customerId)}/balance`);
+  async #balance(customerId: string): Promise<GateDecision> {
+    const data = await this.#call('GET', `/customers/${encodeURIComponent(customerId)}/balance`);
     const d = isRecordObject(data) ? data : {};
     const available = micros(d.availableUsdc);
     const opt = this.g.balance;
@@ -652,8 +652,8 @@ class Gate<Req> {
     };
   }
 
-  private async caps(customerId: string): Promise<GateDecision> {
-    const data = await this.call('GET', `/customers/${encodeURIComponent(customerId)}/spending-caps`);
+  async #caps(customerId: string): Promise<GateDecision> {
+    const data = await this.#call('GET', `/customers/${encodeURIComponent(customerId)}/spending-caps`);
     const caps = isRecordObject(data) && Array.isArray(data.caps) ? data.caps : [];
     for (const c of caps) {
       if (!isRecordObject(c) || c.isActive === false || c.autoBlock === false) continue;

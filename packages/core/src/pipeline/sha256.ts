@@ -47,21 +47,38 @@ export function sha256(text: string): Uint8Array {
       const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
       w[i] = ((w[i - 16] as number) + s0 + (w[i - 7] as number) + s1) >>> 0;
     }
-    // v = [a, b, c, d, e, f, g, h] of FIPS 180-4 §6.2.2.
-    const v = h.slice();
+    let a = h[0] as number;
+    let b = h[1] as number;
+    let c = h[2] as number;
+    let d = h[3] as number;
+    let e = h[4] as number;
+    let f = h[5] as number;
+    let g = h[6] as number;
+    let hh = h[7] as number;
     for (let i = 0; i < 64; i++) {
-      const a = v[0] as number;
-      const e = v[4] as number;
       const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-      const ch = (e & (v[5] as number)) ^ (~e & (v[6] as number));
-      const t1 = (v[7] as number) + S1 + ch + (k[i] as number) + (w[i] as number);
+      const ch = (e & f) ^ (~e & g);
+      const t1 = (hh + S1 + ch + (k[i] as number) + (w[i] as number)) >>> 0;
       const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-      const maj = (a & (v[1] as number)) ^ (a & (v[2] as number)) ^ ((v[1] as number) & (v[2] as number));
-      v.copyWithin(1, 0, 7);
-      v[4] = (v[4] as number) + t1;
-      v[0] = t1 + S0 + maj;
+      const maj = (a & b) ^ (a & c) ^ (b & c);
+      hh = g;
+      g = f;
+      f = e;
+      e = (d + t1) >>> 0;
+      d = c;
+      c = b;
+      b = a;
+      a = (t1 + S0 + maj) >>> 0;
     }
-    for (let i = 0; i < 8; i++) h[i] = (h[i] as number) + (v[i] as number);
+    // Uint32Array stores wrap modulo 2^32.
+    h[0] = (h[0] as number) + a;
+    h[1] = (h[1] as number) + b;
+    h[2] = (h[2] as number) + c;
+    h[3] = (h[3] as number) + d;
+    h[4] = (h[4] as number) + e;
+    h[5] = (h[5] as number) + f;
+    h[6] = (h[6] as number) + g;
+    h[7] = (h[7] as number) + hh;
   }
   const out = new Uint8Array(32);
   const ov = new DataView(out.buffer);

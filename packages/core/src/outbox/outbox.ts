@@ -5,6 +5,7 @@
  */
 
 import { type Clock, systemClock } from '../clock';
+import { isRecord as isObject } from '../errors';
 import { generateIdempotencyKey } from '../idempotency';
 import type { DripLogger } from '../transport';
 import { createClientTransport } from './client-transport';
@@ -137,10 +138,6 @@ function usageBytes(b: OutboxUsageBody): number {
   if (b.description !== undefined) n += 11 + 4 + estimateBytes(b.description, 1);
   if (b.metadata !== undefined) n += 8 + 4 + estimateBytes(b.metadata, 1);
   return n;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function validString(v: unknown, min: number, max: number): v is string {

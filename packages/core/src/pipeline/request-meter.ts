@@ -6,6 +6,7 @@
  */
 
 import { Drip } from '../client';
+import { isRecord as isRecordObject } from '../errors';
 import { type Outbox, createOutbox } from '../outbox/outbox';
 import type { ClientLike, FlushResult, OutboxRunEvent } from '../outbox/types';
 import { contextStorage } from './context-storage';
@@ -101,10 +102,6 @@ function isoTime(ms: number): string {
     isoMs = ms;
   }
   return isoText;
-}
-
-function isRecordObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Micro-USDC of a decimal string (`"1.5"` → 1 500 000n); undefined when not a decimal. */

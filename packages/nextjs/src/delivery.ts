@@ -17,9 +17,14 @@ export interface Delivery {
   readonly waitUntil: WaitUntil | undefined;
   /** Releases the registered callback when `finish` gave it nothing to wait for. */
   settle(): void;
+  /**
+   * True when Next's `after()` took the callback: it runs once the response is over (sent in full, or
+   * the client left), so the request can end there without watching the body.
+   */
+  readonly afterResponse: boolean;
 }
 
-const NONE: Delivery = { waitUntil: undefined, settle: () => {} };
+const NONE: Delivery = { waitUntil: undefined, settle: () => {}, afterResponse: false };
 
 interface RequestContextStore {
   get?: () => { waitUntil?: WaitUntil } | undefined;
@@ -52,6 +57,7 @@ export function deferDelivery(
     resolve = r;
   });
   let registered = false;
+  let afterResponse = false;
   if (custom) {
     custom(pending);
     registered = true;
@@ -65,6 +71,7 @@ export function deferDelivery(
           return pending;
         });
         registered = true;
+        afterResponse = true;
       } catch {
         // `after()` outside a request scope (unit tests, custom servers): fall through.
       }
@@ -78,5 +85,6 @@ export function deferDelivery(
   return {
     waitUntil: (promise) => resolve(promise),
     settle: () => resolve(undefined),
+    afterResponse,
   };
 }

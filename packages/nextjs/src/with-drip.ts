@@ -62,9 +62,13 @@ export type DripRouteHandler<Ctx = unknown, Req extends Request = Request> = (
  * Wraps an App Router route handler (`app/**\/route.ts`, Node or Edge runtime) so each call is metered
  * per customer and recorded as a run. The handler receives the run context as its third argument (and,
  * where the runtime has `AsyncLocalStorage`, through `getDripContext()` from deep code). The response is
- * returned as the handler made it; a streamed body is metered when the stream ends (or is cancelled:
- * `aborted`). Records are handed to the outbox when the response ends and delivered after it, through
- * `after()` when available, never awaited before the response. Next's `redirect()` / `notFound()` errors
+ * returned as the handler made it and the request ends when the response is over: inside Next (where
+ * `after()` works) when Next runs the `after()` callback, once the body was sent in full or the client
+ * left (`aborted`, read from `request.signal`); elsewhere (a custom `waitUntil`, tests, other hosts) the
+ * body is passed through a stream that reports its end, its error or its cancellation (`aborted`).
+ * Records are handed to the outbox then and delivered after the response, through `after()` when
+ * available, never awaited before the response. Inside Next an error thrown by a body stream after the
+ * handler returned is not seen by the wrapper (Next reports it): the run keeps the response's status. Next's `redirect()` / `notFound()` errors
  * are rethrown untouched (recorded with the status Next answers); other errors are recorded as FAILED
  * with status 500 and rethrown.
  *
@@ -134,6 +138,12 @@ export function withDrip<Ctx = unknown, Req extends Request = Request>(
       return response;
     }
     const status = response.status;
+    if (delivery.afterResponse) {
+      // Next runs the after() callback once the response is over (body sent, or the client left, which
+      // aborts the request's signal): no stream wrapper, no second Response.
+      responseDone = () => end({ status, aborted: request.signal?.aborted === true });
+      return response;
+    }
     // Next finished the response without reading the body (HEAD): the request is over all the same.
     responseDone = () => end({ status });
     return meterBody(response, (extra) => end({ status, ...extra }));
@@ -171,32 +181,44 @@ function meterBody(
   response: Response,
   onEnd: (extra: { error?: unknown; aborted?: boolean }) => void,
 ): Response {
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch (error) {
-        onEnd({ error });
-        controller.error(error);
-        return;
-      }
-      if (chunk.done) {
-        controller.close();
-        onEnd({});
-      } else {
-        controller.enqueue(chunk.value);
-      }
-    },
-    cancel(reason) {
-      onEnd({ aborted: true });
-      return reader.cancel(reason);
-    },
-  });
+  const body = new ReadableStream<Uint8Array>(
+    new MeteredSource((response.body as ReadableStream<Uint8Array>).getReader(), onEnd),
+    // Nothing is read ahead of the consumer: each read pulls one chunk through.
+    { highWaterMark: 0 },
+  );
   return new Response(body, {
     status: response.status,
     statusText: response.statusText,
     headers: response.headers,
   });
+}
+
+/** Pulls the original body chunk by chunk and reports how it ended. */
+class MeteredSource implements UnderlyingDefaultSource<Uint8Array> {
+  constructor(
+    private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
+    private readonly onEnd: (extra: { error?: unknown; aborted?: boolean }) => void,
+  ) {}
+
+  pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    return this.reader.read().then(
+      (chunk) => {
+        if (chunk.done) {
+          controller.close();
+          this.onEnd({});
+        } else {
+          controller.enqueue(chunk.value);
+        }
+      },
+      (error: unknown) => {
+        this.onEnd({ error });
+        controller.error(error);
+      },
+    );
+  }
+
+  cancel(reason: unknown): Promise<void> {
+    this.onEnd({ aborted: true });
+    return this.reader.cancel(reason);
+  }
 }

@@ -50,4 +50,37 @@ describe('delivery through after()', () => {
     api.expectUsage({ customerId: 'cus_after', meter: 'api_calls', quantity: 1, records: 1 });
     api.expectRun({ customerId: 'cus_after', status: 'COMPLETED' });
   });
+
+  it('returns the handler response itself and ends the request when after() runs', async () => {
+    const opts = { client, customer: (req: Request) => req.headers.get('x-customer') };
+    const made = Response.json({ ok: true });
+    const GET = withDrip(async () => made, opts);
+    const res = await GET(get(), ctx);
+    // No stream wrapper inside Next: the response object is the handler's own.
+    expect(res).toBe(made);
+    expect(await res.json()).toEqual({ ok: true });
+    await dripMeter(opts).flush(5_000);
+    expect(api.usage).toHaveLength(0); // Next has not reported the response over yet
+    await callbacks[0]?.();
+    await dripMeter(opts).flush(5_000);
+    api.expectUsage({ customerId: 'cus_after', meter: 'api_calls', quantity: 1, records: 1 });
+    api.expectRun({ customerId: 'cus_after', status: 'COMPLETED' });
+  });
+
+  it('records the request as aborted when the client left before the response was over', async () => {
+    const opts = { client, customer: (req: Request) => req.headers.get('x-customer') };
+    const GET = withDrip(async () => Response.json({ ok: true }), opts);
+    // Next aborts the request's signal when the connection closes before the response finished.
+    const left = new AbortController();
+    const req = new Request('http://app.test/api/items/7', {
+      headers: { 'x-customer': 'cus_left' },
+      signal: left.signal,
+    });
+    await GET(req, ctx);
+    left.abort();
+    await callbacks[0]?.();
+    await dripMeter(opts).flush(5_000);
+    expect(api.totalUsage({ customerId: 'cus_left' })).toBe(0);
+    expect(api.expectRun({ customerId: 'cus_left' }).status).toBe('CANCELLED');
+  });
 });

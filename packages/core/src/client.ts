@@ -337,18 +337,15 @@ function checkShape(res: RequestResult<unknown>, data: unknown, what: string, fi
     const optional = kind.endsWith('?');
     if (optional && (v === undefined || v === null)) continue;
     const base = kind.replace('?', '');
+    // `string`, `number` and `boolean` are `typeof` names.
     const ok =
-      base === 'string'
-        ? typeof v === 'string'
-        : base === 'number'
-          ? typeof v === 'number'
-          : base === 'boolean'
-            ? typeof v === 'boolean'
-            : base === 'money'
-              ? typeof v === 'string' && MONEY_RE.test(v)
-              : base === 'array'
-                ? Array.isArray(v)
-                : isRecord(v);
+      base === 'money'
+        ? typeof v === 'string' && MONEY_RE.test(v)
+        : base === 'array'
+          ? Array.isArray(v)
+          : base === 'object'
+            ? isRecord(v)
+            : typeof v === base;
     if (!ok) throw parseError(`${what}: field "${name}" is missing or not a ${base}`, res, data);
   }
 }

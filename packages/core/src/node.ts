@@ -6,11 +6,34 @@
  */
 
 import { AsyncLocalStorage } from 'node:async_hooks';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { type NodeFetchOptions, type NodeHttpModule, nodeFetchFrom, registerNodeFetch } from './node-fetch';
+import type { FetchLike } from './transport';
 import { contextStorage, type DripContextStorage, setDripContextStorage } from './pipeline/context-storage';
 
 export * from './index';
 export { createFileOutboxStore } from './outbox/file-store';
 export type { FileOutboxStore, FileOutboxStoreOptions } from './outbox/file-store';
+export type { NodeFetchOptions } from './node-fetch';
+
+/**
+ * A `fetch` over Node's `http`/`https` modules with keep-alive agents: what clients created without
+ * `fetch` already use on Node. Build your own to size the connection pool.
+ *
+ * @example
+ * ```ts
+ * import { Drip, createNodeFetch } from '@drip/core/node';
+ * const client = new Drip({ fetch: createNodeFetch({ maxSockets: 4 }) });
+ * ```
+ */
+export function createNodeFetch(options?: NodeFetchOptions): FetchLike {
+  return nodeFetchFrom(http as unknown as NodeHttpModule, https as unknown as NodeHttpModule, options);
+}
+
+// Clients created without `fetch` use Node's http modules (also on Node versions without
+// process.getBuiltinModule, where the default entry cannot find them itself).
+registerNodeFetch(createNodeFetch());
 
 /**
  * A fresh `AsyncLocalStorage`-backed context store. This entry registers one when loaded; call

@@ -6,6 +6,7 @@
 
 import { type Clock, sleep, systemClock } from './clock';
 import { DripError, DripNetworkError, DripTimeoutError, errorFromResponse, isRecord } from './errors';
+import { defaultFetch } from './node-fetch';
 
 /**
  * Minimal logger hook; every method is optional. Retries are logged at debug level.
@@ -407,7 +408,7 @@ export class Transport {
       cancel(signal?.reason);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
-    const fetchImpl = this.#config.fetch ?? (globalThis.fetch as FetchLike);
+    const fetchImpl = this.#config.fetch ?? defaultFetch();
     try {
       const init: RequestInit = { method, headers, signal: controller.signal };
       if (body !== undefined) init.body = body;

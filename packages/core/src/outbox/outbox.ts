@@ -59,16 +59,18 @@ export interface Outbox {
   ready(): Promise<void>;
 }
 
+// Plain literals: a bundler keeps an unused object whose values are arithmetic (`16 * 1024 * 1024`), so
+// bundles that use only the client would carry it.
 const DEFAULTS = {
   maxRecords: 10_000,
-  maxBytes: 16 * 1024 * 1024,
+  maxBytes: 16_777_216, // 16 MiB
   batchSize: 200,
   maxBulkInFlight: 2,
-  maxBatchBytes: 512 * 1024,
+  maxBatchBytes: 524_288, // 512 KiB
   flushIntervalMs: 250,
   maxInFlight: 4,
   windowMs: 1_000,
-  maxAgeMs: 24 * 60 * 60 * 1000,
+  maxAgeMs: 86_400_000, // 24 h
   backoffBaseMs: 1_000,
   backoffCapMs: 60_000,
   retryAfterCapMs: 60_000,

@@ -52,7 +52,7 @@ export function isPromiseLike<T = unknown>(value: unknown): value is PromiseLike
   );
 }
 
-const SKIP: BeginResult = Object.freeze({ kind: 'skip' }) as BeginResult;
+const SKIP: BeginResult = /* @__PURE__ */ Object.freeze({ kind: 'skip' }) as BeginResult;
 const MAX_EVENTS = 100;
 const DEFAULT_REDACT = [/authorization/i, /cookie/i, /password/i, /secret/i, /token/i, /api[-_]?key/i];
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}/;
@@ -93,7 +93,7 @@ function traceIdFrom(view: RequestView): string | undefined {
   }
 }
 
-let isoMs = Number.NaN;
+let isoMs: number | undefined;
 let isoText = '';
 /** ISO 8601 of an epoch ms, remembering the last one (requests ending in the same ms share it). */
 function isoTime(ms: number): string {

@@ -153,6 +153,14 @@ export function numberToMicros(n: number): bigint {
   return decimalToMicros(String(n)) ?? 0n;
 }
 
+/**
+ * A finite number as a decimal string with exactly 6 decimals, rounded half up (spec §2.9): the same
+ * text as `formatMicros(numberToMicros(n))`, with whole numbers up to 1e15 written directly.
+ */
+export function decimalText(n: number): string {
+  return Number.isInteger(n) && n >= 0 && n <= 1e15 ? `${n}.000000` : formatMicros(numberToMicros(n));
+}
+
 /** Formats micros as a decimal string with exactly 6 decimals (spec §2.9). */
 export function formatMicros(micros: bigint): string {
   const neg = micros < 0n;

@@ -20,8 +20,9 @@ import {
 } from '../http';
 import { fingerprint, inflightKey, type Outcome, runIdempotent } from '../idempotency';
 import { durationMs, eventOut, timelineEventOut, workflowOut } from '../shapes';
-import { formatMicros, iso, newId, numberToMicros, numericText } from '../util';
+import { decimalText, formatMicros, iso, newId, numberToMicros, numericText } from '../util';
 import { Emitter } from '../webhooks/emit';
+import { fastEventItem, fastRecordBody } from './fast-parse';
 import { stripNulls } from './usage';
 import { getCustomer, pagedList, Where } from './common';
 
@@ -59,7 +60,7 @@ const endRunSchema = z.object({
 });
 
 /** Named fields of a run event; any other field is kept in `attributes` (spec §2.4.1). */
-const NAMED = new Set([
+export const NAMED: ReadonlySet<string> = new Set([
   'runId',
   'customerId',
   'workflowId',
@@ -79,7 +80,7 @@ const NAMED = new Set([
   'explanation',
 ]);
 
-const eventItemSchema = z
+export const eventItemSchema = z
   .looseObject({
     runId: z.string().min(1).max(64).optional(),
     customerId: z.string().min(1).max(64).optional(),
@@ -115,7 +116,7 @@ function attributesOf(v: Record<string, unknown>): Record<string, unknown> | nul
   return Object.keys(out).length > 0 ? out : null;
 }
 
-const recordSchema = z
+export const recordSchema = z
   .object({
     customerId: z.string().min(1).max(64),
     workflow: z.string().min(1).max(100),
@@ -303,8 +304,9 @@ function recordResponse(
   duplicates: number,
   totalCost: string,
   isDuplicate: boolean,
+  duration: number | null = durationMs(run),
 ): Record<string, unknown> {
-  const d = durationMs(run);
+  const d = duration;
   return {
     run: {
       id: run.id,
@@ -337,15 +339,18 @@ function prepareRecord(body: RecordBody): { items: EventItem[]; fp: string } {
   return { items, fp: fingerprint('run-record', { ...body, events: items }) };
 }
 
+const ISO_UTC_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** A validated timestamp as `toISOString()` writes it; one already in that form is returned as is. */
+function isoText(v: string): string {
+  return ISO_UTC_MS.test(v) ? v : new Date(v).toISOString();
+}
+
 /** `startedAt` / `endedAt` of a recorded run: given times, else now (a future start ends when it starts). */
 function recordTimes(body: RecordBody, now: string): { startedAt: string; endedAt: string } {
-  const startedAt = body.startedAt
-    ? new Date(body.startedAt).toISOString()
-    : body.endedAt
-      ? new Date(body.endedAt).toISOString()
-      : now;
+  const startedAt = body.startedAt ? isoText(body.startedAt) : body.endedAt ? isoText(body.endedAt) : now;
   const endedAt = body.endedAt
-    ? new Date(body.endedAt).toISOString()
+    ? isoText(body.endedAt)
     : body.startedAt && Date.parse(body.startedAt) > Date.parse(now)
       ? startedAt
       : now;
@@ -542,101 +547,115 @@ async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promis
         };
         let cost = 0n;
         for (const item of r.items) if (item.costUnits !== undefined) cost += numberToMicros(item.costUnits);
-        const totalCost = formatMicros(cost);
-        return [{ ...r, run, totalCost, response: recordResponse(run, r.items.length, 0, totalCost, false) }];
+        const totalCost = cost === 0n ? '0.000000' : formatMicros(cost);
+        // Both times are ISO strings with milliseconds here, so this is durationMs(run) without re-parsing.
+        const duration = Date.parse(endedAt) - Date.parse(startedAt);
+        return [
+          {
+            ...r,
+            run,
+            totalCost,
+            response: recordResponse(run, r.items.length, 0, totalCost, false, duration),
+          },
+        ];
       });
       // Keys are claimed in key order, like the usage bulk, so concurrent requests lock them in one order.
       const keyed = go
         .filter((r) => r.body.idempotencyKey !== undefined)
         .sort((a, b) => ((a.body.idempotencyKey ?? '') < (b.body.idempotencyKey ?? '') ? -1 : 1));
       if (keyed.length > 0) {
-        // The response is stored with the key: both commit together, or neither does.
-        const claimed = await tx.query<{ key: string }>(
-          `INSERT INTO idempotency_keys (project_id, mode, key, route_class, fingerprint, status_code, response)
-           SELECT $1, $2, t.k, 'run-record', t.f, 201, t.r::jsonb FROM unnest($3::text[], $4::text[], $5::text[]) AS t(k, f, r)
-           ON CONFLICT DO NOTHING RETURNING key`,
-          [
-            projectId,
-            mode,
-            keyed.map((r) => r.body.idempotencyKey),
-            keyed.map((r) => r.fp),
-            keyed.map((r) => JSON.stringify(r.response)),
-          ],
+        // The response is stored with the key: both commit together, or neither does. `claimed` lists
+        // the keys written only when some were not.
+        const doc = JSON.stringify(keyed.map((r) => [r.body.idempotencyKey, r.fp, r.response]));
+        const [claimed] = await tx.query<{ keys: string[] | null }>(
+          `WITH c AS (
+             INSERT INTO idempotency_keys (project_id, mode, key, route_class, fingerprint, status_code, response)
+             SELECT $1, $2, e->>0, 'run-record', e->>1, 201, e->2 FROM jsonb_array_elements($3::jsonb) AS x(e)
+             ON CONFLICT DO NOTHING RETURNING key)
+           SELECT CASE WHEN count(*) = $4 THEN NULL ELSE coalesce(array_agg(key), '{}') END AS keys FROM c`,
+          [projectId, mode, doc, keyed.length],
         );
-        const won = new Set(claimed.map((c) => c.key));
-        go = go.filter((r) => r.body.idempotencyKey === undefined || won.has(r.body.idempotencyKey));
+        if (claimed?.keys) {
+          const won = new Set(claimed.keys);
+          go = go.filter((r) => r.body.idempotencyKey === undefined || won.has(r.body.idempotencyKey));
+        }
       }
       if (go.length === 0) return;
-      const runCol = (f: (r: (typeof go)[number]) => unknown) => go.map(f);
+      // Rows travel as one JSON document per statement (one JSON.stringify for all of them).
+      const runRows: unknown[] = new Array(go.length);
+      const eventRows: unknown[] = [];
+      for (let j = 0; j < go.length; j++) {
+        const r = go[j] as (typeof go)[number];
+        const run = r.run;
+        runRows[j] = [
+          run.id,
+          run.customer_id,
+          run.workflow_id,
+          run.external_run_id,
+          run.correlation_id,
+          run.status,
+          r.body.metadata ?? null,
+          run.error_message,
+          run.error_code,
+          r.fp,
+          run.started_at,
+          run.ended_at,
+        ];
+        for (const item of r.items) {
+          // The same columns and values as insertRunEvent.
+          eventRows.push([
+            newId('evt'),
+            run.customer_id,
+            run.id,
+            run.workflow_id,
+            item.eventType,
+            item.actionName ?? null,
+            item.outcome ?? 'SUCCEEDED',
+            item.explanation ?? null,
+            item.idempotencyKey ?? null,
+            item.parentEventId ?? null,
+            decimalText(item.quantity),
+            item.units ?? null,
+            item.description ?? null,
+            item.costUnits === undefined ? null : decimalText(item.costUnits),
+            item.costCurrency ?? null,
+            item.correlationId ?? null,
+            item.spanId ?? null,
+            run.started_at,
+            item.metadata ?? null,
+            attributesOf(item),
+          ]);
+        }
+      }
       await tx.query(
         `INSERT INTO runs (id, project_id, mode, customer_id, workflow_id, external_run_id, correlation_id, status, metadata, error_message, error_code,
            fingerprint, started_at, ended_at, created_at)
-         SELECT t.id, $1, $2, t.c, t.w, t.x, t.cr, t.s, t.m::jsonb, t.em, t.ec, t.f, t.sa::timestamptz, t.ea::timestamptz, t.sa::timestamptz
-         FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
-           WITH ORDINALITY AS t(id, c, w, x, cr, s, m, em, ec, f, sa, ea, n)
-         ORDER BY t.n`,
-        [
-          projectId,
-          mode,
-          runCol((r) => r.run.id),
-          runCol((r) => r.run.customer_id),
-          runCol((r) => r.run.workflow_id),
-          runCol((r) => r.run.external_run_id),
-          runCol((r) => r.run.correlation_id),
-          runCol((r) => r.run.status),
-          runCol((r) => (r.body.metadata ? JSON.stringify(r.body.metadata) : null)),
-          runCol((r) => r.run.error_message),
-          runCol((r) => r.run.error_code),
-          runCol((r) => r.fp),
-          runCol((r) => r.run.started_at),
-          runCol((r) => r.run.ended_at),
-        ],
+         SELECT e->>0, $1, $2, e->>1, e->>2, e->>3, e->>4, e->>5, nullif(e->6, 'null'::jsonb), e->>7, e->>8, e->>9,
+           (e->>10)::timestamptz, (e->>11)::timestamptz, (e->>10)::timestamptz
+         FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(e, n)
+         ORDER BY x.n`,
+        [projectId, mode, JSON.stringify(runRows)],
       );
-      const evs = go.flatMap((r) => r.items.map((item) => ({ r, item })));
-      if (evs.length > 0) {
-        const col = (f: (e: (typeof evs)[number]) => unknown) => evs.map(f);
-        // The same columns and values as insertRunEvent, in input order (seq follows it).
+      if (eventRows.length > 0) {
+        // In input order (seq follows it). `attributes` is JSON null, not SQL NULL, when there are none,
+        // as insertRunEvent stores it.
         await tx.query(
           `INSERT INTO events (id, project_id, mode, kind, customer_id, run_id, workflow_id, event_type, action_name, outcome, explanation,
              idempotency_key, parent_event_id, usage_type, quantity, units, description, cost_units, cost_currency, correlation_id, span_id,
              metadata, attributes, created_at)
-           SELECT t.id, $1, $2, 'run', t.c, t.r, t.w, t.et, t.an, t.o, t.ex, t.k, t.pe, t.et, t.q::numeric, t.un, t.d, t.cu::numeric, t.cc,
-             t.cr, t.sp, t.m::jsonb, t.at::jsonb, t.ca::timestamptz
-           FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-             $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[])
-             WITH ORDINALITY AS t(id, c, r, w, et, an, o, ex, k, pe, q, un, d, cu, cc, cr, sp, m, at, ca, n)
-           ORDER BY t.n`,
-          [
-            projectId,
-            mode,
-            col(() => newId('evt')),
-            col((e) => e.r.run.customer_id),
-            col((e) => e.r.run.id),
-            col((e) => e.r.run.workflow_id),
-            col((e) => e.item.eventType),
-            col((e) => e.item.actionName ?? null),
-            col((e) => e.item.outcome ?? 'SUCCEEDED'),
-            col((e) => e.item.explanation ?? null),
-            col((e) => e.item.idempotencyKey ?? null),
-            col((e) => e.item.parentEventId ?? null),
-            col((e) => formatMicros(numberToMicros(e.item.quantity))),
-            col((e) => e.item.units ?? null),
-            col((e) => e.item.description ?? null),
-            col((e) =>
-              e.item.costUnits === undefined ? null : formatMicros(numberToMicros(e.item.costUnits)),
-            ),
-            col((e) => e.item.costCurrency ?? null),
-            col((e) => e.item.correlationId ?? null),
-            col((e) => e.item.spanId ?? null),
-            col((e) => (e.item.metadata ? JSON.stringify(e.item.metadata) : null)),
-            col((e) => JSON.stringify(attributesOf(e.item))),
-            col((e) => e.r.run.started_at),
-          ],
+           SELECT e->>0, $1, $2, 'run', e->>1, e->>2, e->>3, e->>4, e->>5, e->>6, e->>7, e->>8, e->>9, e->>4, (e->>10)::numeric, e->>11,
+             e->>12, (e->>13)::numeric, e->>14, e->>15, e->>16, nullif(e->18, 'null'::jsonb), e->19, (e->>17)::timestamptz
+           FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(e, n)
+           ORDER BY x.n`,
+          [projectId, mode, JSON.stringify(eventRows)],
         );
       }
       const em = new Emitter(tx, scope);
+      // Without an active webhook nothing is emitted, so the per-run payloads are not even built.
+      const emitting = await em.active();
       for (const r of go) {
-        await emitRunEndWith(em, r.run, { eventCount: r.items.length, totalCostUnits: r.totalCost });
+        if (emitting)
+          await emitRunEndWith(em, r.run, { eventCount: r.items.length, totalCostUnits: r.totalCost });
         done.set(r.index, { status: 201, body: r.response });
       }
       deliveries = em.deliveries;
@@ -987,7 +1006,22 @@ export function registerRuns(api: Hono<AppEnv>, deps: Deps): void {
       error: { code: err.code, error: err.message, ...(err.extra ?? {}) },
     });
     const valid: BulkRun[] = [];
+    const now = Date.now();
     for (const [index, raw] of runs.entries()) {
+      // The hand-written checks take the common shape; anything else gets zod and its messages.
+      const fast = fastRecordBody(raw, now);
+      if (fast) {
+        const items: EventItem[] = [];
+        for (const e of fast.events) {
+          const item = fastEventItem(e, NAMED);
+          if (!item) break;
+          items.push(item as EventItem);
+        }
+        if (items.length === fast.events.length) {
+          valid.push({ index, body: fast, items, fp: fingerprint('run-record', { ...fast, events: items }) });
+          continue;
+        }
+      }
       const parsed = recordSchema.safeParse(stripNulls(raw));
       if (!parsed.success) {
         results[index] = {

@@ -33,16 +33,24 @@ export class Emitter {
     private readonly scope: Scope,
   ) {}
 
+  private async load(): Promise<HookRow[]> {
+    this.hooks ??= await this.tx.query<HookRow>(
+      'SELECT id, events, filters FROM webhooks WHERE project_id = $1 AND mode = $2 AND is_active AND deleted_at IS NULL',
+      [this.scope.projectId, this.scope.mode],
+    );
+    return this.hooks;
+  }
+
+  /** Whether the scope has an active webhook at all (a caller can skip building payloads when not). */
+  async active(): Promise<boolean> {
+    return (await this.load()).length > 0;
+  }
+
   async emit(type: string, data: Record<string, unknown>, onlyWebhookId?: string): Promise<string | null> {
-    if (!this.hooks) {
-      this.hooks = await this.tx.query<HookRow>(
-        'SELECT id, events, filters FROM webhooks WHERE project_id = $1 AND mode = $2 AND is_active AND deleted_at IS NULL',
-        [this.scope.projectId, this.scope.mode],
-      );
-    }
+    const hooks = await this.load();
     const targets = onlyWebhookId
-      ? this.hooks.filter((h) => h.id !== onlyWebhookId && matches(h, type, data))
-      : this.hooks.filter((h) => matches(h, type, data));
+      ? hooks.filter((h) => h.id !== onlyWebhookId && matches(h, type, data))
+      : hooks.filter((h) => matches(h, type, data));
     if (targets.length === 0) return null;
     const eventId = newId('whe');
     const createdAt = new Date().toISOString();

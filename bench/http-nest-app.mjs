@@ -4,7 +4,7 @@
 // server (DRIP_API_URL / DRIP_API_KEY). `meter-only` is the same metering with a client whose fetch never
 // answers (request-path cost alone). `noop` puts an interceptor that only returns `next.handle()` on the
 // controller: what Nest's interceptor machinery costs before any metering (diagnostic).
-// BENCH_DRIP_NESTJS may name another build of @drip/nestjs (a file path or URL of its ESM entry), to compare
+// BENCH_DRIP_NESTJS may name another build of @drip/nestjs (the path of its ESM entry), to compare
 // two builds under the same harness. Control routes under /__bench are not metered. Plain JavaScript:
 // decorators are applied with Reflect.decorate and no decorator metadata exists, as in an esbuild/swc
 // build without it.

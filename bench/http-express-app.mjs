@@ -1,18 +1,17 @@
 // The app under test for bench/http-express.mjs. `node http-express-app.mjs bare|drip`.
 // `drip` adds dripMiddleware with a usage record and a run with one event per request, delivered to the
 // local Drip server (DRIP_API_URL / DRIP_API_KEY). Control routes under /__bench are not metered.
-import { Drip, setDripContextStorage } from '@drip/core';
+import { Drip } from '@drip/core';
 import { dripMiddleware } from '@drip/express';
 import express from 'express';
 
 // `meter-only`: the same metering, but the client's fetch never answers, so the figures show what the
 // request path costs (adapter + pipeline + enqueue) without delivery work in the app process.
-const mode = ['drip', 'meter-only'].includes(process.argv[2]) ? process.argv[2] : 'bare';
+// `no-scope`: the same metering and delivery with the request scope off (`asyncContext: false`), to show
+// what Node 20's AsyncLocalStorage (async hooks on every promise and tick) costs.
+const mode = ['drip', 'meter-only', 'no-scope'].includes(process.argv[2]) ? process.argv[2] : 'bare';
 const customerId = process.env.BENCH_CUSTOMER_ID;
 let served = 0;
-// Diagnostic knob: BENCH_NO_ASYNC_CONTEXT=1 turns off the request scope (AsyncLocalStorage) the pipeline
-// otherwise finds on Node, to show what its async hooks cost.
-if (process.env.BENCH_NO_ASYNC_CONTEXT === '1') setDripContextStorage(undefined);
 
 const app = express();
 app.disable('x-powered-by');
@@ -31,7 +30,11 @@ if (mode !== 'bare') {
     baseUrl: process.env.DRIP_API_URL,
     ...(mode === 'meter-only' ? { fetch: () => new Promise(() => {}) } : {}),
   });
-  metering = dripMiddleware({ client, customer: () => customerId });
+  metering = dripMiddleware({
+    client,
+    customer: () => customerId,
+    ...(mode === 'no-scope' ? { asyncContext: false } : {}),
+  });
   app.use(metering);
 }
 app.get('/items/:id', (req, res) => {

@@ -13,5 +13,8 @@ await runHttpBenchmark({
     'Express 5.3.0; the metered app adds `dripMiddleware()` with a customer resolver, one `run.event()` per request, default outbox.',
   appScript: join(dirname(fileURLToPath(import.meta.url)), 'http-express-app.mjs'),
   targets: { ratio: 0.95 },
-  meterOnly: true,
+  extraModes: [
+    { mode: 'no-scope', label: 'request scope off' },
+    { mode: 'meter-only', label: 'metering only, delivery never answers' },
+  ],
 });

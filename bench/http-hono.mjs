@@ -13,5 +13,8 @@ await runHttpBenchmark({
     'Hono 4.13.19 on @hono/node-server 2.1.8; the metered app adds `drip()` with a customer resolver, one `run.event()` per request, default outbox.',
   appScript: join(dirname(fileURLToPath(import.meta.url)), 'http-hono-app.mjs'),
   targets: { ratio: 0.8 },
-  meterOnly: true,
+  extraModes: [
+    { mode: 'no-scope', label: 'request scope off' },
+    { mode: 'meter-only', label: 'metering only, delivery never answers' },
+  ],
 });

@@ -189,11 +189,25 @@ export async function runHttpBenchmark(spec) {
   const env = { DRIP_API_KEY: apiKey, DRIP_API_URL: dripUrl, BENCH_CUSTOMER_ID: customer.id };
   const bare = await startChild(spec.appScript, ['bare'], env);
   const metered = await startChild(spec.appScript, ['drip'], env);
-  // Optional third app (spec.meterOnly): metering whose delivery never answers, to isolate request-path cost.
-  const meterOnly = spec.meterOnly ? await startChild(spec.appScript, ['meter-only'], env) : undefined;
-  const apps = { bare: bare.info, drip: metered.info, 'meter-only': meterOnly?.info };
-  const modes = meterOnly ? ['bare', 'drip', 'meter-only'] : ['bare', 'drip'];
-  const results = { bare: [], drip: [], 'meter-only': [] };
+  // Diagnostic apps (spec.extraModes, or spec.meterOnly for `meter-only`), e.g. `meter-only`: metering whose
+  // delivery never answers; `no-scope`: metering with the request scope (AsyncLocalStorage) turned off.
+  const extra = spec.extraModes ?? (spec.meterOnly ? [{ mode: 'meter-only', label: METER_ONLY_LABEL }] : []);
+  const extraApps = [];
+  for (const { mode } of extra) {
+    // Each diagnostic app bills its own customer, so the metered app's delivered counts stay its own.
+    const own = await getJson(`${dripUrl}/v1/customers`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ externalCustomerId: `bench-${spec.name}-${mode}-${Date.now()}` }),
+    });
+    extraApps.push(await startChild(spec.appScript, [mode], { ...env, BENCH_CUSTOMER_ID: own.id }));
+  }
+  const apps = { bare: bare.info, drip: metered.info };
+  extra.forEach(({ mode }, i) => {
+    apps[mode] = extraApps[i].info;
+  });
+  const modes = ['bare', 'drip', ...extra.map((e) => e.mode)];
+  const results = Object.fromEntries(modes.map((m) => [m, []]));
   try {
     for (const mode of modes) {
       log(`warm-up ${mode} ${flags.warmup} s`);
@@ -217,7 +231,7 @@ export async function runHttpBenchmark(spec) {
     const bareRps = median(results.bare.map((r) => r.rps));
     const rate =
       flags.rate > 0 ? flags.rate : Math.max(100, Math.round(bareRps / 3 / modes.length / 100) * 100);
-    const paired = { bare: [], drip: [], 'meter-only': [] };
+    const paired = Object.fromEntries(modes.map((m) => [m, []]));
     for (let round = 0; round < flags.pairedRounds; round++) {
       const r = await measurePaired(apps, modes, {
         connections: flags.pairedConnections,
@@ -240,7 +254,7 @@ export async function runHttpBenchmark(spec) {
       `${dripUrl}/v1/events?customerId=${customer.id}&eventType=bench.lookup&limit=1`,
       { headers: auth },
     );
-    const summary = summarise(spec, flags, results, paired, rate, database, {
+    const summary = summarise(spec, flags, extra, results, paired, rate, database, {
       servedTotal,
       runsDelivered: runs.count,
       eventsDelivered: events.pagination?.total ?? events.total,
@@ -254,7 +268,7 @@ export async function runHttpBenchmark(spec) {
     await Promise.all([
       stopChild(bare.child),
       stopChild(metered.child),
-      meterOnly && stopChild(meterOnly.child),
+      ...extraApps.map((a) => stopChild(a.child)),
     ]);
     await stopChild(server.child);
     pg?.stop();
@@ -280,7 +294,9 @@ function startPostgres(required) {
   }
 }
 
-function summarise(spec, flags, results, paired, rate, database, delivery) {
+const METER_ONLY_LABEL = 'metering only, delivery never answers';
+
+function summarise(spec, flags, extra, results, paired, rate, database, delivery) {
   const m = (mode, key) => median(results[mode].map((r) => r[key]));
   const pm = (mode, key) => median(paired[mode].map((r) => r[key]));
   const bareRps = m('bare', 'rps');
@@ -301,18 +317,24 @@ function summarise(spec, flags, results, paired, rate, database, delivery) {
       return `| ${i + 1} | ${b.rps.toFixed(0)} | ${d.rps.toFixed(0)} | ${b.p99} | ${d.p99} | ${b.cpuPerRequestUs.toFixed(1)} | ${d.cpuPerRequestUs.toFixed(1)} |`;
     })
     .join('\n');
-  const hasMeterOnly = paired['meter-only'].length > 0;
   const pairedRows = paired.bare
     .map((b, i) => {
       const d = paired.drip[i];
-      const o = paired['meter-only'][i];
-      const extra = hasMeterOnly ? ` ${o.cpuPerRequestUs.toFixed(1)} |` : '';
-      return `| ${i + 1} | ${b.cpuPerRequestUs.toFixed(1)} | ${d.cpuPerRequestUs.toFixed(1)} |${extra} ${(d.cpuPerRequestUs - b.cpuPerRequestUs).toFixed(1)} | ${b.p99} | ${d.p99} |`;
+      const more = extra.map(({ mode }) => ` ${paired[mode][i].cpuPerRequestUs.toFixed(1)} |`).join('');
+      return `| ${i + 1} | ${b.cpuPerRequestUs.toFixed(1)} | ${d.cpuPerRequestUs.toFixed(1)} |${more} ${(d.cpuPerRequestUs - b.cpuPerRequestUs).toFixed(1)} | ${b.p99} | ${d.p99} |`;
     })
     .join('\n');
-  const meterOnlyExtra = hasMeterOnly
-    ? median(paired['meter-only'].map((o, i) => o.cpuPerRequestUs - (paired.bare[i]?.cpuPerRequestUs ?? 0)))
-    : undefined;
+  const extraHead = extra.map(({ label }) => ` ${label}: CPU µs/req |`).join('');
+  const extraSep = extra.map(() => ' --- |').join('');
+  const extraRows = extra
+    .map(({ mode, label }) => {
+      const delta = median(
+        paired[mode].map((o, i) => o.cpuPerRequestUs - (paired.bare[i]?.cpuPerRequestUs ?? 0)),
+      );
+      const ratioMode = m(mode, 'rps') / bareRps;
+      return `| Extra app CPU per request, ${label} (paired) / throughput ratio (saturation) | ${delta.toFixed(2)} µs / ${ratioMode.toFixed(3)} | (diagnostic) |\n`;
+    })
+    .join('');
   return `## HTTP: ${spec.title}
 
 Command: \`node bench/${spec.name}.mjs\`. ${spec.description}
@@ -330,8 +352,8 @@ Paired, fixed rate: ${flags.pairedRounds} rounds of ${flags.pairedDuration} s wi
 (${flags.pairedConnections} connections) at ${rate} req/s each (together a third of the bare app's saturated throughput); the extra CPU is the
 metered app's CPU per request minus the bare app's in the same round.
 
-| Round | bare CPU µs/req | drip CPU µs/req |${hasMeterOnly ? ' metering only CPU µs/req |' : ''} extra µs/req | bare p99 ms | drip p99 ms |
-| --- | --- | --- |${hasMeterOnly ? ' --- |' : ''} --- | --- | --- |
+| Round | bare CPU µs/req | drip CPU µs/req |${extraHead} extra µs/req | bare p99 ms | drip p99 ms |
+| --- | --- | --- |${extraSep} --- | --- | --- |
 ${pairedRows}
 
 | Median | Value | Target |
@@ -341,7 +363,7 @@ ${pairedRows}
 | Extra app CPU per request (paired, ${rate} req/s) | ${cpuExtra.toFixed(2)} µs | ≤ 10 µs (${ok(cpuExtra <= 10)}) |
 | p99 latency added (paired, ${rate} req/s) | ${p99Extra.toFixed(2)} ms | ≤ 1 ms (${ok(p99Extra <= 1)}) |
 | Extra app CPU per request / p99 added at saturation (diagnostic) | ${satCpuExtra.toFixed(2)} µs / ${satP99Extra.toFixed(2)} ms | |
-${meterOnlyExtra === undefined ? '' : `| Extra app CPU per request, metering only (delivery never answers; paired) | ${meterOnlyExtra.toFixed(2)} µs | (diagnostic) |\n`}| Runs delivered / requests served (metered app, warm-up included) | ${delivery.runsDelivered} / ${delivery.servedTotal} | equal (${ok(delivery.runsDelivered === delivery.servedTotal)}) |
+${extraRows}| Runs delivered / requests served (metered app, warm-up included) | ${delivery.runsDelivered} / ${delivery.servedTotal} | equal (${ok(delivery.runsDelivered === delivery.servedTotal)}) |
 | Run events delivered / requests served | ${delivery.eventsDelivered} / ${delivery.servedTotal} | equal (${ok(delivery.eventsDelivered === delivery.servedTotal)}) |
 | Final flush | ${delivery.flushMs} ms | |
 

@@ -9,6 +9,8 @@
 export type RouteParams = Record<string, string | string[] | undefined>;
 
 function decode(segment: string): string {
+  // Most segments have no escape: skip decodeURIComponent and its try/catch.
+  if (segment.indexOf('%') === -1) return segment;
   try {
     return decodeURIComponent(segment);
   } catch {

@@ -60,6 +60,11 @@ export function send(
   });
 }
 
+/** A response whose JSON body the route wrote itself (same headers as {@link send}). */
+export function sendText(_c: Context, status: number, json: string): Response {
+  return new Response(json, { status, headers: { 'content-type': 'application/json; charset=utf-8' } });
+}
+
 async function readLimited(c: Context): Promise<string> {
   const declared = Number(c.req.header('content-length') ?? '0');
   if (declared > MAX_BODY_BYTES) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', 'Request body exceeds 1 MiB');

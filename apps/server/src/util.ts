@@ -91,31 +91,6 @@ export function canonicalJson(value: unknown): string {
   return `${out}}`;
 }
 
-/**
- * `JSON.stringify(value)` when it is already the canonical form (every object's keys in sorted order,
- * no `undefined`), else undefined. Lets a caller that needs both texts of a small JSON value (stored and
- * fingerprinted) build it once.
- */
-export function canonicalOrUndefined(value: unknown, text: string): string | undefined {
-  return isCanonical(value) ? text : undefined;
-}
-
-function isCanonical(value: unknown): boolean {
-  if (value === null || typeof value !== 'object') return value !== undefined;
-  if (Array.isArray(value)) {
-    for (const v of value) if (v !== null && typeof v === 'object' && !isCanonical(v)) return false;
-    return true;
-  }
-  let prev: string | undefined;
-  for (const k in value) {
-    if (prev !== undefined && prev > k) return false;
-    prev = k;
-    const v = (value as Record<string, unknown>)[k];
-    if (v === undefined || (v !== null && typeof v === 'object' && !isCanonical(v))) return false;
-  }
-  return true;
-}
-
 const MICRO = 1_000_000n;
 
 /**

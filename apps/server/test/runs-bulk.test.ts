@@ -64,6 +64,11 @@ for (const backend of BACKENDS) {
       expect((again.body.run as Json).id).toBe(field(results[4], 'run').id);
       expect(again.body.totalCostUnits).toBe('0.250000');
       expect(again.body.events).toEqual({ created: 2, duplicates: 0 });
+      // The stored response is the one /runs/record builds: the bulk's run, and its summary line.
+      expect(again.body.run).toEqual(results[4]?.run);
+      expect(again.body.summary).toBe(
+        `Bulk Flow: ${field(results[4], 'run').status}, 2 events, ${field(results[4], 'run').durationMs} ms`,
+      );
 
       // The whole bulk again: every run is a duplicate, nothing new is stored.
       const replay = await p.call('POST', '/runs/record/bulk', { runs });

@@ -13,17 +13,6 @@
 const MAX_JSON_CHARS = 16 * 1024;
 const MAX_JSON_DEPTH = 5;
 
-/**
- * Serialised text of metadata objects accepted by a fast path, so the route serialises each once
- * (validation and storage use the same text).
- */
-const jsonText = new WeakMap<object, string>();
-
-/** `JSON.stringify(value)`, reusing the text a fast path computed while validating it. */
-export function metadataText(value: Record<string, unknown>): string {
-  return jsonText.get(value) ?? JSON.stringify(value);
-}
-
 type Obj = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -40,12 +29,30 @@ function depthWithin(v: unknown, limit: number): boolean {
   return true;
 }
 
+/**
+ * An upper bound of `JSON.stringify(v).length` (a string can grow six-fold when escaped; a number takes at
+ * most 24 characters), or Infinity when `v` is nested deeper than `limit` (counted as `depthOf` does).
+ */
+function jsonBound(v: unknown, limit: number): number {
+  if (typeof v === 'string') return 6 * v.length + 2;
+  if (v === null || typeof v !== 'object') return 24;
+  if (limit <= 0) return Number.POSITIVE_INFINITY;
+  let n = 2;
+  if (Array.isArray(v)) {
+    for (const c of v) n += jsonBound(c, limit - 1) + 1;
+    return n;
+  }
+  for (const k in v) n += 6 * k.length + 4 + jsonBound((v as Obj)[k], limit - 1);
+  return n;
+}
+
 /** A metadata value the zod `metadataSchema` accepts unchanged, or undefined. */
 function fastMetadata(v: unknown): Obj | undefined {
   if (!isObject(v)) return undefined;
-  const text = JSON.stringify(v);
-  if (text.length > MAX_JSON_CHARS || !depthWithin(v, MAX_JSON_DEPTH)) return undefined;
-  jsonText.set(v, text);
+  const bound = jsonBound(v, MAX_JSON_DEPTH);
+  if (bound === Number.POSITIVE_INFINITY) return undefined;
+  // Serialised only when the bound cannot settle the size limit on its own.
+  if (bound > MAX_JSON_CHARS && JSON.stringify(v).length > MAX_JSON_CHARS) return undefined;
   return v;
 }
 
@@ -116,15 +123,20 @@ const OUTCOMES = new Set(['PENDING', 'SUCCEEDED', 'FAILED', 'SKIPPED', 'RETRIED'
 
 // UTC with milliseconds (what clients send, and what toISOString() writes); zod also accepts offsets and
 // other precisions, which go through it.
-const ISO_UTC_MS = /^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+const ISO_UTC_MS = /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
 
 /** Epoch ms of a timestamp in the fast form (a real calendar date), else undefined. */
 export function fastIsoMs(v: string): number | undefined {
-  if (!ISO_UTC_MS.test(v)) return undefined;
-  const ms = Date.parse(v);
-  // A day that does not exist (02-30) is refused by zod; Date rolls it over, so compare back.
-  if (Number.isNaN(ms) || new Date(ms).toISOString() !== v) return undefined;
-  return ms;
+  const m = ISO_UTC_MS.exec(v);
+  if (!m) return undefined;
+  // zod refuses a day the month does not have (02-30); Date.parse would roll it over.
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days =
+    month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return day > days ? undefined : Date.parse(v);
 }
 
 /** The output of `recordSchema` (runs.ts) before its events are parsed. */

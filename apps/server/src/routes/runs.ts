@@ -15,6 +15,7 @@ import {
   queryDate,
   readJson,
   send,
+  sendText,
   validate,
   validateQuery,
 } from '../http';
@@ -440,6 +441,28 @@ async function recordRun(
   }
 }
 
+/**
+ * The stored response of a new recorded run (as `recordResponse` builds it) and its `/runs/record/bulk`
+ * result, written as JSON text directly: ids and statuses need no escaping, the workflow's id and name
+ * come as JSON already. Key order does not matter for the stored copy (jsonb).
+ */
+function responseText(
+  run: Row,
+  wf: { id: string; name: string },
+  created: number,
+  totalCost: string,
+  duration: number,
+): { response: string; runText: string } {
+  const runText = `{"id":"${run.id}","workflowId":${wf.id},"workflowName":${wf.name},"status":"${run.status}","durationMs":${duration}}`;
+  const summary = JSON.stringify(
+    `${run.workflow_name}: ${run.status}, ${created} event${created === 1 ? '' : 's'}, ${duration} ms`,
+  );
+  return {
+    runText,
+    response: `{"run":${runText},"events":{"created":${created},"duplicates":0},"totalCostUnits":"${totalCost}","summary":${summary},"isDuplicate":false}`,
+  };
+}
+
 /** A valid run of a `/runs/record/bulk` request, ready to write. */
 interface BulkRun {
   index: number;
@@ -460,7 +483,7 @@ interface BulkRun {
  *
  * Returns the outcome of each run it wrote, by input index.
  */
-async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promise<Map<number, Outcome>> {
+async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promise<Map<number, string>> {
   const seenKeys = new Set<string>();
   const seenExt = new Set<string>();
   const cand: BulkRun[] = [];
@@ -473,7 +496,7 @@ async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promis
     if (e !== undefined) seenExt.add(e);
     cand.push(r);
   }
-  const done = new Map<number, Outcome>();
+  const done = new Map<number, string>();
   if (cand.length === 0) return done;
   const mine: string[] = [];
   for (const r of cand) {
@@ -525,6 +548,16 @@ async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promis
         for (const r of rows) existingExt.add(r.external_run_id);
       }
       const now = new Date().toISOString();
+      // A workflow's id and name as JSON, once per workflow rather than once per run.
+      const wfTexts = new Map<string, { id: string; name: string }>();
+      const wfJson = (wf: { id: string; name: string }) => {
+        let t = wfTexts.get(wf.id);
+        if (!t) {
+          t = { id: JSON.stringify(wf.id), name: JSON.stringify(wf.name) };
+          wfTexts.set(wf.id, t);
+        }
+        return t;
+      };
       let go = cand.flatMap((r) => {
         const wf = workflows.get(r.body.workflow);
         if (!wf || !knownCustomers.has(r.body.customerId)) return [];
@@ -550,12 +583,18 @@ async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promis
         const totalCost = cost === 0n ? '0.000000' : formatMicros(cost);
         // Both times are ISO strings with milliseconds here, so this is durationMs(run) without re-parsing.
         const duration = Date.parse(endedAt) - Date.parse(startedAt);
+        const text = responseText(run, wfJson(wf), r.items.length, totalCost, duration);
+        const result = `{"index":${r.index},"status":201,"run":${text.runText},"isDuplicate":false}`;
         return [
           {
-            ...r,
+            index: r.index,
+            body: r.body,
+            items: r.items,
+            fp: r.fp,
             run,
             totalCost,
-            response: recordResponse(run, r.items.length, 0, totalCost, false, duration),
+            response: text.response,
+            result,
           },
         ];
       });
@@ -566,7 +605,12 @@ async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promis
       if (keyed.length > 0) {
         // The response is stored with the key: both commit together, or neither does. `claimed` lists
         // the keys written only when some were not.
-        const doc = JSON.stringify(keyed.map((r) => [r.body.idempotencyKey, r.fp, r.response]));
+        let doc = '[';
+        for (let j = 0; j < keyed.length; j++) {
+          const r = keyed[j] as (typeof keyed)[number];
+          doc += `${j === 0 ? '' : ','}[${JSON.stringify(r.body.idempotencyKey)},${JSON.stringify(r.fp)},${r.response}]`;
+        }
+        doc += ']';
         const [claimed] = await tx.query<{ keys: string[] | null }>(
           `WITH c AS (
              INSERT INTO idempotency_keys (project_id, mode, key, route_class, fingerprint, status_code, response)
@@ -656,7 +700,7 @@ async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promis
       for (const r of go) {
         if (emitting)
           await emitRunEndWith(em, r.run, { eventCount: r.items.length, totalCostUnits: r.totalCost });
-        done.set(r.index, { status: 201, body: r.response });
+        done.set(r.index, r.result);
       }
       deliveries = em.deliveries;
     });
@@ -1045,9 +1089,16 @@ export function registerRuns(api: Hono<AppEnv>, deps: Deps): void {
       }
     }
     const fast = await recordRunsFast(deps, auth, valid);
+    // Results of the set-based path arrive as JSON text; the others are serialised here.
+    const texts: (string | undefined)[] = new Array(runs.length);
     for (const r of valid) {
+      const done = fast.get(r.index);
+      if (done !== undefined) {
+        texts[r.index] = done;
+        continue;
+      }
       try {
-        const out = fast.get(r.index) ?? (await recordRun(deps, auth, r.body, r));
+        const out = await recordRun(deps, auth, r.body, r);
         results[r.index] = {
           index: r.index,
           status: out.status,
@@ -1059,7 +1110,10 @@ export function registerRuns(api: Hono<AppEnv>, deps: Deps): void {
         results[r.index] = errorResult(r.index, err);
       }
     }
-    return send(c, 200, { results });
+    let body = '{"results":[';
+    for (let i = 0; i < runs.length; i++)
+      body += (i === 0 ? '' : ',') + (texts[i] ?? JSON.stringify(results[i] ?? null));
+    return sendText(c, 200, `${body}]}`);
   });
 
   api.post('/run-events', async (c) => {

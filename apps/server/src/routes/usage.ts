@@ -18,7 +18,6 @@ import { fingerprint, inflightKey, inProgress, type Outcome, reused, runIdempote
 import { chargeInfoOut } from '../shapes';
 import {
   canonicalJson,
-  canonicalOrUndefined,
   decimalText,
   formatMicros,
   multiplyMicros,
@@ -27,7 +26,7 @@ import {
   sha256,
   toBig,
 } from '../util';
-import { fastUsageItem, metadataText } from './fast-parse';
+import { fastUsageItem } from './fast-parse';
 import { Emitter } from '../webhooks/emit';
 import {
   blockedError,
@@ -71,9 +70,8 @@ function normalise(body: UsageBody): { body: UsageBody; quantityText: string } {
 /**
  * Fingerprint of a usage body (spec §5.1): the same fields as the generic canonical-JSON fingerprint,
  * in a fixed order (a JSON array is unambiguous), which avoids sorting keys for every item of a bulk.
- * `metaText` is `JSON.stringify(b.metadata)` when the caller has it.
  */
-function usageFingerprint(routeClass: string, b: UsageBody, metaText?: string): string {
+function usageFingerprint(routeClass: string, b: UsageBody): string {
   const parts = [
     b.customerId ?? null,
     b.externalCustomerId ?? null,
@@ -82,11 +80,7 @@ function usageFingerprint(routeClass: string, b: UsageBody, metaText?: string): 
     b.units ?? null,
     b.description ?? null,
   ];
-  const meta =
-    b.metadata === undefined
-      ? ''
-      : ((metaText === undefined ? undefined : canonicalOrUndefined(b.metadata, metaText)) ??
-        canonicalJson(b.metadata));
+  const meta = b.metadata === undefined ? '' : canonicalJson(b.metadata);
   return `${routeClass}:${sha256(`${JSON.stringify(parts)}\u0000${meta}`)}`;
 }
 
@@ -178,10 +172,9 @@ export async function ingestInternal(
   const fps: string[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const n = normalise(items[i] as UsageBody);
-    const m = n.body.metadata === undefined ? null : metadataText(n.body.metadata);
     bodies[i] = n.body;
     qtys[i] = n.quantityText;
-    fps[i] = usageFingerprint(routeClass, n.body, m ?? undefined);
+    fps[i] = usageFingerprint(routeClass, n.body);
   }
   const firstByKey = new Map<string, number>();
   const dupOf = new Map<number, number>();

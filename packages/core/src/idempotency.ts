@@ -130,7 +130,10 @@ export function createIdempotencyKeyGenerator(
   }
   if (options.shared === false) {
     let state: IdempotencyState | undefined;
-    return (prefix) => nextKey((state ??= { instanceId: createInstanceId(), counter: 0 }), prefix);
+    return (prefix) => {
+      state ??= { instanceId: createInstanceId(), counter: 0 };
+      return nextKey(state, prefix);
+    };
   }
   return generateIdempotencyKey;
 }

@@ -146,7 +146,7 @@ async function main() {
 
   let seq = 0;
   /** One server of one build on a fresh database: both bulk cases, and optionally the single route. */
-  async function measureServer(backend, variant, pg, withSingle) {
+  async function measureServer(variant, pg, withSingle) {
     let url;
     if (pg) {
       const db = `bench_${process.pid}_${++seq}`;
@@ -294,7 +294,7 @@ async function main() {
         // Interleaved: every round measures each build once, in alternating order.
         const order = round % 2 === 0 ? variants : [...variants].reverse();
         for (const v of order) {
-          const r = await measureServer(backend, v, pg, v.name === 'after' && round === 0);
+          const r = await measureServer(v, pg, round === 0);
           console.error(JSON.stringify({ backend, variant: v.name, round, ...r }));
           byVariant[v.name].push(r);
         }
@@ -342,12 +342,12 @@ async function main() {
   const ratios = [];
   if (flags.baseline) {
     for (const { backend } of results) {
-      for (const route of ['usage', 'runs']) {
+      for (const route of ['usage', 'runs', 'single']) {
         const b = summary[`${backend}/${route}/before`];
         const a = summary[`${backend}/${route}/after`];
         if (!a || !b) continue;
         ratios.push(
-          `${backend} \`${route === 'usage' ? '/usage/internal/bulk' : '/runs/record/bulk'}\`: server CPU per item ${fmt(b.cpu, 1)} → ${fmt(a.cpu, 1)} µs (${fmt(b.cpu / a.cpu, 2)}×)` +
+          `${backend} \`${{ usage: '/usage/internal/bulk', runs: '/runs/record/bulk', single: '/usage/internal' }[route]}\`: server CPU per item ${fmt(b.cpu, 1)} → ${fmt(a.cpu, 1)} µs (${fmt(b.cpu / a.cpu, 2)}×)` +
             (a.pg !== undefined
               ? `, PostgreSQL CPU per item ${fmt(b.pg, 1)} → ${fmt(a.pg, 1)} µs (${fmt(b.pg / a.pg, 2)}×)`
               : '') +

@@ -117,7 +117,7 @@ const rows = apps
   .join('\n');
 const table = `### Where the extra CPU goes (\`node bench/http-nest-compare.mjs\`)
 
-${flags.rounds} interleaved rounds of ${flags.duration} s (autocannon ${flags.connections} connections) over ${apps.length} apps at once, measured
+${flags.rounds} interleaved rounds of ${flags.duration} s (autocannon ${flags.connections} connections) over ${apps.length} apps (one at a time, order reversed every round), measured
 ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, load average before ${loadBefore}, after ${os
   .loadavg()
   .map((l) => l.toFixed(2))

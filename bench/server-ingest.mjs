@@ -128,16 +128,23 @@ async function main() {
     return (ticks * 1e6) / CLK_TCK;
   }
 
-  /** Waits until the server's CPU stops moving (requests autocannon gave up on may still run). */
+  /**
+   * Waits until the server's CPU, and PostgreSQL's, stop moving (requests autocannon gave up on may still
+   * run, and a request waiting on PostgreSQL leaves the server idle).
+   */
   async function idle(srv, pgCpu) {
     let last = await srv.cpu();
+    let lastPg = pgCpu?.() ?? 0;
     for (let i = 0; i < 300; i++) {
       await new Promise((r) => setTimeout(r, 250));
       const now = await srv.cpu();
-      if (now - last < 15_000) return { at: performance.now(), cpu: now, pg: pgCpu?.() };
+      const nowPg = pgCpu?.() ?? 0;
+      if (now - last < 15_000 && nowPg - lastPg < 15_000)
+        return { at: performance.now(), cpu: now, pg: pgCpu ? nowPg : undefined };
       last = now;
+      lastPg = nowPg;
     }
-    return { at: performance.now(), cpu: last, pg: pgCpu?.() };
+    return { at: performance.now(), cpu: last, pg: pgCpu ? lastPg : undefined };
   }
 
   const eventsTotal = async (srv) =>

@@ -169,6 +169,7 @@ describe('outbox batch sizing', () => {
     const outbox = createOutbox({
       transport,
       shutdownHooks: false,
+      batchSize: 200,
       flushIntervalMs: 1,
       backoffBaseMs: 1,
       backoffCapMs: 2,

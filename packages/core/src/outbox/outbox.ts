@@ -64,10 +64,10 @@ export interface Outbox {
 const DEFAULTS = {
   maxRecords: 10_000,
   maxBytes: 16_777_216, // 16 MiB
-  batchSize: 200,
+  batchSize: 500,
   maxBulkInFlight: 2,
   maxBatchBytes: 524_288, // 512 KiB
-  flushIntervalMs: 250,
+  flushIntervalMs: 1_000,
   maxInFlight: 4,
   windowMs: 1_000,
   maxAgeMs: 86_400_000, // 24 h

@@ -77,8 +77,23 @@ async function main() {
       inst.on('error', rej);
     });
 
-  /** Starts a server child of one build; resolves with url, key, cpu() and stop(). */
-  function startChild(module, databaseUrl) {
+  /**
+   * Starts a server child of one build; resolves with url, key, cpu() and stop(). A child that exits before
+   * it is ready (a workspace package being rebuilt at that moment) is started again, at most 5 times.
+   */
+  async function startChild(module, databaseUrl) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startChildOnce(module, databaseUrl);
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        console.error(`server did not start (${err.message}); again in 5 s`);
+        await new Promise((r) => setTimeout(r, 5000));
+      }
+    }
+  }
+
+  function startChildOnce(module, databaseUrl) {
     const child = fork(new URL(import.meta.url).pathname, ['--child', module, databaseUrl ?? ''], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -9,12 +9,11 @@
 // Prints a markdown table; `--write true` also puts it into the "bench:http-nest" section of
 // BENCHMARKS.md, just before the section's end marker (after what bench/http-nest.mjs wrote).
 // Usage: node bench/http-nest-compare.mjs [--rounds 3] [--duration 8] [--warmup 2] [--connections 50] [--write false]
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { autocannon, getJson, median, parseFlags, stopChild } from './lib/http-bench.mjs';
+import { autocannon, getJson, median, parseFlags, startChild, stopChild } from './lib/http-bench.mjs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const flags = parseFlags(process.argv.slice(2), {
@@ -26,36 +25,11 @@ const flags = parseFlags(process.argv.slice(2), {
 });
 const log = (...a) => console.error('[http-nest-compare]', ...a);
 
-function start(script, args, env) {
-  const child = spawn(process.execPath, [script, ...args], {
-    cwd: benchDir,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`${script} ${args} did not start within 60 s`)), 60_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${script} ${args} exited with ${code} before it was ready`));
-    });
-    child.stdout.on('data', (d) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl === -1) return;
-      clearTimeout(timer);
-      child.stdout.removeAllListeners('data');
-      child.stdout.resume();
-      resolve({ child, info: JSON.parse(buf.slice(0, nl)) });
-    });
-  });
-}
-
 const loadBefore = os
   .loadavg()
   .map((l) => l.toFixed(2))
   .join(' / ');
-const server = await start(join(benchDir, 'lib', 'drip-server.mjs'), [], {});
+const server = await startChild(join(benchDir, 'lib', 'drip-server.mjs'), [], {});
 const auth = { authorization: `Bearer ${server.info.apiKey}`, 'content-type': 'application/json' };
 const customer = await getJson(`${server.info.url}/v1/customers`, {
   method: 'POST',
@@ -80,7 +54,7 @@ if (baselinePath) specs.push(['baseline', 'meter-only', { BENCH_DRIP_NESTJS: bas
 const apps = [];
 try {
   for (const [label, mode, extra] of specs) {
-    apps.push({ label, ...(await start(appScript, [mode], { ...env, ...extra })), results: [] });
+    apps.push({ label, ...(await startChild(appScript, [mode], { ...env, ...extra })), results: [] });
   }
   for (const app of apps) {
     log(`warm-up ${app.label} ${flags.warmup} s`);

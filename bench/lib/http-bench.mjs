@@ -45,7 +45,7 @@ export function parseFlags(argv, defaults) {
 }
 
 /** Spawns a Node child that prints one JSON line on stdout when ready; resolves with it. */
-function startChild(script, args, env) {
+export function startChild(script, args, env) {
   const child = spawn(process.execPath, [script, ...args], {
     cwd: benchDir,
     env: { ...process.env, ...env },

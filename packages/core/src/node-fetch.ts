@@ -145,8 +145,11 @@ function plainHeaders(init: RequestInit['headers']): Record<string, string> {
   return out;
 }
 
-/** UTF-8 length without `Buffer` (kept free of Node globals for the type checker of the neutral entry). */
+const NodeBuffer = (globalThis as { Buffer?: { byteLength(s: string, encoding: 'utf8'): number } }).Buffer;
+
+/** UTF-8 length: Node's native `Buffer.byteLength` (this transport only runs on Node), else counted here. */
 function byteLength(s: string): number {
+  if (NodeBuffer) return NodeBuffer.byteLength(s, 'utf8');
   let n = s.length;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

@@ -15,13 +15,13 @@
 // Results go to the "Next.js" section of BENCHMARKS.md.
 // Usage: node bench/next-call.mjs [--rounds 5] [--calls 10000] [--write false]
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Drip } from '@drip/core';
+import { writeSection } from './lib/common.mjs';
 import { parseFlags } from './lib/http-bench.mjs';
 
 // Next's server sets this global before its request stores are created; so does the emulated scope.
@@ -232,17 +232,3 @@ Outbox: \`${JSON.stringify(dripMeter(options).stats())}\`
   server.kill('SIGTERM');
 }
 if (summary && flags.write !== 'false' && flags.write !== false) writeSection('bench:next-call', summary);
-
-/** Replaces this benchmark's section of BENCHMARKS.md (between its markers), or appends it. */
-function writeSection(section, body) {
-  const file = join(benchDir, '..', 'BENCHMARKS.md');
-  const start = `<!-- ${section}:start -->`;
-  const end = `<!-- ${section}:end -->`;
-  const block = `${start}\n${body}${end}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const i = text.indexOf(start);
-  const j = text.indexOf(end);
-  if (i !== -1 && j > i) text = text.slice(0, i) + block + text.slice(j + end.length);
-  else text = `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(file, text);
-}

@@ -6,12 +6,13 @@
 // Results go to the "Next.js" section of BENCHMARKS.md.
 // Usage: node bench/next-http.mjs [--rounds 3] [--duration 10] [--warmup 3] [--connections 50] [--write false]
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeSection } from './lib/common.mjs';
 import { autocannon, getJson, median, parseFlags, stopChild } from './lib/http-bench.mjs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -165,17 +166,3 @@ Outbox after the flush: \`${JSON.stringify(delivery.stats)}\`
   await stopChild(server.child);
 }
 if (summary && flags.write !== 'false' && flags.write !== false) writeSection('bench:next-http', summary);
-
-/** Replaces this benchmark's section of BENCHMARKS.md (between its markers), or appends it. */
-function writeSection(section, body) {
-  const file = join(benchDir, '..', 'BENCHMARKS.md');
-  const start = `<!-- ${section}:start -->`;
-  const end = `<!-- ${section}:end -->`;
-  const block = `${start}\n${body}${end}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const i = text.indexOf(start);
-  const j = text.indexOf(end);
-  if (i !== -1 && j > i) text = text.slice(0, i) + block + text.slice(j + end.length);
-  else text = `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(file, text);
-}

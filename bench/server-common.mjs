@@ -1,27 +1,13 @@
 // Shared helpers of the server benchmarks (bench/server-ingest.mjs, bench/server-timeline.mjs).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseFlags, writeSection } from './lib/common.mjs';
+
+export { parseFlags, writeSection };
 
 export const benchDir = dirname(fileURLToPath(import.meta.url));
 export const rootDir = join(benchDir, '..');
-
-/** Parses `--name value` flags over defaults (numbers stay numbers). */
-export function parseFlags(argv, defaults) {
-  const out = { ...defaults };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) continue;
-    const next = argv[i + 1];
-    if (next === undefined || next.startsWith('--')) out[a.slice(2)] = true;
-    else {
-      out[a.slice(2)] = Number.isNaN(Number(next)) ? next : Number(next);
-      i++;
-    }
-  }
-  return out;
-}
 
 /** Starts bench/server-child.mjs with the given flags; resolves with its ready line and a stop(). */
 export function startServerChild(args) {
@@ -72,21 +58,6 @@ export async function api(base, key, method, path, body) {
   const json = await res.json();
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
   return json;
-}
-
-/** Replaces a marked section of BENCHMARKS.md, or appends it. */
-export function writeSection(section, body) {
-  const file = join(rootDir, 'BENCHMARKS.md');
-  const start = `<!-- ${section}:start -->`;
-  const end = `<!-- ${section}:end -->`;
-  const block = `${start}\n${body}${end}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const i = text.indexOf(start);
-  const j = text.indexOf(end);
-  if (i !== -1 && j > i) text = text.slice(0, i) + block + text.slice(j + end.length);
-  else text = `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(file, text);
-  console.error(`wrote the "${section}" section of BENCHMARKS.md`);
 }
 
 /** `node -v`, cores and CPU model, for the report header. */

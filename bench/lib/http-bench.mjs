@@ -16,33 +16,18 @@
 // The local Drip server stores into a throwaway PostgreSQL when scripts/pg-tmp.sh can start one
 // (`--db postgres`, the default where PostgreSQL is installed), else into its embedded database.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median, parseFlags, writeSection } from './common.mjs';
+
+export { median, parseFlags };
 
 const here = dirname(fileURLToPath(import.meta.url));
 const benchDir = join(here, '..');
 const rootDir = join(benchDir, '..');
 const require = createRequire(join(benchDir, 'package.json'));
-
-/** Parses `--name value` flags with numeric defaults. */
-export function parseFlags(argv, defaults) {
-  const out = { ...defaults };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) continue;
-    const key = a.slice(2);
-    const next = argv[i + 1];
-    if (next === undefined || next.startsWith('--')) out[key] = true;
-    else {
-      out[key] = Number.isNaN(Number(next)) ? next : Number(next);
-      i++;
-    }
-  }
-  return out;
-}
 
 /** Spawns a Node child that prints one JSON line on stdout when ready; resolves with it. */
 export function startChild(script, args, env) {
@@ -113,12 +98,6 @@ export async function getJson(url, init) {
   if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${url}: ${res.status} ${await res.text()}`);
   return res.json();
 }
-
-export const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /** One measurement: CPU and served counters around an autocannon run. */
 async function measure(app, opts) {
@@ -384,19 +363,4 @@ function navigatorCores() {
   } catch {
     return '?';
   }
-}
-
-/** Replaces this benchmark's section of BENCHMARKS.md (between its markers), or appends it. */
-function writeSection(section, body) {
-  const file = join(rootDir, 'BENCHMARKS.md');
-  const start = `<!-- ${section}:start -->`;
-  const end = `<!-- ${section}:end -->`;
-  const block = `${start}\n${body}${end}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const i = text.indexOf(start);
-  const j = text.indexOf(end);
-  if (i !== -1 && j > i) text = text.slice(0, i) + block + text.slice(j + end.length);
-  else text = `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(file, text);
-  console.error(`wrote the "${section}" section of BENCHMARKS.md`);
 }

@@ -1,12 +1,17 @@
 /**
  * The Drip API v1 client (spec §4). Every method validates its input before sending, goes through the
  * single {@link Transport}, and checks the response fields it relies on (`PARSE_ERROR` otherwise).
+ *
+ * Most methods are one line: an {@link Endpoint} (route, input rules, fields sent, retry safety, response
+ * check) run by one generic executor. Methods with their own logic (usage and charges, run events,
+ * `recordRun`, recoveries after a 409 on a retry) are written out.
  */
 
 import type { Clock } from './clock';
 import {
   DripConflictError,
   DripError,
+  type DripErrorDetail,
   DripPermissionError,
   configurationError,
   isDripError,
@@ -82,7 +87,24 @@ import type {
   WebhookTestResult,
   Workflow,
 } from './types';
-import { Checker, SLUG_PATTERN } from './validation';
+import {
+  type Rule,
+  type Rules,
+  SLUG_PATTERN,
+  assertValid,
+  bool,
+  check,
+  id,
+  idempotencyKey as KEY,
+  int,
+  matches,
+  metadata,
+  meter,
+  nonNegative,
+  oneOf,
+  quantity,
+  str,
+} from './validation';
 import { VERSION } from './version';
 import {
   type DripWebhookEvent,
@@ -189,40 +211,11 @@ export interface WrapApiCallResult<T> {
 
 const RESPONSE_META = Symbol.for('drip.response');
 const MONEY_RE = /^-?\d+(\.\d{1,6})?$/;
+const DECIMAL_RE = /^\d+(\.\d{1,6})?$/;
 const BATCH_MAX_ITEMS = 500;
 const BATCH_MAX_BYTES = 512 * 1024;
 const RECORD_RUN_MAX_EVENTS = 100;
-const END_STATUSES = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'] as const;
-const RUN_STATUSES = ['PENDING', 'RUNNING', ...END_STATUSES] as const;
-const CHARGE_STATUSES = [
-  'PENDING',
-  'PENDING_SETTLEMENT',
-  'CONFIRMED',
-  'FAILED',
-  'REFUNDED',
-  'REFUND_PENDING',
-];
-const CUSTOMER_STATUSES = ['ACTIVE', 'LOW_BALANCE', 'PAUSED'];
-const SURFACES = ['API', 'RPC', 'WEBHOOK', 'AGENT', 'PIPELINE', 'CUSTOM'];
-const CHAINS = ['ETHEREUM', 'SOLANA', 'POLYGON', 'ARBITRUM', 'OPTIMISM', 'BASE', 'AVALANCHE', 'BSC'];
-const CAP_TYPES = ['DAILY_CHARGE_LIMIT', 'MONTHLY_CHARGE_LIMIT', 'SINGLE_CHARGE_LIMIT'];
-const NAMED_EVENT_FIELDS = new Set([
-  'eventType',
-  'quantity',
-  'units',
-  'description',
-  'costUnits',
-  'costCurrency',
-  'correlationId',
-  'parentEventId',
-  'spanId',
-  'metadata',
-  'idempotencyKey',
-  'runId',
-  'customerId',
-  'workflowId',
-]);
-const CALL_OPTION_KEYS = new Set(['signal', 'timeoutMs', 'deadlineMs', 'maxAttempts']);
+const CALL_OPTION_KEYS = ['signal', 'timeoutMs', 'deadlineMs', 'maxAttempts'] as const;
 
 /**
  * The HTTP status, request id and attempt count of the response a result came from.
@@ -238,106 +231,73 @@ export function getResponseMeta(result: unknown): ResponseMeta | undefined {
   return (result as Record<symbol, ResponseMeta | undefined>)[RESPONSE_META];
 }
 
-function attachMeta<T>(value: T, res: RequestResult<unknown>): T {
-  if (typeof value === 'object' && value !== null && Object.isExtensible(value)) {
-    Object.defineProperty(value, RESPONSE_META, {
-      value: { status: res.status, requestId: res.requestId, attempts: res.attempts },
-      enumerable: false,
-      configurable: true,
-    });
+/** Attaches the response metadata to an object result (non-enumerable, so never serialised). */
+function attachMeta<T>(value: T, meta: ResponseMeta | undefined): T {
+  if (meta && typeof value === 'object' && value !== null && Object.isExtensible(value)) {
+    Object.defineProperty(value, RESPONSE_META, { value: meta, configurable: true });
   }
   return value;
 }
 
-const seg = encodeURIComponent;
-
-function callOptions(o: CallOptions | undefined): RequestOptions {
-  return o
-    ? { signal: o.signal, timeoutMs: o.timeoutMs, deadlineMs: o.deadlineMs, maxAttempts: o.maxAttempts }
-    : {};
+function metaOf(res: RequestResult<unknown>): ResponseMeta {
+  return { status: res.status, requestId: res.requestId, attempts: res.attempts };
 }
 
-/** Runs `rules` on a fresh {@link Checker}, then throws what they collected (nothing is sent). */
-function check(rules: (c: Checker) => void): void {
-  const c = new Checker();
-  rules(c);
-  c.done();
-}
-
-/** The usual single check of a resource id argument. */
-function checkId(path: string, value: unknown): void {
-  check((c) => c.id(path, value));
-}
-
-/** `limit` (1-100) and `offset` of a page request. */
-function checkPage(c: Checker, o: { limit?: unknown; offset?: unknown }): void {
-  c.int('limit', o.limit, 1, 100);
-  c.int('offset', o.offset, 0, Number.MAX_SAFE_INTEGER);
-}
-
-/** Checks the response fields, then attaches the response metadata. */
-function shaped<T>(res: RequestResult<unknown>, data: unknown, what: string, fields: Fields): T {
-  checkShape(res, data, what, fields);
-  return attachMeta(data as T, res);
-}
+const seg = (value: unknown) => encodeURIComponent(value as string);
 
 /** Copies the defined fields named in `keys` (typed for query strings; bodies only pass it on as JSON). */
-function pick<T extends object>(o: T, keys: ReadonlyArray<keyof T & string>): Record<string, QueryValue> {
+function pick(o: object | undefined, keys: readonly string[]): Record<string, QueryValue> {
   const out: Record<string, QueryValue> = {};
   for (const k of keys) {
-    const v = o[k];
-    if (v !== undefined) out[k] = v as QueryValue;
+    const v = (o as Record<string, QueryValue> | undefined)?.[k];
+    if (v !== undefined) out[k] = v;
   }
   return out;
+}
+
+/** The per-call options (`signal`, `timeoutMs`, `deadlineMs`, `maxAttempts`) of a params object. */
+function callOptions(o: CallOptions | undefined): RequestOptions {
+  return pick(o, CALL_OPTION_KEYS) as RequestOptions;
 }
 
 /** Copies every field except the per-call options (so schema-flexible extra fields pass through). */
-function wireFields(o: Record<string, unknown>, drop: readonly string[] = []): Record<string, unknown> {
+function wireFields(o: object, drop?: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
-    if (v === undefined || CALL_OPTION_KEYS.has(k) || drop.includes(k)) continue;
-    out[k] = v;
+    if (v !== undefined && k !== drop && !(CALL_OPTION_KEYS as readonly string[]).includes(k)) out[k] = v;
   }
   return out;
 }
 
-function parseError(message: string, res: RequestResult<unknown>, data: unknown): DripError {
-  const err = new DripError(message, res.status, 'PARSE_ERROR', { body: data }, res.requestId);
-  err.attempts = res.attempts;
-  return err;
-}
+/** Response field kinds: `typeof` names, a decimal `money` string, `array`, `object`; `?` when optional. */
+type FieldKind = 'string' | 'string?' | 'boolean' | 'boolean?' | 'money' | 'money?' | 'array' | 'object';
 
-type FieldKind =
-  | 'string'
-  | 'string?'
-  | 'number'
-  | 'number?'
-  | 'boolean'
-  | 'boolean?'
-  | 'money'
-  | 'money?'
-  | 'array'
-  | 'object';
-
-type Fields = Record<string, FieldKind>;
+type Fields = Readonly<Record<string, FieldKind>>;
 
 const CUSTOMER: Fields = { id: 'string', isInternal: 'boolean?', status: 'string?' };
 const CHARGE: Fields = { id: 'string', amountUsdc: 'money', status: 'string' };
 const WORKFLOW: Fields = { id: 'string', slug: 'string?', name: 'string?' };
 const WEBHOOK: Fields = { id: 'string', url: 'string' };
 const RUN: Fields = { id: 'string', status: 'string' };
-const EVENT: Fields = { id: 'string', eventType: 'string' };
 const API_KEY: Fields = { id: 'string' };
 const API_SECRET: Fields = { id: 'string', secretKey: 'string' };
+const PAGE_OF: Fields = { data: 'array' };
+const EVENT_SHAPE: Fields = { id: 'string', eventType: 'string' };
 
-function checkShape(res: RequestResult<unknown>, data: unknown, what: string, fields: Fields) {
-  if (!isRecord(data)) throw parseError(`${what}: response is not a JSON object`, res, data);
+function parseError(message: string, meta: ResponseMeta, data: unknown): DripError {
+  const err = new DripError(message, meta.status, 'PARSE_ERROR', { body: data }, meta.requestId);
+  err.attempts = meta.attempts;
+  return err;
+}
+
+/** Checks the response fields a method relies on (`PARSE_ERROR` naming the field otherwise), then attaches the metadata. */
+function shaped<T>(meta: ResponseMeta, data: unknown, what: string, fields: Fields): T {
+  if (!isRecord(data)) throw parseError(`${what}: response is not a JSON object`, meta, data);
   for (const [name, kind] of Object.entries(fields)) {
     const v = data[name];
-    const optional = kind.endsWith('?');
-    if (optional && (v === undefined || v === null)) continue;
     const base = kind.replace('?', '');
-    // `string`, `number` and `boolean` are `typeof` names.
+    if (base !== kind && (v === undefined || v === null)) continue;
+    // `string` and `boolean` are `typeof` names.
     const ok =
       base === 'money'
         ? typeof v === 'string' && MONEY_RE.test(v)
@@ -346,9 +306,129 @@ function checkShape(res: RequestResult<unknown>, data: unknown, what: string, fi
           : base === 'object'
             ? isRecord(v)
             : typeof v === base;
-    if (!ok) throw parseError(`${what}: field "${name}" is missing or not a ${base}`, res, data);
+    if (!ok) throw parseError(`${what}: field "${name}" is missing or not a ${base}`, meta, data);
   }
+  return attachMeta(data as T, meta);
 }
+
+/** `{ ...from, ...extra }` keeping the response metadata of `from`. */
+function extend<T>(from: object, extra: object): T {
+  return attachMeta({ ...from, ...extra } as T, getResponseMeta(from));
+}
+
+/**
+ * One endpoint of the table-driven methods, run by `Drip.#run`.
+ */
+interface Endpoint {
+  /** `METHOD /path`; each `:name` segment takes the next id argument (checked as an id, URL-encoded). */
+  route: string;
+  /** Rules of the params object, checked after the ids. */
+  rules?: Rules;
+  /** Params fields sent as the body (the query of a GET). Default: the fields of `rules`; no rules, no body. */
+  send?: readonly string[];
+  /** Whether the call may be repeated after an unknown outcome (default: the transport's rule, spec §7.2). */
+  safe?: boolean;
+  /** The result's name in parse errors; for a list route, the name of one item. */
+  what: string;
+  /** Fields the result (each item of a list) must have; none: the result is `{ success: true }`. */
+  shape?: Fields;
+  /** List route: the name of the page in parse errors; the page must have a `data` array. */
+  list?: string;
+}
+
+const ID = /* @__PURE__ */ id();
+const OPTIONAL_ID = /* @__PURE__ */ id(false);
+const NAME = /* @__PURE__ */ str(255, 1);
+const TEXT_255 = /* @__PURE__ */ str(255);
+const TEXT_500 = /* @__PURE__ */ str(500);
+const UNITS = /* @__PURE__ */ str(50);
+const ERROR_FIELDS: Rules = {
+  errorMessage: /* @__PURE__ */ str(2000),
+  errorCode: /* @__PURE__ */ str(100),
+};
+const PAGE: Rules = {
+  limit: /* @__PURE__ */ int(1, 100),
+  offset: /* @__PURE__ */ int(0, Number.MAX_SAFE_INTEGER),
+};
+const END_STATUSES = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'];
+const END_STATUS = /* @__PURE__ */ oneOf(END_STATUSES, true);
+const SURFACE = /* @__PURE__ */ oneOf(['API', 'RPC', 'WEBHOOK', 'AGENT', 'PIPELINE', 'CUSTOM']);
+
+/** A rule that runs `rule` only when the value is not `undefined` (so `null` is checked). */
+const ifDefined =
+  (rule: Rule): Rule =>
+  (v) =>
+    v === undefined ? undefined : rule(v);
+
+/** `trackUsage`, `charge`, `chargeAsync`, `wrapApiCall`, after the customer reference check. */
+const USAGE: Rules = {
+  customerId: /* @__PURE__ */ ifDefined(ID),
+  externalCustomerId: NAME,
+  meter,
+  quantity: /* @__PURE__ */ quantity(true),
+  idempotencyKey: KEY,
+  units: UNITS,
+  description: TEXT_500,
+  metadata,
+};
+
+/** Fields of a run event that every route checks (`recordRun` events too). */
+const EVENT_CORE: Rules = {
+  eventType: /* @__PURE__ */ str(100, 1, true),
+  quantity: /* @__PURE__ */ quantity(),
+  units: UNITS,
+  description: TEXT_500,
+  costUnits: nonNegative,
+};
+/** The named fields of a run event; any other field is schema-flexible data (spec §2.4.1). */
+const EVENT: Rules = {
+  ...EVENT_CORE,
+  costCurrency: /* @__PURE__ */ str(10),
+  correlationId: TEXT_255,
+  parentEventId: OPTIONAL_ID,
+  spanId: /* @__PURE__ */ str(64),
+  metadata,
+  idempotencyKey: KEY,
+};
+/** The references of a batch event item (one of `runId` and `customerId` is required). */
+const BATCH_REFS: Rules = { runId: OPTIONAL_ID, customerId: OPTIONAL_ID, workflowId: OPTIONAL_ID };
+
+const START_RUN: Rules = {
+  customerId: ID,
+  workflowId: ID,
+  externalRunId: NAME,
+  correlationId: TEXT_255,
+  parentRunId: OPTIONAL_ID,
+  metadata,
+};
+
+const URL_RE = /^https?:\/\/[^\s]+$/;
+const URL_TEXT = /* @__PURE__ */ str(2048, 1, true);
+const WEBHOOK_URL: Rule = (v) =>
+  URL_TEXT(v) ?? (URL_RE.test(v as string) ? undefined : 'must be an absolute http(s) URL');
+const WEBHOOK_EVENTS: Rule = (v) =>
+  !Array.isArray(v) || v.length < 1 || v.length > 50
+    ? 'must be an array of 1-50 event types'
+    : v.some((e) => typeof e !== 'string' || e.length === 0)
+      ? 'must hold non-empty strings'
+      : undefined;
+const WEBHOOK_REST: Rules = {
+  description: TEXT_500,
+  isActive: bool,
+  filters: (v) => (v === undefined || v === null || isRecord(v) ? undefined : 'must be an object or null'),
+};
+
+/** A spending cap limit: a number or decimal string in (0, 1e9] with at most 6 decimals. */
+const LIMIT_VALUE: Rule = (v) => {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v) || v <= 0 || v > 1e9) return 'must be a number in (0, 1e9]';
+    return DECIMAL_RE.test(String(v)) ? undefined : 'must have at most 6 decimals';
+  }
+  if (typeof v !== 'string') return 'is required (number or decimal string)';
+  return DECIMAL_RE.test(v) && Number(v) > 0 && Number(v) <= 1e9
+    ? undefined
+    : 'must be a decimal string in (0, 1e9], 6 decimals at most';
+};
 
 function titleCase(slug: string): string {
   return slug
@@ -356,6 +436,14 @@ function titleCase(slug: string): string {
     .filter(Boolean)
     .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
     .join(' ');
+}
+
+async function derivedKey(raw: string): Promise<string> {
+  if (raw.length <= 128 && /^[A-Za-z0-9._:-]+$/.test(raw)) return raw;
+  const digest = new Uint8Array(
+    await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(raw)),
+  );
+  return `rec_${base64url(digest)}`;
 }
 
 /**
@@ -393,30 +481,27 @@ export class Drip {
       throw configurationError('The API key must be sk_... or pk_..., 10+ characters');
     }
     const rawBase =
-      [options.baseUrl, readEnv('DRIP_API_URL'), readEnv('DRIP_BASE_URL')].find(
-        (v): v is string => typeof v === 'string' && v.length > 0,
-      ) ?? DEFAULT_BASE_URL;
+      [options.baseUrl, readEnv('DRIP_API_URL'), readEnv('DRIP_BASE_URL')].find((v) => v) ?? DEFAULT_BASE_URL;
     const baseUrl = normalizeBaseUrl(rawBase);
     if (!baseUrl) {
       throw configurationError(
         `Invalid base URL "${rawBase}": need an http(s) URL without query or fragment`,
       );
     }
-    let keys: IdempotencyKeyGenerator;
     try {
-      keys = createIdempotencyKeyGenerator({
+      this.#keys = createIdempotencyKeyGenerator({
         instanceId: options.idempotencyInstanceId,
         factory: options.idempotencyKeyFactory,
       });
     } catch (cause) {
-      throw configurationError(cause instanceof Error ? cause.message : String(cause));
+      throw configurationError((cause as Error).message);
     }
+    const adapter = options.sdk?.adapter;
     this.keyType = keyType;
     this.mode = keyModeOf(apiKey);
     this.baseUrl = baseUrl;
-    this.sdk = { adapter: options.sdk?.adapter };
-    const adapter = options.sdk?.adapter ? `; adapter=${options.sdk.adapter}` : '';
-    this.clientHeader = `@drip/core@${VERSION}${adapter}; runtime=${detectRuntime()}`;
+    this.sdk = { adapter };
+    this.clientHeader = `@drip/core@${VERSION}${adapter ? `; adapter=${adapter}` : ''}; runtime=${detectRuntime()}`;
     this.#userPolicy = pick(options, [
       'maxAttempts',
       'timeoutMs',
@@ -436,7 +521,6 @@ export class Drip {
       sendUserAgent: !isBrowser(),
       policy: this.#userPolicy,
     });
-    this.#keys = keys;
   }
 
   /** The clock the client uses (shared with StreamMeter timers). */
@@ -473,9 +557,10 @@ export class Drip {
     return this.#keys(prefix);
   }
 
+  /** Refuses a secret-only route with a public key before anything is sent (spec §6). */
   #guard(path: string): void {
-    const bare = path.split('?')[0] ?? path;
-    if (this.keyType === 'public' && !isAllowed('public', bare)) {
+    const bare = path.split('?')[0] as string;
+    if (!isAllowed(this.keyType, bare)) {
       throw new DripPermissionError(
         `${bare} needs a secret (sk_) key, not a public (pk_) one`,
         'PUBLIC_KEY_NOT_ALLOWED',
@@ -488,20 +573,66 @@ export class Drip {
     return this.#transport.request<T>(method, path, options);
   }
 
-  /**
-   * The generic executor of most methods: per-call options plus `extra` (body, query, retry safety),
-   * then the response check and its metadata.
-   */
-  async #call<T>(
+  /** Sends, then checks the response against `fields` (see {@link shaped}). */
+  async #json<T>(
     method: string,
     path: string,
-    o: CallOptions | undefined,
-    extra: RequestOptions,
+    options: RequestOptions,
     what: string,
     fields: Fields,
   ): Promise<T> {
-    const res = await this.#send<unknown>(method, path, { ...callOptions(o), ...extra });
-    return shaped<T>(res, res.data, what, fields);
+    const res = await this.#send<unknown>(method, path, options);
+    return shaped<T>(metaOf(res), res.data, what, fields);
+  }
+
+  /**
+   * The generic executor of the table-driven methods: checks the id arguments and the params (after any
+   * `problems` the method found itself), sends the route with the params' call options, then checks the
+   * response (each item of a list page).
+   */
+  async #run<T>(
+    e: Endpoint,
+    ids: readonly unknown[],
+    params?: object,
+    problems: DripErrorDetail[] = [],
+  ): Promise<T> {
+    const [method, template] = e.route.split(' ') as [string, string];
+    let i = 0;
+    const path = template.replace(/:(\w+)/g, (_, name: string) => {
+      const value = ids[i++];
+      const message = ID(value);
+      if (message) problems.push({ path: name, message });
+      return seg(value);
+    });
+    if (e.rules) check(problems, params, e.rules);
+    assertValid(problems);
+    const fields = e.send || e.rules ? pick(params, e.send ?? Object.keys(e.rules ?? {})) : undefined;
+    const options: RequestOptions = { ...callOptions(params), retrySafe: e.safe };
+    if (method === 'GET') options.query = fields;
+    else options.body = fields;
+    if (!e.shape) {
+      return attachMeta({ success: true }, metaOf(await this.#send(method, path, options))) as T;
+    }
+    if (!e.list) return this.#json<T>(method, path, options, e.what, e.shape);
+    const page = await this.#json<Record<string, unknown>>(method, path, options, e.list, PAGE_OF);
+    const meta = getResponseMeta(page) as ResponseMeta;
+    const data = (page.data as unknown[]).map((item) => shaped(meta, item, e.what, e.shape as Fields));
+    const out: ListResult<unknown> = {
+      data,
+      count: typeof page.count === 'number' ? page.count : data.length,
+    };
+    if (typeof page.hasMore === 'boolean') out.hasMore = page.hasMore;
+    return attachMeta(out as T, meta);
+  }
+
+  /** A `DELETE`: a 404 on a retry attempt means an earlier attempt already deleted it. */
+  async #delete(route: string, ids: readonly string[], options?: CallOptions): Promise<{ success: true }> {
+    try {
+      return await this.#run({ route, what: '' }, ids, options);
+    } catch (err) {
+      if (isDripError(err) && err.statusCode === 404 && err.attempts > 1) return { success: true };
+      throw err;
+    }
   }
 
   #usagePolicy(o: RequestOptions): RequestOptions {
@@ -524,7 +655,8 @@ export class Drip {
    * ```
    */
   async ping(options?: CallOptions): Promise<PingResult> {
-    const started = this.#transport.clock.now();
+    const clock = this.#transport.clock;
+    const started = clock.now();
     let status: number;
     let body: unknown;
     try {
@@ -539,13 +671,12 @@ export class Drip {
       status = err.statusCode;
       body = err.data;
     }
-    const latencyMs = this.#transport.clock.now() - started;
     const rec = isRecord(body) ? body : {};
     const bodyStatus = typeof rec.status === 'string' ? rec.status : String(status);
     return {
       ok: status >= 200 && status < 300 && bodyStatus === 'healthy',
       status: bodyStatus,
-      latencyMs,
+      latencyMs: clock.now() - started,
       timestamp: typeof rec.timestamp === 'number' ? rec.timestamp : null,
     };
   }
@@ -561,25 +692,31 @@ export class Drip {
    * ```
    */
   async createCustomer(params: CreateCustomerParams): Promise<Customer> {
-    check((c) => {
-      if (params.externalCustomerId === undefined && params.onchainAddress === undefined) {
-        c.add('externalCustomerId', 'externalCustomerId or onchainAddress is required');
-      }
-      c.string('externalCustomerId', params.externalCustomerId, { min: 1, max: 255 });
-      c.onchainAddress('onchainAddress', params.onchainAddress);
-      c.email('email', params.email);
-      c.boolean('isInternal', params.isInternal);
-      c.metadata('metadata', params.metadata);
-    });
-    const body = pick(params, ['externalCustomerId', 'onchainAddress', 'email', 'isInternal', 'metadata']);
+    const problems: DripErrorDetail[] =
+      params.externalCustomerId === undefined && params.onchainAddress === undefined
+        ? [{ path: 'externalCustomerId', message: 'externalCustomerId or onchainAddress is required' }]
+        : [];
     try {
-      return await this.#call<Customer>(
-        'POST',
-        '/customers',
+      return await this.#run(
+        {
+          route: 'POST /customers',
+          rules: {
+            externalCustomerId: NAME,
+            onchainAddress: matches(/^0x[a-fA-F0-9]{40}$/, 'must match ^0x[a-fA-F0-9]{40}$'),
+            email: matches(
+              /^(?=.{1,320}$)[^\s@]+@[^\s@]+\.[^\s@]+$/,
+              'must be an email address (320 characters at most)',
+            ),
+            isInternal: bool,
+            metadata,
+          },
+          safe: true,
+          what: 'customer',
+          shape: CUSTOMER,
+        },
+        [],
         params,
-        { body, retrySafe: true },
-        'customer',
-        CUSTOMER,
+        problems,
       );
     } catch (err) {
       // §5.4: a 409 on a retry means our own earlier attempt created it.
@@ -598,9 +735,12 @@ export class Drip {
    * const customer = await client.getCustomer('cus_1');
    * ```
    */
-  async getCustomer(customerId: string, options?: CallOptions): Promise<Customer> {
-    checkId('customerId', customerId);
-    return this.#call('GET', `/customers/${seg(customerId)}`, options, {}, 'customer', CUSTOMER);
+  getCustomer(customerId: string, options?: CallOptions): Promise<Customer> {
+    return this.#run(
+      { route: 'GET /customers/:customerId', what: 'customer', shape: CUSTOMER },
+      [customerId],
+      options,
+    );
   }
 
   /**
@@ -611,21 +751,19 @@ export class Drip {
    * const { data, count } = await client.listCustomers({ limit: 50, status: 'ACTIVE' });
    * ```
    */
-  async listCustomers(options: ListCustomersOptions = {}): Promise<ListResult<Customer>> {
-    check((c) => {
-      checkPage(c, options);
-      c.oneOf('status', options.status, CUSTOMER_STATUSES);
-      c.boolean('isInternal', options.isInternal);
-    });
-    const query = pick(options, [
-      'limit',
-      'offset',
-      'status',
-      'isInternal',
-      'externalCustomerId',
-      'onchainAddress',
-    ]);
-    return this.#listPage('/customers', query, options, 'customers', 'customer', CUSTOMER, true);
+  listCustomers(options: ListCustomersOptions = {}): Promise<ListResult<Customer>> {
+    return this.#run(
+      {
+        route: 'GET /customers',
+        rules: { ...PAGE, status: oneOf(['ACTIVE', 'LOW_BALANCE', 'PAUSED']), isInternal: bool },
+        send: ['limit', 'offset', 'status', 'isInternal', 'externalCustomerId', 'onchainAddress'],
+        list: 'customers',
+        what: 'customer',
+        shape: CUSTOMER,
+      },
+      [],
+      options,
+    );
   }
 
   /**
@@ -683,33 +821,38 @@ export class Drip {
    * const { availableUsdc } = await client.getBalance('cus_1'); // '99.998000'
    * ```
    */
-  async getBalance(customerId: string, options?: CallOptions): Promise<Balance> {
-    checkId('customerId', customerId);
-    return this.#call('GET', `/customers/${seg(customerId)}/balance`, options, {}, 'balance', {
-      customerId: 'string',
-      balanceUsdc: 'money',
-      pendingChargesUsdc: 'money?',
-      availableUsdc: 'money?',
-    });
+  getBalance(customerId: string, options?: CallOptions): Promise<Balance> {
+    return this.#run(
+      {
+        route: 'GET /customers/:customerId/balance',
+        what: 'balance',
+        shape: {
+          customerId: 'string',
+          balanceUsdc: 'money',
+          pendingChargesUsdc: 'money?',
+          availableUsdc: 'money?',
+        },
+      },
+      [customerId],
+      options,
+    );
   }
 
   // ---------------------------------------------------------------- usage and charges
 
-  #usageBody(p: TrackUsageParams | ChargeParams, prefix: string): Record<string, unknown> {
-    check((c) => {
-      const hasId = p.customerId !== undefined;
-      const hasExt = p.externalCustomerId !== undefined;
-      if (hasId && hasExt) c.add('customerId', 'give customerId or externalCustomerId, not both');
-      else if (!hasId && !hasExt) c.add('customerId', 'customerId or externalCustomerId is required');
-      if (hasId) c.id('customerId', p.customerId);
-      if (hasExt) c.string('externalCustomerId', p.externalCustomerId, { min: 1, max: 255 });
-      c.meter('meter', p.meter);
-      c.quantity('quantity', p.quantity, true);
-      c.idempotencyKey('idempotencyKey', p.idempotencyKey);
-      c.string('units', p.units, { max: 50 });
-      c.string('description', p.description, { max: 500 });
-      c.metadata('metadata', p.metadata);
-    });
+  /** Checks a usage record and builds its body; the idempotency key is fixed here, before any attempt. */
+  #usageBody(p: TrackUsageParams | ChargeParams, prefix: string, problems: DripErrorDetail[] = []) {
+    const hasId = p.customerId !== undefined;
+    const hasExt = p.externalCustomerId !== undefined;
+    if (hasId === hasExt) {
+      problems.push({
+        path: 'customerId',
+        message: hasId
+          ? 'give customerId or externalCustomerId, not both'
+          : 'customerId or externalCustomerId is required',
+      });
+    }
+    assertValid(check(problems, p, USAGE));
     return stripUndefined({
       customerId: p.customerId,
       externalCustomerId: p.externalCustomerId,
@@ -719,7 +862,7 @@ export class Drip {
       description: p.description,
       metadata: p.metadata,
       idempotencyKey: p.idempotencyKey ?? this.#keys(prefix),
-    });
+    }) as Record<string, unknown> & { idempotencyKey: string };
   }
 
   /**
@@ -732,26 +875,19 @@ export class Drip {
    * ```
    */
   async trackUsage(params: TrackUsageParams): Promise<TrackUsageResult> {
-    check((c) => {
-      c.oneOf('mode', params.mode, ['sync', 'batch']);
-    });
-    const body = this.#usageBody(params, 'track');
     const batch = params.mode === 'batch';
-    const res = await this.#send<unknown>('POST', batch ? '/usage/internal/batch' : '/usage/internal', {
-      ...callOptions(params),
-      body,
+    const body = this.#usageBody(params, 'track', check([], params, { mode: oneOf(['sync', 'batch']) }));
+    const data = await this.#json<TrackUsageResult>(
+      'POST',
+      batch ? '/usage/internal/batch' : '/usage/internal',
+      { ...callOptions(params), body },
+      'trackUsage',
+      { success: 'boolean', usageEventId: batch ? 'string?' : 'string' },
+    );
+    return extend(data, {
+      idempotencyKey: data.idempotencyKey ?? body.idempotencyKey,
+      ...(batch ? { mode: 'batch' } : {}),
     });
-    checkShape(res, res.data, 'trackUsage', {
-      success: 'boolean',
-      usageEventId: batch ? 'string?' : 'string',
-    });
-    const data = res.data as TrackUsageResult;
-    const out: TrackUsageResult = {
-      ...data,
-      idempotencyKey: data.idempotencyKey ?? (body.idempotencyKey as string),
-    };
-    if (batch) out.mode = 'batch';
-    return attachMeta(out, res);
   }
 
   /**
@@ -765,8 +901,7 @@ export class Drip {
    * ```
    */
   async charge(params: ChargeParams): Promise<ChargeResult> {
-    const body = this.#usageBody(params, 'chg');
-    return this.#postCharge('/usage', body, this.#usagePolicy(callOptions(params)));
+    return this.#postCharge('/usage', this.#usageBody(params, 'chg'), this.#usagePolicy(callOptions(params)));
   }
 
   /**
@@ -779,25 +914,25 @@ export class Drip {
    * ```
    */
   async chargeAsync(params: ChargeParams): Promise<ChargeResult> {
-    const body = this.#usageBody(params, 'chga');
-    return this.#postCharge('/usage/async', body, callOptions(params));
+    return this.#postCharge('/usage/async', this.#usageBody(params, 'chga'), callOptions(params));
   }
 
-  async #postCharge(path: string, body: Record<string, unknown>, o: RequestOptions): Promise<ChargeResult> {
-    const res = await this.#send<unknown>('POST', path, { ...o, body });
-    checkShape(res, res.data, 'charge', { success: 'boolean', usageEventId: 'string' });
-    const data = res.data as Record<string, unknown>;
-    const charge = data.charge;
-    if (charge !== null && charge !== undefined) {
-      checkShape(res, charge, 'charge.charge', { id: 'string', amountUsdc: 'money', status: 'string' });
-    }
-    const out = {
-      ...data,
+  async #postCharge(
+    path: string,
+    body: Record<string, unknown> & { idempotencyKey: string },
+    o: RequestOptions,
+  ): Promise<ChargeResult> {
+    const data = await this.#json<Record<string, unknown>>('POST', path, { ...o, body }, 'charge', {
+      success: 'boolean',
+      usageEventId: 'string',
+    });
+    const charge = data.charge ?? null;
+    if (charge !== null) shaped(getResponseMeta(data) as ResponseMeta, charge, 'charge.charge', CHARGE);
+    return extend(data, {
       isDuplicate: data.isDuplicate === true,
-      charge: charge ?? null,
-      idempotencyKey: body.idempotencyKey as string,
-    } as ChargeResult;
-    return attachMeta(out, res);
+      charge,
+      idempotencyKey: body.idempotencyKey,
+    });
   }
 
   /**
@@ -808,9 +943,8 @@ export class Drip {
    * const charge = await client.getCharge('chg_1');
    * ```
    */
-  async getCharge(chargeId: string, options?: CallOptions): Promise<Charge> {
-    checkId('chargeId', chargeId);
-    return this.#call('GET', `/charges/${seg(chargeId)}`, options, {}, 'charge', CHARGE);
+  getCharge(chargeId: string, options?: CallOptions): Promise<Charge> {
+    return this.#run({ route: 'GET /charges/:chargeId', what: 'charge', shape: CHARGE }, [chargeId], options);
   }
 
   /**
@@ -821,13 +955,29 @@ export class Drip {
    * const { data } = await client.listCharges({ customerId: 'cus_1', status: 'CONFIRMED' });
    * ```
    */
-  async listCharges(options: ListChargesOptions = {}): Promise<ListResult<Charge>> {
-    check((c) => {
-      checkPage(c, options);
-      c.oneOf('status', options.status, CHARGE_STATUSES);
-    });
-    const query = pick(options, ['customerId', 'status', 'limit', 'offset']);
-    return this.#listPage('/charges', query, options, 'charges', 'charge', CHARGE, true);
+  listCharges(options: ListChargesOptions = {}): Promise<ListResult<Charge>> {
+    return this.#run(
+      {
+        route: 'GET /charges',
+        rules: {
+          ...PAGE,
+          status: oneOf([
+            'PENDING',
+            'PENDING_SETTLEMENT',
+            'CONFIRMED',
+            'FAILED',
+            'REFUNDED',
+            'REFUND_PENDING',
+          ]),
+        },
+        send: ['customerId', 'status', 'limit', 'offset'],
+        list: 'charges',
+        what: 'charge',
+        shape: CHARGE,
+      },
+      [],
+      options,
+    );
   }
 
   /**
@@ -854,14 +1004,10 @@ export class Drip {
    * ```
    */
   async wrapApiCall<T>(params: WrapApiCallParams<T>): Promise<WrapApiCallResult<T>> {
-    check((c) => {
-      c.id('customerId', params.customerId);
-      c.meter('meter', params.meter);
-      c.idempotencyKey('idempotencyKey', params.idempotencyKey);
-      c.metadata('metadata', params.metadata);
-      if (typeof params.call !== 'function') c.add('call', 'must be a function');
-      if (typeof params.extractUsage !== 'function') c.add('extractUsage', 'must be a function');
-    });
+    const fn: Rule = (v) => (typeof v === 'function' ? undefined : 'must be a function');
+    assertValid(
+      check([], params, { customerId: ID, meter, idempotencyKey: KEY, metadata, call: fn, extractUsage: fn }),
+    );
     const idempotencyKey = params.idempotencyKey ?? this.#keys('wrap');
     const result = await params.call();
     const quantity = params.extractUsage(result);
@@ -885,10 +1031,7 @@ export class Drip {
         maxAttempts: params.maxAttempts ?? r.maxAttempts,
         timeoutMs: params.timeoutMs ?? r.timeoutMs,
         deadlineMs: params.deadlineMs ?? r.deadlineMs,
-        policy: stripUndefined({
-          backoffBaseMs: r.baseDelayMs,
-          backoffCapMs: r.maxDelayMs,
-        }) as Partial<RetryPolicy>,
+        policy: stripUndefined({ backoffBaseMs: r.baseDelayMs, backoffCapMs: r.maxDelayMs }),
       }),
     );
     return { result, charge, idempotencyKey };
@@ -905,22 +1048,30 @@ export class Drip {
    * ```
    */
   createStreamMeter(options: StreamMeterOptions): StreamMeter {
-    check((c) => {
-      c.id('customerId', options.customerId);
-      c.meter('meter', options.meter);
-      c.string('idempotencyKey', options.idempotencyKey, { min: 1, max: 100 });
-      c.metadata('metadata', options.metadata);
-      c.quantity('flushThreshold', options.flushThreshold, false);
-      c.int('flushIntervalMs', options.flushIntervalMs, 1, 2_147_483_647);
-    });
-    const meter = new StreamMeter(options, {
-      clock: this.#transport.clock,
+    assertValid(
+      check([], options, {
+        customerId: ID,
+        meter,
+        idempotencyKey: str(100, 1),
+        metadata,
+        flushThreshold: quantity(),
+        flushIntervalMs: int(1, 2_147_483_647),
+      }),
+    );
+    const meters = this.#meters;
+    const streamMeter = new StreamMeter(options, {
+      clock: this.clock,
       nextKey: () => this.#keys('stream'),
-      send: (body, signal) => this.#postCharge('/usage', body, this.#usagePolicy({ body, signal })),
-      onClosed: (m) => this.#meters.delete(m),
+      send: (body, signal) =>
+        this.#postCharge(
+          '/usage',
+          body as Record<string, unknown> & { idempotencyKey: string },
+          this.#usagePolicy({ signal }),
+        ),
+      onClosed: (m) => meters.delete(m),
     });
-    this.#meters.add(meter);
-    return meter;
+    meters.add(streamMeter);
+    return streamMeter;
   }
 
   /**
@@ -932,8 +1083,7 @@ export class Drip {
    * ```
    */
   async close(): Promise<void> {
-    const open = [...this.#meters];
-    const results = await Promise.allSettled(open.map((m) => m.close()));
+    const results = await Promise.allSettled([...this.#meters].map((m) => m.close()));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
@@ -949,22 +1099,37 @@ export class Drip {
    * ```
    */
   async createWorkflow(params: CreateWorkflowParams): Promise<Workflow> {
-    check((c) => {
-      c.string('name', params.name, { required: true, min: 1, max: 255 });
-      c.slug('slug', params.slug);
-      c.oneOf('productSurface', params.productSurface, SURFACES);
-      c.oneOf('chain', params.chain, CHAINS);
-      c.string('description', params.description, { max: 1000 });
-      c.metadata('metadata', params.metadata);
-    });
-    const body = pick(params, ['name', 'slug', 'productSurface', 'chain', 'description', 'metadata']);
     try {
-      const res = await this.#send<unknown>('POST', '/workflows', {
-        ...callOptions(params),
-        body,
-        retrySafe: true,
-      });
-      return shaped(res, res.data, 'workflow', WORKFLOW);
+      return await this.#run(
+        {
+          route: 'POST /workflows',
+          rules: {
+            name: str(255, 1, true),
+            slug: (v) =>
+              typeof v === 'string' && SLUG_PATTERN.test(v)
+                ? undefined
+                : 'must be 1-100 characters of [a-z0-9_-]',
+            productSurface: SURFACE,
+            chain: oneOf([
+              'ETHEREUM',
+              'SOLANA',
+              'POLYGON',
+              'ARBITRUM',
+              'OPTIMISM',
+              'BASE',
+              'AVALANCHE',
+              'BSC',
+            ]),
+            description: str(1000),
+            metadata,
+          },
+          safe: true,
+          what: 'workflow',
+          shape: WORKFLOW,
+        },
+        [],
+        params,
+      );
     } catch (err) {
       if (err instanceof DripConflictError && err.attempts > 1 && err.code === 'DUPLICATE_WORKFLOW') {
         const found = await this.#findWorkflow(params.slug, params);
@@ -975,7 +1140,7 @@ export class Drip {
   }
 
   async #findWorkflow(idOrSlug: string, options?: CallOptions): Promise<Workflow | undefined> {
-    for await (const w of this.listAllWorkflows({ ...callOptions(options) })) {
+    for await (const w of this.listAllWorkflows(callOptions(options))) {
       if (w.id === idOrSlug || w.slug === idOrSlug) return w;
     }
     return undefined;
@@ -989,14 +1154,18 @@ export class Drip {
    * const { data } = await client.listWorkflows({ isActive: true });
    * ```
    */
-  async listWorkflows(options: ListWorkflowsOptions = {}): Promise<ListResult<Workflow>> {
-    check((c) => {
-      checkPage(c, options);
-      c.oneOf('productSurface', options.productSurface, SURFACES);
-      c.boolean('isActive', options.isActive);
-    });
-    const query = pick(options, ['productSurface', 'isActive', 'limit', 'offset']);
-    return this.#listPage('/workflows', query, options, 'workflows', 'workflow', WORKFLOW, true);
+  listWorkflows(options: ListWorkflowsOptions = {}): Promise<ListResult<Workflow>> {
+    return this.#run(
+      {
+        route: 'GET /workflows',
+        rules: { ...PAGE, productSurface: SURFACE, isActive: bool },
+        list: 'workflows',
+        what: 'workflow',
+        shape: WORKFLOW,
+      },
+      [],
+      options,
+    );
   }
 
   /**
@@ -1023,31 +1192,15 @@ export class Drip {
    * ```
    */
   async startRun(params: StartRunParams): Promise<RunStarted> {
-    check((c) => {
-      c.id('customerId', params.customerId);
-      c.id('workflowId', params.workflowId);
-      c.string('externalRunId', params.externalRunId, { min: 1, max: 255 });
-      c.string('correlationId', params.correlationId, { max: 255 });
-      c.id('parentRunId', params.parentRunId, false);
-      c.metadata('metadata', params.metadata);
-    });
+    assertValid(check([], params, START_RUN));
     const externalRunId = params.externalRunId ?? this.#keys('run');
-    const body = stripUndefined({
-      customerId: params.customerId,
-      workflowId: params.workflowId,
-      externalRunId,
-      correlationId: params.correlationId,
-      parentRunId: params.parentRunId,
-      metadata: params.metadata,
-    });
     try {
-      const res = await this.#send<unknown>('POST', '/runs', {
-        ...callOptions(params),
-        body,
-        retrySafe: true,
-      });
-      checkShape(res, res.data, 'run', { id: 'string', status: 'string' });
-      return attachMeta({ ...(res.data as RunStarted), externalRunId }, res);
+      const run = await this.#run<RunStarted>(
+        { route: 'POST /runs', send: Object.keys(START_RUN), safe: true, what: 'run', shape: RUN },
+        [],
+        { ...params, externalRunId },
+      );
+      return extend(run, { externalRunId });
     } catch (err) {
       if (
         err instanceof DripConflictError &&
@@ -1079,16 +1232,17 @@ export class Drip {
    * await client.endRun(run.id, { status: 'COMPLETED' });
    * ```
    */
-  async endRun(runId: string, params: EndRunParams): Promise<RunEnded> {
-    check((c) => {
-      c.id('runId', runId);
-      c.oneOf('status', params?.status, END_STATUSES, true);
-      c.string('errorMessage', params?.errorMessage, { max: 2000 });
-      c.string('errorCode', params?.errorCode, { max: 100 });
-      c.metadata('metadata', params?.metadata);
-    });
-    const body = pick(params, ['status', 'errorMessage', 'errorCode', 'metadata']);
-    return this.#call('PATCH', `/runs/${seg(runId)}`, params, { body }, 'endRun', RUN);
+  endRun(runId: string, params: EndRunParams): Promise<RunEnded> {
+    return this.#run(
+      {
+        route: 'PATCH /runs/:runId',
+        rules: { status: END_STATUS, ...ERROR_FIELDS, metadata },
+        what: 'endRun',
+        shape: RUN,
+      },
+      [runId],
+      params,
+    );
   }
 
   /**
@@ -1099,9 +1253,8 @@ export class Drip {
    * const run = await client.getRun('run_1'); // run.totals?.eventCount
    * ```
    */
-  async getRun(runId: string, options?: CallOptions): Promise<RunDetails> {
-    checkId('runId', runId);
-    return this.#call('GET', `/runs/${seg(runId)}`, options, {}, 'run', RUN);
+  getRun(runId: string, options?: CallOptions): Promise<RunDetails> {
+    return this.#run({ route: 'GET /runs/:runId', what: 'run', shape: RUN }, [runId], options);
   }
 
   /**
@@ -1112,13 +1265,19 @@ export class Drip {
    * const { data } = await client.listRuns({ customerId: 'cus_1', status: 'FAILED' });
    * ```
    */
-  async listRuns(options: ListRunsOptions = {}): Promise<ListResult<RunSummary>> {
-    check((c) => {
-      checkPage(c, options);
-      c.oneOf('status', options.status, RUN_STATUSES);
-    });
-    const query = pick(options, ['customerId', 'workflowId', 'status', 'from', 'to', 'limit', 'offset']);
-    return this.#listPage('/runs', query, options, 'runs', 'run', RUN);
+  listRuns(options: ListRunsOptions = {}): Promise<ListResult<RunSummary>> {
+    return this.#run(
+      {
+        route: 'GET /runs',
+        rules: { ...PAGE, status: oneOf(['PENDING', 'RUNNING', ...END_STATUSES]) },
+        send: ['customerId', 'workflowId', 'status', 'from', 'to', 'limit', 'offset'],
+        list: 'runs',
+        what: 'run',
+        shape: RUN,
+      },
+      [],
+      options,
+    );
   }
 
   /**
@@ -1142,28 +1301,24 @@ export class Drip {
    * ```
    */
   async getRunTimeline(runId: string, options: TimelineOptions = {}): Promise<RunTimeline> {
-    check((c) => {
-      c.id('runId', runId);
-      c.int('limit', options.limit, 1, 500);
-      c.boolean('includeAnomalies', options.includeAnomalies);
-      c.boolean('collapseRetries', options.collapseRetries);
-    });
-    const query = pick(options, ['limit', 'cursor', 'includeAnomalies', 'collapseRetries']);
-    const res = await this.#send<unknown>('GET', `/runs/${seg(runId)}/timeline`, {
-      ...callOptions(options),
-      query,
-    });
-    checkShape(res, res.data, 'timeline', { events: 'array' });
-    const d = res.data as Record<string, unknown>;
-    const out = {
-      ...d,
+    const d = await this.#run<Record<string, unknown>>(
+      {
+        route: 'GET /runs/:runId/timeline',
+        rules: { limit: int(1, 500), includeAnomalies: bool, collapseRetries: bool },
+        send: ['limit', 'cursor', 'includeAnomalies', 'collapseRetries'],
+        what: 'timeline',
+        shape: { events: 'array' },
+      },
+      [runId],
+      options,
+    );
+    return extend(d, {
       runId: typeof d.runId === 'string' ? d.runId : runId,
       anomalies: Array.isArray(d.anomalies) ? d.anomalies : [],
       summary: isRecord(d.summary) ? d.summary : {},
       hasMore: d.hasMore === true,
       nextCursor: typeof d.nextCursor === 'string' ? d.nextCursor : null,
-    } as RunTimeline;
-    return attachMeta(out, res);
+    });
   }
 
   /**
@@ -1201,32 +1356,27 @@ export class Drip {
 
   // ---------------------------------------------------------------- run events
 
-  #eventItem(item: Record<string, unknown>, path: string, c: Checker, requireRun: boolean): void {
-    if (requireRun) c.id(`${path}runId`, item.runId);
+  /**
+   * Checks one run event (`prefix` is its path, e.g. `events.3.`) and returns its wire form with an
+   * idempotency key. Fields beyond the named ones pass through, checked as JSON like metadata.
+   */
+  #event(item: Record<string, unknown>, problems: DripErrorDetail[], prefix: string, inBatch: boolean) {
+    if (!inBatch) check(problems, item, { runId: ID }, prefix);
     else {
-      c.id(`${path}runId`, item.runId, false);
-      c.id(`${path}customerId`, item.customerId, false);
-      c.id(`${path}workflowId`, item.workflowId, false);
+      check(problems, item, BATCH_REFS, prefix);
       if (item.runId === undefined && item.customerId === undefined) {
-        c.add(`${path}runId`, 'runId or customerId is required');
+        problems.push({ path: `${prefix}runId`, message: 'runId or customerId is required' });
       }
     }
-    c.string(`${path}eventType`, item.eventType, { required: true, min: 1, max: 100 });
-    c.quantity(`${path}quantity`, item.quantity, false);
-    c.string(`${path}units`, item.units, { max: 50 });
-    c.string(`${path}description`, item.description, { max: 500 });
-    c.nonNegative(`${path}costUnits`, item.costUnits);
-    c.string(`${path}costCurrency`, item.costCurrency, { max: 10 });
-    c.string(`${path}correlationId`, item.correlationId, { max: 255 });
-    c.id(`${path}parentEventId`, item.parentEventId, false);
-    c.string(`${path}spanId`, item.spanId, { max: 64 });
-    c.metadata(`${path}metadata`, item.metadata);
-    c.idempotencyKey(`${path}idempotencyKey`, item.idempotencyKey);
+    check(problems, item, EVENT, prefix);
+    const wire = wireFields(item);
     const extra: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(item)) {
-      if (!NAMED_EVENT_FIELDS.has(k) && !CALL_OPTION_KEYS.has(k) && v !== undefined) extra[k] = v;
+    for (const [k, v] of Object.entries(wire)) {
+      if (!Object.hasOwn(EVENT, k) && !Object.hasOwn(BATCH_REFS, k)) extra[k] = v;
     }
-    if (Object.keys(extra).length > 0) c.metadata(`${path}(extra fields)`, extra);
+    const message = Object.keys(extra).length > 0 ? metadata(extra) : undefined;
+    if (message) problems.push({ path: `${prefix}(extra fields)`, message });
+    return wire;
   }
 
   /**
@@ -1240,18 +1390,20 @@ export class Drip {
    * ```
    */
   async emitEvent(params: EmitEventParams, options?: CallOptions): Promise<EmitEventResult> {
-    check((c) => {
-      this.#eventItem(params as Record<string, unknown>, '', c, true);
-    });
-    const body = wireFields(params as Record<string, unknown>);
+    const problems: DripErrorDetail[] = [];
+    const body = this.#event(params as Record<string, unknown>, problems, '', false);
+    assertValid(problems);
     body.idempotencyKey ??= this.#keys('evt');
-    const res = await this.#send<unknown>('POST', '/run-events', { ...callOptions(options), body });
-    checkShape(res, res.data, 'event', { id: 'string' });
-    const d = res.data as EmitEventResult;
-    return attachMeta(
-      { ...d, isDuplicate: d.isDuplicate === true, idempotencyKey: body.idempotencyKey as string },
-      res,
+    const d = await this.#json<EmitEventResult>(
+      'POST',
+      '/run-events',
+      { ...callOptions(options), body },
+      'event',
+      {
+        id: 'string',
+      },
     );
+    return extend(d, { isDuplicate: d.isDuplicate === true, idempotencyKey: body.idempotencyKey });
   }
 
   /**
@@ -1264,20 +1416,14 @@ export class Drip {
    * ```
    */
   async emitEventsBatch(events: BatchEventItem[], options?: CallOptions): Promise<BatchEventResult> {
-    check((c) => {
-      if (!Array.isArray(events)) c.add('events', 'must be an array');
-      else if (events.length === 0) c.add('events', 'must not be empty');
-      else {
-        events.forEach((e, i) => {
-          this.#eventItem(e as Record<string, unknown>, `events.${i}.`, c, false);
-        });
-      }
-    });
-    const items = events.map((e) => {
-      const w = wireFields(e as Record<string, unknown>);
-      w.idempotencyKey ??= this.#keys('evt');
-      return w;
-    });
+    const problems: DripErrorDetail[] = [];
+    if (!Array.isArray(events)) problems.push({ path: 'events', message: 'must be an array' });
+    else if (events.length === 0) problems.push({ path: 'events', message: 'must not be empty' });
+    const items = Array.isArray(events)
+      ? events.map((e, i) => this.#event(e as Record<string, unknown>, problems, `events.${i}.`, true))
+      : [];
+    assertValid(problems);
+    for (const item of items) item.idempotencyKey ??= this.#keys('evt');
     const chunks: Record<string, unknown>[][] = [];
     let current: Record<string, unknown>[] = [];
     let bytes = 0;
@@ -1292,29 +1438,29 @@ export class Drip {
       current.push(item);
       bytes += size;
     }
-    if (current.length > 0) chunks.push(current);
+    chunks.push(current);
     const merged: BatchEventResult = { success: true, created: 0, duplicates: 0, skipped: 0, events: [] };
-    let last: RequestResult<unknown> | undefined;
+    let meta: ResponseMeta | undefined;
     for (const chunk of chunks) {
-      const res = await this.#send<unknown>('POST', '/run-events/batch', {
-        ...callOptions(options),
-        body: { events: chunk },
-        retrySafe: true,
-      });
-      checkShape(res, res.data, 'batch', { events: 'array' });
-      const d = res.data as BatchEventResult;
+      const d = await this.#json<BatchEventResult>(
+        'POST',
+        '/run-events/batch',
+        { ...callOptions(options), body: { events: chunk }, retrySafe: true },
+        'batch',
+        { events: 'array' },
+      );
+      meta = getResponseMeta(d) as ResponseMeta;
       if (d.events.length !== chunk.length) {
-        throw parseError(`batch: ${d.events.length} results for ${chunk.length} items`, res, d);
+        throw parseError(`batch: ${d.events.length} results for ${chunk.length} items`, meta, d);
       }
       merged.success &&= d.success !== false;
       merged.created += Number(d.created) || 0;
       merged.duplicates += Number(d.duplicates) || 0;
       merged.skipped += Number(d.skipped) || 0;
       merged.events.push(...d.events);
-      last = res;
     }
     // The metadata of the last chunk's response.
-    return last ? attachMeta(merged, last) : merged;
+    return attachMeta(merged, meta);
   }
 
   /**
@@ -1330,48 +1476,39 @@ export class Drip {
    * ```
    */
   async recordRun(params: RecordRunParams): Promise<RecordRunResult> {
-    check((c) => {
-      c.id('customerId', params.customerId);
-      c.id('workflow', params.workflow);
-      c.oneOf('status', params.status, END_STATUSES, true);
-      c.string('errorMessage', params.errorMessage, { max: 2000 });
-      c.string('errorCode', params.errorCode, { max: 100 });
-      c.string('externalRunId', params.externalRunId, { min: 1, max: 255 });
-      c.string('correlationId', params.correlationId, { max: 255 });
-      c.metadata('metadata', params.metadata);
-      c.idempotencyKey('idempotencyKey', params.idempotencyKey);
-      if (params.events !== undefined && !Array.isArray(params.events)) c.add('events', 'must be an array');
-      (params.events ?? []).forEach((e, i) => {
-        const item = e as Record<string, unknown>;
-        c.string(`events.${i}.eventType`, item.eventType, { required: true, min: 1, max: 100 });
-        c.quantity(`events.${i}.quantity`, item.quantity, false);
-        c.string(`events.${i}.units`, item.units, { max: 50 });
-        c.string(`events.${i}.description`, item.description, { max: 500 });
-        c.nonNegative(`events.${i}.costUnits`, item.costUnits);
-        c.metadata(`events.${i}.metadata`, item.metadata);
-      });
+    const problems = check([], params, {
+      customerId: ID,
+      workflow: ID,
+      status: END_STATUS,
+      ...ERROR_FIELDS,
+      externalRunId: NAME,
+      correlationId: TEXT_255,
+      metadata,
+      idempotencyKey: KEY,
     });
+    const list = params.events ?? [];
+    if (!Array.isArray(list)) problems.push({ path: 'events', message: 'must be an array' });
+    else {
+      list.forEach((e, i) => {
+        check(problems, e, { ...EVENT_CORE, metadata }, `events.${i}.`);
+      });
+    }
+    assertValid(problems);
     const externalRunId = params.externalRunId ?? this.#keys('run');
     const idempotencyKey = params.idempotencyKey ?? this.#keys('rec');
-    const events = (params.events ?? []).map((e) => wireFields(e as Record<string, unknown>));
-    if (events.length > RECORD_RUN_MAX_EVENTS) {
-      return this.#recordRunStepwise(params, externalRunId, events);
-    }
-    const body = stripUndefined({
-      ...wireFields(params as unknown as Record<string, unknown>, ['events']),
-      events,
-      externalRunId,
-      idempotencyKey,
-    });
+    const events = list.map((e) => wireFields(e));
+    if (events.length > RECORD_RUN_MAX_EVENTS) return this.#recordRunStepwise(params, externalRunId, events);
+    const body = { ...wireFields(params, 'events'), events, externalRunId, idempotencyKey };
     try {
-      const res = await this.#send<unknown>('POST', '/runs/record', { ...callOptions(params), body });
-      checkShape(res, res.data, 'recordRun', { run: 'object' });
-      checkShape(res, (res.data as Record<string, unknown>).run, 'recordRun.run', {
-        id: 'string',
-        status: 'string',
-      });
-      const d = res.data as RecordRunResult;
-      return attachMeta({ ...d, events: d.events ?? { created: 0, duplicates: 0 } }, res);
+      const d = await this.#json<RecordRunResult>(
+        'POST',
+        '/runs/record',
+        { ...callOptions(params), body },
+        'recordRun',
+        { run: 'object' },
+      );
+      shaped(getResponseMeta(d) as ResponseMeta, d.run, 'recordRun.run', RUN);
+      return extend(d, { events: d.events ?? { created: 0, duplicates: 0 } });
     } catch (err) {
       if (!isDripError(err)) throw err;
       if (err.statusCode === 404 && ['ROUTE_NOT_FOUND', 'NOT_FOUND', 'INVALID_RESPONSE'].includes(err.code)) {
@@ -1494,39 +1631,40 @@ export class Drip {
    * ```
    */
   async listEvents(options: ListEventsOptions = {}): Promise<ListEventsResult> {
-    check((c) => {
-      c.int('limit', options.limit, 1, 100);
-      c.int('offset', options.offset, 0, Number.MAX_SAFE_INTEGER);
-    });
-    const query = pick(options, [
-      'customerId',
-      'runId',
-      'workflowId',
-      'eventType',
-      'outcome',
-      'actionName',
-      'parentEventId',
-      'idempotencyKey',
-      'from',
-      'to',
-      'limit',
-      'offset',
-    ]);
-    const res = await this.#send<unknown>('GET', '/events', { ...callOptions(options), query });
-    checkShape(res, res.data, 'events', { data: 'array' });
-    const d = res.data as Record<string, unknown>;
+    const d = await this.#run<Record<string, unknown>>(
+      {
+        route: 'GET /events',
+        rules: PAGE,
+        send: [
+          'customerId',
+          'runId',
+          'workflowId',
+          'eventType',
+          'outcome',
+          'actionName',
+          'parentEventId',
+          'idempotencyKey',
+          'from',
+          'to',
+          'limit',
+          'offset',
+        ],
+        what: 'events',
+        shape: PAGE_OF,
+      },
+      [],
+      options,
+    );
+    const meta = getResponseMeta(d) as ResponseMeta;
     const p = isRecord(d.pagination) ? d.pagination : {};
     const num = (...vs: unknown[]) => vs.find((v): v is number => typeof v === 'number');
-    const data = (d.data as unknown[]).map((e) => {
-      checkShape(res, e, 'event', { id: 'string', eventType: 'string' });
-      return e as ExecutionEvent;
-    });
+    const data = (d.data as unknown[]).map((e) => shaped<ExecutionEvent>(meta, e, 'event', EVENT_SHAPE));
     const limit = num(p.limit, d.limit) ?? options.limit ?? 50;
     const offset = num(p.offset, d.offset) ?? options.offset ?? 0;
     const total = num(p.total, d.total, d.count) ?? offset + data.length;
-    const hasMoreRaw =
-      typeof p.hasMore === 'boolean' ? p.hasMore : typeof d.hasMore === 'boolean' ? d.hasMore : undefined;
-    return attachMeta({ data, total, limit, offset, hasMore: hasMoreRaw ?? data.length >= limit }, res);
+    const hasMore =
+      [p.hasMore, d.hasMore].find((v): v is boolean => typeof v === 'boolean') ?? data.length >= limit;
+    return attachMeta({ data, total, limit, offset, hasMore }, meta);
   }
 
   /**
@@ -1552,9 +1690,12 @@ export class Drip {
    * const ev = await client.getEvent('evt_1'); // ev.childEvents
    * ```
    */
-  async getEvent(eventId: string, options?: CallOptions): Promise<ExecutionEvent> {
-    checkId('eventId', eventId);
-    return this.#call('GET', `/events/${seg(eventId)}`, options, {}, 'event', EVENT);
+  getEvent(eventId: string, options?: CallOptions): Promise<ExecutionEvent> {
+    return this.#run(
+      { route: 'GET /events/:eventId', what: 'event', shape: EVENT_SHAPE },
+      [eventId],
+      options,
+    );
   }
 
   // ---------------------------------------------------------------- webhooks (secret key only)
@@ -1570,31 +1711,18 @@ export class Drip {
    */
   async createWebhook(params: CreateWebhookParams): Promise<Webhook & { secret: string; message?: string }> {
     this.#guard('/webhooks');
-    check((c) => this.#webhookChecks(c, params, true));
-    const body = pick(params, ['url', 'events', 'description', 'filters']);
-    return this.#call('POST', '/webhooks', params, { body, retrySafe: false }, 'webhook', {
-      id: 'string',
-      secret: 'string',
-    });
-  }
-
-  #webhookChecks(c: Checker, p: Partial<CreateWebhookParams> & { isActive?: unknown }, create: boolean) {
-    if (create || p.url !== undefined) {
-      c.string('url', p.url, { required: true, min: 1, max: 2048 });
-      if (typeof p.url === 'string' && !/^https?:\/\/[^\s]+$/.test(p.url))
-        c.add('url', 'must be an absolute http(s) URL');
-    }
-    if (create || p.events !== undefined) {
-      if (!Array.isArray(p.events) || p.events.length < 1 || p.events.length > 50) {
-        c.add('events', 'must be an array of 1-50 event types');
-      } else if (p.events.some((e) => typeof e !== 'string' || e.length === 0)) {
-        c.add('events', 'must hold non-empty strings');
-      }
-    }
-    c.string('description', p.description, { max: 500 });
-    c.boolean('isActive', p.isActive);
-    if (p.filters !== undefined && p.filters !== null && !isRecord(p.filters))
-      c.add('filters', 'must be an object or null');
+    return this.#run(
+      {
+        route: 'POST /webhooks',
+        rules: { url: WEBHOOK_URL, events: WEBHOOK_EVENTS, ...WEBHOOK_REST },
+        send: ['url', 'events', 'description', 'filters'],
+        safe: false,
+        what: 'webhook',
+        shape: { id: 'string', secret: 'string' },
+      },
+      [],
+      params,
+    );
   }
 
   /**
@@ -1605,8 +1733,12 @@ export class Drip {
    * const { data } = await client.listWebhooks();
    * ```
    */
-  async listWebhooks(options?: CallOptions): Promise<ListResult<Webhook>> {
-    return this.#listPage('/webhooks', {}, options, 'webhooks', 'webhook', WEBHOOK, true);
+  listWebhooks(options?: CallOptions): Promise<ListResult<Webhook>> {
+    return this.#run(
+      { route: 'GET /webhooks', list: 'webhooks', what: 'webhook', shape: WEBHOOK },
+      [],
+      options,
+    );
   }
 
   /**
@@ -1617,9 +1749,12 @@ export class Drip {
    * const wh = await client.getWebhook('wh_1'); // wh.healthStatus
    * ```
    */
-  async getWebhook(webhookId: string, options?: CallOptions): Promise<Webhook> {
-    checkId('webhookId', webhookId);
-    return this.#call('GET', `/webhooks/${seg(webhookId)}`, options, {}, 'webhook', WEBHOOK);
+  getWebhook(webhookId: string, options?: CallOptions): Promise<Webhook> {
+    return this.#run(
+      { route: 'GET /webhooks/:webhookId', what: 'webhook', shape: WEBHOOK },
+      [webhookId],
+      options,
+    );
   }
 
   /**
@@ -1630,13 +1765,17 @@ export class Drip {
    * await client.updateWebhook('wh_1', { isActive: false });
    * ```
    */
-  async updateWebhook(webhookId: string, params: UpdateWebhookParams): Promise<Webhook> {
-    check((c) => {
-      c.id('webhookId', webhookId);
-      this.#webhookChecks(c, params as Partial<CreateWebhookParams> & { isActive?: unknown }, false);
-    });
-    const body = pick(params, ['url', 'events', 'description', 'isActive', 'filters']);
-    return this.#call('PATCH', `/webhooks/${seg(webhookId)}`, params, { body }, 'webhook', WEBHOOK);
+  updateWebhook(webhookId: string, params: UpdateWebhookParams): Promise<Webhook> {
+    return this.#run(
+      {
+        route: 'PATCH /webhooks/:webhookId',
+        rules: { url: ifDefined(WEBHOOK_URL), events: ifDefined(WEBHOOK_EVENTS), ...WEBHOOK_REST },
+        what: 'webhook',
+        shape: WEBHOOK,
+      },
+      [webhookId],
+      params,
+    );
   }
 
   /**
@@ -1647,19 +1786,8 @@ export class Drip {
    * await client.deleteWebhook('wh_1'); // { success: true }
    * ```
    */
-  async deleteWebhook(webhookId: string, options?: CallOptions): Promise<{ success: true }> {
-    checkId('webhookId', webhookId);
-    return this.#deleteCall(`/webhooks/${seg(webhookId)}`, options);
-  }
-
-  async #deleteCall(path: string, options?: CallOptions): Promise<{ success: true }> {
-    try {
-      const res = await this.#send<unknown>('DELETE', path, callOptions(options));
-      return attachMeta({ success: true as const }, res);
-    } catch (err) {
-      if (isDripError(err) && err.statusCode === 404 && err.attempts > 1) return { success: true };
-      throw err;
-    }
+  deleteWebhook(webhookId: string, options?: CallOptions): Promise<{ success: true }> {
+    return this.#delete('DELETE /webhooks/:webhookId', [webhookId], options);
   }
 
   /**
@@ -1671,15 +1799,18 @@ export class Drip {
    * ```
    */
   async testWebhook(webhookId: string, options?: CallOptions): Promise<WebhookTestResult> {
-    checkId('webhookId', webhookId);
     // No body, as the official client sends it (the server treats an empty body as {}).
-    const res = await this.#send<unknown>('POST', `/webhooks/${seg(webhookId)}/test`, {
-      ...callOptions(options),
-      retrySafe: false,
-    });
-    checkShape(res, res.data, 'webhookTest', { status: 'string' });
-    const d = res.data as WebhookTestResult;
-    return attachMeta({ ...d, deliveryId: d.deliveryId ?? null }, res);
+    const d = await this.#run<WebhookTestResult>(
+      {
+        route: 'POST /webhooks/:webhookId/test',
+        safe: false,
+        what: 'webhookTest',
+        shape: { status: 'string' },
+      },
+      [webhookId],
+      options,
+    );
+    return extend(d, { deliveryId: d.deliveryId ?? null });
   }
 
   /**
@@ -1691,16 +1822,17 @@ export class Drip {
    * const { secret } = await client.rotateWebhookSecret('wh_1');
    * ```
    */
-  async rotateWebhookSecret(webhookId: string, options?: CallOptions): Promise<WebhookSecretRotation> {
-    checkId('webhookId', webhookId);
+  rotateWebhookSecret(webhookId: string, options?: CallOptions): Promise<WebhookSecretRotation> {
     // No body, as the official client sends it (the server treats an empty body as {}).
-    return this.#call(
-      'POST',
-      `/webhooks/${seg(webhookId)}/rotate-secret`,
+    return this.#run(
+      {
+        route: 'POST /webhooks/:webhookId/rotate-secret',
+        safe: false,
+        what: 'rotateWebhookSecret',
+        shape: { secret: 'string' },
+      },
+      [webhookId],
       options,
-      { retrySafe: false },
-      'rotateWebhookSecret',
-      { secret: 'string' },
     );
   }
 
@@ -1712,23 +1844,20 @@ export class Drip {
    * const { data } = await client.listWebhookDeliveries('wh_1', { status: 'FAILED' });
    * ```
    */
-  async listWebhookDeliveries(
+  listWebhookDeliveries(
     webhookId: string,
     options: ListDeliveriesOptions = {},
   ): Promise<ListResult<WebhookDelivery>> {
-    check((c) => {
-      c.id('webhookId', webhookId);
-      checkPage(c, options);
-      c.oneOf('status', options.status, ['PENDING', 'DELIVERED', 'FAILED']);
-    });
-    const query = pick(options, ['limit', 'offset', 'status']);
-    return this.#listPage(
-      `/webhooks/${seg(webhookId)}/deliveries`,
-      query,
+    return this.#run(
+      {
+        route: 'GET /webhooks/:webhookId/deliveries',
+        rules: { ...PAGE, status: oneOf(['PENDING', 'DELIVERED', 'FAILED']) },
+        list: 'deliveries',
+        what: 'delivery',
+        shape: RUN,
+      },
+      [webhookId],
       options,
-      'deliveries',
-      'delivery',
-      RUN,
     );
   }
 
@@ -1792,28 +1921,21 @@ export class Drip {
    * await client.setCustomerSpendingCap('cus_1', { capType: 'DAILY_CHARGE_LIMIT', limitValue: '25.00' });
    * ```
    */
-  async setCustomerSpendingCap(customerId: string, params: SetSpendingCapParams): Promise<SpendingCap> {
-    check((c) => {
-      c.id('customerId', customerId);
-      c.oneOf('capType', params?.capType, CAP_TYPES, true);
-      const lv = params?.limitValue;
-      if (typeof lv === 'number') {
-        if (!Number.isFinite(lv) || lv <= 0 || lv > 1e9) c.add('limitValue', 'must be a number in (0, 1e9]');
-        else if (!/^\d+(\.\d{1,6})?$/.test(String(lv))) c.add('limitValue', 'must have at most 6 decimals');
-      } else if (typeof lv === 'string') {
-        if (!/^\d+(\.\d{1,6})?$/.test(lv) || Number(lv) <= 0 || Number(lv) > 1e9) {
-          c.add('limitValue', 'must be a decimal string in (0, 1e9], 6 decimals at most');
-        }
-      } else c.add('limitValue', 'is required (number or decimal string)');
-      c.boolean('autoBlock', params?.autoBlock);
-    });
-    const body = pick(params, ['capType', 'limitValue', 'autoBlock']);
-    const res = await this.#send<unknown>('PUT', `/customers/${seg(customerId)}/spending-cap`, {
-      ...callOptions(params),
-      body,
-    });
-    checkShape(res, res.data, 'spendingCap', { id: 'string', capType: 'string' });
-    return attachMeta(res.data as SpendingCap, res);
+  setCustomerSpendingCap(customerId: string, params: SetSpendingCapParams): Promise<SpendingCap> {
+    return this.#run(
+      {
+        route: 'PUT /customers/:customerId/spending-cap',
+        rules: {
+          capType: oneOf(['DAILY_CHARGE_LIMIT', 'MONTHLY_CHARGE_LIMIT', 'SINGLE_CHARGE_LIMIT'], true),
+          limitValue: LIMIT_VALUE,
+          autoBlock: bool,
+        },
+        what: 'spendingCap',
+        shape: { id: 'string', capType: 'string' },
+      },
+      [customerId],
+      params,
+    );
   }
 
   /**
@@ -1824,11 +1946,12 @@ export class Drip {
    * const { caps } = await client.getCustomerSpendingCaps('cus_1');
    * ```
    */
-  async getCustomerSpendingCaps(customerId: string, options?: CallOptions): Promise<{ caps: SpendingCap[] }> {
-    checkId('customerId', customerId);
-    return this.#call('GET', `/customers/${seg(customerId)}/spending-caps`, options, {}, 'spendingCaps', {
-      caps: 'array',
-    });
+  getCustomerSpendingCaps(customerId: string, options?: CallOptions): Promise<{ caps: SpendingCap[] }> {
+    return this.#run(
+      { route: 'GET /customers/:customerId/spending-caps', what: 'spendingCaps', shape: { caps: 'array' } },
+      [customerId],
+      options,
+    );
   }
 
   /**
@@ -1839,16 +1962,12 @@ export class Drip {
    * await client.removeCustomerSpendingCap('cus_1', 'cap_1');
    * ```
    */
-  async removeCustomerSpendingCap(
+  removeCustomerSpendingCap(
     customerId: string,
     capId: string,
     options?: CallOptions,
   ): Promise<{ success: true }> {
-    check((c) => {
-      c.id('customerId', customerId);
-      c.id('capId', capId);
-    });
-    return this.#deleteCall(`/customers/${seg(customerId)}/spending-caps/${seg(capId)}`, options);
+    return this.#delete('DELETE /customers/:customerId/spending-caps/:capId', [customerId, capId], options);
   }
 
   /**
@@ -1860,19 +1979,17 @@ export class Drip {
    * ```
    */
   async checkEntitlement(params: EntitlementCheckParams): Promise<EntitlementCheckResult> {
-    check((c) => {
-      c.id('customerId', params.customerId);
-      c.string('featureKey', params.featureKey, { required: true, min: 1, max: 100 });
-      c.quantity('quantity', params.quantity, false);
-    });
-    const body = {
-      customerId: params.customerId,
-      featureKey: params.featureKey,
-      quantity: params.quantity ?? 1,
-    };
-    return this.#call('POST', '/entitlements/check', params, { body, retrySafe: true }, 'entitlement', {
-      allowed: 'boolean',
-    });
+    return this.#run(
+      {
+        route: 'POST /entitlements/check',
+        rules: { customerId: ID, featureKey: str(100, 1, true), quantity: quantity() },
+        safe: true,
+        what: 'entitlement',
+        shape: { allowed: 'boolean' },
+      },
+      [],
+      { ...params, quantity: params.quantity ?? 1 },
+    );
   }
 
   // ---------------------------------------------------------------- API keys (secret key only)
@@ -1889,9 +2006,17 @@ export class Drip {
     params: { name: string } & CallOptions,
   ): Promise<ApiKey & { secretKey: string; message?: string }> {
     this.#guard('/api-keys');
-    check((c) => c.string('name', params?.name, { required: true, min: 1, max: 100 }));
-    const body = { name: params.name };
-    return this.#call('POST', '/api-keys', params, { body, retrySafe: false }, 'apiKey', API_SECRET);
+    return this.#run(
+      {
+        route: 'POST /api-keys',
+        rules: { name: str(100, 1, true) },
+        safe: false,
+        what: 'apiKey',
+        shape: API_SECRET,
+      },
+      [],
+      params,
+    );
   }
 
   /**
@@ -1902,12 +2027,12 @@ export class Drip {
    * const { data } = await client.listApiKeys();
    * ```
    */
-  async listApiKeys(
-    options: { limit?: number; offset?: number } & CallOptions = {},
-  ): Promise<ListResult<ApiKey>> {
-    check((c) => checkPage(c, options));
-    const query = { limit: options.limit, offset: options.offset };
-    return this.#listPage('/api-keys', query, options, 'apiKeys', 'apiKey', API_KEY);
+  listApiKeys(options: { limit?: number; offset?: number } & CallOptions = {}): Promise<ListResult<ApiKey>> {
+    return this.#run(
+      { route: 'GET /api-keys', rules: PAGE, list: 'apiKeys', what: 'apiKey', shape: API_KEY },
+      [],
+      options,
+    );
   }
 
   /**
@@ -1918,22 +2043,20 @@ export class Drip {
    * const { secretKey } = await client.rotateApiKey('key_1', { gracePeriodHours: 1 });
    * ```
    */
-  async rotateApiKey(
+  rotateApiKey(
     keyId: string,
     params: { gracePeriodHours?: number } & CallOptions = {},
   ): Promise<ApiKeyRotation> {
-    check((c) => {
-      c.id('keyId', keyId);
-      c.int('gracePeriodHours', params.gracePeriodHours, 0, 168);
-    });
-    const body = pick(params, ['gracePeriodHours']);
-    return this.#call(
-      'POST',
-      `/api-keys/${seg(keyId)}/rotate`,
+    return this.#run(
+      {
+        route: 'POST /api-keys/:keyId/rotate',
+        rules: { gracePeriodHours: int(0, 168) },
+        safe: false,
+        what: 'apiKeyRotation',
+        shape: API_SECRET,
+      },
+      [keyId],
       params,
-      { body, retrySafe: false },
-      'apiKeyRotation',
-      API_SECRET,
     );
   }
 
@@ -1945,41 +2068,15 @@ export class Drip {
    * const revoked = await client.revokeApiKey('key_1'); // revoked.revokedAt
    * ```
    */
-  async revokeApiKey(keyId: string, options?: CallOptions): Promise<ApiKey> {
-    checkId('keyId', keyId);
-    return this.#call(
-      'POST',
-      `/api-keys/${seg(keyId)}/revoke`,
+  revokeApiKey(keyId: string, options?: CallOptions): Promise<ApiKey> {
+    return this.#run(
+      { route: 'POST /api-keys/:keyId/revoke', safe: true, what: 'apiKey', shape: API_KEY },
+      [keyId],
       options,
-      { retrySafe: true },
-      'apiKey',
-      API_KEY,
     );
   }
 
   // ---------------------------------------------------------------- pagination helpers
-
-  /** One page of a list route; each item is checked against `fields` (and gets the metadata with `meta`). */
-  async #listPage<T>(
-    path: string,
-    query: Record<string, QueryValue>,
-    options: CallOptions | undefined,
-    what: string,
-    itemWhat: string,
-    fields: Fields,
-    meta?: boolean,
-  ): Promise<ListResult<T>> {
-    const res = await this.#send<unknown>('GET', path, { ...callOptions(options), query });
-    checkShape(res, res.data, what, { data: 'array' });
-    const d = res.data as Record<string, unknown>;
-    const data = (d.data as unknown[]).map((x) => {
-      checkShape(res, x, itemWhat, fields);
-      return meta ? attachMeta(x as T, res) : (x as T);
-    });
-    const out: ListResult<T> = { data, count: typeof d.count === 'number' ? d.count : data.length };
-    if (typeof d.hasMore === 'boolean') out.hasMore = d.hasMore;
-    return attachMeta(out, res);
-  }
 
   /** Every item of an offset-paginated list method, starting from `options` (page size `limit`). */
   #all<T extends { id: string }, O extends { limit?: number | undefined }>(
@@ -2018,12 +2115,4 @@ export class Drip {
       },
     };
   }
-}
-
-async function derivedKey(raw: string): Promise<string> {
-  if (raw.length <= 128 && /^[A-Za-z0-9._:-]+$/.test(raw)) return raw;
-  const digest = new Uint8Array(
-    await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(raw)),
-  );
-  return `rec_${base64url(digest)}`;
 }

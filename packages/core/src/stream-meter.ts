@@ -7,7 +7,9 @@
 import type { Clock } from './clock';
 import { isDripError } from './errors';
 import type { ChargeResult, JsonObject } from './types';
-import { Checker } from './validation';
+import { assertValid, check, quantity } from './validation';
+
+const QUANTITY = /* @__PURE__ */ quantity(true);
 
 /**
  * Options of `client.createStreamMeter()`.
@@ -122,10 +124,9 @@ export class StreamMeter {
    * Reaching `flushThreshold` starts a flush in the background (errors go to `onError`).
    */
   add(quantity: number): void {
-    const c = new Checker();
-    c.quantity('quantity', quantity, true);
-    if (this.#closed) c.add('meter', 'is closed');
-    c.done();
+    const problems = check([], { quantity }, { quantity: QUANTITY });
+    if (this.#closed) problems.push({ path: 'meter', message: 'is closed' });
+    assertValid(problems);
     if (quantity === 0) return;
     this.#running += quantity;
     this.#options.onAdd?.(quantity, this.#running);

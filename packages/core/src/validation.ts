@@ -1,6 +1,9 @@
 /**
  * Input validation done before any request (spec §2.4, §2.9, §4). Every failure is a
  * `DripValidationError` 422 `VALIDATION_ERROR` whose `details` name the field; nothing is sent.
+ *
+ * A check is a table of field {@link Rule}s (`{ customerId: id(), meter, quantity: quantity(true) }`) run in
+ * order by {@link check}; the few cross-field conditions are written out by the caller.
  */
 
 import { type DripErrorDetail, isRecord, validationError } from './errors';
@@ -52,144 +55,237 @@ export const METER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$/;
  * ```
  */
 export const SLUG_PATTERN = /^[a-z0-9_-]{1,100}$/;
-const ONCHAIN_RE = /^0x[a-fA-F0-9]{40}$/;
-const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /**
- * Collects problems, then throws them together.
+ * One field's check: the problem with a value (`'must be a string'`), or `undefined` when it is acceptable.
  *
  * @example
  * ```ts
- * const c = new Checker(); c.quantity('quantity', q, true); c.done(); // throws DripValidationError
+ * const rule: Rule = (v) => (v === 'x' ? 'must not be x' : undefined);
  * ```
  */
-export class Checker {
-  readonly details: DripErrorDetail[] = [];
+export type Rule = (value: unknown) => string | undefined;
 
-  add(path: string, message: string): void {
-    this.details.push({ path, message });
-  }
+/**
+ * Field rules, checked in key order.
+ *
+ * @example
+ * ```ts
+ * const rules: Rules = { customerId: id(), metadata };
+ * ```
+ */
+export type Rules = Readonly<Record<string, Rule>>;
 
-  /** Throws a `DripValidationError` when anything was collected. */
-  done(): void {
-    if (this.details.length > 0) throw validationError(this.details);
-  }
+/**
+ * A rule that accepts an absent value (`undefined`, and `null` when `nullIsAbsent`) unless `required`
+ * (then `is required`), and runs `test` on a present one.
+ */
+function present(required: boolean, nullIsAbsent: boolean, test: Rule): Rule {
+  return (v) =>
+    v === undefined || (nullIsAbsent && v === null) ? (required ? 'is required' : undefined) : test(v);
+}
 
-  /** A required or optional string with length bounds (UTF-16 code units). */
-  string(path: string, value: unknown, opts: { required?: boolean; min?: number; max: number }): void {
-    if (value === undefined || value === null) {
-      if (opts.required) this.add(path, 'is required');
-      return;
-    }
-    if (typeof value !== 'string') {
-      this.add(path, 'must be a string');
-      return;
-    }
-    const min = opts.min ?? 0;
-    if (value.length < min)
-      this.add(path, min === 1 ? 'must not be empty' : `must be at least ${min} characters`);
-    else if (value.length > opts.max) this.add(path, `must be at most ${opts.max} characters`);
-  }
+/**
+ * A string of `min`-`max` UTF-16 code units (`null` counts as absent).
+ *
+ * @example
+ * ```ts
+ * check([], { name: 'x'.repeat(300) }, { name: str(255, 1, true) }); // [{ path: 'name', ... }]
+ * ```
+ */
+export function str(max: number, min = 0, required = false): Rule {
+  return present(required, true, (v) =>
+    typeof v !== 'string'
+      ? 'must be a string'
+      : v.length < min
+        ? min === 1
+          ? 'must not be empty'
+          : `must be at least ${min} characters`
+        : v.length > max
+          ? `must be at most ${max} characters`
+          : undefined,
+  );
+}
 
-  /** A resource id: a non-empty string of at most 255 characters, not only whitespace. */
-  id(path: string, value: unknown, required = true): void {
-    if (value === undefined || value === null) {
-      if (required) this.add(path, 'is required');
-      return;
-    }
-    if (typeof value !== 'string') this.add(path, 'must be a string');
-    else if (value.trim().length === 0) this.add(path, 'must not be empty');
-    else if (value.length > 255) this.add(path, 'must be at most 255 characters');
-  }
+/**
+ * A resource id: a non-empty string of at most 255 characters, not only whitespace.
+ *
+ * @example
+ * ```ts
+ * check([], { runId: '  ' }, { runId: id() }); // [{ path: 'runId', message: 'must not be empty' }]
+ * ```
+ */
+export function id(required = true): Rule {
+  return present(required, true, (v) =>
+    typeof v !== 'string'
+      ? 'must be a string'
+      : v.trim().length === 0
+        ? 'must not be empty'
+        : v.length > 255
+          ? 'must be at most 255 characters'
+          : undefined,
+  );
+}
 
-  /** A quantity: finite, 0 <= q <= 1e15. */
-  quantity(path: string, value: unknown, required: boolean): void {
-    if (value === undefined) {
-      if (required) this.add(path, 'is required');
-      return;
-    }
-    if (typeof value !== 'number') this.add(path, 'must be a number');
-    else if (Number.isNaN(value)) this.add(path, 'must not be NaN');
-    else if (!Number.isFinite(value)) this.add(path, 'must be finite');
-    else if (value < 0) this.add(path, 'must not be negative');
-    else if (value > MAX_QUANTITY) this.add(path, 'must be at most 1e15');
-  }
+/**
+ * A quantity: a finite number, 0 <= q <= 1e15 (`null` is not a number).
+ *
+ * @example
+ * ```ts
+ * check([], { quantity: Number.NaN }, { quantity: quantity(true) }); // 'must not be NaN'
+ * ```
+ */
+export function quantity(required = false): Rule {
+  return present(required, false, (v) =>
+    typeof v !== 'number'
+      ? 'must be a number'
+      : Number.isNaN(v)
+        ? 'must not be NaN'
+        : !Number.isFinite(v)
+          ? 'must be finite'
+          : v < 0
+            ? 'must not be negative'
+            : v > MAX_QUANTITY
+              ? 'must be at most 1e15'
+              : undefined,
+  );
+}
 
-  /** A non-negative finite number (e.g. `costUnits`). */
-  nonNegative(path: string, value: unknown): void {
-    if (value === undefined) return;
-    if (typeof value !== 'number' || !Number.isFinite(value)) this.add(path, 'must be a finite number');
-    else if (value < 0) this.add(path, 'must not be negative');
-  }
+/**
+ * An integer from `min` to `max`, when present.
+ *
+ * @example
+ * ```ts
+ * check([], { limit: 500 }, { limit: int(1, 100) }); // 'must be an integer from 1 to 100'
+ * ```
+ */
+export function int(min: number, max: number): Rule {
+  return present(false, false, (v) =>
+    typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max
+      ? `must be an integer from ${min} to ${max}`
+      : undefined,
+  );
+}
 
-  /** A meter name (see {@link METER_PATTERN}). */
-  meter(path: string, value: unknown): void {
-    if (value === undefined || value === null) this.add(path, 'is required');
-    else if (typeof value !== 'string') this.add(path, 'must be a string');
-    else if (!METER_PATTERN.test(value)) {
-      this.add(path, 'must be 1-100 of [A-Za-z0-9_.:/-], starting with a letter or digit');
-    }
-  }
+/**
+ * One of a fixed set of strings, when present (or `required`).
+ *
+ * @example
+ * ```ts
+ * check([], { status: 'DONE' }, { status: oneOf(['COMPLETED', 'FAILED'], true) });
+ * ```
+ */
+export function oneOf(allowed: readonly string[], required = false): Rule {
+  return present(required, true, (v) =>
+    typeof v !== 'string' || !allowed.includes(v) ? `must be one of ${allowed.join(', ')}` : undefined,
+  );
+}
 
-  /** A caller-supplied idempotency key: 1-128 characters. */
-  idempotencyKey(path: string, value: unknown): void {
-    this.string(path, value, { min: 1, max: 128 });
-  }
+/**
+ * A string matching `pattern`, when present (`required`: always).
+ *
+ * @example
+ * ```ts
+ * const hex = matches(/^[0-9a-f]+$/, 'must be hex');
+ * ```
+ */
+export function matches(pattern: RegExp, message: string, required = false): Rule {
+  return present(required, true, (v) => (typeof v !== 'string' || !pattern.test(v) ? message : undefined));
+}
 
-  /** A boolean, when present. */
-  boolean(path: string, value: unknown): void {
-    if (value !== undefined && typeof value !== 'boolean') this.add(path, 'must be a boolean');
-  }
+/**
+ * A non-negative finite number (e.g. `costUnits`), when present.
+ *
+ * @example
+ * ```ts
+ * check([], { costUnits: -1 }, { costUnits: nonNegative }); // 'must not be negative'
+ * ```
+ */
+export const nonNegative: Rule = present(false, false, (v) =>
+  typeof v !== 'number' || !Number.isFinite(v)
+    ? 'must be a finite number'
+    : v < 0
+      ? 'must not be negative'
+      : undefined,
+);
 
-  /** One of a fixed set of strings, when present (or required). */
-  oneOf(path: string, value: unknown, allowed: readonly string[], required = false): void {
-    if (value === undefined || value === null) {
-      if (required) this.add(path, 'is required');
-      return;
-    }
-    if (typeof value !== 'string' || !allowed.includes(value))
-      this.add(path, `must be one of ${allowed.join(', ')}`);
-  }
+/**
+ * A boolean, when present.
+ *
+ * @example
+ * ```ts
+ * check([], { isInternal: 'yes' }, { isInternal: bool }); // 'must be a boolean'
+ * ```
+ */
+export const bool: Rule = present(false, false, (v) =>
+  typeof v !== 'boolean' ? 'must be a boolean' : undefined,
+);
 
-  /** An integer in a range, when present. */
-  int(path: string, value: unknown, min: number, max: number): void {
-    if (value === undefined) return;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      this.add(path, `must be an integer from ${min} to ${max}`);
-    }
-  }
+/**
+ * A meter name (see {@link METER_PATTERN}); required.
+ *
+ * @example
+ * ```ts
+ * check([], { meter: 'api calls' }, { meter }); // [{ path: 'meter', ... }]
+ * ```
+ */
+export const meter: Rule = present(true, true, (v) =>
+  typeof v !== 'string'
+    ? 'must be a string'
+    : METER_PATTERN.test(v)
+      ? undefined
+      : 'must be 1-100 of [A-Za-z0-9_.:/-], starting with a letter or digit',
+);
 
-  /** `metadata`: a plain JSON object, not circular, no BigInt/functions/symbols, <= 16 KiB, <= 5 levels. */
-  metadata(path: string, value: unknown): void {
-    if (value === undefined || value === null) return;
-    const problem = jsonObjectProblem(value, MAX_METADATA_BYTES, MAX_METADATA_DEPTH);
-    if (problem) this.add(path, problem);
-  }
+/**
+ * A caller-supplied idempotency key: 1-128 characters, when present.
+ *
+ * @example
+ * ```ts
+ * check([], { idempotencyKey: '' }, { idempotencyKey }); // 'must not be empty'
+ * ```
+ */
+export const idempotencyKey: Rule = str(128, 1);
 
-  /** Extra fields of a run event: the same JSON rules as metadata, checked on the whole item. */
-  jsonValue(path: string, value: unknown): void {
-    const problem = jsonProblem(value, new Set(), 1, 64);
-    if (problem) this.add(problem.path ? `${path}.${problem.path}` : path, problem.message);
-  }
+/**
+ * `metadata`: a plain JSON object, not circular, no BigInt/functions/symbols, <= 16 KiB, <= 5 levels.
+ *
+ * @example
+ * ```ts
+ * check([], { metadata: { n: 1n } }, { metadata }); // 'n: must not hold a BigInt (not JSON)'
+ * ```
+ */
+export const metadata: Rule = present(false, true, (v) =>
+  jsonObjectProblem(v, MAX_METADATA_BYTES, MAX_METADATA_DEPTH),
+);
 
-  onchainAddress(path: string, value: unknown): void {
-    if (value === undefined || value === null) return;
-    if (typeof value !== 'string' || !ONCHAIN_RE.test(value))
-      this.add(path, 'must match ^0x[a-fA-F0-9]{40}$');
+/**
+ * Runs `rules` on the fields of `input` in order and appends each problem to `out` (paths get `prefix`).
+ *
+ * @example
+ * ```ts
+ * const problems = check([], params, { customerId: id(), quantity: quantity(true) });
+ * ```
+ */
+export function check(out: DripErrorDetail[], input: unknown, rules: Rules, prefix = ''): DripErrorDetail[] {
+  const o = (input ?? {}) as Record<string, unknown>;
+  for (const [field, rule] of Object.entries(rules)) {
+    const message = rule(o[field]);
+    if (message) out.push({ path: prefix + field, message });
   }
+  return out;
+}
 
-  email(path: string, value: unknown): void {
-    if (value === undefined || value === null) return;
-    if (typeof value !== 'string' || value.length > 320 || !EMAIL_RE.test(value)) {
-      this.add(path, 'must be an email address (320 characters at most)');
-    }
-  }
-
-  slug(path: string, value: unknown): void {
-    if (typeof value !== 'string' || !SLUG_PATTERN.test(value)) {
-      this.add(path, 'must be 1-100 characters of [a-z0-9_-]');
-    }
-  }
+/**
+ * Throws a `DripValidationError` listing `problems` when there is any (nothing is sent).
+ *
+ * @example
+ * ```ts
+ * assertValid(check([], params, rules));
+ * ```
+ */
+export function assertValid(problems: DripErrorDetail[]): void {
+  if (problems.length > 0) throw validationError(problems);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -198,48 +294,37 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+const NOT_JSON: Record<string, string> = { bigint: 'a BigInt', function: 'a function', symbol: 'a symbol' };
+
+/** `[path below value, message]` of the first non-JSON value, or `undefined`. */
 function jsonProblem(
   value: unknown,
   seen: Set<object>,
   depth: number,
   maxDepth: number,
-): { path: string; message: string } | undefined {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return undefined;
-    case 'number':
-      return Number.isFinite(value) ? undefined : { path: '', message: 'must not hold NaN or Infinity' };
-    case 'bigint':
-      return { path: '', message: 'must not hold a BigInt (not JSON)' };
-    case 'function':
-      return { path: '', message: 'must not hold a function (not JSON)' };
-    case 'symbol':
-      return { path: '', message: 'must not hold a symbol (not JSON)' };
-    case 'undefined':
-      return undefined;
-    default:
-      break;
-  }
-  if (value === null) return undefined;
+): [string, string] | undefined {
+  const type = typeof value;
+  if (type === 'number') return Number.isFinite(value) ? undefined : ['', 'must not hold NaN or Infinity'];
+  if (NOT_JSON[type]) return ['', `must not hold ${NOT_JSON[type]} (not JSON)`];
+  if (type !== 'object' || value === null) return undefined;
   const obj = value as object;
-  if (seen.has(obj)) return { path: '', message: 'must not be circular' };
-  if (depth > maxDepth) return { path: '', message: `must be at most ${maxDepth} levels deep` };
+  if (seen.has(obj)) return ['', 'must not be circular'];
+  if (depth > maxDepth) return ['', `must be at most ${maxDepth} levels deep`];
   if (!Array.isArray(obj) && !isPlainObject(obj)) {
-    if (obj instanceof Date) return undefined;
-    return { path: '', message: 'must hold only JSON values' };
+    return obj instanceof Date ? undefined : ['', 'must hold only JSON values'];
   }
   seen.add(obj);
-  const entries = Array.isArray(obj) ? obj.map((v, i) => [String(i), v] as const) : Object.entries(obj);
-  for (const [k, v] of entries) {
+  let found: [string, string] | undefined;
+  for (const [k, v] of Object.entries(obj)) {
     const p = jsonProblem(v, seen, depth + 1, maxDepth);
     if (p) {
-      seen.delete(obj);
-      return { path: p.path ? `${k}.${p.path}` : k, message: p.message };
+      found = [p[0] ? `${k}.${p[0]}` : k, p[1]];
+      break;
     }
   }
+  // Shared (not circular) references may appear again elsewhere.
   seen.delete(obj);
-  return undefined;
+  return found;
 }
 
 /**
@@ -253,7 +338,7 @@ function jsonProblem(
 export function jsonObjectProblem(value: unknown, maxBytes: number, maxDepth: number): string | undefined {
   if (!isPlainObject(value)) return 'must be a JSON object';
   const p = jsonProblem(value, new Set(), 1, maxDepth);
-  if (p) return p.path ? `${p.path}: ${p.message}` : p.message;
+  if (p) return p[0] ? `${p[0]}: ${p[1]}` : p[1];
   const json = JSON.stringify(value);
   // A UTF-16 code unit is at most 3 UTF-8 bytes: only short strings skip the exact count.
   if (json.length * 3 > maxBytes) {

@@ -30,6 +30,7 @@ import {
   type RequestOptions,
   type RequestResult,
   type RetryPolicy,
+  DEFAULT_RETRY_POLICY,
   Transport,
   healthUrlFor,
   normalizeBaseUrl,
@@ -290,8 +291,11 @@ function parseError(message: string, meta: ResponseMeta, data: unknown): DripErr
   return err;
 }
 
-/** Checks the response fields a method relies on (`PARSE_ERROR` naming the field otherwise), then attaches the metadata. */
-function shaped<T>(meta: ResponseMeta, data: unknown, what: string, fields: Fields): T {
+/**
+ * Checks the response fields a method relies on (`PARSE_ERROR` naming the request and the field otherwise),
+ * then attaches the metadata.
+ */
+function shaped<T>(meta: ResponseMeta, data: unknown, fields: Fields, what: string): T {
   if (!isRecord(data)) throw parseError(`${what}: response is not a JSON object`, meta, data);
   for (const [name, kind] of Object.entries(fields)) {
     const v = data[name];
@@ -328,12 +332,10 @@ interface Endpoint {
   send?: readonly string[];
   /** Whether the call may be repeated after an unknown outcome (default: the transport's rule, spec §7.2). */
   safe?: boolean;
-  /** The result's name in parse errors; for a list route, the name of one item. */
-  what: string;
   /** Fields the result (each item of a list) must have; none: the result is `{ success: true }`. */
   shape?: Fields;
-  /** List route: the name of the page in parse errors; the page must have a `data` array. */
-  list?: string;
+  /** List route: the result is a page whose `data` array holds the items. */
+  list?: boolean;
 }
 
 const ID = /* @__PURE__ */ id();
@@ -502,21 +504,11 @@ export class Drip {
     this.baseUrl = baseUrl;
     this.sdk = { adapter };
     this.clientHeader = `@drip/core@${VERSION}${adapter ? `; adapter=${adapter}` : ''}; runtime=${detectRuntime()}`;
-    this.#userPolicy = pick(options, [
-      'maxAttempts',
-      'timeoutMs',
-      'deadlineMs',
-      'backoffBaseMs',
-      'backoffCapMs',
-      'retryAfterCapMs',
-    ]) as Partial<RetryPolicy>;
+    this.#userPolicy = pick(options, Object.keys(DEFAULT_RETRY_POLICY));
     this.#transport = new Transport({
+      ...options,
       apiKey,
       baseUrl,
-      fetch: options.fetch,
-      clock: options.clock,
-      random: options.random,
-      logger: options.logger,
       clientHeader: this.clientHeader,
       sendUserAgent: !isBrowser(),
       policy: this.#userPolicy,
@@ -574,15 +566,9 @@ export class Drip {
   }
 
   /** Sends, then checks the response against `fields` (see {@link shaped}). */
-  async #json<T>(
-    method: string,
-    path: string,
-    options: RequestOptions,
-    what: string,
-    fields: Fields,
-  ): Promise<T> {
+  async #json<T>(method: string, path: string, options: RequestOptions, fields: Fields): Promise<T> {
     const res = await this.#send<unknown>(method, path, options);
-    return shaped<T>(metaOf(res), res.data, what, fields);
+    return shaped<T>(metaOf(res), res.data, fields, `${method} ${path}`);
   }
 
   /**
@@ -613,10 +599,12 @@ export class Drip {
     if (!e.shape) {
       return attachMeta({ success: true }, metaOf(await this.#send(method, path, options))) as T;
     }
-    if (!e.list) return this.#json<T>(method, path, options, e.what, e.shape);
-    const page = await this.#json<Record<string, unknown>>(method, path, options, e.list, PAGE_OF);
+    if (!e.list) return this.#json<T>(method, path, options, e.shape);
+    const page = await this.#json<Record<string, unknown>>(method, path, options, PAGE_OF);
     const meta = getResponseMeta(page) as ResponseMeta;
-    const data = (page.data as unknown[]).map((item) => shaped(meta, item, e.what, e.shape as Fields));
+    const data = (page.data as unknown[]).map((item, i) =>
+      shaped(meta, item, e.shape as Fields, `${method} ${path}: data.${i}`),
+    );
     const out: ListResult<unknown> = {
       data,
       count: typeof page.count === 'number' ? page.count : data.length,
@@ -628,7 +616,7 @@ export class Drip {
   /** A `DELETE`: a 404 on a retry attempt means an earlier attempt already deleted it. */
   async #delete(route: string, ids: readonly string[], options?: CallOptions): Promise<{ success: true }> {
     try {
-      return await this.#run({ route, what: '' }, ids, options);
+      return await this.#run({ route }, ids, options);
     } catch (err) {
       if (isDripError(err) && err.statusCode === 404 && err.attempts > 1) return { success: true };
       throw err;
@@ -711,7 +699,6 @@ export class Drip {
             metadata,
           },
           safe: true,
-          what: 'customer',
           shape: CUSTOMER,
         },
         [],
@@ -736,11 +723,7 @@ export class Drip {
    * ```
    */
   getCustomer(customerId: string, options?: CallOptions): Promise<Customer> {
-    return this.#run(
-      { route: 'GET /customers/:customerId', what: 'customer', shape: CUSTOMER },
-      [customerId],
-      options,
-    );
+    return this.#run({ route: 'GET /customers/:customerId', shape: CUSTOMER }, [customerId], options);
   }
 
   /**
@@ -757,8 +740,7 @@ export class Drip {
         route: 'GET /customers',
         rules: { ...PAGE, status: oneOf(['ACTIVE', 'LOW_BALANCE', 'PAUSED']), isInternal: bool },
         send: ['limit', 'offset', 'status', 'isInternal', 'externalCustomerId', 'onchainAddress'],
-        list: 'customers',
-        what: 'customer',
+        list: true,
         shape: CUSTOMER,
       },
       [],
@@ -825,7 +807,6 @@ export class Drip {
     return this.#run(
       {
         route: 'GET /customers/:customerId/balance',
-        what: 'balance',
         shape: {
           customerId: 'string',
           balanceUsdc: 'money',
@@ -881,7 +862,6 @@ export class Drip {
       'POST',
       batch ? '/usage/internal/batch' : '/usage/internal',
       { ...callOptions(params), body },
-      'trackUsage',
       { success: 'boolean', usageEventId: batch ? 'string?' : 'string' },
     );
     return extend(data, {
@@ -922,12 +902,18 @@ export class Drip {
     body: Record<string, unknown> & { idempotencyKey: string },
     o: RequestOptions,
   ): Promise<ChargeResult> {
-    const data = await this.#json<Record<string, unknown>>('POST', path, { ...o, body }, 'charge', {
-      success: 'boolean',
-      usageEventId: 'string',
-    });
+    const data = await this.#json<Record<string, unknown>>(
+      'POST',
+      path,
+      { ...o, body },
+      {
+        success: 'boolean',
+        usageEventId: 'string',
+      },
+    );
     const charge = data.charge ?? null;
-    if (charge !== null) shaped(getResponseMeta(data) as ResponseMeta, charge, 'charge.charge', CHARGE);
+    if (charge !== null)
+      shaped(getResponseMeta(data) as ResponseMeta, charge, CHARGE, `POST ${path}: charge`);
     return extend(data, {
       isDuplicate: data.isDuplicate === true,
       charge,
@@ -944,7 +930,7 @@ export class Drip {
    * ```
    */
   getCharge(chargeId: string, options?: CallOptions): Promise<Charge> {
-    return this.#run({ route: 'GET /charges/:chargeId', what: 'charge', shape: CHARGE }, [chargeId], options);
+    return this.#run({ route: 'GET /charges/:chargeId', shape: CHARGE }, [chargeId], options);
   }
 
   /**
@@ -971,8 +957,7 @@ export class Drip {
           ]),
         },
         send: ['customerId', 'status', 'limit', 'offset'],
-        list: 'charges',
-        what: 'charge',
+        list: true,
         shape: CHARGE,
       },
       [],
@@ -1014,18 +999,7 @@ export class Drip {
     const r = params.retryOptions ?? {};
     const charge = await this.#postCharge(
       '/usage',
-      this.#usageBody(
-        {
-          customerId: params.customerId,
-          meter: params.meter,
-          quantity,
-          idempotencyKey,
-          metadata: params.metadata,
-          units: params.units,
-          description: params.description,
-        },
-        'wrap',
-      ),
+      this.#usageBody({ ...params, quantity, idempotencyKey }, 'wrap'),
       this.#usagePolicy({
         ...callOptions(params),
         maxAttempts: params.maxAttempts ?? r.maxAttempts,
@@ -1124,7 +1098,6 @@ export class Drip {
             metadata,
           },
           safe: true,
-          what: 'workflow',
           shape: WORKFLOW,
         },
         [],
@@ -1159,8 +1132,7 @@ export class Drip {
       {
         route: 'GET /workflows',
         rules: { ...PAGE, productSurface: SURFACE, isActive: bool },
-        list: 'workflows',
-        what: 'workflow',
+        list: true,
         shape: WORKFLOW,
       },
       [],
@@ -1196,7 +1168,7 @@ export class Drip {
     const externalRunId = params.externalRunId ?? this.#keys('run');
     try {
       const run = await this.#run<RunStarted>(
-        { route: 'POST /runs', send: Object.keys(START_RUN), safe: true, what: 'run', shape: RUN },
+        { route: 'POST /runs', send: Object.keys(START_RUN), safe: true, shape: RUN },
         [],
         { ...params, externalRunId },
       );
@@ -1237,7 +1209,6 @@ export class Drip {
       {
         route: 'PATCH /runs/:runId',
         rules: { status: END_STATUS, ...ERROR_FIELDS, metadata },
-        what: 'endRun',
         shape: RUN,
       },
       [runId],
@@ -1254,7 +1225,7 @@ export class Drip {
    * ```
    */
   getRun(runId: string, options?: CallOptions): Promise<RunDetails> {
-    return this.#run({ route: 'GET /runs/:runId', what: 'run', shape: RUN }, [runId], options);
+    return this.#run({ route: 'GET /runs/:runId', shape: RUN }, [runId], options);
   }
 
   /**
@@ -1271,8 +1242,7 @@ export class Drip {
         route: 'GET /runs',
         rules: { ...PAGE, status: oneOf(['PENDING', 'RUNNING', ...END_STATUSES]) },
         send: ['customerId', 'workflowId', 'status', 'from', 'to', 'limit', 'offset'],
-        list: 'runs',
-        what: 'run',
+        list: true,
         shape: RUN,
       },
       [],
@@ -1306,7 +1276,6 @@ export class Drip {
         route: 'GET /runs/:runId/timeline',
         rules: { limit: int(1, 500), includeAnomalies: bool, collapseRetries: bool },
         send: ['limit', 'cursor', 'includeAnomalies', 'collapseRetries'],
-        what: 'timeline',
         shape: { events: 'array' },
       },
       [runId],
@@ -1398,7 +1367,6 @@ export class Drip {
       'POST',
       '/run-events',
       { ...callOptions(options), body },
-      'event',
       {
         id: 'string',
       },
@@ -1446,12 +1414,15 @@ export class Drip {
         'POST',
         '/run-events/batch',
         { ...callOptions(options), body: { events: chunk }, retrySafe: true },
-        'batch',
         { events: 'array' },
       );
       meta = getResponseMeta(d) as ResponseMeta;
       if (d.events.length !== chunk.length) {
-        throw parseError(`batch: ${d.events.length} results for ${chunk.length} items`, meta, d);
+        throw parseError(
+          `POST /run-events/batch: ${d.events.length} results for ${chunk.length} items`,
+          meta,
+          d,
+        );
       }
       merged.success &&= d.success !== false;
       merged.created += Number(d.created) || 0;
@@ -1504,10 +1475,9 @@ export class Drip {
         'POST',
         '/runs/record',
         { ...callOptions(params), body },
-        'recordRun',
         { run: 'object' },
       );
-      shaped(getResponseMeta(d) as ResponseMeta, d.run, 'recordRun.run', RUN);
+      shaped(getResponseMeta(d) as ResponseMeta, d.run, RUN, 'POST /runs/record: run');
       return extend(d, { events: d.events ?? { created: 0, duplicates: 0 } });
     } catch (err) {
       if (!isDripError(err)) throw err;
@@ -1649,7 +1619,6 @@ export class Drip {
           'limit',
           'offset',
         ],
-        what: 'events',
         shape: PAGE_OF,
       },
       [],
@@ -1658,7 +1627,9 @@ export class Drip {
     const meta = getResponseMeta(d) as ResponseMeta;
     const p = isRecord(d.pagination) ? d.pagination : {};
     const num = (...vs: unknown[]) => vs.find((v): v is number => typeof v === 'number');
-    const data = (d.data as unknown[]).map((e) => shaped<ExecutionEvent>(meta, e, 'event', EVENT_SHAPE));
+    const data = (d.data as unknown[]).map((e, i) =>
+      shaped<ExecutionEvent>(meta, e, EVENT_SHAPE, `GET /events: data.${i}`),
+    );
     const limit = num(p.limit, d.limit) ?? options.limit ?? 50;
     const offset = num(p.offset, d.offset) ?? options.offset ?? 0;
     const total = num(p.total, d.total, d.count) ?? offset + data.length;
@@ -1691,11 +1662,7 @@ export class Drip {
    * ```
    */
   getEvent(eventId: string, options?: CallOptions): Promise<ExecutionEvent> {
-    return this.#run(
-      { route: 'GET /events/:eventId', what: 'event', shape: EVENT_SHAPE },
-      [eventId],
-      options,
-    );
+    return this.#run({ route: 'GET /events/:eventId', shape: EVENT_SHAPE }, [eventId], options);
   }
 
   // ---------------------------------------------------------------- webhooks (secret key only)
@@ -1717,7 +1684,6 @@ export class Drip {
         rules: { url: WEBHOOK_URL, events: WEBHOOK_EVENTS, ...WEBHOOK_REST },
         send: ['url', 'events', 'description', 'filters'],
         safe: false,
-        what: 'webhook',
         shape: { id: 'string', secret: 'string' },
       },
       [],
@@ -1734,11 +1700,7 @@ export class Drip {
    * ```
    */
   listWebhooks(options?: CallOptions): Promise<ListResult<Webhook>> {
-    return this.#run(
-      { route: 'GET /webhooks', list: 'webhooks', what: 'webhook', shape: WEBHOOK },
-      [],
-      options,
-    );
+    return this.#run({ route: 'GET /webhooks', list: true, shape: WEBHOOK }, [], options);
   }
 
   /**
@@ -1750,11 +1712,7 @@ export class Drip {
    * ```
    */
   getWebhook(webhookId: string, options?: CallOptions): Promise<Webhook> {
-    return this.#run(
-      { route: 'GET /webhooks/:webhookId', what: 'webhook', shape: WEBHOOK },
-      [webhookId],
-      options,
-    );
+    return this.#run({ route: 'GET /webhooks/:webhookId', shape: WEBHOOK }, [webhookId], options);
   }
 
   /**
@@ -1770,7 +1728,6 @@ export class Drip {
       {
         route: 'PATCH /webhooks/:webhookId',
         rules: { url: ifDefined(WEBHOOK_URL), events: ifDefined(WEBHOOK_EVENTS), ...WEBHOOK_REST },
-        what: 'webhook',
         shape: WEBHOOK,
       },
       [webhookId],
@@ -1804,7 +1761,6 @@ export class Drip {
       {
         route: 'POST /webhooks/:webhookId/test',
         safe: false,
-        what: 'webhookTest',
         shape: { status: 'string' },
       },
       [webhookId],
@@ -1828,7 +1784,6 @@ export class Drip {
       {
         route: 'POST /webhooks/:webhookId/rotate-secret',
         safe: false,
-        what: 'rotateWebhookSecret',
         shape: { secret: 'string' },
       },
       [webhookId],
@@ -1852,8 +1807,7 @@ export class Drip {
       {
         route: 'GET /webhooks/:webhookId/deliveries',
         rules: { ...PAGE, status: oneOf(['PENDING', 'DELIVERED', 'FAILED']) },
-        list: 'deliveries',
-        what: 'delivery',
+        list: true,
         shape: RUN,
       },
       [webhookId],
@@ -1930,7 +1884,6 @@ export class Drip {
           limitValue: LIMIT_VALUE,
           autoBlock: bool,
         },
-        what: 'spendingCap',
         shape: { id: 'string', capType: 'string' },
       },
       [customerId],
@@ -1948,7 +1901,7 @@ export class Drip {
    */
   getCustomerSpendingCaps(customerId: string, options?: CallOptions): Promise<{ caps: SpendingCap[] }> {
     return this.#run(
-      { route: 'GET /customers/:customerId/spending-caps', what: 'spendingCaps', shape: { caps: 'array' } },
+      { route: 'GET /customers/:customerId/spending-caps', shape: { caps: 'array' } },
       [customerId],
       options,
     );
@@ -1984,7 +1937,6 @@ export class Drip {
         route: 'POST /entitlements/check',
         rules: { customerId: ID, featureKey: str(100, 1, true), quantity: quantity() },
         safe: true,
-        what: 'entitlement',
         shape: { allowed: 'boolean' },
       },
       [],
@@ -2011,7 +1963,6 @@ export class Drip {
         route: 'POST /api-keys',
         rules: { name: str(100, 1, true) },
         safe: false,
-        what: 'apiKey',
         shape: API_SECRET,
       },
       [],
@@ -2028,11 +1979,7 @@ export class Drip {
    * ```
    */
   listApiKeys(options: { limit?: number; offset?: number } & CallOptions = {}): Promise<ListResult<ApiKey>> {
-    return this.#run(
-      { route: 'GET /api-keys', rules: PAGE, list: 'apiKeys', what: 'apiKey', shape: API_KEY },
-      [],
-      options,
-    );
+    return this.#run({ route: 'GET /api-keys', rules: PAGE, list: true, shape: API_KEY }, [], options);
   }
 
   /**
@@ -2052,7 +1999,6 @@ export class Drip {
         route: 'POST /api-keys/:keyId/rotate',
         rules: { gracePeriodHours: int(0, 168) },
         safe: false,
-        what: 'apiKeyRotation',
         shape: API_SECRET,
       },
       [keyId],
@@ -2069,11 +2015,7 @@ export class Drip {
    * ```
    */
   revokeApiKey(keyId: string, options?: CallOptions): Promise<ApiKey> {
-    return this.#run(
-      { route: 'POST /api-keys/:keyId/revoke', safe: true, what: 'apiKey', shape: API_KEY },
-      [keyId],
-      options,
-    );
+    return this.#run({ route: 'POST /api-keys/:keyId/revoke', safe: true, shape: API_KEY }, [keyId], options);
   }
 
   // ---------------------------------------------------------------- pagination helpers

@@ -128,39 +128,27 @@ export function nodeFetchFrom(
   };
 }
 
+/** Lower-cased header names; plain objects (what the client's transport passes) without building `Headers`. */
 function plainHeaders(init: RequestInit['headers']): Record<string, string> {
   const out: Record<string, string> = {};
   if (init === undefined || init === null) return out;
-  if (typeof (init as Headers).forEach === 'function' && !Array.isArray(init)) {
-    (init as Headers).forEach((value, name) => {
+  // `Headers` (of any realm) and arrays of pairs; both have `forEach`, plain objects do not.
+  if (typeof (init as Headers).forEach === 'function') {
+    new Headers(init).forEach((value, name) => {
       out[name] = value;
     });
-  } else if (Array.isArray(init)) {
-    for (const [name, value] of init as Array<[string, string]>) out[name.toLowerCase()] = value;
   } else {
-    for (const [name, value] of Object.entries(init as Record<string, string>)) {
+    for (const [name, value] of Object.entries(init))
       if (value !== undefined) out[name.toLowerCase()] = value;
-    }
   }
   return out;
 }
 
 const NodeBuffer = (globalThis as { Buffer?: { byteLength(s: string, encoding: 'utf8'): number } }).Buffer;
 
-/** UTF-8 length: Node's native `Buffer.byteLength` (this transport only runs on Node), else counted here. */
+/** UTF-8 length: Node's native `Buffer.byteLength` (this transport only runs on Node), else encoded here. */
 function byteLength(s: string): number {
-  if (NodeBuffer) return NodeBuffer.byteLength(s, 'utf8');
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      n += 2;
-      i++;
-    } else n += 2;
-  }
-  return n;
+  return NodeBuffer ? NodeBuffer.byteLength(s, 'utf8') : new TextEncoder().encode(s).length;
 }
 
 function abortError(signal: AbortSignal): Error {

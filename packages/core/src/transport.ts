@@ -169,6 +169,14 @@ export interface TransportConfig {
 
 /** Non-consuming `Retry-After` waits per call are bounded so that `Retry-After: 0` cannot spin forever. */
 const MAX_RETRY_AFTER_WAITS = 20;
+/** Codes of errors that are never retried, whatever their status. */
+const NEVER_RETRIED = [
+  'DEADLINE_EXCEEDED',
+  'ABORTED',
+  'PARSE_ERROR',
+  'CONFIGURATION_ERROR',
+  'VALIDATION_ERROR',
+];
 
 /**
  * Normalises a base URL per spec §2.1 or returns `undefined` when it is not an absolute http(s) URL
@@ -233,14 +241,11 @@ export function parseRetryAfter(value: string | null, now: number): number | und
  * ```
  */
 export function isRetryable(err: DripError, retrySafe: boolean): boolean {
-  const s = err.statusCode;
-  if (err.code === 'DEADLINE_EXCEEDED' || err.code === 'ABORTED' || err.code === 'PARSE_ERROR') return false;
-  if (err.code === 'CONFIGURATION_ERROR' || err.code === 'VALIDATION_ERROR') return false;
+  const { statusCode: s, code } = err;
+  if (NEVER_RETRIED.includes(code)) return false;
   if (s === 429 || s === 503) return true;
-  if (s === 409) return err.code === 'IDEMPOTENCY_KEY_IN_PROGRESS';
-  if (!retrySafe) return false;
-  if (s === 0) return err.code === 'NETWORK_ERROR';
-  return s === 408 || s === 500 || s === 502 || s === 504;
+  if (s === 409) return code === 'IDEMPOTENCY_KEY_IN_PROGRESS';
+  return retrySafe && (s === 0 ? code === 'NETWORK_ERROR' : [408, 500, 502, 504].includes(s));
 }
 
 /**
@@ -300,51 +305,47 @@ export class Transport {
     const p = { ...this.policy, ...stripUndefined(options.policy ?? {}) };
     const maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? p.maxAttempts));
     const timeoutMs = options.timeoutMs ?? p.timeoutMs;
-    const deadlineMs = options.deadlineMs ?? p.deadlineMs;
-    const hasBody = options.body !== undefined;
-    const bodyText = hasBody ? JSON.stringify(options.body) : undefined;
+    const body = options.body;
+    const bodyText = body === undefined ? undefined : JSON.stringify(body);
     const retrySafe =
-      options.retrySafe ??
-      (method !== 'POST' || (isRecord(options.body) && typeof options.body.idempotencyKey === 'string'));
+      options.retrySafe ?? (method !== 'POST' || (isRecord(body) && typeof body.idempotencyKey === 'string'));
     const url = this.url(path, options.query);
-    const headers = this.headers(hasBody, options.headers);
+    const headers = this.headers(body !== undefined, options.headers);
     const signal = options.signal;
     const clock = this.clock;
-    const deadlineAt = clock.now() + deadlineMs;
+    const deadlineAt = clock.now() + (options.deadlineMs ?? p.deadlineMs);
 
     let counted = 0;
-    let httpCount = 0;
+    let attempts = 0;
     let retryAfterWaits = 0;
     for (;;) {
-      if (signal?.aborted) throw withAttempts(aborted(signal.reason), httpCount);
+      if (signal?.aborted) throw withAttempts(aborted(signal.reason), attempts);
       const remaining = deadlineAt - clock.now();
-      if (remaining <= 0) throw withAttempts(deadlineExceeded(undefined), httpCount);
+      if (remaining <= 0) throw withAttempts(deadlineExceeded(), attempts);
       counted += 1;
-      httpCount += 1;
-      let err: DripError;
+      attempts += 1;
       let headerRetryAfterMs: number | undefined;
       const outcome = await this.#attempt(method, url, headers, bodyText, timeoutMs, remaining, signal);
-      if (outcome.kind === 'response') {
-        const { response, text } = outcome;
+      let err: DripError;
+      if (outcome instanceof DripError) err = outcome;
+      else {
+        const [response, text] = outcome;
         const requestId = response.headers.get('x-request-id') ?? undefined;
         if (response.ok) {
           return {
-            data: parseSuccess<T>(response.status, text, requestId, httpCount),
+            data: parseSuccess<T>(response.status, text, requestId, attempts),
             status: response.status,
             requestId,
             headers: response.headers,
-            attempts: httpCount,
+            attempts,
           };
         }
         headerRetryAfterMs = parseRetryAfter(response.headers.get('retry-after'), clock.now());
         err = errorFromResponse(response.status, text, requestId, headerRetryAfterMs);
-      } else {
-        err = outcome.error;
       }
-      err.attempts = httpCount;
-      if (!isRetryable(err, retrySafe)) throw err;
+      err.attempts = attempts;
       // One attempt means one: the caller (e.g. the outbox) honours Retry-After itself.
-      if (maxAttempts === 1) throw err;
+      if (!isRetryable(err, retrySafe) || maxAttempts === 1) throw err;
 
       let waitMs: number;
       const honoured = retryAfterOf(err, headerRetryAfterMs);
@@ -356,12 +357,12 @@ export class Transport {
       } else {
         if (counted >= maxAttempts) throw err;
         waitMs = Math.floor(this.#random() * Math.min(p.backoffCapMs, p.backoffBaseMs * 2 ** (counted - 1)));
-        if (clock.now() + waitMs >= deadlineAt) throw withAttempts(deadlineExceeded(err), httpCount);
+        if (clock.now() + waitMs >= deadlineAt) throw withAttempts(deadlineExceeded(err), attempts);
       }
       this.#config.logger?.debug?.('drip: retrying request', {
         method,
         path,
-        attempt: httpCount,
+        attempt: attempts,
         delayMs: waitMs,
         code: err.code,
         statusCode: err.statusCode,
@@ -370,11 +371,12 @@ export class Transport {
       try {
         await sleep(clock, waitMs, signal);
       } catch (reason) {
-        throw withAttempts(aborted(reason), httpCount);
+        throw withAttempts(aborted(reason), attempts);
       }
     }
   }
 
+  /** One HTTP attempt: the response and its body text, or the error that ended it. */
   async #attempt(
     method: string,
     url: string,
@@ -383,9 +385,8 @@ export class Transport {
     timeoutMs: number,
     remainingMs: number,
     signal: AbortSignal | undefined,
-  ): Promise<{ kind: 'response'; response: Response; text: string } | { kind: 'error'; error: DripError }> {
+  ): Promise<[Response, string] | DripError> {
     const controller = new AbortController();
-    const byDeadline = remainingMs <= timeoutMs;
     let timedOut = false;
     // Cancellation without listeners on our own signal (listeners on AbortSignal are costly in Node):
     // the timer and the caller's abort reject this promise, which every await below races against, so an
@@ -413,28 +414,16 @@ export class Transport {
       const init: RequestInit = { method, headers, signal: controller.signal };
       if (body !== undefined) init.body = body;
       const response = await Promise.race([fetchImpl(url, init), cancelled]);
-      const text = response.status === 204 ? '' : await Promise.race([response.text(), cancelled]);
-      return { kind: 'response', response, text };
+      return [response, response.status === 204 ? '' : await Promise.race([response.text(), cancelled])];
     } catch (cause) {
-      if (signal?.aborted) return { kind: 'error', error: aborted(signal.reason) };
+      if (signal?.aborted) return aborted(signal.reason);
       if (timedOut) {
-        return {
-          kind: 'error',
-          error: byDeadline
-            ? deadlineExceeded(undefined)
-            : new DripTimeoutError(
-                `Request timed out after ${timeoutMs} ms`,
-                'TIMEOUT',
-                undefined,
-                undefined,
-              ),
-        };
+        return remainingMs <= timeoutMs
+          ? deadlineExceeded()
+          : new DripTimeoutError(`Request timed out after ${timeoutMs} ms`, 'TIMEOUT');
       }
       const message = cause instanceof Error ? cause.message : String(cause);
-      return {
-        kind: 'error',
-        error: new DripNetworkError(`Network error: ${message}`, 'NETWORK_ERROR', undefined, cause),
-      };
+      return new DripNetworkError(`Network error: ${message}`, 'NETWORK_ERROR', undefined, cause);
     } finally {
       this.clock.clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -460,23 +449,25 @@ function parseSuccess<T>(status: number, text: string, requestId: string | undef
   }
 }
 
+/** The wait a 429, 503 or `IDEMPOTENCY_KEY_IN_PROGRESS` asks for: `Retry-After`, else the body's `retryAfter` (s). */
 function retryAfterOf(err: DripError, headerMs: number | undefined): number | undefined {
   if (err.statusCode !== 429 && err.statusCode !== 503 && err.code !== 'IDEMPOTENCY_KEY_IN_PROGRESS') {
     return undefined;
   }
-  if (headerMs !== undefined) return headerMs;
   const data = err.data;
-  if (isRecord(data) && typeof data.retryAfter === 'number' && Number.isFinite(data.retryAfter)) {
-    return Math.max(0, data.retryAfter * 1000);
-  }
-  return undefined;
+  return (
+    headerMs ??
+    (isRecord(data) && Number.isFinite(data.retryAfter)
+      ? Math.max(0, (data.retryAfter as number) * 1000)
+      : undefined)
+  );
 }
 
 function aborted(reason: unknown): DripError {
   return new DripNetworkError('The request was aborted', 'ABORTED', undefined, reason);
 }
 
-function deadlineExceeded(last: DripError | undefined): DripError {
+function deadlineExceeded(last?: DripError): DripError {
   return new DripTimeoutError(
     'Overall deadline exceeded',
     'DEADLINE_EXCEEDED',

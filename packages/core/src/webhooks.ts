@@ -24,7 +24,16 @@ function toBytes(payload: WebhookPayload): Uint8Array {
   return new Uint8Array(payload);
 }
 
-async function hmacHex(secret: string, parts: Uint8Array[]): Promise<string> {
+/** `<t>.<raw body>`, the signed message of the `t=...,v1=...` form. */
+function withTimestamp(t: string | number, body: Uint8Array): Uint8Array {
+  const prefix = encoder.encode(`${t}.`);
+  const message = new Uint8Array(prefix.length + body.length);
+  message.set(prefix);
+  message.set(body, prefix.length);
+  return message;
+}
+
+async function hmacHex(secret: string, message: Uint8Array): Promise<string> {
   const subtle = globalThis.crypto.subtle;
   const key = await subtle.importKey(
     'raw',
@@ -33,17 +42,9 @@ async function hmacHex(secret: string, parts: Uint8Array[]): Promise<string> {
     false,
     ['sign'],
   );
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const message = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    message.set(p, offset);
-    offset += p.length;
-  }
-  const sig = new Uint8Array(await subtle.sign('HMAC', key, message));
   let hex = '';
-  for (const b of sig) hex += b.toString(16).padStart(2, '0');
+  const signature = await subtle.sign('HMAC', key, message as Uint8Array<ArrayBuffer>);
+  for (const b of new Uint8Array(signature)) hex += b.toString(16).padStart(2, '0');
   return hex;
 }
 
@@ -71,12 +72,11 @@ export async function generateWebhookSignature(
   timestamp: number = Math.floor(Date.now() / 1000),
 ): Promise<string> {
   const t = Math.floor(timestamp);
-  const secrets = typeof secret === 'string' ? [secret] : secret;
-  const body = toBytes(payload);
-  const prefix = encoder.encode(`${t}.`);
-  const sigs: string[] = [];
-  for (const s of secrets) sigs.push(`v1=${await hmacHex(s, [prefix, body])}`);
-  return `t=${t},${sigs.join(',')}`;
+  const message = withTimestamp(t, toBytes(payload));
+  let header = `t=${t}`;
+  for (const s of typeof secret === 'string' ? [secret] : secret)
+    header += `,v1=${await hmacHex(s, message)}`;
+  return header;
 }
 
 /**
@@ -115,17 +115,12 @@ export async function verifyWebhookSignature(
     const secrets = (typeof secret === 'string' ? [secret] : [...secret]).filter(
       (s) => typeof s === 'string' && s.length > 0,
     );
-    if (secrets.length === 0) return false;
     const body = toBytes(payload);
     const opts: VerifyWebhookOptions =
       typeof tolerance === 'number' ? { toleranceSec: tolerance } : (tolerance ?? {});
-    const toleranceSec = opts.toleranceSec ?? 300;
-    const now = opts.now ?? Math.floor(Date.now() / 1000);
-
-    const parts = header.split(',').map((p) => p.trim());
     let t: string | undefined;
     const v1: string[] = [];
-    for (const part of parts) {
+    for (const part of header.split(',')) {
       const eq = part.indexOf('=');
       if (eq < 0) continue;
       const name = part.slice(0, eq).trim();
@@ -133,20 +128,23 @@ export async function verifyWebhookSignature(
       if (name === 't' && t === undefined) t = value;
       else if (name === 'v1') v1.push(value.toLowerCase());
     }
+    let message = body;
+    let candidates = v1;
     if (t === undefined && v1.length === 0) {
+      // The bare form: 64 hex characters, the HMAC of the body alone.
       const bare = header.trim().toLowerCase();
       if (!/^[0-9a-f]{64}$/.test(bare)) return false;
-      let match = false;
-      for (const s of secrets) if (constantTimeEqual(await hmacHex(s, [body]), bare)) match = true;
-      return match;
+      candidates = [bare];
+    } else {
+      if (t === undefined || !/^\d+$/.test(t) || v1.length === 0) return false;
+      const now = opts.now ?? Math.floor(Date.now() / 1000);
+      if (Math.abs(now - Number(t)) > (opts.toleranceSec ?? 300)) return false;
+      message = withTimestamp(t, body);
     }
-    if (t === undefined || !/^\d+$/.test(t) || v1.length === 0) return false;
-    if (Math.abs(now - Number(t)) > toleranceSec) return false;
-    const prefix = encoder.encode(`${t}.`);
     let match = false;
     for (const s of secrets) {
-      const expected = await hmacHex(s, [prefix, body]);
-      for (const candidate of v1) if (constantTimeEqual(expected, candidate)) match = true;
+      const expected = await hmacHex(s, message);
+      for (const candidate of candidates) if (constantTimeEqual(expected, candidate)) match = true;
     }
     return match;
   } catch {

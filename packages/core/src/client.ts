@@ -421,16 +421,15 @@ const WEBHOOK_REST: Rules = {
 };
 
 /** A spending cap limit: a number or decimal string in (0, 1e9] with at most 6 decimals. */
-const LIMIT_VALUE: Rule = (v) => {
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v) || v <= 0 || v > 1e9) return 'must be a number in (0, 1e9]';
-    return DECIMAL_RE.test(String(v)) ? undefined : 'must have at most 6 decimals';
-  }
-  if (typeof v !== 'string') return 'is required (number or decimal string)';
-  return DECIMAL_RE.test(v) && Number(v) > 0 && Number(v) <= 1e9
-    ? undefined
-    : 'must be a decimal string in (0, 1e9], 6 decimals at most';
-};
+const LIMIT_VALUE: Rule = (v) =>
+  v === undefined || v === null
+    ? 'is required'
+    : (typeof v === 'number' || typeof v === 'string') &&
+        DECIMAL_RE.test(String(v)) &&
+        Number(v) > 0 &&
+        Number(v) <= 1e9
+      ? undefined
+      : 'must be a number or decimal string in (0, 1e9], 6 decimals at most';
 
 function titleCase(slug: string): string {
   return slug

@@ -376,16 +376,12 @@ export function errorFromResponse(
   retryAfterMs?: number,
 ): DripError {
   let parsed: unknown;
-  let isJson = false;
-  if (bodyText.length > 0) {
-    try {
-      parsed = JSON.parse(bodyText);
-      isJson = true;
-    } catch {
-      isJson = false;
-    }
+  try {
+    parsed = bodyText.length > 0 ? JSON.parse(bodyText) : undefined;
+  } catch {
+    // Not JSON: handled below with the other non-object bodies.
   }
-  if (!isJson || !isRecord(parsed)) {
+  if (!isRecord(parsed)) {
     return createDripError({
       statusCode,
       code: 'INVALID_RESPONSE',

@@ -195,9 +195,8 @@ export function normalizeBaseUrl(raw: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
-  if (url.search !== '' || url.hash !== '' || raw.includes('?') || raw.includes('#')) return undefined;
-  if (url.username !== '' || url.password !== '') return undefined;
+  // A `?` or `#` anywhere (even an empty query or fragment) and credentials are refused.
+  if (!/^https?:$/.test(url.protocol) || /[?#]/.test(raw) || url.username || url.password) return undefined;
   let path = url.pathname.replace(/\/+$/, '');
   if (path === '') path = '/v1';
   return `${url.origin}${path}`;

@@ -55,11 +55,13 @@ const rows = [
   ),
 ];
 
-// Where the bytes are: the same "everything" bundle built from core's sources with a metafile (the dist is one
-// chunk, so its metafile has no per-file split). Minified bytes per source file, largest first.
-async function perFile() {
+// Where the bytes are: the same bundles built from core's sources with a metafile (the dist is one chunk, so
+// its metafile has no per-file split). Minified bytes per source file, and for the client-only bundle what
+// each file costs after gzip: how much smaller the gzipped bundle gets when that file's output is cut out
+// (gzip shares repeats across files, so these shares add up to roughly, not exactly, the total).
+async function perFile(contents) {
   const out = await build({
-    entryPoints: [join(benchDir, '..', 'packages', 'core', 'src', 'index.ts')],
+    stdin: { contents, resolveDir: join(benchDir, '..', 'packages', 'core', 'src'), loader: 'ts' },
     bundle: true,
     minify: true,
     format: 'esm',
@@ -70,13 +72,26 @@ async function perFile() {
     legalComments: 'none',
     logLevel: 'silent',
   });
-  const inputs = Object.values(out.metafile.outputs)[0].inputs;
-  return Object.entries(inputs)
-    .map(([file, v]) => ({ file: file.replace(/^.*packages\/core\//, ''), bytes: v.bytesInOutput }))
-    .filter((r) => r.bytes > 0)
-    .sort((a, b) => b.bytes - a.bytes);
+  const text = out.outputFiles[0].contents;
+  const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
+  const total = gz(text);
+  // esbuild lists a chunk's inputs in output order.
+  let at = 0;
+  const files = new Map();
+  for (const [file, v] of Object.entries(Object.values(out.metafile.outputs)[0].inputs)) {
+    const n = v.bytesInOutput;
+    if (n === 0) continue;
+    const rest = Buffer.concat([text.subarray(0, at), text.subarray(at + n)]);
+    files.set(file.replace(/^.*packages\/core\//, ''), { min: n, gz: total - gz(rest) });
+    at += n;
+  }
+  return files;
 }
-const files = await perFile();
+const clientFiles = await perFile(`export { Drip } from './index';`);
+const allFiles = await perFile(`export * from './index';`);
+const files = [...allFiles.entries()]
+  .map(([file, all]) => ({ file, all: all.min, client: clientFiles.get(file) }))
+  .sort((a, b) => (b.client?.min ?? 0) - (a.client?.min ?? 0) || b.all - a.all);
 
 const kb = (n) => `${(n / 1000).toFixed(1)} kB`;
 const table = [
@@ -85,9 +100,12 @@ const table = [
   ...rows.map((r) => `| ${r.label} | ${kb(r.min)} | ${kb(r.gz)} |`),
 ].join('\n');
 const fileTable = [
-  '| Source file | min |',
-  '| --- | ---: |',
-  ...files.map((r) => `| \`${r.file}\` | ${kb(r.bytes)} |`),
+  '| Source file | client only: min | client only: gzip share | everything: min |',
+  '| --- | ---: | ---: | ---: |',
+  ...files.map(
+    (r) =>
+      `| \`${r.file}\` | ${r.client ? kb(r.client.min) : '—'} | ${r.client ? kb(r.client.gz) : '—'} | ${kb(r.all)} |`,
+  ),
 ].join('\n');
 console.log(table);
 console.log(fileTable);
@@ -104,8 +122,9 @@ ${machine()}, ${new Date().toISOString().slice(0, 10)}.
 
 ${table}
 
-Where the bytes of the "everything" bundle are (minified, per source file; esbuild metafile of the same bundle
-built from \`packages/core/src/index.ts\`):
+Where the bytes are, per source file (esbuild metafile of the same bundles built from \`packages/core/src\`). The
+gzip share of a file is how much the gzipped client-only bundle shrinks when that file's output is cut out;
+gzip shares repeated text across files, so the shares add up to about the total, not exactly:
 
 ${fileTable}`,
   );

@@ -213,5 +213,51 @@ for (const backend of BACKENDS) {
       });
       for (const e of rows) expect(comparable(e)).toEqual(comparable(ref));
     });
+
+    it('leaves a run whose externalRunId is stored to the per-run path, releasing its new key', async () => {
+      if (!srv) throw new Error('server not started');
+      const p = await project(srv);
+      const cid = String((await p.call('POST', '/customers', { externalCustomerId: 'rb-6' })).body.id);
+      const prior = await p.call('POST', '/runs/record', run(cid, { externalRunId: 'x-old' }));
+      expect(prior.status).toBe(201);
+      const before = logged.length;
+      const runs = [
+        ...Array.from({ length: 10 }, (_, i) =>
+          run(cid, { idempotencyKey: `x-${i}`, externalRunId: `x-${i}` }),
+        ),
+        // Same body as the stored run under a new key: a replay of that run.
+        run(cid, { idempotencyKey: 'x-same', externalRunId: 'x-old' }),
+        // Another body under a new key: 409 DUPLICATE_RUN, and the key stays unused.
+        run(cid, { idempotencyKey: 'x-other', externalRunId: 'x-old', status: 'FAILED' }),
+      ];
+      const res = await p.call('POST', '/runs/record/bulk', { runs });
+      const results = res.body.results as Json[];
+      expect(results.map((r) => r.status)).toEqual([...Array.from({ length: 10 }, () => 201), 201, 409]);
+      expect(results.slice(0, 10).every((r) => r.isDuplicate === false)).toBe(true);
+      expect(results[10]?.isDuplicate).toBe(true);
+      expect(field(results[10], 'run').id).toBe(field(prior.body, 'run').id);
+      expect(field(results[11], 'error').code).toBe('DUPLICATE_RUN');
+      expect(field(results[11], 'error').existingRunId).toBe(field(prior.body, 'run').id);
+      // The ten new runs were written together, not run by run.
+      expect(logged.slice(before).filter((m) => m.includes('rolled back'))).toEqual([]);
+      expect((await p.call('GET', '/runs?limit=1')).body.count).toBe(11);
+      expect((await p.call('GET', `/events?customerId=${cid}&limit=1`)).body.pagination).toMatchObject({
+        total: 11,
+      });
+      // Neither key of a run left to the per-run path was kept by the set-based write: x-other was never
+      // used for a stored run, so it records a new one.
+      const fresh = await p.call(
+        'POST',
+        '/runs/record',
+        run(cid, { idempotencyKey: 'x-other', externalRunId: 'x-new' }),
+      );
+      expect(fresh.status).toBe(201);
+      expect(fresh.body.isDuplicate).toBe(false);
+      const keys = await srv.store.query<{ key: string }>(
+        'SELECT key FROM idempotency_keys WHERE project_id = $1 AND key = ANY($2::text[]) ORDER BY key',
+        [p.projectId, ['x-0', 'x-other', 'x-same']],
+      );
+      expect(keys.map((k) => k.key)).toEqual(['x-0', 'x-other', 'x-same']);
+    });
   });
 }

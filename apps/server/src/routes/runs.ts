@@ -538,15 +538,6 @@ async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promis
         );
         for (const [k, w] of await loadWorkflows(toCreate)) if (!workflows.has(k)) workflows.set(k, w);
       }
-      const exts = cand.map((r) => r.body.externalRunId).filter((e): e is string => e !== undefined);
-      const existingExt = new Set<string>();
-      if (exts.length > 0) {
-        const rows = await tx.query<{ external_run_id: string }>(
-          'SELECT external_run_id FROM runs WHERE project_id = $1 AND mode = $2 AND external_run_id = ANY($3::text[])',
-          [projectId, mode, exts],
-        );
-        for (const r of rows) existingExt.add(r.external_run_id);
-      }
       const now = new Date().toISOString();
       // A workflow's id and name as JSON, once per workflow rather than once per run.
       const wfTexts = new Map<string, { id: string; name: string }>();
@@ -561,7 +552,6 @@ async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promis
       let go = cand.flatMap((r) => {
         const wf = workflows.get(r.body.workflow);
         if (!wf || !knownCustomers.has(r.body.customerId)) return [];
-        if (r.body.externalRunId !== undefined && existingExt.has(r.body.externalRunId)) return [];
         const { startedAt, endedAt } = recordTimes(r.body, now);
         const run: Row = {
           id: newId('run'),
@@ -627,7 +617,6 @@ async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promis
       if (go.length === 0) return;
       // Rows travel as one JSON document per statement (one JSON.stringify for all of them).
       const runRows: unknown[] = new Array(go.length);
-      const eventRows: unknown[] = [];
       for (let j = 0; j < go.length; j++) {
         const r = go[j] as (typeof go)[number];
         const run = r.run;
@@ -645,6 +634,43 @@ async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promis
           run.started_at,
           run.ended_at,
         ];
+      }
+      // An `externalRunId` that is already stored is found by the insert itself (one probe of the
+      // runs_external unique index per run, no plan involved): such runs are not written here. Their keys,
+      // claimed above, are released and they go through the per-run path, which answers them as
+      // `/runs/record` does (a replay, or 409 DUPLICATE_RUN). A separate `external_run_id = ANY($3)`
+      // lookup let the planner scan every run of the project while the table had no statistics yet.
+      // `skipped` lists the run ids not written only when some were not.
+      const anyExt = go.some((r) => r.run.external_run_id !== null);
+      const [inserted] = await tx.query<{ skipped: string[] | null }>(
+        `WITH ins AS (
+           INSERT INTO runs (id, project_id, mode, customer_id, workflow_id, external_run_id, correlation_id, status, metadata, error_message, error_code,
+             fingerprint, started_at, ended_at, created_at)
+           SELECT e->>0, $1, $2, e->>1, e->>2, e->>3, e->>4, e->>5, nullif(e->6, 'null'::jsonb), e->>7, e->>8, e->>9,
+             (e->>10)::timestamptz, (e->>11)::timestamptz, (e->>10)::timestamptz
+           FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(e, n)
+           ORDER BY x.n${anyExt ? '\n           ON CONFLICT (project_id, mode, external_run_id) DO NOTHING' : ''}
+           RETURNING id)
+         SELECT CASE WHEN count(*) = $4 THEN NULL
+           ELSE array(SELECT e->>0 FROM jsonb_array_elements($3::jsonb) AS y(e) EXCEPT SELECT id FROM ins) END AS skipped
+         FROM ins`,
+        [projectId, mode, JSON.stringify(runRows), go.length],
+      );
+      if (inserted?.skipped && inserted.skipped.length > 0) {
+        const skipped = new Set(inserted.skipped);
+        const released = go
+          .filter((r) => skipped.has(String(r.run.id)) && r.body.idempotencyKey !== undefined)
+          .map((r) => r.body.idempotencyKey as string);
+        if (released.length > 0)
+          await tx.query(
+            'DELETE FROM idempotency_keys WHERE project_id = $1 AND mode = $2 AND key = ANY($3::text[])',
+            [projectId, mode, released],
+          );
+        go = go.filter((r) => !skipped.has(String(r.run.id)));
+      }
+      const eventRows: unknown[] = [];
+      for (const r of go) {
+        const run = r.run;
         for (const item of r.items) {
           // The same columns and values as insertRunEvent.
           eventRows.push([
@@ -671,15 +697,6 @@ async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promis
           ]);
         }
       }
-      await tx.query(
-        `INSERT INTO runs (id, project_id, mode, customer_id, workflow_id, external_run_id, correlation_id, status, metadata, error_message, error_code,
-           fingerprint, started_at, ended_at, created_at)
-         SELECT e->>0, $1, $2, e->>1, e->>2, e->>3, e->>4, e->>5, nullif(e->6, 'null'::jsonb), e->>7, e->>8, e->>9,
-           (e->>10)::timestamptz, (e->>11)::timestamptz, (e->>10)::timestamptz
-         FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(e, n)
-         ORDER BY x.n`,
-        [projectId, mode, JSON.stringify(runRows)],
-      );
       if (eventRows.length > 0) {
         // In input order (seq follows it). `attributes` is JSON null, not SQL NULL, when there are none,
         // as insertRunEvent stores it.

@@ -43,6 +43,14 @@ app.get('/items/:id', (req, res) => {
   res.json({ id: req.params.id, name: 'Widget', price: 42 });
 });
 
+if (process.env.BENCH_INJECT) {
+  // In-process mode (bench/http-inject.mjs): no socket, see lib/inject.mjs.
+  const { runInjected } = await import('./lib/inject.mjs');
+  await runInjected(app, {
+    served: () => served,
+    flush: async () => (metering ? (await metering.meter.flush(120_000), metering.meter.stats()) : null),
+  });
+}
 const server = app.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${server.address().port}` })}\n`);
 });

@@ -3,7 +3,7 @@
 // Drip server (DRIP_API_URL / DRIP_API_KEY). Control routes under /__bench are not metered.
 import { Drip } from '@drip/core';
 import { drip } from '@drip/hono';
-import { serve } from '@hono/node-server';
+import { getRequestListener, serve } from '@hono/node-server';
 import { Hono } from 'hono';
 
 // `meter-only`: the same metering, but the client's fetch never answers, so the figures show what the
@@ -40,6 +40,14 @@ app.get('/items/:id', (c) => {
   return c.json({ id: c.req.param('id'), name: 'Widget', price: 42 });
 });
 
+if (process.env.BENCH_INJECT) {
+  // In-process mode (bench/http-inject.mjs): @hono/node-server's request listener without a socket.
+  const { runInjected } = await import('./lib/inject.mjs');
+  await runInjected(getRequestListener(app.fetch), {
+    served: () => served,
+    flush: async () => (metering ? (await metering.meter.flush(120_000), metering.meter.stats()) : null),
+  });
+}
 const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => {
   process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${info.port}` })}\n`);
 });

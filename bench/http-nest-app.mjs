@@ -81,6 +81,16 @@ const app = await NestFactory.create(AppModule, { logger: ['error'] });
 const express = app.getHttpAdapter().getInstance();
 express.disable('x-powered-by');
 express.disable('etag');
+if (process.env.BENCH_INJECT) {
+  // In-process mode (bench/http-inject.mjs): Nest's Express instance driven without a socket.
+  await app.init();
+  if (metered) meter = app.get(DRIP_REQUEST_METER);
+  const { runInjected } = await import('./lib/inject.mjs');
+  await runInjected(express, {
+    served: () => served,
+    flush: async () => (meter && mode === 'drip' ? (await meter.flush(120_000), meter.stats()) : null),
+  });
+}
 await app.listen(0, '127.0.0.1');
 if (metered) meter = app.get(DRIP_REQUEST_METER);
 process.stdout.write(

@@ -258,7 +258,7 @@ export async function runHttpBenchmark(spec) {
  * A throwaway PostgreSQL from scripts/pg-tmp.sh (or BENCH_DATABASE_URL); `undefined` when none can start
  * and `required` is false.
  */
-function startPostgres(required) {
+export function startPostgres(required) {
   if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL, stop: () => {} };
   try {
     const out = execFileSync('bash', [join(rootDir, 'scripts/pg-tmp.sh')], { encoding: 'utf8' }).trim();

@@ -26,7 +26,6 @@ import { StreamMeter, type StreamMeterOptions } from './stream-meter';
 import {
   type DripLogger,
   type FetchLike,
-  type QueryValue,
   type RequestOptions,
   type RequestResult,
   type RetryPolicy,
@@ -34,6 +33,7 @@ import {
   Transport,
   healthUrlFor,
   normalizeBaseUrl,
+  pick,
   stripUndefined,
 } from './transport';
 import type {
@@ -245,16 +245,6 @@ function metaOf(res: RequestResult<unknown>): ResponseMeta {
 }
 
 const seg = (value: unknown) => encodeURIComponent(value as string);
-
-/** Copies the defined fields named in `keys` (typed for query strings; bodies only pass it on as JSON). */
-function pick(o: object | undefined, keys: readonly string[]): Record<string, QueryValue> {
-  const out: Record<string, QueryValue> = {};
-  for (const k of keys) {
-    const v = (o as Record<string, QueryValue> | undefined)?.[k];
-    if (v !== undefined) out[k] = v;
-  }
-  return out;
-}
 
 /** The per-call options (`signal`, `timeoutMs`, `deadlineMs`, `maxAttempts`) of a params object. */
 function callOptions(o: CallOptions | undefined): RequestOptions {
@@ -482,7 +472,7 @@ export class Drip {
       throw configurationError('The API key must be sk_... or pk_..., 10+ characters');
     }
     const rawBase =
-      [options.baseUrl, readEnv('DRIP_API_URL'), readEnv('DRIP_BASE_URL')].find((v) => v) ?? DEFAULT_BASE_URL;
+      options.baseUrl || readEnv('DRIP_API_URL') || readEnv('DRIP_BASE_URL') || DEFAULT_BASE_URL;
     const baseUrl = normalizeBaseUrl(rawBase);
     if (!baseUrl) {
       throw configurationError(
@@ -825,12 +815,7 @@ export class Drip {
     const hasId = p.customerId !== undefined;
     const hasExt = p.externalCustomerId !== undefined;
     if (hasId === hasExt) {
-      problems.push({
-        path: 'customerId',
-        message: hasId
-          ? 'give customerId or externalCustomerId, not both'
-          : 'customerId or externalCustomerId is required',
-      });
+      problems.push({ path: 'customerId', message: 'give exactly one of customerId and externalCustomerId' });
     }
     assertValid(check(problems, p, USAGE));
     return stripUndefined({

@@ -482,6 +482,23 @@ function withAttempts(err: DripError, attempts: number): DripError {
 }
 
 /**
+ * The defined fields of `o` named in `keys` (internal; shared with the client's body and query builders).
+ *
+ * @example
+ * ```ts
+ * pick({ a: 1, b: undefined, c: 3 }, ['a', 'b']); // { a: 1 }
+ * ```
+ */
+export function pick(o: object | undefined, keys: readonly string[]): Record<string, QueryValue> {
+  const out: Record<string, QueryValue> = {};
+  for (const k of keys) {
+    const v = (o as Record<string, QueryValue> | undefined)?.[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/**
  * A copy of `o` without its `undefined` fields (internal; shared with the client's body builders).
  *
  * @example
@@ -490,7 +507,5 @@ function withAttempts(err: DripError, attempts: number): DripError {
  * ```
  */
 export function stripUndefined<T extends object>(o: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
+  return pick(o, Object.keys(o)) as Partial<T>;
 }

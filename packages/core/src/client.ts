@@ -210,7 +210,7 @@ export interface WrapApiCallResult<T> {
   idempotencyKey: string;
 }
 
-const RESPONSE_META = Symbol.for('drip.response');
+const RESPONSE_META = /* @__PURE__ */ Symbol.for('drip.response');
 const MONEY_RE = /^-?\d+(\.\d{1,6})?$/;
 const DECIMAL_RE = /^\d+(\.\d{1,6})?$/;
 const BATCH_MAX_ITEMS = 500;
@@ -340,7 +340,7 @@ const ERROR_FIELDS: Rules = {
 };
 const PAGE: Rules = {
   limit: /* @__PURE__ */ int(1, 100),
-  offset: /* @__PURE__ */ int(0, Number.MAX_SAFE_INTEGER),
+  offset: /* @__PURE__ */ int(0, 2 ** 53 - 1), // Number.MAX_SAFE_INTEGER, written so bundlers see a constant
 };
 const END_STATUSES = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'];
 const END_STATUS = /* @__PURE__ */ oneOf(END_STATUSES, true);
@@ -364,23 +364,30 @@ const USAGE: Rules = {
   metadata,
 };
 
-/** Fields of a run event that every route checks (`recordRun` events too). */
-const EVENT_CORE: Rules = {
-  eventType: /* @__PURE__ */ str(100, 1, true),
-  quantity: /* @__PURE__ */ quantity(),
+const EVENT_TYPE = /* @__PURE__ */ str(100, 1, true);
+const OPTIONAL_QUANTITY = /* @__PURE__ */ quantity();
+/** The named fields of a run event; any other field is schema-flexible data (spec §2.4.1). */
+const EVENT: Rules = {
+  eventType: EVENT_TYPE,
+  quantity: OPTIONAL_QUANTITY,
   units: UNITS,
   description: TEXT_500,
   costUnits: nonNegative,
-};
-/** The named fields of a run event; any other field is schema-flexible data (spec §2.4.1). */
-const EVENT: Rules = {
-  ...EVENT_CORE,
   costCurrency: /* @__PURE__ */ str(10),
   correlationId: TEXT_255,
   parentEventId: OPTIONAL_ID,
   spanId: /* @__PURE__ */ str(64),
   metadata,
   idempotencyKey: KEY,
+};
+/** The checked fields of a `recordRun` event (the others pass through). */
+const RECORD_EVENT: Rules = {
+  eventType: EVENT_TYPE,
+  quantity: OPTIONAL_QUANTITY,
+  units: UNITS,
+  description: TEXT_500,
+  costUnits: nonNegative,
+  metadata,
 };
 /** The references of a batch event item (one of `runId` and `customerId` is required). */
 const BATCH_REFS: Rules = { runId: OPTIONAL_ID, customerId: OPTIONAL_ID, workflowId: OPTIONAL_ID };
@@ -1012,7 +1019,7 @@ export class Drip {
         meter,
         idempotencyKey: str(100, 1),
         metadata,
-        flushThreshold: quantity(),
+        flushThreshold: OPTIONAL_QUANTITY,
         flushIntervalMs: int(1, 2_147_483_647),
       }),
     );
@@ -1445,7 +1452,7 @@ export class Drip {
     if (!Array.isArray(list)) problems.push({ path: 'events', message: 'must be an array' });
     else {
       list.forEach((e, i) => {
-        check(problems, e, { ...EVENT_CORE, metadata }, `events.${i}.`);
+        check(problems, e, RECORD_EVENT, `events.${i}.`);
       });
     }
     assertValid(problems);
@@ -1919,7 +1926,7 @@ export class Drip {
     return this.#run(
       {
         route: 'POST /entitlements/check',
-        rules: { customerId: ID, featureKey: str(100, 1, true), quantity: quantity() },
+        rules: { customerId: ID, featureKey: str(100, 1, true), quantity: OPTIONAL_QUANTITY },
         safe: true,
         shape: { allowed: 'boolean' },
       },

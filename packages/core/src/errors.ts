@@ -4,7 +4,7 @@
  * of this package (ESM and CJS builds loaded side by side).
  */
 
-const BRAND = Symbol.for('drip.error');
+const BRAND = /* @__PURE__ */ Symbol.for('drip.error');
 
 /**
  * One field-level problem reported by the server (or by local validation).

@@ -5,7 +5,7 @@
  * package in one process share one sequence.
  */
 
-const STATE_KEY = Symbol.for('drip.idempotency');
+const STATE_KEY = /* @__PURE__ */ Symbol.for('drip.idempotency');
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
 interface IdempotencyState {

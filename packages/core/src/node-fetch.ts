@@ -144,10 +144,9 @@ function plainHeaders(init: RequestInit['headers']): Record<string, string> {
   return out;
 }
 
-const NodeBuffer = (globalThis as { Buffer?: { byteLength(s: string, encoding: 'utf8'): number } }).Buffer;
-
 /** UTF-8 length: Node's native `Buffer.byteLength` (this transport only runs on Node), else encoded here. */
 function byteLength(s: string): number {
+  const NodeBuffer = (globalThis as { Buffer?: { byteLength(s: string, encoding: 'utf8'): number } }).Buffer;
   return NodeBuffer ? NodeBuffer.byteLength(s, 'utf8') : new TextEncoder().encode(s).length;
 }
 
@@ -210,7 +209,7 @@ export function defaultFetch(): FetchLike {
   return resolved ?? (globalThis.fetch as FetchLike);
 }
 
-const REGISTERED = Symbol.for('drip.nodeFetch');
+const REGISTERED = /* @__PURE__ */ Symbol.for('drip.nodeFetch');
 
 /**
  * Registers the Node transport for clients created without `fetch` (called by `@drip/core/node`, which

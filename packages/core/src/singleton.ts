@@ -6,7 +6,7 @@
 
 import { Drip } from './client';
 
-const CLIENT_KEY = Symbol.for('drip.client');
+const CLIENT_KEY = /* @__PURE__ */ Symbol.for('drip.client');
 
 /**
  * The shared client, created on first call.

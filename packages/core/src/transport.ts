@@ -68,7 +68,7 @@ export interface RetryPolicy {
  * DEFAULT_RETRY_POLICY.maxAttempts; // 4
  * ```
  */
-export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
+export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = /* @__PURE__ */ Object.freeze({
   maxAttempts: 4,
   backoffBaseMs: 250,
   backoffCapMs: 8000,

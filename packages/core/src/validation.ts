@@ -201,7 +201,7 @@ export function matches(pattern: RegExp, message: string, required = false): Rul
  * check([], { costUnits: -1 }, { costUnits: nonNegative }); // 'must not be negative'
  * ```
  */
-export const nonNegative: Rule = present(false, false, (v) =>
+export const nonNegative: Rule = /* @__PURE__ */ present(false, false, (v) =>
   typeof v !== 'number' || !Number.isFinite(v)
     ? 'must be a finite number'
     : v < 0
@@ -217,7 +217,7 @@ export const nonNegative: Rule = present(false, false, (v) =>
  * check([], { isInternal: 'yes' }, { isInternal: bool }); // 'must be a boolean'
  * ```
  */
-export const bool: Rule = present(false, false, (v) =>
+export const bool: Rule = /* @__PURE__ */ present(false, false, (v) =>
   typeof v !== 'boolean' ? 'must be a boolean' : undefined,
 );
 
@@ -229,7 +229,7 @@ export const bool: Rule = present(false, false, (v) =>
  * check([], { meter: 'api calls' }, { meter }); // [{ path: 'meter', ... }]
  * ```
  */
-export const meter: Rule = present(true, true, (v) =>
+export const meter: Rule = /* @__PURE__ */ present(true, true, (v) =>
   typeof v !== 'string'
     ? 'must be a string'
     : METER_PATTERN.test(v)
@@ -245,7 +245,7 @@ export const meter: Rule = present(true, true, (v) =>
  * check([], { idempotencyKey: '' }, { idempotencyKey }); // 'must not be empty'
  * ```
  */
-export const idempotencyKey: Rule = str(128, 1);
+export const idempotencyKey: Rule = /* @__PURE__ */ str(128, 1);
 
 /**
  * `metadata`: a plain JSON object, not circular, no BigInt/functions/symbols, <= 16 KiB, <= 5 levels.
@@ -255,7 +255,7 @@ export const idempotencyKey: Rule = str(128, 1);
  * check([], { metadata: { n: 1n } }, { metadata }); // 'n: must not hold a BigInt (not JSON)'
  * ```
  */
-export const metadata: Rule = present(false, true, (v) =>
+export const metadata: Rule = /* @__PURE__ */ present(false, true, (v) =>
   jsonObjectProblem(v, MAX_METADATA_BYTES, MAX_METADATA_DEPTH),
 );
 

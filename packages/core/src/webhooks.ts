@@ -6,7 +6,7 @@
 
 import { DripError, isRecord } from './errors';
 
-const encoder = new TextEncoder();
+const encoder = /* @__PURE__ */ new TextEncoder();
 
 /**
  * A raw webhook body as received: text or bytes. Never re-serialise parsed JSON.

@@ -1,6 +1,9 @@
 // The app under test for bench/http-express.mjs. `node http-express-app.mjs bare|drip`.
 // `drip` adds dripMiddleware with a usage record and a run with one event per request, delivered to the
 // local Drip server (DRIP_API_URL / DRIP_API_KEY). Control routes under /__bench are not metered.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Drip } from '@drip/core';
 import { dripMiddleware } from '@drip/express';
 import express from 'express';
@@ -9,7 +12,9 @@ import express from 'express';
 // request path costs (adapter + pipeline + enqueue) without delivery work in the app process.
 // `no-scope`: the same metering and delivery with the request scope off (`asyncContext: false`), to show
 // what Node 20's AsyncLocalStorage (async hooks on every promise and tick) costs.
-const mode = ['drip', 'meter-only', 'no-scope'].includes(process.argv[2]) ? process.argv[2] : 'bare';
+// `spill`: the same metering and delivery with a file-backed outbox store and `overflow: 'spill'`: what
+// the outbox cannot hold in memory waits on disk instead of being dropped (the zero-loss configuration).
+const mode = ['drip', 'meter-only', 'no-scope', 'spill'].includes(process.argv[2]) ? process.argv[2] : 'bare';
 const customerId = process.env.BENCH_CUSTOMER_ID;
 let served = 0;
 
@@ -34,6 +39,16 @@ if (mode !== 'bare') {
     client,
     customer: () => customerId,
     ...(mode === 'no-scope' ? { asyncContext: false } : {}),
+    ...(mode === 'spill'
+      ? {
+          outbox: {
+            store: (await import('@drip/core/node')).createFileOutboxStore({
+              dir: mkdtempSync(join(tmpdir(), 'drip-bench-outbox-')),
+            }),
+            overflow: 'spill',
+          },
+        }
+      : {}),
   });
   app.use(metering);
 }

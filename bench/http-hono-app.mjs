@@ -1,6 +1,9 @@
 // The app under test for bench/http-hono.mjs. `node http-hono-app.mjs bare|drip` on @hono/node-server.
 // `drip` adds drip() with a usage record and a run with one event per request, delivered to the local
 // Drip server (DRIP_API_URL / DRIP_API_KEY). Control routes under /__bench are not metered.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Drip } from '@drip/core';
 import { drip } from '@drip/hono';
 import { getRequestListener, serve } from '@hono/node-server';
@@ -10,7 +13,9 @@ import { Hono } from 'hono';
 // request path costs (adapter + pipeline + enqueue) without delivery work in the app process.
 // `no-scope`: the same metering and delivery with the request scope off (`asyncContext: false`), to show
 // what Node 20's AsyncLocalStorage (async hooks on every promise and tick) costs.
-const mode = ['drip', 'meter-only', 'no-scope'].includes(process.argv[2]) ? process.argv[2] : 'bare';
+// `spill`: the same metering and delivery with a file-backed outbox store and `overflow: 'spill'`: what
+// the outbox cannot hold in memory waits on disk instead of being dropped (the zero-loss configuration).
+const mode = ['drip', 'meter-only', 'no-scope', 'spill'].includes(process.argv[2]) ? process.argv[2] : 'bare';
 const customerId = process.env.BENCH_CUSTOMER_ID;
 let served = 0;
 
@@ -31,6 +36,16 @@ if (mode !== 'bare') {
     client,
     customer: () => customerId,
     ...(mode === 'no-scope' ? { asyncContext: false } : {}),
+    ...(mode === 'spill'
+      ? {
+          outbox: {
+            store: (await import('@drip/core/node')).createFileOutboxStore({
+              dir: mkdtempSync(join(tmpdir(), 'drip-bench-outbox-')),
+            }),
+            overflow: 'spill',
+          },
+        }
+      : {}),
   });
   app.use('/items/*', metering);
 }

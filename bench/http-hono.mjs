@@ -16,5 +16,6 @@ await runHttpBenchmark({
   extraModes: [
     { mode: 'no-scope', label: 'request scope off' },
     { mode: 'meter-only', label: 'metering only, delivery never answers' },
+    { mode: 'spill', label: "file store with `overflow: 'spill'`" },
   ],
 });

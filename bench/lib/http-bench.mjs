@@ -179,7 +179,9 @@ export async function runHttpBenchmark(spec) {
       headers: auth,
       body: JSON.stringify({ externalCustomerId: `bench-${spec.name}-${mode}-${Date.now()}` }),
     });
-    extraApps.push(await startChild(spec.appScript, [mode], { ...env, BENCH_CUSTOMER_ID: own.id }));
+    const app = await startChild(spec.appScript, [mode], { ...env, BENCH_CUSTOMER_ID: own.id });
+    app.customerId = own.id;
+    extraApps.push(app);
   }
   const apps = { bare: bare.info, drip: metered.info };
   extra.forEach(({ mode }, i) => {
@@ -233,7 +235,18 @@ export async function runHttpBenchmark(spec) {
       `${dripUrl}/v1/events?customerId=${customer.id}&eventType=bench.lookup&limit=1`,
       { headers: auth },
     );
+    // The diagnostic apps that deliver: what reached the server for each one's own customer.
+    const extraDelivery = {};
+    for (const [i, { mode }] of extra.entries()) {
+      if (mode === 'meter-only') continue; // its delivery never answers
+      const flushed = await getJson(`${apps[mode].url}/__bench/flush`, { method: 'POST' });
+      const own = await getJson(`${dripUrl}/v1/runs?customerId=${extraApps[i].customerId}&limit=1`, {
+        headers: auth,
+      });
+      extraDelivery[mode] = { served: flushed.served, runs: own.count, dropped: flushed.stats?.dropped };
+    }
     const summary = summarise(spec, flags, extra, results, paired, rate, database, {
+      extraDelivery,
       servedTotal,
       runsDelivered: runs.count,
       eventsDelivered: events.pagination?.total ?? events.total,
@@ -311,7 +324,12 @@ function summarise(spec, flags, extra, results, paired, rate, database, delivery
         paired[mode].map((o, i) => o.cpuPerRequestUs - (paired.bare[i]?.cpuPerRequestUs ?? 0)),
       );
       const ratioMode = m(mode, 'rps') / bareRps;
-      return `| Extra app CPU per request, ${label} (paired) / throughput ratio (saturation) | ${delta.toFixed(2)} µs / ${ratioMode.toFixed(3)} | (diagnostic) |\n`;
+      const d = delivery.extraDelivery?.[mode];
+      const dropped = d?.dropped ? Object.values(d.dropped).reduce((a, b) => a + b, 0) : 0;
+      const runs = d
+        ? `| Runs delivered / requests served, ${label} | ${d.runs} / ${d.served} (dropped ${dropped}) | (diagnostic) |\n`
+        : '';
+      return `| Extra app CPU per request, ${label} (paired) / throughput ratio (saturation) | ${delta.toFixed(2)} µs / ${ratioMode.toFixed(3)} | (diagnostic) |\n${runs}`;
     })
     .join('');
   return `## HTTP: ${spec.title}

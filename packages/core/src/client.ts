@@ -598,8 +598,8 @@ export class Drip {
     if (!e.list) return this.#json<T>(method, path, options, e.shape);
     const page = await this.#json<Record<string, unknown>>(method, path, options, PAGE_OF);
     const meta = getResponseMeta(page) as ResponseMeta;
-    const data = (page.data as unknown[]).map((item, i) =>
-      shaped(meta, item, e.shape as Fields, `${method} ${path}: data.${i}`),
+    const data = (page.data as unknown[]).map((item, n) =>
+      shaped(meta, item, e.shape as Fields, `${method} ${path}: data.${n}`),
     );
     const out: ListResult<unknown> = {
       data,

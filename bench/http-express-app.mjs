@@ -14,7 +14,13 @@ import express from 'express';
 // what Node 20's AsyncLocalStorage (async hooks on every promise and tick) costs.
 // `spill`: the same metering and delivery with a file-backed outbox store and `overflow: 'spill'`: what
 // the outbox cannot hold in memory waits on disk instead of being dropped (the zero-loss configuration).
-const mode = ['drip', 'meter-only', 'no-scope', 'spill'].includes(process.argv[2]) ? process.argv[2] : 'bare';
+// Diagnostics of the in-process benchmark (bench/http-inject.mjs), all with the request scope off:
+// `noop-mw`: a middleware that only calls next(), no metering (what any middleware costs);
+// `skip`: the adapter mounted but every request unidentified and skipped (adapter + pipeline entry);
+// `instant`: full metering whose client's fetch answers at once without a network (lib/instant-fetch.mjs).
+const MODES = ['drip', 'meter-only', 'no-scope', 'spill', 'noop-mw', 'skip', 'instant'];
+const mode = MODES.includes(process.argv[2]) ? process.argv[2] : 'bare';
+const scopeOff = ['no-scope', 'skip', 'instant'].includes(mode);
 const customerId = process.env.BENCH_CUSTOMER_ID;
 let served = 0;
 
@@ -29,16 +35,19 @@ app.post('/__bench/flush', async (_req, res) => {
   if (metering) await metering.meter.flush(120_000);
   res.json({ served, stats: metering ? metering.meter.stats() : null });
 });
-if (mode !== 'bare') {
+if (mode === 'noop-mw') app.use((_req, _res, next) => next());
+if (mode !== 'bare' && mode !== 'noop-mw') {
   const client = new Drip({
     apiKey: process.env.DRIP_API_KEY,
     baseUrl: process.env.DRIP_API_URL,
     ...(mode === 'meter-only' ? { fetch: () => new Promise(() => {}) } : {}),
+    ...(mode === 'instant' ? { fetch: (await import('./lib/instant-fetch.mjs')).instantFetch } : {}),
   });
   metering = dripMiddleware({
     client,
-    customer: () => customerId,
-    ...(mode === 'no-scope' ? { asyncContext: false } : {}),
+    customer: mode === 'skip' ? () => undefined : () => customerId,
+    ...(mode === 'skip' ? { unidentified: 'skip', logger: { warn() {}, error() {} } } : {}),
+    ...(scopeOff ? { asyncContext: false } : {}),
     ...(mode === 'spill'
       ? {
           outbox: {

@@ -34,8 +34,19 @@ const APPS = {
     title: 'Express 5.3.0',
     modes: [
       { mode: 'bare', label: 'bare' },
-      { mode: 'drip', label: '`dripMiddleware()`' },
+      { mode: 'noop-mw', label: 'a middleware that only calls `next()`, no metering', delivers: false },
+      {
+        mode: 'skip',
+        label: '`dripMiddleware`, scope off, every request unidentified and skipped',
+        delivers: false,
+      },
+      {
+        mode: 'instant',
+        label: '`dripMiddleware`, scope off, fetch answering at once (no network)',
+        delivers: false,
+      },
       { mode: 'no-scope', label: '`dripMiddleware({ asyncContext: false })`' },
+      { mode: 'drip', label: '`dripMiddleware()`' },
     ],
   },
   hono: {
@@ -43,8 +54,15 @@ const APPS = {
     title: 'Hono 4.13.19 on @hono/node-server 2.1.8',
     modes: [
       { mode: 'bare', label: 'bare' },
-      { mode: 'drip', label: '`drip()`' },
+      { mode: 'noop-mw', label: 'a middleware that only calls `next()`, no metering', delivers: false },
+      { mode: 'skip', label: '`drip()`, scope off, every request unidentified and skipped', delivers: false },
+      {
+        mode: 'instant',
+        label: '`drip()`, scope off, fetch answering at once (no network)',
+        delivers: false,
+      },
       { mode: 'no-scope', label: '`drip({ asyncContext: false })`' },
+      { mode: 'drip', label: '`drip()`' },
     ],
   },
   nest: {
@@ -124,7 +142,7 @@ try {
       });
       results[job.key].push(...r.cpuUs);
       if (r.failures > 0) throw new Error(`${job.key}: ${r.failures} responses differ from the handler's`);
-      if (r.stats)
+      if (r.stats && job.m.delivers !== false)
         checks.push({ key: job.key, served: r.served, stats: r.stats, customerId: job.customerId });
       log(`pass ${pass + 1} ${job.key}: ${r.cpuUs.map((x) => x.toFixed(1)).join(', ')} µs/req`);
     }
@@ -135,7 +153,15 @@ try {
     const mine = checks.filter((c) => c.key === job.key);
     if (mine.length === 0) continue;
     const served = mine.reduce((s, c) => s + c.served, 0);
-    const dropped = mine.reduce((s, c) => s + Object.values(c.stats.dropped).reduce((a, b) => a + b, 0), 0);
+    const byReason = {};
+    for (const c of mine) {
+      for (const [reason, n] of Object.entries(c.stats.dropped))
+        if (n > 0) byReason[reason] = (byReason[reason] ?? 0) + n;
+    }
+    const dropped =
+      Object.entries(byReason)
+        .map(([reason, n]) => `${n} ${reason}`)
+        .join(', ') || '0';
     const runs = await getJson(`${dripUrl}/v1/runs?customerId=${job.customerId}&limit=1`, { headers: auth });
     delivered.push({ key: job.key, served, runs: runs.count, dropped });
   }

@@ -19,6 +19,7 @@ import { createRequestMeter, Drip } from '@drip/core';
 import { Reflector } from '@nestjs/core';
 import { lastValueFrom, of } from 'rxjs';
 import { median, parseFlags } from './lib/http-bench.mjs';
+import { instantFetch as okFetch } from './lib/instant-fetch.mjs';
 
 const flags = parseFlags(process.argv.slice(2), { rounds: 7, ops: 20_000 });
 const require = createRequire(import.meta.url);
@@ -26,21 +27,6 @@ const { ExecutionContextHost } = require('@nestjs/core/helpers/execution-context
 const current = await import('@drip/nestjs');
 const baselinePath = process.env.BENCH_DRIP_NESTJS_BASELINE;
 const baselineModule = baselinePath ? await import(pathToFileURL(baselinePath).href) : undefined;
-
-/** Answers each bulk call with one success per item, at once. */
-async function okFetch(url, init) {
-  if (String(url).endsWith('/health')) {
-    return Response.json({ status: 'healthy', capabilities: ['usage-bulk', 'runs-record-bulk'] });
-  }
-  const body = JSON.parse(init.body);
-  const n = Array.isArray(body.runs) ? body.runs.length : Array.isArray(body.events) ? body.events.length : 1;
-  const results = Array.from({ length: n }, () => ({ status: 201, success: true, created: true }));
-  return Response.json({
-    success: true,
-    results,
-    summary: { total: n, created: n, duplicates: 0, failed: 0 },
-  });
-}
 
 function meter() {
   const client = new Drip({

@@ -194,7 +194,7 @@ The app scripts of the HTTP benchmarks above, driven through their Node request 
 (${flags.rate} requests/s from ${flags.concurrency} concurrent callers, no socket, no HTTP parser, no load generator in the app's
 process). Each app runs in its own process (${flags.warmup} warm-up requests, then ${flags.rounds} rounds of ${flags.requests}); the apps take
 turns, in reversed order every pass, ${flags.passes} passes. The bare figure includes the driver's own fake request and
-response (about 100 µs); the differences do not. The metered apps deliver to the local Drip server (${db}) over real HTTP with the default
+response; the differences do not. The metered apps deliver to the local Drip server (${db}) over real HTTP with the default
 outbox, so delivery's CPU is in their figure. CPU = user + system of the app's process per request served;
 "extra" = median of the metered app minus the median of the bare app of the same framework. Every response was
 checked to be exactly the handler's. Measured ${when} UTC, Node ${process.version}, ${os.cpus().length} cores (shared);

@@ -46,8 +46,4 @@ export class Deque<T> {
     this.#head = 0;
     return out;
   }
-
-  *[Symbol.iterator](): IterableIterator<T> {
-    for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i] as T;
-  }
 }

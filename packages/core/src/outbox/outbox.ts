@@ -80,10 +80,13 @@ const DEFAULTS = {
   shutdownTimeoutMs: 5_000,
 } as const;
 
+/** Every outbox log line starts with it (added by `#warnOnce` and `#debug`). */
+const PREFIX = 'drip outbox: ';
 const RUN_STATUSES = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT']);
 const BULK_LIMIT = { usage: 1000, run: 500 } as const;
 
-function round6(q: number): number {
+/** A quantity rounded to 6 decimals (shared with the request meter). */
+export function round6(q: number): number {
   return Math.round(q * 1e6) / 1e6;
 }
 
@@ -142,8 +145,14 @@ function usageBytes(b: OutboxUsageBody): number {
   return n;
 }
 
-function validString(v: unknown, min: number, max: number): v is string {
+/** A string of `min`-`max` characters (shared with the request meter). */
+export function validString(v: unknown, min: number, max: number): v is string {
   return typeof v === 'string' && v.length >= min && v.length <= max;
+}
+
+/** A finite quantity in [0, 1e15] (shared with the request meter). */
+export function validQuantity(q: unknown): q is number {
+  return typeof q === 'number' && Number.isFinite(q) && q >= 0 && q <= 1e15;
 }
 
 function emptyDrops(): Record<DropReason, number> {
@@ -254,15 +263,15 @@ class OutboxImpl implements Outbox {
     this.#logger = options.logger;
     this.#store = options.store;
     this.#keyFor = options.idempotencyKey ?? generateIdempotencyKey;
-    this.#maxRecords = Math.max(1, options.maxRecords ?? DEFAULTS.maxRecords);
-    this.#maxBytes = Math.max(1024, options.maxBytes ?? DEFAULTS.maxBytes);
-    this.#bulkBytes = Math.min(options.maxBatchBytes ?? DEFAULTS.maxBatchBytes, 1024 * 1024 - 1024);
-    this.#batchLimit = Math.max(1, options.batchSize ?? DEFAULTS.batchSize);
+    this.#maxRecords = Math.max(1, this.#cfg('maxRecords'));
+    this.#maxBytes = Math.max(1024, this.#cfg('maxBytes'));
+    this.#bulkBytes = Math.min(this.#cfg('maxBatchBytes'), 1024 * 1024 - 1024);
+    this.#batchLimit = Math.max(1, this.#cfg('batchSize'));
     let overflow = options.overflow ?? 'drop-oldest';
     if (overflow === 'spill' && !(this.#store?.durable && this.#store.spill && this.#store.unspill)) {
       this.#warnOnce(
         'spill',
-        "drip outbox: overflow 'spill' needs a durable store with spill support; using 'drop-oldest'",
+        "overflow 'spill' needs a durable store with spill support; using 'drop-oldest'",
       );
       overflow = 'drop-oldest';
     }
@@ -276,6 +285,11 @@ class OutboxImpl implements Outbox {
     this.#loading = this.#store?.durable ? this.#load() : Promise.resolve();
     if (!this.#store?.durable) this.#loaded = true;
     this.#storeChain = this.#loading;
+  }
+
+  /** A numeric option, or its default when left out. */
+  #cfg(key: keyof typeof DEFAULTS & keyof OutboxOptions): number {
+    return this.#o[key] ?? DEFAULTS[key];
   }
 
   // ---------------------------------------------------------------- enqueue (hot path)
@@ -303,10 +317,7 @@ class OutboxImpl implements Outbox {
     if (
       !validString(input.customerId, 1, 255) ||
       !validString(input.meter, 1, 100) ||
-      typeof q !== 'number' ||
-      !Number.isFinite(q) ||
-      q < 0 ||
-      q > 1e15 ||
+      !validQuantity(q) ||
       (input.idempotencyKey !== undefined && !validString(input.idempotencyKey, 1, 128))
     ) {
       this.#drop('invalid', undefined, 'usage needs customerId, meter and a quantity in [0, 1e15]');
@@ -469,7 +480,7 @@ class OutboxImpl implements Outbox {
     if (this.#loaded && this.#flushing === 0 && this.#state === 'open') {
       if (this.#capsPromise !== undefined) return;
       if (this.#inFlightRequests > 0 && this.#inFlightRequests >= this.#limit()) return;
-      if (this.#sendTimer !== undefined && this.#queued() < (this.#o.batchSize ?? DEFAULTS.batchSize)) return;
+      if (this.#sendTimer !== undefined && this.#queued() < this.#cfg('batchSize')) return;
     }
     this.#scheduleSend();
   }
@@ -540,7 +551,7 @@ class OutboxImpl implements Outbox {
       const msg = error instanceof Error ? error.message : error === undefined ? '' : String(error);
       this.#warnOnce(
         `drop:${reason}`,
-        `drip outbox: dropping records (${reason})${msg ? `: ${msg}` : ''}; counted in stats().dropped`,
+        `dropping records (${reason})${msg ? `: ${msg}` : ''}; counted in stats().dropped`,
       );
     }
     const hook = this.#o.onDrop;
@@ -554,23 +565,25 @@ class OutboxImpl implements Outbox {
     }
   }
 
+  /** Logs `drip outbox: <message>` once per key. */
   #warnOnce(key: string, message: string, context?: Record<string, unknown>): void {
     if (this.#warned.has(key)) return;
     this.#warned.add(key);
     try {
       // No trailing `undefined` argument when there is no context (console would print it).
-      if (context === undefined) this.#logger?.warn?.(message);
-      else this.#logger?.warn?.(message, context);
+      if (context === undefined) this.#logger?.warn?.(PREFIX + message);
+      else this.#logger?.warn?.(PREFIX + message, context);
     } catch {
       // ignore logger failures
     }
   }
 
+  /** Logs `drip outbox: <message>` at debug level when the `debug` option is on. */
   #debug(message: string, context?: Record<string, unknown>): void {
     if (!this.#o.debug) return;
     try {
-      if (context === undefined) this.#logger?.debug?.(message);
-      else this.#logger?.debug?.(message, context);
+      if (context === undefined) this.#logger?.debug?.(PREFIX + message);
+      else this.#logger?.debug?.(PREFIX + message, context);
     } catch {
       // ignore
     }
@@ -614,7 +627,7 @@ class OutboxImpl implements Outbox {
     } catch (err) {
       this.#loaded = true;
       this.#lastError = { code: 'STORE_ERROR', status: 0, message: String(err), at: this.#clock.now() };
-      this.#warnOnce('store-load', 'drip outbox: could not load the durable store; starting empty', {
+      this.#warnOnce('store-load', 'could not load the durable store; starting empty', {
         error: String(err),
       });
     }
@@ -656,7 +669,7 @@ class OutboxImpl implements Outbox {
       })
       .catch((err: unknown) => {
         this.#lastError = { code: 'STORE_ERROR', status: 0, message: String(err), at: this.#clock.now() };
-        this.#warnOnce('store-write', 'drip outbox: durable store write failed', { error: String(err) });
+        this.#warnOnce('store-write', 'durable store write failed', { error: String(err) });
       });
   }
 
@@ -685,7 +698,7 @@ class OutboxImpl implements Outbox {
         this.#schedulePersist();
       })
       .catch((err: unknown) => {
-        this.#warnOnce('store-unspill', 'drip outbox: reading spilled records failed', {
+        this.#warnOnce('store-unspill', 'reading spilled records failed', {
           error: String(err),
         });
       })
@@ -715,7 +728,7 @@ class OutboxImpl implements Outbox {
         message: String(err),
         at: this.#clock.now(),
       };
-      this.#warnOnce('no-client', 'drip outbox: no Drip client (set DRIP_API_KEY); usage dropped', {
+      this.#warnOnce('no-client', 'no Drip client (set DRIP_API_KEY); usage dropped', {
         error: err instanceof Error ? err.message : String(err),
       });
     }
@@ -739,7 +752,7 @@ class OutboxImpl implements Outbox {
     }
     const now = this.#clock.now();
     let at: number;
-    if (this.#flushing > 0 || n >= (this.#o.batchSize ?? DEFAULTS.batchSize)) at = now;
+    if (this.#flushing > 0 || n >= this.#cfg('batchSize')) at = now;
     else {
       const u = this.#usageQ.peek();
       const r = this.#runQ.peek();
@@ -747,7 +760,7 @@ class OutboxImpl implements Outbox {
         u?.enqueuedAt ?? Number.POSITIVE_INFINITY,
         r?.enqueuedAt ?? Number.POSITIVE_INFINITY,
       );
-      at = oldest + (this.#o.flushIntervalMs ?? DEFAULTS.flushIntervalMs);
+      at = oldest + this.#cfg('flushIntervalMs');
     }
     at = Math.max(at, this.#notBefore);
     if (at <= now) {
@@ -767,14 +780,12 @@ class OutboxImpl implements Outbox {
 
   #limit(): number {
     if (this.#state !== 'open') return 1;
-    const max = Math.max(1, this.#o.maxInFlight ?? DEFAULTS.maxInFlight);
+    const max = Math.max(1, this.#cfg('maxInFlight'));
     const u = this.#usageQ.peek();
     const r = this.#runQ.peek();
     const kind: Kind = u && (!r || u.id < r.id) ? 'usage' : 'run';
     // A bulk request carries hundreds of records: fewer of them at once keep a small server responsive.
-    return this.#useBulk(kind)
-      ? Math.min(max, Math.max(1, this.#o.maxBulkInFlight ?? DEFAULTS.maxBulkInFlight))
-      : max;
+    return this.#useBulk(kind) ? Math.min(max, Math.max(1, this.#cfg('maxBulkInFlight'))) : max;
   }
 
   #pump(): void {
@@ -820,7 +831,7 @@ class OutboxImpl implements Outbox {
   }
 
   async #discover(transport: DeliveryTransport): Promise<void> {
-    const r = await transport.health({ timeoutMs: this.#o.timeoutMs ?? DEFAULTS.timeoutMs });
+    const r = await transport.health({ timeoutMs: this.#cfg('timeoutMs') });
     this.#counters.requests++;
     if (isTransient(r) && r.status !== 503) {
       this.#failure(r);
@@ -828,7 +839,7 @@ class OutboxImpl implements Outbox {
       const caps = isObject(r.body) && Array.isArray(r.body.capabilities) ? r.body.capabilities : [];
       this.#caps = { usage: caps.includes('usage-bulk'), runs: caps.includes('runs-record-bulk') };
       if (r.status === 503) this.#failure(r);
-      this.#debug('drip outbox: capabilities', { ...this.#caps });
+      this.#debug('capabilities', { ...this.#caps });
     }
     this.#capsPromise = undefined;
     this.#scheduleSend();
@@ -852,7 +863,7 @@ class OutboxImpl implements Outbox {
     const out: OutboxRecord[] = [];
     let bytes = 0;
     const now = this.#clock.now();
-    const maxAge = this.#o.maxAgeMs ?? DEFAULTS.maxAgeMs;
+    const maxAge = this.#cfg('maxAgeMs');
     while (out.length < max) {
       const next = q.peek();
       if (!next) break;
@@ -873,14 +884,14 @@ class OutboxImpl implements Outbox {
   async #send(transport: DeliveryTransport, batch: OutboxRecord[]): Promise<void> {
     const first = batch[0];
     if (!first) return;
-    const timeoutMs = this.#o.timeoutMs ?? DEFAULTS.timeoutMs;
+    const timeoutMs = this.#cfg('timeoutMs');
     const bulk = batch.length > 1 || (this.#useBulk(first.kind) && this.#state === 'open');
     for (const r of batch) r.attempts++;
     this.#counters.requests++;
     if (!bulk) {
       const path = first.kind === 'usage' ? '/usage/internal' : '/runs/record';
       const res = await transport.post(path, first.body, { timeoutMs });
-      this.#debug('drip outbox: sent', { path, status: res.status });
+      this.#debug('sent', { path, status: res.status });
       if (isTransient(res)) {
         this.#requeue([first]);
         this.#failure(res);
@@ -894,7 +905,7 @@ class OutboxImpl implements Outbox {
     const payload =
       first.kind === 'usage' ? { events: batch.map((r) => r.body) } : { runs: batch.map((r) => r.body) };
     const res = await transport.post(path, payload, { timeoutMs });
-    this.#debug('drip outbox: sent', { path, items: batch.length, status: res.status });
+    this.#debug('sent', { path, items: batch.length, status: res.status });
     if (isTransient(res)) {
       if ((res.status === 0 || res.status === 408) && batch.length > 1) {
         // No answer in time: a smaller batch is more likely to finish (and to cost less if repeated).
@@ -904,7 +915,7 @@ class OutboxImpl implements Outbox {
       this.#failure(res);
       return;
     }
-    const configured = Math.max(1, this.#o.batchSize ?? DEFAULTS.batchSize);
+    const configured = Math.max(1, this.#cfg('batchSize'));
     if (this.#batchLimit < configured)
       this.#batchLimit = Math.min(configured, Math.ceil(this.#batchLimit * 1.25) + 1);
     if (res.status === 404 || res.status === 405) {
@@ -922,7 +933,7 @@ class OutboxImpl implements Outbox {
     if (res.status >= 400) {
       // An envelope the server refused as a whole: send each item alone so each gets its own verdict.
       this.#bulk404 = 2;
-      this.#warnOnce('bulk-refused', `drip outbox: bulk route refused (${res.status}); sending per item`);
+      this.#warnOnce('bulk-refused', `bulk route refused (${res.status}); sending per item`);
       this.#requeue(batch, false);
       return;
     }
@@ -982,7 +993,7 @@ class OutboxImpl implements Outbox {
       at: this.#clock.now(),
     };
     this.#dead.push(letter);
-    const limit = this.#o.deadLetterLimit ?? DEFAULTS.deadLetterLimit;
+    const limit = this.#cfg('deadLetterLimit');
     if (this.#dead.length > limit) this.#dead.splice(0, this.#dead.length - limit);
     this.#lastError = {
       code: code ?? 'REJECTED',
@@ -1003,7 +1014,7 @@ class OutboxImpl implements Outbox {
   }
 
   #success(): void {
-    if (this.#failures > 0 || this.#state !== 'open') this.#debug('drip outbox: resumed');
+    if (this.#failures > 0 || this.#state !== 'open') this.#debug('resumed');
     this.#failures = 0;
     this.#state = 'open';
   }
@@ -1017,26 +1028,23 @@ class OutboxImpl implements Outbox {
       message: res.message ?? `HTTP ${res.status}`,
       at: now,
     };
-    const base = this.#o.backoffBaseMs ?? DEFAULTS.backoffBaseMs;
-    const cap = this.#o.backoffCapMs ?? DEFAULTS.backoffCapMs;
+    const base = this.#cfg('backoffBaseMs');
+    const cap = this.#cfg('backoffCapMs');
     let delay = Math.floor(this.#random() * Math.min(cap, base * 2 ** Math.min(30, this.#failures - 1)));
     if (res.retryAfterMs !== undefined) {
-      delay = Math.max(
-        delay,
-        Math.min(res.retryAfterMs, this.#o.retryAfterCapMs ?? DEFAULTS.retryAfterCapMs),
-      );
+      delay = Math.max(delay, Math.min(res.retryAfterMs, this.#cfg('retryAfterCapMs')));
     }
     // At least 1 ms and always through a timer: an in-process transport that fails at once must not
     // turn retries into a microtask loop that starves the event loop.
     this.#notBefore = Math.max(this.#notBefore, now + Math.max(1, delay));
-    if (this.#failures >= (this.#o.pauseAfter ?? DEFAULTS.pauseAfter) || this.#state === 'probing') {
+    if (this.#failures >= this.#cfg('pauseAfter') || this.#state === 'probing') {
       if (this.#state !== 'paused')
-        this.#warnOnce('paused', 'drip outbox: delivery paused after repeated failures', {
+        this.#warnOnce('paused', 'delivery paused after repeated failures', {
           code: this.#lastError.code,
         });
       this.#state = 'paused';
     }
-    this.#debug('drip outbox: retry scheduled', {
+    this.#debug('retry scheduled', {
       delayMs: delay,
       failures: this.#failures,
       code: this.#lastError.code,
@@ -1122,7 +1130,7 @@ class OutboxImpl implements Outbox {
   #hook(): void {
     this.#hooked = true;
     if (this.#o.shutdownHooks === false) return;
-    registerForShutdown(this, this.#o.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs);
+    registerForShutdown(this, this.#cfg('shutdownTimeoutMs'));
   }
 
   /** Used by the shutdown hooks: flush with a timer that keeps the process alive. */
@@ -1131,7 +1139,7 @@ class OutboxImpl implements Outbox {
       if (!r.delivered) {
         this.#warnOnce(
           'shutdown',
-          `drip outbox: ${r.remaining} record(s) not delivered at shutdown${this.#store?.durable ? ' (kept in the durable store)' : ''}`,
+          `${r.remaining} record(s) not delivered at shutdown${this.#store?.durable ? ' (kept in the durable store)' : ''}`,
         );
       }
       return r;

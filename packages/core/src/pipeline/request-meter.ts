@@ -7,7 +7,7 @@
 
 import { Drip } from '../client';
 import { isRecord as isRecordObject } from '../errors';
-import { type Outbox, createOutbox } from '../outbox/outbox';
+import { type Outbox, createOutbox, round6, validQuantity, validString } from '../outbox/outbox';
 import type { ClientLike, FlushResult, OutboxRunEvent } from '../outbox/types';
 import { contextStorage } from './context-storage';
 import { isSafeKey, requestIdentity, runExternalId, usageKeyFromBase } from './keys';
@@ -54,8 +54,11 @@ export function isPromiseLike<T = unknown>(value: unknown): value is PromiseLike
 
 const SKIP: BeginResult = /* @__PURE__ */ Object.freeze({ kind: 'skip' }) as BeginResult;
 const MAX_EVENTS = 100;
-const DEFAULT_REDACT = [/authorization/i, /cookie/i, /password/i, /secret/i, /token/i, /api[-_]?key/i];
+/** Metadata keys redacted by default (one pattern: any of these words, any case). */
+const DEFAULT_REDACT = /authorization|cookie|password|secret|token|api[-_]?key/i;
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}/;
+/** The all-zero trace id, which W3C Trace Context defines as invalid. */
+const ZERO_TRACE = '00000000000000000000000000000000';
 const OTEL_API = Symbol.for('opentelemetry.js.api.1');
 const OTEL_SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
 
@@ -68,15 +71,11 @@ function defaultCustomer(_req: unknown, view: RequestView): string | undefined {
   return undefined;
 }
 
-function validCustomer(v: unknown): v is string {
-  return typeof v === 'string' && v.length > 0 && v.length <= 255;
-}
-
 function traceIdFrom(view: RequestView): string | undefined {
   const tp = view.header('traceparent');
   if (tp) {
     const m = TRACEPARENT.exec(tp.trim().toLowerCase());
-    if (m?.[1] && m[1] !== '00000000000000000000000000000000') return m[1];
+    if (m?.[1] && m[1] !== ZERO_TRACE) return m[1];
   }
   const api = (globalThis as Record<symbol, unknown>)[OTEL_API] as
     | { context?: { active?: () => { getValue?: (k: symbol) => unknown } } }
@@ -87,7 +86,7 @@ function traceIdFrom(view: RequestView): string | undefined {
       | { spanContext?: () => { traceId?: string } }
       | undefined;
     const id = span?.spanContext?.().traceId;
-    return id && id !== '00000000000000000000000000000000' ? id : undefined;
+    return id && id !== ZERO_TRACE ? id : undefined;
   } catch {
     return undefined;
   }
@@ -257,17 +256,12 @@ class RequestScope<Req> implements DripRequestContext, DripRunContext {
         s.error(new Error('run.event() after the request ended'), 'event');
         return;
       }
-      if (
-        !isRecordObject(event) ||
-        typeof event.eventType !== 'string' ||
-        event.eventType.length < 1 ||
-        event.eventType.length > 100
-      ) {
+      if (!isRecordObject(event) || !validString(event.eventType, 1, 100)) {
         s.error(new TypeError('run.event() needs an eventType of 1-100 characters'), 'event');
         return;
       }
       const q = event.quantity;
-      if (q !== undefined && (typeof q !== 'number' || !Number.isFinite(q) || q < 0 || q > 1e15)) {
+      if (q !== undefined && !validQuantity(q)) {
         s.error(new TypeError(`run.event(): invalid quantity ${String(q)}`), 'event');
         return;
       }
@@ -293,11 +287,11 @@ class RequestScope<Req> implements DripRequestContext, DripRunContext {
         this.state.error(new Error('usage() after the request ended'), 'usage');
         return;
       }
-      if (typeof meter !== 'string' || meter.length < 1 || meter.length > 100) {
+      if (!validString(meter, 1, 100)) {
         this.state.error(new TypeError('usage(): meter must be 1-100 characters'), 'usage');
         return;
       }
-      if (typeof quantity !== 'number' || !Number.isFinite(quantity) || quantity < 0 || quantity > 1e15) {
+      if (!validQuantity(quantity)) {
         this.state.error(
           new TypeError(`usage(): invalid quantity ${String(quantity)} for ${meter}`),
           'usage',
@@ -376,7 +370,7 @@ class RequestScope<Req> implements DripRequestContext, DripRunContext {
             s.error(err, 'quantity');
           }
         }
-        if (typeof q === 'number' && Number.isFinite(q) && q >= 0 && q <= 1e15) {
+        if (validQuantity(q)) {
           if (q > 0) this.#add(meter, q);
         } else if (typeof spec === 'number' || q !== undefined) {
           s.error(new TypeError(`invalid quantity ${String(q)} for ${meter}`), 'quantity');
@@ -395,7 +389,7 @@ class RequestScope<Req> implements DripRequestContext, DripRunContext {
             type: 'usage',
             customerId: this.customerId,
             meter: m,
-            quantity: Math.round(total * 1e6) / 1e6,
+            quantity: round6(total),
             idempotencyKey: usageKeyFromBase(this.#keyBase, this.#keySafe, m, 0),
             metadata,
           });
@@ -519,18 +513,22 @@ interface CacheEntry {
 
 class Gate<Req> {
   readonly #cache = new Map<string, CacheEntry>();
-  constructor(
-    private readonly g: GateOptions<Req>,
-    private readonly state: MeterState<Req>,
-    /** The client the user sees (passed to `gate.check`). */
-    private readonly client: () => ClientLike,
-    /** The client the gate's own API calls go through (adds the adapter to X-Drip-Client). */
-    private readonly api: () => ClientLike,
-  ) {}
+  readonly #g: GateOptions<Req>;
+  readonly #state: MeterState<Req>;
+  /** The client the user sees (passed to `gate.check`). */
+  readonly #client: () => ClientLike;
+  /** The client the gate's own API calls go through (adds the adapter to X-Drip-Client). */
+  readonly #api: () => ClientLike;
+  constructor(g: GateOptions<Req>, state: MeterState<Req>, client: () => ClientLike, api: () => ClientLike) {
+    this.#g = g;
+    this.#state = state;
+    this.#client = client;
+    this.#api = api;
+  }
 
   async decide(customerId: string, view: RequestView<Req>, meter: string): Promise<GateDecision> {
     const checks: Array<[string, () => Promise<GateDecision>]> = [];
-    const g = this.g;
+    const g = this.#g;
     if (g.entitlement) {
       const feature =
         typeof g.entitlement === 'string'
@@ -544,7 +542,7 @@ class Gate<Req> {
     if (g.spendingCap) checks.push([`c:${customerId}`, () => this.#caps(customerId)]);
     if (g.check) {
       const check = g.check;
-      checks.push(['', async () => check({ customerId, req: view.raw, view, client: this.client() })]);
+      checks.push(['', async () => check({ customerId, req: view.raw, view, client: this.#client() })]);
     }
     for (const [key, run] of checks) {
       const d = await this.#cached(key, run);
@@ -554,7 +552,7 @@ class Gate<Req> {
   }
 
   async #cached(key: string, run: () => Promise<GateDecision>): Promise<GateDecision> {
-    const now = this.state.now();
+    const now = this.#state.now();
     if (key) {
       const hit = this.#cache.get(key);
       if (hit && hit.until > now) return hit.decision;
@@ -563,8 +561,8 @@ class Gate<Req> {
     try {
       decision = await run();
     } catch (err) {
-      this.state.error(err, 'gate');
-      if ((this.g.onApiError ?? 'allow') === 'allow') return { allow: true };
+      this.#state.error(err, 'gate');
+      if ((this.#g.onApiError ?? 'allow') === 'allow') return { allow: true };
       return {
         allow: false,
         status: 503,
@@ -577,14 +575,14 @@ class Gate<Req> {
         const first = this.#cache.keys().next().value;
         if (first !== undefined) this.#cache.delete(first);
       }
-      this.#cache.set(key, { until: now + (this.g.ttlMs ?? 30_000), decision });
+      this.#cache.set(key, { until: now + (this.#g.ttlMs ?? 30_000), decision });
     }
     return decision;
   }
 
   async #call(method: string, path: string, body?: unknown): Promise<unknown> {
-    const timeoutMs = this.g.timeoutMs ?? 2_000;
-    const r = await this.api().request<unknown>(method, path, {
+    const timeoutMs = this.#g.timeoutMs ?? 2_000;
+    const r = await this.#api().request<unknown>(method, path, {
       body,
       maxAttempts: 1,
       timeoutMs,
@@ -638,7 +636,7 @@ class Gate<Req> {
     const data = await this.#call('GET', `/customers/${encodeURIComponent(customerId)}/balance`);
     const d = isRecordObject(data) ? data : {};
     const available = micros(d.availableUsdc);
-    const opt = this.g.balance;
+    const opt = this.#g.balance;
     const min = micros(typeof opt === 'object' && opt.minUsdc !== undefined ? opt.minUsdc : '0.000001') ?? 1n;
     if (available === undefined) throw new Error('balance response without availableUsdc');
     if (available >= min) return { allow: true };
@@ -745,7 +743,7 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
     runOn: o.run !== false,
     asyncContext,
     defaultMeter: o.meter ?? 'api_calls',
-    redact: [...DEFAULT_REDACT, ...(o.metadata ? (o.metadata.redact ?? []) : [])],
+    redact: [DEFAULT_REDACT, ...(o.metadata ? (o.metadata.redact ?? []) : [])],
     metaHeaders: o.metadata ? (o.metadata.headers ?? []).map((h) => h.toLowerCase()) : [],
     now: clock ? () => clock.now() : Date.now,
     routeInfo(method, route) {
@@ -874,7 +872,8 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
       }
       if (isPromiseLike(id)) {
         return Promise.resolve(id).then(
-          (value) => (validCustomer(value) ? proceed(view, value, rule) : resolveFrom(view, rule, i + 1)),
+          (value) =>
+            validString(value, 1, 255) ? proceed(view, value, rule) : resolveFrom(view, rule, i + 1),
           (err: unknown) => {
             state.error(err, 'customer');
             stats.skipped++;
@@ -882,7 +881,7 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
           },
         );
       }
-      if (validCustomer(id)) return proceed(view, id, rule);
+      if (validString(id, 1, 255)) return proceed(view, id, rule);
     }
     return unidentified(view, rule);
   };

@@ -37,39 +37,31 @@ function toResponse(err: unknown): DeliveryResponse {
  * ```
  */
 export function createClientTransport(client: ClientLike): DeliveryTransport {
-  const healthUrl = (): string | undefined => {
-    if (typeof client.healthUrl === 'string') return client.healthUrl;
-    if (typeof client.baseUrl === 'string') return healthUrlFor(client.baseUrl);
-    return undefined;
+  // A failure becomes a response: the outbox decides what to retry.
+  const call = async (
+    method: string,
+    path: string,
+    options: Parameters<ClientLike['request']>[2],
+  ): Promise<DeliveryResponse> => {
+    try {
+      const r = await client.request<unknown>(method, path, options);
+      return { status: r.status, body: r.data };
+    } catch (err) {
+      return toResponse(err);
+    }
   };
   return {
-    async post(path, body, { timeoutMs }) {
-      try {
-        const r = await client.request<unknown>('POST', path, {
-          body,
-          maxAttempts: 1,
-          timeoutMs,
-          deadlineMs: timeoutMs + 1_000,
-          retrySafe: true,
-        });
-        return { status: r.status, body: r.data };
-      } catch (err) {
-        return toResponse(err);
-      }
-    },
+    post: (path, body, { timeoutMs }) =>
+      call('POST', path, { body, maxAttempts: 1, timeoutMs, deadlineMs: timeoutMs + 1_000, retrySafe: true }),
     async health({ timeoutMs }) {
-      const url = healthUrl();
+      const url =
+        typeof client.healthUrl === 'string'
+          ? client.healthUrl
+          : typeof client.baseUrl === 'string'
+            ? healthUrlFor(client.baseUrl)
+            : undefined;
       if (url === undefined) return { status: 404, body: undefined, code: 'ROUTE_NOT_FOUND' };
-      try {
-        const r = await client.request<unknown>('GET', url, {
-          maxAttempts: 1,
-          timeoutMs,
-          deadlineMs: timeoutMs + 1_000,
-        });
-        return { status: r.status, body: r.data };
-      } catch (err) {
-        return toResponse(err);
-      }
+      return call('GET', url, { maxAttempts: 1, timeoutMs, deadlineMs: timeoutMs + 1_000 });
     },
   };
 }

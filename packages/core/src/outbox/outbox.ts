@@ -434,11 +434,7 @@ class OutboxImpl implements Outbox {
     if (this.#fits(bytes)) return true;
     if (this.#overflow !== 'drop-oldest') return false;
     for (let guard = 0; guard < 1_000_000 && !this.#fits(bytes); guard++) {
-      const u = this.#usageQ.peek();
-      const r = this.#runQ.peek();
-      let victim: OutboxRecord | undefined;
-      if (u && (!r || u.id < r.id)) victim = this.#usageQ.shift();
-      else if (r) victim = this.#runQ.shift();
+      const victim = this.#q(this.#oldestKind()).shift();
       if (!victim) return false; // only aggregates and in-flight records are held
       this.#bytes -= victim.bytes;
       this.#forget(victim.id);
@@ -460,7 +456,7 @@ class OutboxImpl implements Outbox {
         return false;
       }
     }
-    (record.kind === 'usage' ? this.#usageQ : this.#runQ).push(record);
+    this.#q(record.kind).push(record);
     this.#bytes += record.bytes;
     if (this.#store?.durable) {
       this.#pendingPut.push(record);
@@ -609,7 +605,7 @@ class OutboxImpl implements Outbox {
         r.id = this.#nextId++;
         r.attempts = 0;
         put.push(r);
-        (r.kind === 'usage' ? this.#usageQ : this.#runQ).push(r);
+        this.#q(r.kind).push(r);
         this.#bytes += r.bytes;
         this.#counters.replayed++;
       }
@@ -626,11 +622,16 @@ class OutboxImpl implements Outbox {
       if (this.#usageQ.length + this.#runQ.length > 0) this.#scheduleSend();
     } catch (err) {
       this.#loaded = true;
-      this.#lastError = { code: 'STORE_ERROR', status: 0, message: String(err), at: this.#clock.now() };
+      this.#setError('STORE_ERROR', err);
       this.#warnOnce('store-load', 'could not load the durable store; starting empty', {
         error: String(err),
       });
     }
+  }
+
+  /** `lastError` of a local failure (store, configuration): no HTTP status. */
+  #setError(code: string, err: unknown): void {
+    this.#lastError = { code, status: 0, message: String(err), at: this.#clock.now() };
   }
 
   ready(): Promise<void> {
@@ -668,7 +669,7 @@ class OutboxImpl implements Outbox {
         if (put.length > 0 || del.length > 0) await store.append(put, del);
       })
       .catch((err: unknown) => {
-        this.#lastError = { code: 'STORE_ERROR', status: 0, message: String(err), at: this.#clock.now() };
+        this.#setError('STORE_ERROR', err);
         this.#warnOnce('store-write', 'durable store write failed', { error: String(err) });
       });
   }
@@ -690,7 +691,7 @@ class OutboxImpl implements Outbox {
         const records = await unspill(Math.min(room, this.#spilled));
         this.#spilled -= records.length;
         for (const r of records) {
-          (r.kind === 'usage' ? this.#usageQ : this.#runQ).push(r);
+          this.#q(r.kind).push(r);
           this.#bytes += r.bytes;
           this.#pendingPut.push(r);
         }
@@ -722,12 +723,7 @@ class OutboxImpl implements Outbox {
       this.#transport = createClientTransport(client);
     } catch (err) {
       this.#transportFailed = true;
-      this.#lastError = {
-        code: 'CONFIGURATION_ERROR',
-        status: 0,
-        message: String(err),
-        at: this.#clock.now(),
-      };
+      this.#setError('CONFIGURATION_ERROR', err);
       this.#warnOnce('no-client', 'no Drip client (set DRIP_API_KEY); usage dropped', {
         error: err instanceof Error ? err.message : String(err),
       });
@@ -737,6 +733,27 @@ class OutboxImpl implements Outbox {
 
   #queued(): number {
     return this.#usageQ.length + this.#runQ.length;
+  }
+
+  /** The queue of a kind. */
+  #q(kind: Kind): Deque<OutboxRecord> {
+    return kind === 'usage' ? this.#usageQ : this.#runQ;
+  }
+
+  /** The kind of the oldest queued record (`run` when both queues are empty). */
+  #oldestKind(): Kind {
+    const u = this.#usageQ.peek();
+    const r = this.#runQ.peek();
+    return u && (!r || u.id < r.id) ? 'usage' : 'run';
+  }
+
+  /** Drops every queued record (not the in-flight ones) for `reason`. */
+  #dropQueued(reason: DropReason, error?: string): void {
+    for (const r of [...this.#usageQ.drain(), ...this.#runQ.drain()]) {
+      this.#bytes -= r.bytes;
+      this.#forget(r.id);
+      this.#drop(reason, r, error);
+    }
   }
 
   #scheduleSend(): void {
@@ -781,11 +798,8 @@ class OutboxImpl implements Outbox {
   #limit(): number {
     if (this.#state !== 'open') return 1;
     const max = Math.max(1, this.#cfg('maxInFlight'));
-    const u = this.#usageQ.peek();
-    const r = this.#runQ.peek();
-    const kind: Kind = u && (!r || u.id < r.id) ? 'usage' : 'run';
     // A bulk request carries hundreds of records: fewer of them at once keep a small server responsive.
-    return this.#useBulk(kind) ? Math.min(max, Math.max(1, this.#cfg('maxBulkInFlight'))) : max;
+    return this.#useBulk(this.#oldestKind()) ? Math.min(max, Math.max(1, this.#cfg('maxBulkInFlight'))) : max;
   }
 
   #pump(): void {
@@ -796,11 +810,7 @@ class OutboxImpl implements Outbox {
     if (this.#state === 'paused') this.#state = 'probing';
     const transport = this.#getTransport();
     if (!transport) {
-      for (const r of [...this.#usageQ.drain(), ...this.#runQ.drain()]) {
-        this.#bytes -= r.bytes;
-        this.#forget(r.id);
-        this.#drop('no-client', r);
-      }
+      this.#dropQueued('no-client');
       this.#checkIdle();
       return;
     }
@@ -854,10 +864,8 @@ class OutboxImpl implements Outbox {
 
   /** Takes the next batch: one kind, the oldest first, bounded by count and bytes. */
   #take(): OutboxRecord[] {
-    const u = this.#usageQ.peek();
-    const r = this.#runQ.peek();
-    const kind: Kind = u && (!r || u.id < r.id) ? 'usage' : 'run';
-    const q = kind === 'usage' ? this.#usageQ : this.#runQ;
+    const kind = this.#oldestKind();
+    const q = this.#q(kind);
     const bulk = this.#useBulk(kind) && this.#state === 'open';
     const max = bulk ? Math.min(this.#batchLimit, BULK_LIMIT[kind]) : 1;
     const out: OutboxRecord[] = [];
@@ -885,13 +893,14 @@ class OutboxImpl implements Outbox {
     const first = batch[0];
     if (!first) return;
     const timeoutMs = this.#cfg('timeoutMs');
+    // The per-item route; its bulk twin is `<route>/bulk`.
+    const route = first.kind === 'usage' ? '/usage/internal' : '/runs/record';
     const bulk = batch.length > 1 || (this.#useBulk(first.kind) && this.#state === 'open');
     for (const r of batch) r.attempts++;
     this.#counters.requests++;
     if (!bulk) {
-      const path = first.kind === 'usage' ? '/usage/internal' : '/runs/record';
-      const res = await transport.post(path, first.body, { timeoutMs });
-      this.#debug('sent', { path, status: res.status });
+      const res = await transport.post(route, first.body, { timeoutMs });
+      this.#debug('sent', { path: route, status: res.status });
       if (isTransient(res)) {
         this.#requeue([first]);
         this.#failure(res);
@@ -901,7 +910,7 @@ class OutboxImpl implements Outbox {
       this.#settle(first, res.status, res.body, codeOf(res), res);
       return;
     }
-    const path = first.kind === 'usage' ? '/usage/internal/bulk' : '/runs/record/bulk';
+    const path = `${route}/bulk`;
     const payload =
       first.kind === 'usage' ? { events: batch.map((r) => r.body) } : { runs: batch.map((r) => r.body) };
     const res = await transport.post(path, payload, { timeoutMs });
@@ -1116,10 +1125,7 @@ class OutboxImpl implements Outbox {
     this.#sendTimer = undefined;
     this.#windowTimer = undefined;
     if (!result.delivered && !this.#store?.durable) {
-      for (const r of [...this.#usageQ.drain(), ...this.#runQ.drain()]) {
-        this.#bytes -= r.bytes;
-        this.#drop('closed', r, 'not delivered before close() timed out');
-      }
+      this.#dropQueued('closed', 'not delivered before close() timed out');
     }
     unregisterForShutdown(this);
     await this.#storeChain;

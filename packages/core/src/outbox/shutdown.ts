@@ -86,6 +86,16 @@ function flushAll(r: Registry): Promise<void> {
   return r.running;
 }
 
+/** Records queued or in flight in the outboxes of `r`. */
+function pending(r: Registry): number {
+  let n = 0;
+  for (const o of r.outboxes.keys()) {
+    const s = o.stats();
+    n += s.queued + s.inFlight;
+  }
+  return n;
+}
+
 /**
  * @internal Installs the SIGTERM/SIGINT/beforeExit listeners on `p` for the outboxes of `r` (see the
  * re-raising rule at the top of this file).
@@ -120,23 +130,12 @@ export function install(p: ProcessLike, r: Registry): void {
     else p.on(signal, onSignal);
   }
   p.on('beforeExit', () => {
-    if (r.running || r.exitFlushed) return;
-    let pending = 0;
-    for (const o of r.outboxes.keys()) {
-      const s = o.stats();
-      pending += s.queued + s.inFlight;
-    }
-    if (pending === 0) return;
+    if (r.running || r.exitFlushed || pending(r) === 0) return;
     // One attempt per exit: a flush that times out must not keep re-arming `beforeExit` forever. After a
     // complete flush the process may go on (new work was scheduled), so a later exit flushes again.
     r.exitFlushed = true;
     void flushAll(r).then(() => {
-      let left = 0;
-      for (const o of r.outboxes.keys()) {
-        const s = o.stats();
-        left += s.queued + s.inFlight;
-      }
-      if (left === 0) r.exitFlushed = false;
+      if (pending(r) === 0) r.exitFlushed = false;
     });
   });
 }

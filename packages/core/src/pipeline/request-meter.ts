@@ -54,6 +54,7 @@ export function isPromiseLike<T = unknown>(value: unknown): value is PromiseLike
 
 const SKIP: BeginResult = /* @__PURE__ */ Object.freeze({ kind: 'skip' }) as BeginResult;
 const MAX_EVENTS = 100;
+const JSON_TYPE = 'application/json; charset=utf-8';
 /** Metadata keys redacted by default (one pattern: any of these words, any case). */
 const DEFAULT_REDACT = /authorization|cookie|password|secret|token|api[-_]?key/i;
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}/;
@@ -492,6 +493,10 @@ class Begun {
   }
 }
 
+function idle(): Promise<FlushResult> {
+  return Promise.resolve({ delivered: true, remaining: 0 });
+}
+
 function begun<Req>(scope: RequestScope<Req>): BeginResult {
   return new Begun(scope as RequestScope<unknown>);
 }
@@ -812,7 +817,7 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
         kind: 'respond',
         status: 401,
         body: { error: 'A customer is required for this request', code: 'CUSTOMER_REQUIRED' },
-        headers: { 'content-type': 'application/json; charset=utf-8' },
+        headers: { 'content-type': JSON_TYPE },
       };
     }
     if (policy === 'anonymous') return proceed(view, o.anonymousCustomerId ?? 'anonymous', rule);
@@ -847,7 +852,7 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
           kind: 'respond',
           status: d.status,
           body: d.body,
-          headers: { 'content-type': 'application/json; charset=utf-8', ...(d.headers ?? {}) },
+          headers: { 'content-type': JSON_TYPE, ...(d.headers ?? {}) },
         };
       }
     } catch (err) {
@@ -907,13 +912,12 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
         return SKIP;
       }
     },
+    // Without an outbox (no request metered yet) there is nothing to deliver.
     flush(timeoutMs?: number): Promise<FlushResult> {
-      if (!outbox) return Promise.resolve({ delivered: true, remaining: 0 });
-      return outbox.flush(timeoutMs);
+      return outbox ? outbox.flush(timeoutMs) : idle();
     },
     close(timeoutMs?: number): Promise<FlushResult> {
-      if (!outbox) return Promise.resolve({ delivered: true, remaining: 0 });
-      return outbox.close(timeoutMs);
+      return outbox ? outbox.close(timeoutMs) : idle();
     },
     stats(): RequestMeterStats {
       return { ...state.outbox.stats(), pipeline: { ...stats } };

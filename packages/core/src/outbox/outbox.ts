@@ -194,6 +194,8 @@ class OutboxImpl implements Outbox {
   readonly #random: () => number;
   readonly #logger: DripLogger | undefined;
   readonly #store: OutboxStore | undefined;
+  /** `store.durable`, read once (it is readonly). */
+  readonly #durable: boolean;
   readonly #keyFor: (prefix: string) => string;
   readonly #maxRecords: number;
   readonly #maxBytes: number;
@@ -262,13 +264,14 @@ class OutboxImpl implements Outbox {
     this.#random = options.random ?? Math.random;
     this.#logger = options.logger;
     this.#store = options.store;
+    this.#durable = options.store?.durable === true;
     this.#keyFor = options.idempotencyKey ?? generateIdempotencyKey;
     this.#maxRecords = Math.max(1, this.#cfg('maxRecords'));
     this.#maxBytes = Math.max(1024, this.#cfg('maxBytes'));
     this.#bulkBytes = Math.min(this.#cfg('maxBatchBytes'), 1024 * 1024 - 1024);
     this.#batchLimit = Math.max(1, this.#cfg('batchSize'));
     let overflow = options.overflow ?? 'drop-oldest';
-    if (overflow === 'spill' && !(this.#store?.durable && this.#store.spill && this.#store.unspill)) {
+    if (overflow === 'spill' && !(this.#durable && this.#store?.spill && this.#store.unspill)) {
       this.#warnOnce(
         'spill',
         "overflow 'spill' needs a durable store with spill support; using 'drop-oldest'",
@@ -282,8 +285,8 @@ class OutboxImpl implements Outbox {
       : undefined;
     if (options.transport) this.#transport = options.transport;
     else if (options.client) this.#transport = createClientTransport(options.client);
-    this.#loading = this.#store?.durable ? this.#load() : Promise.resolve();
-    if (!this.#store?.durable) this.#loaded = true;
+    this.#loading = this.#durable ? this.#load() : Promise.resolve();
+    if (!this.#durable) this.#loaded = true;
     this.#storeChain = this.#loading;
   }
 
@@ -458,7 +461,7 @@ class OutboxImpl implements Outbox {
     }
     this.#q(record.kind).push(record);
     this.#bytes += record.bytes;
-    if (this.#store?.durable) {
+    if (this.#durable) {
       this.#pendingPut.push(record);
       this.#schedulePersist();
     }
@@ -483,8 +486,7 @@ class OutboxImpl implements Outbox {
 
   #aggregate(body: OutboxUsageBody): boolean {
     const gk = `${body.customerId}\u0000${body.usageType}\u0000${body.units ?? ''}\u0000${body.description ?? ''}\u0000${canonical(body.metadata)}`;
-    const durable = this.#store?.durable === true;
-    const member = durable ? this.#makeRecord('usage', { ...body }) : undefined;
+    const member = this.#durable ? this.#makeRecord('usage', { ...body }) : undefined;
     if (member) member.aggregating = true;
     const bucket = this.#buckets.get(gk);
     if (bucket) {
@@ -529,7 +531,7 @@ class OutboxImpl implements Outbox {
       record.body.idempotencyKey = this.#keyFor('mw');
       record.id = this.#nextId++;
       this.#usageQ.push(record);
-      if (this.#store?.durable) {
+      if (this.#durable) {
         this.#pendingPut.push(record);
         if (members) for (const m of members) this.#pendingDel.push(m);
       }
@@ -639,14 +641,14 @@ class OutboxImpl implements Outbox {
   }
 
   #forget(id: number): void {
-    if (this.#store?.durable) {
+    if (this.#durable) {
       this.#pendingDel.push(id);
       this.#schedulePersist();
     }
   }
 
   #schedulePersist(): void {
-    if (this.#persistScheduled || !this.#store?.durable) return;
+    if (this.#persistScheduled || !this.#durable) return;
     this.#persistScheduled = true;
     // After the caller's synchronous code, never inside it.
     queueMicrotask(() => this.#writeStore());
@@ -1124,7 +1126,7 @@ class OutboxImpl implements Outbox {
     if (this.#windowTimer !== undefined) this.#clock.clearTimeout(this.#windowTimer);
     this.#sendTimer = undefined;
     this.#windowTimer = undefined;
-    if (!result.delivered && !this.#store?.durable) {
+    if (!result.delivered && !this.#durable) {
       this.#dropQueued('closed', 'not delivered before close() timed out');
     }
     unregisterForShutdown(this);
@@ -1145,7 +1147,7 @@ class OutboxImpl implements Outbox {
       if (!r.delivered) {
         this.#warnOnce(
           'shutdown',
-          `${r.remaining} record(s) not delivered at shutdown${this.#store?.durable ? ' (kept in the durable store)' : ''}`,
+          `${r.remaining} record(s) not delivered at shutdown${this.#durable ? ' (kept in the durable store)' : ''}`,
         );
       }
       return r;

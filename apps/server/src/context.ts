@@ -84,6 +84,8 @@ export interface Deps {
   inflight: Map<string, string>;
   /** Wakes the background worker (new deliveries or pending charges). */
   wake(): void;
+  /** Reports rows a request stored, so that the planner's statistics follow the tables' growth. */
+  wrote(rows: number): void;
   /** Forgets cached key lookups (after a revoke or rotation). */
   invalidateAuth(): void;
 }

@@ -12,6 +12,7 @@ import {
   type Logger,
   type ServerSettings,
 } from './context';
+import { createAnalyzer } from './db/analyze';
 import { migrate } from './db/migrate';
 import { openPglite } from './db/pglite-driver';
 import { openPostgres } from './db/pg-driver';
@@ -153,6 +154,9 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   const log = opts.logger ?? createLogger(opts.logLevel ?? 'warn');
   const worker = new Worker();
   const auth = createAuthenticator({ db });
+  const analyzer = createAnalyzer(db, (err) =>
+    log.warn('analyze failed', { error: err instanceof Error ? err.message : String(err) }),
+  );
   const deps: Deps = {
     db,
     settings: { ...DEFAULT_SETTINGS, ...opts.settings },
@@ -160,6 +164,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     version: SERVER_VERSION,
     inflight: new Map(),
     wake: () => worker.wake(),
+    wrote: (rows) => analyzer.wrote(rows),
     invalidateAuth: () => auth.invalidate(),
   };
   const projectId = await defaultProject(db);
@@ -218,6 +223,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
           });
         }
         await worker.stop();
+        await analyzer.idle();
         await db.close();
         log.info('stopped');
       })();

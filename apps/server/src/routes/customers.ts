@@ -115,6 +115,7 @@ export function registerCustomers(api: Hono<AppEnv>, deps: Deps): void {
         return r ?? {};
       });
       if (em.n > 0) deps.wake();
+      deps.wrote(1);
       return send(c, 201, {
         ...customerOut(row),
         provisioningStatus: 'skipped',

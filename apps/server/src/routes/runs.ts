@@ -868,6 +868,7 @@ export function registerRuns(api: Hono<AppEnv>, deps: Deps): void {
         extra: { existingRunId: existing?.id ?? null },
       });
     }
+    deps.wrote(1);
     return send(c, 201, {
       id: row.id,
       customerId: row.customer_id,
@@ -1054,6 +1055,7 @@ export function registerRuns(api: Hono<AppEnv>, deps: Deps): void {
   api.post('/runs/record', async (c) => {
     const body = validate(recordSchema, await readJson(c));
     const out = await recordRun(deps, c.get('auth'), body);
+    deps.wrote(1);
     return send(c, out.status, out.body, out.replayed ? { 'Idempotent-Replayed': 'true' } : {});
   });
 
@@ -1127,6 +1129,7 @@ export function registerRuns(api: Hono<AppEnv>, deps: Deps): void {
         results[r.index] = errorResult(r.index, err);
       }
     }
+    deps.wrote(valid.length);
     let body = '{"results":[';
     for (let i = 0; i < runs.length; i++)
       body += (i === 0 ? '' : ',') + (texts[i] ?? JSON.stringify(results[i] ?? null));

@@ -1,5 +1,5 @@
 // Runs the benchmarks one after another; each writes its own section of BENCHMARKS.md.
-//   pnpm bench                   every benchmark (about 30 minutes on 2 cores)
+//   pnpm bench                   every benchmark (most of an hour on 2 cores: the four HTTP ones take 5-12 minutes each)
 //   pnpm bench pipeline-request  only the named ones (file names under bench/ without .mjs)
 // Build first (`pnpm build`): the benchmarks load the packages' dist folders.
 import { spawnSync } from 'node:child_process';

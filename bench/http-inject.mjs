@@ -28,42 +28,32 @@ const flags = parseFlags(process.argv.slice(2), {
 });
 const log = (...a) => console.error('[http-inject]', ...a);
 
+/** The modes of an app built on bench/lib/app-modes.mjs; `fn` names the adapter's entry function. */
+function adapterModes(fn) {
+  return [
+    { mode: 'bare', label: 'bare' },
+    { mode: 'noop-mw', label: 'a middleware that only calls `next()`, no metering', delivers: false },
+    {
+      mode: 'skip',
+      label: `\`${fn}()\`, scope off, every request unidentified and skipped`,
+      delivers: false,
+    },
+    {
+      mode: 'instant',
+      label: `\`${fn}()\`, scope off, fetch answering at once (no network)`,
+      delivers: false,
+    },
+    { mode: 'no-scope', label: `\`${fn}({ asyncContext: false })\`` },
+    { mode: 'drip', label: `\`${fn}()\`` },
+  ];
+}
+
 const APPS = {
-  express: {
-    script: 'http-express-app.mjs',
-    title: 'Express 5.3.0',
-    modes: [
-      { mode: 'bare', label: 'bare' },
-      { mode: 'noop-mw', label: 'a middleware that only calls `next()`, no metering', delivers: false },
-      {
-        mode: 'skip',
-        label: '`dripMiddleware`, scope off, every request unidentified and skipped',
-        delivers: false,
-      },
-      {
-        mode: 'instant',
-        label: '`dripMiddleware`, scope off, fetch answering at once (no network)',
-        delivers: false,
-      },
-      { mode: 'no-scope', label: '`dripMiddleware({ asyncContext: false })`' },
-      { mode: 'drip', label: '`dripMiddleware()`' },
-    ],
-  },
+  express: { script: 'http-express-app.mjs', title: 'Express 5.3.0', modes: adapterModes('dripMiddleware') },
   hono: {
     script: 'http-hono-app.mjs',
     title: 'Hono 4.13.19 on @hono/node-server 2.1.8',
-    modes: [
-      { mode: 'bare', label: 'bare' },
-      { mode: 'noop-mw', label: 'a middleware that only calls `next()`, no metering', delivers: false },
-      { mode: 'skip', label: '`drip()`, scope off, every request unidentified and skipped', delivers: false },
-      {
-        mode: 'instant',
-        label: '`drip()`, scope off, fetch answering at once (no network)',
-        delivers: false,
-      },
-      { mode: 'no-scope', label: '`drip({ asyncContext: false })`' },
-      { mode: 'drip', label: '`drip()`' },
-    ],
+    modes: adapterModes('drip'),
   },
   nest: {
     script: 'http-nest-app.mjs',

@@ -42,9 +42,8 @@ registerNodeFetch(createNodeFetch());
  * @example
  * ```ts
  * import { createNodeContextStorage, setDripContextStorage } from '@drip/core/node';
- * // Keep a store that is already registered (or found through process.getBuiltinModule) so contexts that
-// are running stay visible.
-if (contextStorage() === undefined) setDripContextStorage(createNodeContextStorage());
+ * // In a test, start from an empty request scope:
+ * setDripContextStorage(createNodeContextStorage());
  * ```
  */
 export function createNodeContextStorage(): DripContextStorage {

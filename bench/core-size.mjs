@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import ts from 'typescript';
 import { benchDir, machine, writeSection } from './core-common.mjs';
 
 const write = !process.argv.includes('--no-write');
@@ -93,6 +94,59 @@ const files = [...allFiles.entries()]
   .map(([file, all]) => ({ file, all: all.min, client: clientFiles.get(file) }))
   .sort((a, b) => (b.client?.min ?? 0) - (a.client?.min ?? 0) || b.all - a.all);
 
+// Floors, not runnable builds: how small the same bundles could get if every property name were one
+// letter (esbuild mangleProps on every property, wire field names included) and, in addition, if every
+// string literal over 12 characters (error messages, warnings, most wire names) were one character. They
+// show how much of the size is names and messages, and how much is code.
+function cutStrings(code) {
+  const file = ts.createSourceFile('bundle.js', code, ts.ScriptTarget.ES2022, true, ts.ScriptKind.JS);
+  const cuts = [];
+  const visit = (node) => {
+    const k = node.kind;
+    const replacement =
+      k === ts.SyntaxKind.StringLiteral
+        ? '"x"'
+        : k === ts.SyntaxKind.NoSubstitutionTemplateLiteral
+          ? '`x`'
+          : k === ts.SyntaxKind.TemplateHead
+            ? '`x${'
+            : k === ts.SyntaxKind.TemplateMiddle
+              ? '}x${'
+              : k === ts.SyntaxKind.TemplateTail
+                ? '}x`'
+                : undefined;
+    if (replacement !== undefined && node.text.length > 12)
+      cuts.push([node.getStart(file), node.getEnd(), replacement]);
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  cuts.sort((a, b) => b[0] - a[0]);
+  let out = code;
+  for (const [from, to, replacement] of cuts) out = out.slice(0, from) + replacement + out.slice(to);
+  return out;
+}
+async function floor(row, contents) {
+  const out = await build({
+    stdin: { contents, resolveDir: benchDir, loader: 'js' },
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    write: false,
+    legalComments: 'none',
+    logLevel: 'silent',
+    mangleProps: /./,
+  });
+  const code = out.outputFiles[0].text;
+  const gz = (text) => gzipSync(text, { level: 9 }).length;
+  return { label: row.label, real: row.gz, names: gz(code), both: gz(cutStrings(code)) };
+}
+const floors = [
+  await floor(rows[0], `export { Drip } from ${JSON.stringify(coreEntry)};`),
+  await floor(rows[2], `export * from ${JSON.stringify(coreEntry)};`),
+];
+
 const kb = (n) => `${(n / 1000).toFixed(1)} kB`;
 const table = [
   '| Bundle | min | min + gzip |',
@@ -107,8 +161,14 @@ const fileTable = [
       `| \`${r.file}\` | ${r.client ? kb(r.client.min) : '—'} | ${r.client ? kb(r.client.gz) : '—'} | ${kb(r.all)} |`,
   ),
 ].join('\n');
+const floorTable = [
+  '| Bundle | min + gzip | every property name one letter | and every string over 12 characters cut |',
+  '| --- | ---: | ---: | ---: |',
+  ...floors.map((f) => `| ${f.label} | ${kb(f.real)} | ${kb(f.names)} | ${kb(f.both)} |`),
+].join('\n');
 console.log(table);
 console.log(fileTable);
+console.log(floorTable);
 
 if (write) {
   writeSection(
@@ -126,6 +186,12 @@ Where the bytes are, per source file (esbuild metafile of the same bundles built
 gzip share of a file is how much the gzipped client-only bundle shrinks when that file's output is cut out;
 gzip shares repeated text across files, so the shares add up to about the total, not exactly:
 
-${fileTable}`,
+${fileTable}
+
+Floors (not runnable builds; min + gzip): the same bundles with every property name shortened to one letter
+(esbuild \`mangleProps\` on every property, the wire's field names included), then also with every string
+literal over 12 characters cut to one character (messages, warnings, most wire names). What is left is code:
+
+${floorTable}`,
   );
 }

@@ -55,7 +55,12 @@ export interface CheckResult {
   readonly ms: number;
 }
 
-/** The file name a snippet gets: the README's directory and the fence's line. */
+/**
+ * The file name a snippet gets: the README's directory and the fence's line.
+ *
+ * @example
+ * snippetFileName(snippet); // 'packages-core-L20.ts' for the block at line 20 of packages/core/README.md
+ */
 export function snippetFileName(snippet: Snippet): string {
   const dir = dirname(snippet.readme).replace(/^\.\/?/, '');
   const slug = (dir === '' || dir === '.' ? basename(snippet.readme, '.md') : dir)

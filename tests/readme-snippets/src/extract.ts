@@ -6,10 +6,20 @@
 /** The info-string languages whose blocks are typechecked, with the file extension each gets. */
 const LANGUAGES: Readonly<Record<string, 'ts' | 'tsx'>> = { ts: 'ts', typescript: 'ts', tsx: 'tsx' };
 
-/** Marker kinds a README may use right above a TypeScript block. */
+/**
+ * Marker kinds a README may use right above a TypeScript block.
+ *
+ * @example
+ * MARKER_KINDS.map((k) => `<!-- snippet-${k}: ... -->`);
+ */
 export const MARKER_KINDS = ['prelude', 'skip', 'module'] as const;
 
-/** One of {@link MARKER_KINDS}. */
+/**
+ * One of {@link MARKER_KINDS}.
+ *
+ * @example
+ * const kind: MarkerKind = 'prelude';
+ */
 export type MarkerKind = (typeof MARKER_KINDS)[number];
 
 /**

@@ -191,6 +191,27 @@ describe.each<Platform>(['express', 'fastify'])('DripInterceptor on %s', (platfo
     api.expectUsage({ customerId: 'cus_anon', meter: 'api_calls', quantity: 1 });
   });
 
+  it('a gate refusal keeps the status, body and headers the pipeline chose; the handler never runs', async () => {
+    const { http, meter } = await start({
+      gate: {
+        check: ({ customerId }) =>
+          customerId === 'cus_broke'
+            ? { allow: false, status: 402, body: { error: 'Top up first' }, headers: { 'retry-after': '60' } }
+            : { allow: true },
+      },
+    });
+    const refused = await http.get('/items/11').set('x-customer', 'cus_broke');
+    expect(refused.status).toBe(402);
+    expect(refused.headers['retry-after']).toBe('60');
+    expect(refused.headers['content-type']).toMatch(/application\/json/);
+    expect(refused.body).toMatchObject({ error: 'Top up first' });
+    const allowed = await http.get('/items/12').set('x-customer', 'cus_fine');
+    expect(allowed.body).toEqual({ id: '12', customer: 'cus_fine' });
+    await meter.flush(5_000);
+    expect(api.totalUsage({ customerId: 'cus_broke' })).toBe(0);
+    api.expectUsage({ customerId: 'cus_fine', meter: 'api_calls', quantity: 1 });
+  });
+
   it('records a request whose client went away as aborted, not billed', async () => {
     const { meter } = await start();
     armGate();

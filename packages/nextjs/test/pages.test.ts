@@ -119,4 +119,21 @@ describe('withDripPages (Pages API routes)', () => {
     const run = api.expectRun({ customerId: 'cus_ab' });
     expect(run.status).toBe('CANCELLED');
   });
+
+  it("answers with the pipeline's status and JSON under the reject policy, without calling the handler", async () => {
+    const opts = options({ unidentified: 'reject' });
+    let called = false;
+    const url = await serve(
+      withDripPages((_req: ApiReq, res: ApiRes) => {
+        called = true;
+        res.status(200).json({ served: true });
+      }, opts),
+      {},
+    );
+    const res = await fetch(`${url}/api/pages/anon`);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('content-type')).toContain('application/json');
+    expect(await res.json()).toMatchObject({ code: 'CUSTOMER_REQUIRED' });
+    expect(called).toBe(false);
+  });
 });

@@ -41,7 +41,8 @@ async function main(argv: string[]): Promise<number> {
   const [command, sub] = positionals;
   if (values.help || !command) {
     console.log(HELP);
-    return command ? 0 : 1;
+    // Asked for help: success. No command at all: a usage error.
+    return values.help ? 0 : 1;
   }
   const databaseUrl = values['database-url'] ?? process.env.DATABASE_URL ?? undefined;
   const dataDir = values.memory ? undefined : (values['data-dir'] ?? '.drip-data');

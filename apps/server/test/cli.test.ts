@@ -73,4 +73,13 @@ describe('drip-server CLI', () => {
     expect(await bad.exit).toBe(1);
     expect(bad.output()).toContain('--port');
   });
+
+  it('--help prints the usage and succeeds; no command prints it and fails', async () => {
+    const help = cli(['--help']);
+    expect(await help.exit).toBe(0);
+    expect(help.output()).toContain('Usage:');
+    const none = cli([]);
+    expect(await none.exit).toBe(1);
+    expect(none.output()).toContain('Usage:');
+  });
 });

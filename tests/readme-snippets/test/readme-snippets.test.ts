@@ -17,13 +17,13 @@ const generatedRoot = join(pkgDir, '.generated');
 // One directory per run, so two runs in the same checkout never overwrite each other's files.
 const runDir = join(generatedRoot, `run-${process.pid}-${Date.now()}`);
 
-/** Every package README, plus the local server's. */
+/** The root README, every package README, and the local server's. */
 function readmePaths(): string[] {
   const packages = readdirSync(join(repoRoot, 'packages'), { withFileTypes: true })
     .filter((d) => d.isDirectory() && existsSync(join(repoRoot, 'packages', d.name, 'README.md')))
     .map((d) => `packages/${d.name}/README.md`)
     .sort();
-  return [...packages, 'apps/server/README.md'];
+  return ['README.md', ...packages, 'apps/server/README.md'];
 }
 
 /** A README with one correct and one deliberately broken block: proves the check can fail. */

@@ -431,6 +431,20 @@ describe.each(versions)('%s', (_label, express) => {
     });
   });
 
+  it('the default customer chain also reads req.auth (express-jwt style) when there is no req.user', async () => {
+    const app = express();
+    app.use((req, _res, next) => {
+      (req as typeof req & { auth?: unknown }).auth = { customerId: 'cus_jwt' };
+      next();
+    });
+    app.use(drip());
+    routes(app);
+    expect((await supertest(app).get('/items/7')).status).toBe(200);
+    await flush();
+    api.expectUsage({ customerId: 'cus_jwt', meter: 'api_calls', quantity: 1, records: 1 });
+    api.expectRun({ customerId: 'cus_jwt', status: 'COMPLETED', count: 1 });
+  });
+
   it('a resolver that throws leaves the response untouched and bills nothing', async () => {
     const app = appWith((a) => {
       a.use(

@@ -37,7 +37,11 @@ if (process.env.BENCH_INJECT) {
   const { runInjected } = await import('./lib/inject.mjs');
   await runInjected(app, {
     served: () => served,
-    flush: async () => (metering ? (await metering.meter.flush(120_000), metering.meter.stats()) : null),
+    flush: async () => {
+      if (!metering) return null;
+      await metering.meter.flush(120_000);
+      return metering.meter.stats();
+    },
   });
 }
 const server = app.listen(0, '127.0.0.1', () => {

@@ -34,7 +34,11 @@ if (process.env.BENCH_INJECT) {
   const { runInjected } = await import('./lib/inject.mjs');
   await runInjected(getRequestListener(app.fetch), {
     served: () => served,
-    flush: async () => (metering ? (await metering.meter.flush(120_000), metering.meter.stats()) : null),
+    flush: async () => {
+      if (!metering) return null;
+      await metering.meter.flush(120_000);
+      return metering.meter.stats();
+    },
   });
 }
 const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => {

@@ -88,7 +88,11 @@ if (process.env.BENCH_INJECT) {
   const { runInjected } = await import('./lib/inject.mjs');
   await runInjected(express, {
     served: () => served,
-    flush: async () => (meter && mode === 'drip' ? (await meter.flush(120_000), meter.stats()) : null),
+    flush: async () => {
+      if (!meter || mode !== 'drip') return null;
+      await meter.flush(120_000);
+      return meter.stats();
+    },
   });
 }
 await app.listen(0, '127.0.0.1');

@@ -94,7 +94,7 @@ describe('webhook signatures (mutation audit)', () => {
   const body = '{"id":"whe_1","type":"webhook.test","createdAt":"2026-01-01T00:00:00.000Z","data":{}}';
   const t = 1_767_225_600;
 
-  it('a v1 value or bare form with extra characters after the right signature is refused (M17)', async () => {
+  it('a v1 value with extra characters after the right signature is refused (M17)', async () => {
     const header = await generateWebhookSignature(body, secret, t);
     const v1 = header.split('v1=')[1] as string;
     expect(await verifyWebhookSignature(body, header, secret, { now: t })).toBe(true);
@@ -144,15 +144,6 @@ describe('request pipeline (mutation audit)', () => {
     expect(api.usage).toHaveLength(1);
     expect(api.runs).toHaveLength(1);
     expect(meter.stats().pipeline).toMatchObject({ skipped: 1, metered: 1 });
-    await meter.close(1_000);
-  });
-
-  it("a route rule's numeric quantity is what is billed (M28)", async () => {
-    const { api, meter } = setup({ routes: { 'POST /render/:id': { meter: 'renders', quantity: 5 } } });
-    const b = await begin(meter.begin(view('POST', '/render/3')));
-    b.handle.finish({ status: 201 });
-    await meter.flush(5_000);
-    api.expectUsage({ customerId: 'cus_p', meter: 'renders', quantity: 5, records: 1 });
     await meter.close(1_000);
   });
 

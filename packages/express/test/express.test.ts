@@ -598,7 +598,11 @@ describe('Express 5 only', () => {
     const got = await supertest(build(true)).get('/async');
     const want = await supertest(build(false)).get('/async');
     expect(got.status).toBe(500);
-    expect(got.text).toBe(want.text);
+    // Express's page shows the error's stack outside production. Its frames are not the adapter's to keep
+    // (async frames depend on who awaited the handler's promise), so compare the page without them.
+    const frames = /<br>(?: &nbsp;)+at [^<]*/g;
+    expect(got.text).toContain('SyntaxError: bad input');
+    expect(got.text.replace(frames, '')).toBe(want.text.replace(frames, ''));
     await metering.meter.close(5_000);
     const run = api.expectRun({ customerId: CUSTOMER, status: 'FAILED', count: 1 });
     expect(run.errorCode).toBe('SyntaxError');

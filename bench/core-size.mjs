@@ -9,9 +9,10 @@ import { benchDir, machine, writeSection } from './core-common.mjs';
 
 const write = !process.argv.includes('--no-write');
 
-async function measure(label, contents, platform) {
-  const out = await build({
-    stdin: { contents, resolveDir: benchDir, loader: 'js' },
+// One esbuild set-up for every bundle below: bundled, minified ESM for es2022, kept in memory.
+function bundle(contents, { resolveDir = benchDir, loader = 'js', platform = 'neutral', ...extra } = {}) {
+  return build({
+    stdin: { contents, resolveDir, loader },
     bundle: true,
     minify: true,
     format: 'esm',
@@ -20,7 +21,12 @@ async function measure(label, contents, platform) {
     write: false,
     legalComments: 'none',
     logLevel: 'silent',
+    ...extra,
   });
+}
+
+async function measure(label, contents, platform) {
+  const out = await bundle(contents, { platform });
   const code = out.outputFiles[0].contents;
   return { label, min: code.length, gz: gzipSync(code, { level: 9 }).length };
 }
@@ -61,17 +67,10 @@ const rows = [
 // each file costs after gzip: how much smaller the gzipped bundle gets when that file's output is cut out
 // (gzip shares repeats across files, so these shares add up to roughly, not exactly, the total).
 async function perFile(contents) {
-  const out = await build({
-    stdin: { contents, resolveDir: join(benchDir, '..', 'packages', 'core', 'src'), loader: 'ts' },
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'neutral',
-    target: 'es2022',
-    write: false,
+  const out = await bundle(contents, {
+    resolveDir: join(benchDir, '..', 'packages', 'core', 'src'),
+    loader: 'ts',
     metafile: true,
-    legalComments: 'none',
-    logLevel: 'silent',
   });
   const text = out.outputFiles[0].contents;
   const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
@@ -126,18 +125,7 @@ function cutStrings(code) {
   return out;
 }
 async function floor(row, contents) {
-  const out = await build({
-    stdin: { contents, resolveDir: benchDir, loader: 'js' },
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'neutral',
-    target: 'es2022',
-    write: false,
-    legalComments: 'none',
-    logLevel: 'silent',
-    mangleProps: /./,
-  });
+  const out = await bundle(contents, { mangleProps: /./ });
   const code = out.outputFiles[0].text;
   const gz = (text) => gzipSync(text, { level: 9 }).length;
   return { label: row.label, real: row.gz, names: gz(code), both: gz(cutStrings(code)) };

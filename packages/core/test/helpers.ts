@@ -1,5 +1,9 @@
+import { createTestDrip } from '@drip/testing';
 import type { Clock } from '../src/clock';
 import { Drip, type DripOptions } from '../src/client';
+import type { RequestMeterOptions } from '../src/pipeline/options';
+import { createRequestMeter, isPromiseLike } from '../src/pipeline/request-meter';
+import type { BeginResult, RequestView } from '../src/pipeline/types';
 
 export interface Captured {
   method: string;
@@ -135,4 +139,45 @@ export function makeClient(
     ...options,
   });
   return { client, calls, clock };
+}
+
+/** The framework request the request-meter tests pass as `raw`. */
+export interface MeterReq {
+  headers: Record<string, string>;
+  user?: unknown;
+}
+
+/** The neutral request view an adapter would build from `req`. */
+export function meterView(
+  method: string,
+  path: string,
+  req: MeterReq,
+  route?: string,
+): RequestView<MeterReq> {
+  return {
+    method,
+    path,
+    route,
+    header: (name) => req.headers[name.toLowerCase()],
+    user: req.user,
+    raw: req,
+  };
+}
+
+/** A request meter over a client of an in-memory Drip API; the outbox flushes at once and installs no hooks. */
+export function setupMeter(options: RequestMeterOptions<MeterReq> = {}) {
+  const api = createTestDrip();
+  const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch });
+  const meter = createRequestMeter<MeterReq>({
+    client,
+    logger: { warn: () => {} },
+    ...options,
+    outbox: { shutdownHooks: false, flushIntervalMs: 1, ...(options.outbox ?? {}) },
+  });
+  return { api, meter };
+}
+
+/** `meter.begin()` answers synchronously unless a gate or resolver is async. */
+export async function resolveBegin(r: BeginResult | Promise<BeginResult>): Promise<BeginResult> {
+  return isPromiseLike(r) ? await r : r;
 }

@@ -2,18 +2,14 @@
  * Tests added by the mutation audit (see MUTATIONS.md): each one fails with a hand-made mutation of the
  * library that the rest of the suite let through. The mutation each test kills is named in its title.
  */
-import { createTestDrip } from '@drip/testing';
 import { describe, expect, it } from 'vitest';
-import { Drip } from '../src/client';
 import { DripRateLimitError } from '../src/errors';
 import { createInstanceId } from '../src/idempotency';
 import { createOutbox } from '../src/outbox/outbox';
 import type { DeliveryResponse, DeliveryTransport, DropInfo, OutboxOptions } from '../src/outbox/types';
-import type { RequestMeterOptions } from '../src/pipeline/options';
-import { createRequestMeter, isPromiseLike } from '../src/pipeline/request-meter';
-import type { BeginResult, RequestView } from '../src/pipeline/types';
+import type { BeginResult } from '../src/pipeline/types';
 import { generateWebhookSignature, verifyWebhookSignature } from '../src/webhooks';
-import { FakeClock, makeClient } from './helpers';
+import { FakeClock, type MeterReq, makeClient, meterView, resolveBegin, setupMeter } from './helpers';
 
 const err = (status: number, code: string, extra: Record<string, unknown> = {}) => ({
   status,
@@ -104,41 +100,19 @@ describe('webhook signatures (mutation audit)', () => {
 });
 
 describe('request pipeline (mutation audit)', () => {
-  interface Req {
-    user: { customerId: string };
-  }
-  const req: Req = { user: { customerId: 'cus_p' } };
-  const view = (method: string, path: string, route?: string): RequestView<Req> => ({
-    method,
-    path,
-    route,
-    header: () => undefined,
-    user: req.user,
-    raw: req,
-  });
-  function setup(options: RequestMeterOptions<Req> = {}) {
-    const api = createTestDrip();
-    const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch });
-    const meter = createRequestMeter<Req>({
-      client,
-      logger: { warn: () => {} },
-      ...options,
-      outbox: { shutdownHooks: false, flushIntervalMs: 1 },
-    });
-    return { api, meter };
-  }
+  const req: MeterReq = { headers: {}, user: { customerId: 'cus_p' } };
   async function begin(r: BeginResult | Promise<BeginResult>) {
-    const b = isPromiseLike(r) ? await r : r;
+    const b = await resolveBegin(r);
     if (b.kind !== 'continue') throw new Error(`expected continue, got ${b.kind}`);
     return b;
   }
 
   it('a skip rule matched only by the route the framework reports at the end bills nothing (M27)', async () => {
-    const { api, meter } = setup({ routes: { 'GET /users/:id': { skip: true } } });
+    const { api, meter } = setupMeter({ routes: { 'GET /users/:id': { skip: true } } });
     // A mounted router: the full path does not match the template; the route arrives with the outcome.
-    const b = await begin(meter.begin(view('GET', '/api/users/7')));
+    const b = await begin(meter.begin(meterView('GET', '/api/users/7', req)));
     b.handle.finish({ status: 200, route: '/users/:id' });
-    const billed = await begin(meter.begin(view('GET', '/api/other/7')));
+    const billed = await begin(meter.begin(meterView('GET', '/api/other/7', req)));
     billed.handle.finish({ status: 200, route: '/other/:id' });
     await meter.flush(5_000);
     expect(api.usage).toHaveLength(1);
@@ -148,8 +122,8 @@ describe('request pipeline (mutation audit)', () => {
   });
 
   it('a handler error with a 2xx status records the run as FAILED with the error (M29)', async () => {
-    const { api, meter } = setup();
-    const b = await begin(meter.begin(view('GET', '/stream')));
+    const { api, meter } = setupMeter();
+    const b = await begin(meter.begin(meterView('GET', '/stream', req)));
     b.handle.finish({ status: 200, error: new RangeError('stream broke') });
     await meter.flush(5_000);
     const run = api.expectRun({ status: 'FAILED', count: 1 });

@@ -1,41 +1,14 @@
 import { createTestDrip } from '@drip/testing';
 import { describe, expect, it, vi } from 'vitest';
+import {
+  type MeterReq as FakeReq,
+  resolveBegin as resolve,
+  setupMeter as setup,
+  meterView as view,
+} from '../../test/helpers';
 import { Drip } from '../client';
-import type { RequestMeterOptions } from './options';
 import { createRequestMeter, isPromiseLike } from './request-meter';
-import type { BeginResult, RequestView } from './types';
-
-interface FakeReq {
-  headers: Record<string, string>;
-  user?: unknown;
-}
-
-function view(method: string, path: string, req: FakeReq, route?: string): RequestView<FakeReq> {
-  return {
-    method,
-    path,
-    route,
-    header: (name) => req.headers[name.toLowerCase()],
-    user: req.user,
-    raw: req,
-  };
-}
-
-function setup(options: RequestMeterOptions<FakeReq> = {}) {
-  const api = createTestDrip();
-  const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch });
-  const meter = createRequestMeter<FakeReq>({
-    client,
-    logger: { warn: () => {} },
-    ...options,
-    outbox: { shutdownHooks: false, flushIntervalMs: 1, ...(options.outbox ?? {}) },
-  });
-  return { api, meter };
-}
-
-async function resolve(r: BeginResult | Promise<BeginResult>): Promise<BeginResult> {
-  return isPromiseLike(r) ? await r : r;
-}
+import type { BeginResult } from './types';
 
 describe('createRequestMeter', () => {
   it('meters a request per customer with one usage record per meter and one run', async () => {

@@ -1,6 +1,6 @@
 // HTTP conventions (spec §2) and billing rules (spec §2.9, §3.3, §3.9) on both back ends.
 import { describe, expect, it } from 'vitest';
-import { BACKENDS, client, type Json, project, useServer } from './helpers';
+import { BACKENDS, client, type Json, project, settleCharge, useServer } from './helpers';
 
 for (const backend of BACKENDS) {
   describe(`HTTP conventions (${backend})`, () => {
@@ -160,15 +160,7 @@ for (const backend of BACKENDS) {
         idempotencyKey: 'r3',
       });
       expect(asyncBig.status).toBe(202);
-      const failed = await (async () => {
-        for (let i = 0; i < 100; i++) {
-          await ctx.srv.runWorker();
-          const c = await p.call('GET', `/charges/${(asyncBig.body.charge as Json).id}`);
-          if (c.body.status !== 'PENDING') return c.body;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-        return undefined;
-      })();
+      const failed = await settleCharge(ctx.srv, p.call, String((asyncBig.body.charge as Json).id));
       expect(failed).toMatchObject({ status: 'FAILED', failureReason: 'INSUFFICIENT_BALANCE' });
       const bal = await p.call('GET', `/customers/${id}/balance`);
       expect(bal.body).toMatchObject({

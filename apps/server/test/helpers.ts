@@ -110,3 +110,21 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * Runs the settlement worker until the charge leaves PENDING (bounded: 100 rounds, 20 ms apart) and returns
+ * the charge as `GET /charges/:id` answers it, or undefined if it is still pending.
+ */
+export async function settleCharge(
+  srv: RunningServer,
+  call: Call,
+  chargeId: string,
+): Promise<Json | undefined> {
+  for (let i = 0; i < 100; i++) {
+    await srv.runWorker();
+    const c = await call('GET', `/charges/${chargeId}`);
+    if (c.body.status !== 'PENDING') return c.body;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return undefined;
+}

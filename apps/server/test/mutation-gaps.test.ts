@@ -7,7 +7,16 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../src/index';
-import { type Backend, BACKENDS, client, freshDatabase, type Json, project, useServer } from './helpers';
+import {
+  type Backend,
+  BACKENDS,
+  client,
+  freshDatabase,
+  type Json,
+  project,
+  settleCharge,
+  useServer,
+} from './helpers';
 
 for (const backend of BACKENDS) {
   describe(`billing boundaries (${backend})`, () => {
@@ -79,13 +88,7 @@ for (const backend of BACKENDS) {
       });
       expect(pending.status).toBe(202);
       const chargeId = String((pending.body.charge as Json).id);
-      let settled: Json | undefined;
-      for (let i = 0; i < 100 && !settled; i++) {
-        await ctx.srv.runWorker();
-        const c = await p.call('GET', `/charges/${chargeId}`);
-        if (c.body.status !== 'PENDING') settled = c.body;
-        else await new Promise((r) => setTimeout(r, 20));
-      }
+      const settled = await settleCharge(ctx.srv, p.call, chargeId);
       expect(settled).toMatchObject({ status: 'CONFIRMED', amountUsdc: '100.000000' });
       expect((await p.call('GET', `/customers/${id}/balance`)).body).toMatchObject({
         balanceUsdc: '0.000000',

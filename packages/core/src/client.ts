@@ -1807,7 +1807,8 @@ export class Drip {
   }
 
   /**
-   * Verifies a webhook signature (several `v1`, several secrets, bare-hex form). Never throws.
+   * Verifies a webhook signature (several `v1`, several secrets, bare-hex form); see
+   * {@link verifyWebhookSignature}. Throws only for a negative or non-finite tolerance.
    *
    * @example
    * ```ts

@@ -4,7 +4,7 @@
  * on Node, Bun, Deno, edge runtimes and browsers.
  */
 
-import { DripError, isRecord } from './errors';
+import { DripError, isRecord, validationError } from './errors';
 
 const encoder = /* @__PURE__ */ new TextEncoder();
 
@@ -48,6 +48,52 @@ async function hmacHex(secret: string, message: Uint8Array): Promise<string> {
   return hex;
 }
 
+/**
+ * Whether `body` starts with `<digits>.`, i.e. has the shape of a timestamped signed message `<t>.<body>`.
+ * The bare form signs the body alone, so for such a body its HMAC equals the `v1` of a `t=<digits>`
+ * signature over the rest: accepting it would let anyone replay a captured timestamped `v1` as a bare
+ * signature, with no time limit. No Drip event body (a JSON object) has this shape.
+ */
+function looksTimestamped(body: Uint8Array): boolean {
+  let i = 0;
+  while (i < body.length && (body[i] as number) >= 0x30 && (body[i] as number) <= 0x39) i++;
+  return i > 0 && body[i] === 0x2e;
+}
+
+/** Default allowed clock difference, seconds (spec §8.2). */
+const DEFAULT_TOLERANCE_SEC = 300;
+
+/**
+ * The options of a verification, checked: a tolerance or clock that is not a finite number (or a negative
+ * tolerance) would switch the replay window off (`x > NaN` is never true), so it is a caller's bug and
+ * throws instead of quietly accepting old signatures.
+ */
+function verifyOptions(tolerance: number | VerifyWebhookOptions | undefined): {
+  toleranceSec: number;
+  now: number;
+} {
+  const opts: VerifyWebhookOptions =
+    typeof tolerance === 'number' || typeof tolerance !== 'object' || tolerance === null
+      ? { toleranceSec: tolerance as number | undefined }
+      : tolerance;
+  const toleranceSec = opts.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
+  if (typeof toleranceSec !== 'number' || !Number.isFinite(toleranceSec) || toleranceSec < 0) {
+    throw validationError([
+      {
+        path: 'toleranceSec',
+        message: `must be a finite number of seconds >= 0 (got ${String(toleranceSec)})`,
+      },
+    ]);
+  }
+  const now = opts.now ?? Math.floor(Date.now() / 1000);
+  if (typeof now !== 'number' || !Number.isFinite(now)) {
+    throw validationError([
+      { path: 'now', message: `must be a finite epoch time in seconds (got ${String(now)})` },
+    ]);
+  }
+  return { toleranceSec, now };
+}
+
 function constantTimeEqual(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;
@@ -88,7 +134,10 @@ export async function generateWebhookSignature(
  * ```
  */
 export interface VerifyWebhookOptions {
-  /** Allowed clock difference in seconds, both directions (default 300). */
+  /**
+   * Allowed clock difference in seconds, both directions (default 300). A negative or non-finite value
+   * throws a `VALIDATION_ERROR`: it cannot switch the replay window off.
+   */
   toleranceSec?: number;
   /** Current time in epoch seconds (default now); for tests. */
   now?: number;
@@ -96,8 +145,11 @@ export interface VerifyWebhookOptions {
 
 /**
  * Verifies a signature header against the raw body. Accepts several `v1` values and several secrets
- * (rotation), and the bare 64-hex form (HMAC of the body alone; no replay protection). Never throws:
- * any parse, tolerance or crypto failure is `false`.
+ * (rotation), and the bare 64-hex form (HMAC of the body alone; no replay protection), except for a body
+ * shaped `<digits>.<rest>`, whose bare HMAC would be a timestamped signature's `v1`: a timestamped
+ * signature is only ever valid with its `t=` and within the tolerance. Any parse, tolerance or crypto
+ * failure is `false`; only invalid options (a negative or non-finite tolerance, a non-finite `now`) throw a
+ * `DripError` `VALIDATION_ERROR`.
  *
  * @example
  * ```ts
@@ -110,14 +162,13 @@ export async function verifyWebhookSignature(
   secret: string | readonly string[],
   tolerance?: number | VerifyWebhookOptions,
 ): Promise<boolean> {
+  const { toleranceSec, now } = verifyOptions(tolerance);
   try {
     if (typeof header !== 'string' || header.trim() === '') return false;
     const secrets = (typeof secret === 'string' ? [secret] : [...secret]).filter(
       (s) => typeof s === 'string' && s.length > 0,
     );
     const body = toBytes(payload);
-    const opts: VerifyWebhookOptions =
-      typeof tolerance === 'number' ? { toleranceSec: tolerance } : (tolerance ?? {});
     let t: string | undefined;
     const v1: string[] = [];
     for (const part of header.split(',')) {
@@ -133,12 +184,11 @@ export async function verifyWebhookSignature(
     if (t === undefined && v1.length === 0) {
       // The bare form: 64 hex characters, the HMAC of the body alone.
       const bare = header.trim().toLowerCase();
-      if (!/^[0-9a-f]{64}$/.test(bare)) return false;
+      if (!/^[0-9a-f]{64}$/.test(bare) || looksTimestamped(body)) return false;
       candidates = [bare];
     } else {
       if (t === undefined || !/^\d+$/.test(t) || v1.length === 0) return false;
-      const now = opts.now ?? Math.floor(Date.now() / 1000);
-      if (Math.abs(now - Number(t)) > (opts.toleranceSec ?? 300)) return false;
+      if (!(Math.abs(now - Number(t)) <= toleranceSec)) return false;
       message = withTimestamp(t, body);
     }
     let match = false;
@@ -256,7 +306,8 @@ export type DripWebhookEvent =
 
 /**
  * Verifies the signature, then parses the body into a typed event. Throws `DripError` 400
- * `INVALID_SIGNATURE` when the signature does not match, or 400 `INVALID_PAYLOAD` when the body is not an event.
+ * `INVALID_SIGNATURE` when the signature does not match, 400 `INVALID_PAYLOAD` when the body is not an
+ * event, or 422 `VALIDATION_ERROR` for a negative or non-finite tolerance.
  *
  * @example
  * ```ts

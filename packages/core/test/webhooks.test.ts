@@ -102,3 +102,61 @@ describe('webhook signatures (spec §8)', () => {
     });
   });
 });
+
+describe('a timestamped signature is valid only in its timestamped form (issue 12)', () => {
+  it('refuses the v1 of a timestamped header replayed as a bare signature over "<t>.<body>"', async () => {
+    const header = await generateWebhookSignature(body, SECRET, T);
+    const v1 = header.split('v1=')[1] as string;
+    // An attacker who saw one delivery sends its v1 alone, with the signed message as the body.
+    expect(await verifyWebhookSignature(`${T}.${body}`, v1, SECRET)).toBe(false);
+    expect(await verifyWebhookSignature(new TextEncoder().encode(`${T}.${body}`), v1, SECRET)).toBe(false);
+    await expect(constructWebhookEvent(`${T}.${body}`, v1, SECRET)).rejects.toMatchObject({
+      code: 'INVALID_SIGNATURE',
+    });
+    // The genuine bare form (HMAC of a JSON body) still verifies.
+    expect(await verifyWebhookSignature(body, hmac(SECRET, body), SECRET)).toBe(true);
+  });
+
+  it('property: no "<digits>.<rest>" body verifies in the bare form', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.nat(), fc.string(), async (t, rest) => {
+        const signed = `${t}.${rest}`;
+        return !(await verifyWebhookSignature(signed, hmac(SECRET, signed), SECRET));
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it.each([Number.NaN, Number.POSITIVE_INFINITY, -1])(
+    'a tolerance of %s is a VALIDATION_ERROR, not a switched-off replay window',
+    async (tolerance) => {
+      const old = await generateWebhookSignature(body, SECRET, T - 10 * 365 * 86_400);
+      for (const call of [
+        () => verifyWebhookSignature(body, old, SECRET, tolerance),
+        () => verifyWebhookSignature(body, old, SECRET, { toleranceSec: tolerance, now: T }),
+        () => constructWebhookEvent(body, old, SECRET, { toleranceSec: tolerance }),
+        () => Drip.verifyWebhookSignature(body, old, SECRET, tolerance),
+      ]) {
+        const err = await call().then(
+          (ok) => ok,
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(DripError);
+        expect(err).toMatchObject({ code: 'VALIDATION_ERROR' });
+      }
+    },
+  );
+
+  it('a non-finite `now` is a VALIDATION_ERROR too', async () => {
+    const header = await generateWebhookSignature(body, SECRET, T);
+    await expect(verifyWebhookSignature(body, header, SECRET, { now: Number.NaN })).rejects.toMatchObject({
+      code: 'VALIDATION_ERROR',
+    });
+  });
+
+  it('a tolerance of 0 still accepts a signature of this very second', async () => {
+    const header = await generateWebhookSignature(body, SECRET, T);
+    expect(await verifyWebhookSignature(body, header, SECRET, { toleranceSec: 0, now: T })).toBe(true);
+    expect(await verifyWebhookSignature(body, header, SECRET, { toleranceSec: 0, now: T + 1 })).toBe(false);
+  });
+});

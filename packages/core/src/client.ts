@@ -21,7 +21,7 @@ import {
 import { type IdempotencyKeyGenerator, createIdempotencyKeyGenerator } from './idempotency';
 import { base64url } from './pipeline/sha256';
 import { detectRuntime, isBrowser, readEnv } from './runtime';
-import { type KeyMode, type KeyType, isAllowed, keyModeOf, keyTypeOf } from './scopes';
+import { type KeyMode, type KeyType, isAllowed, keyModeOf, keyTypeOf, normalizeApiPath } from './scopes';
 import { StreamMeter, type StreamMeterOptions } from './stream-meter';
 import {
   type DripLogger,
@@ -521,7 +521,10 @@ export class Drip {
   /**
    * Advanced, low-level: sends one request through the client's single transport (headers, timeouts,
    * deadline, retries, `Retry-After`, error mapping, `pk_` guard). `path` is relative to the base URL
-   * and must already be encoded. With `maxAttempts: 1` the caller schedules its own retries.
+   * and must already be encoded; it is normalised once ({@link normalizeApiPath}: `//`, `.` and `..`
+   * resolved) and the `pk_` guard judges that normalised path, the one sent. A path that climbs above the
+   * base or that a URL parser would rewrite is a `VALIDATION_ERROR`. With `maxAttempts: 1` the caller
+   * schedules its own retries.
    *
    * @example
    * ```ts
@@ -545,10 +548,13 @@ export class Drip {
     return this.#keys(prefix);
   }
 
-  /** Refuses a secret-only route with a public key before anything is sent (spec §6). */
+  /**
+   * Refuses a secret-only route with a public key before anything is sent (spec §6). `path` is already
+   * normalised ({@link normalizeApiPath}), so the verdict is about the path that is sent.
+   */
   #guard(path: string): void {
-    const bare = path.split('?')[0] as string;
-    if (!isAllowed(this.keyType, bare)) {
+    if (!isAllowed(this.keyType, path)) {
+      const bare = path.split('?')[0] as string;
       throw new DripPermissionError(
         `${bare} needs a secret (sk_) key, not a public (pk_) one`,
         'PUBLIC_KEY_NOT_ALLOWED',
@@ -557,8 +563,9 @@ export class Drip {
   }
 
   async #send<T>(method: string, path: string, options: RequestOptions): Promise<RequestResult<T>> {
-    this.#guard(path);
-    return this.#transport.request<T>(method, path, options);
+    const sent = normalizeApiPath(path, this.baseUrl);
+    this.#guard(sent);
+    return this.#transport.request<T>(method, sent, options);
   }
 
   /** Sends, then checks the response against `fields` (see {@link shaped}). */

@@ -1,5 +1,13 @@
 export { VERSION } from './version';
-export { ROUTE_SCOPES, scopeForPath, keyTypeOf, keyModeOf, isAllowed } from './scopes';
+export {
+  ROUTE_SCOPES,
+  scopeForPath,
+  scopeForSentPath,
+  normalizeApiPath,
+  keyTypeOf,
+  keyModeOf,
+  isAllowed,
+} from './scopes';
 export type { KeyScope, KeyType, KeyMode } from './scopes';
 export { Drip, DEFAULT_BASE_URL, getResponseMeta } from './client';
 export type { DripOptions, WrapApiCallParams, WrapApiCallResult } from './client';

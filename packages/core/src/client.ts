@@ -95,6 +95,7 @@ import {
   assertValid,
   bool,
   check,
+  eventType,
   id,
   idempotencyKey as KEY,
   int,
@@ -364,7 +365,7 @@ const USAGE: Rules = {
   metadata,
 };
 
-const EVENT_TYPE = /* @__PURE__ */ str(100, 1, true);
+const EVENT_TYPE = eventType;
 const OPTIONAL_QUANTITY = /* @__PURE__ */ quantity();
 /** The named fields of a run event; any other field is schema-flexible data (spec §2.4.1). */
 const EVENT: Rules = {

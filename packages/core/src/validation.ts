@@ -9,6 +9,42 @@
 import { type DripErrorDetail, isRecord, validationError } from './errors';
 
 /**
+ * Longest meter (`usageType`) name (spec §2.4).
+ *
+ * @example
+ * ```ts
+ * 'x'.repeat(MAX_METER_LENGTH + 1); // refused by isValidMeterName
+ * ```
+ */
+export const MAX_METER_LENGTH = 100;
+/**
+ * Longest customer id or external customer id, and resource id in general (spec §2.10).
+ *
+ * @example
+ * ```ts
+ * isValidCustomerId('c'.repeat(MAX_ID_LENGTH)); // true
+ * ```
+ */
+export const MAX_ID_LENGTH = 255;
+/**
+ * Longest run event type (`eventType`, spec §3.6).
+ *
+ * @example
+ * ```ts
+ * isValidEventType('llm.call'); // true
+ * ```
+ */
+export const MAX_EVENT_TYPE_LENGTH = 100;
+/**
+ * Longest caller-supplied idempotency key (spec §2.6).
+ *
+ * @example
+ * ```ts
+ * isValidIdempotencyKey('k'.repeat(MAX_IDEMPOTENCY_KEY_LENGTH)); // true
+ * ```
+ */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
+/**
  * Largest quantity the API accepts (spec §2.9).
  *
  * @example
@@ -116,15 +152,7 @@ export function str(max: number, min = 0, required = false): Rule {
  * ```
  */
 export function id(required = true): Rule {
-  return present(required, true, (v) =>
-    typeof v !== 'string'
-      ? 'must be a string'
-      : v.trim().length === 0
-        ? 'must not be empty'
-        : v.length > 255
-          ? 'must be at most 255 characters'
-          : undefined,
-  );
+  return present(required, true, idProblem);
 }
 
 /**
@@ -136,19 +164,7 @@ export function id(required = true): Rule {
  * ```
  */
 export function quantity(required = false): Rule {
-  return present(required, false, (v) =>
-    typeof v !== 'number'
-      ? 'must be a number'
-      : Number.isNaN(v)
-        ? 'must not be NaN'
-        : !Number.isFinite(v)
-          ? 'must be finite'
-          : v < 0
-            ? 'must not be negative'
-            : v > MAX_QUANTITY
-              ? 'must be at most 1e15'
-              : undefined,
-  );
+  return present(required, false, quantityProblem);
 }
 
 /**
@@ -229,13 +245,17 @@ export const bool: Rule = /* @__PURE__ */ present(false, false, (v) =>
  * check([], { meter: 'api calls' }, { meter }); // [{ path: 'meter', ... }]
  * ```
  */
-export const meter: Rule = /* @__PURE__ */ present(true, true, (v) =>
-  typeof v !== 'string'
-    ? 'must be a string'
-    : METER_PATTERN.test(v)
-      ? undefined
-      : 'must be 1-100 of [A-Za-z0-9_.:/-], starting with a letter or digit',
-);
+export const meter: Rule = /* @__PURE__ */ present(true, true, meterNameProblem);
+
+/**
+ * A run event type (1-100 characters); required.
+ *
+ * @example
+ * ```ts
+ * check([], { eventType: '' }, { eventType }); // [{ path: 'eventType', message: 'must not be empty' }]
+ * ```
+ */
+export const eventType: Rule = /* @__PURE__ */ present(true, true, eventTypeProblem);
 
 /**
  * A caller-supplied idempotency key: 1-128 characters, when present.
@@ -245,7 +265,7 @@ export const meter: Rule = /* @__PURE__ */ present(true, true, (v) =>
  * check([], { idempotencyKey: '' }, { idempotencyKey }); // 'must not be empty'
  * ```
  */
-export const idempotencyKey: Rule = /* @__PURE__ */ str(128, 1);
+export const idempotencyKey: Rule = /* @__PURE__ */ str(MAX_IDEMPOTENCY_KEY_LENGTH, 1);
 
 /**
  * `metadata`: a plain JSON object, not circular, no BigInt/functions/symbols, <= 16 KiB, <= 5 levels.
@@ -255,9 +275,7 @@ export const idempotencyKey: Rule = /* @__PURE__ */ str(128, 1);
  * check([], { metadata: { n: 1n } }, { metadata }); // 'n: must not hold a BigInt (not JSON)'
  * ```
  */
-export const metadata: Rule = /* @__PURE__ */ present(false, true, (v) =>
-  jsonObjectProblem(v, MAX_METADATA_BYTES, MAX_METADATA_DEPTH),
-);
+export const metadata: Rule = /* @__PURE__ */ present(false, true, metadataProblem);
 
 /**
  * Runs `rules` on the fields of `input` in order and appends each problem to `out` (paths get `prefix`).
@@ -346,4 +364,223 @@ export function jsonObjectProblem(value: unknown, maxBytes: number, maxDepth: nu
     if (size > maxBytes) return `must be at most ${maxBytes} bytes as JSON (got ${size})`;
   }
   return undefined;
+}
+
+// ------------------------------------------------------------------ single-value validators
+//
+// The one definition of each value rule, for every caller: the client's field rules above are built on
+// them, and the request-metering pipeline and the outbox call them on values an app hands over, so a
+// value the client refuses is refused everywhere (e.g. `req.drip.usage('api calls')`).
+
+/** Throws the `VALIDATION_ERROR` for `problem` at `path`, if any. */
+function assertNoProblem(problem: string | undefined, path: string): void {
+  if (problem !== undefined) throw validationError([{ path, message: problem }]);
+}
+
+/**
+ * Why a value is not a meter name (see {@link METER_PATTERN}), or `undefined` when it is one.
+ *
+ * @example
+ * ```ts
+ * meterNameProblem('api calls'); // 'must be 1-100 of [A-Za-z0-9_.:/-], starting with a letter or digit'
+ * ```
+ */
+export function meterNameProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string') return 'must be a string';
+  return METER_PATTERN.test(value)
+    ? undefined
+    : `must be 1-${MAX_METER_LENGTH} of [A-Za-z0-9_.:/-], starting with a letter or digit`;
+}
+
+/**
+ * Whether a value is an acceptable meter name.
+ *
+ * @example
+ * ```ts
+ * isValidMeterName('llm_tokens'); // true
+ * isValidMeterName('api calls'); // false
+ * ```
+ */
+export function isValidMeterName(value: unknown): value is string {
+  return meterNameProblem(value) === undefined;
+}
+
+/**
+ * Throws a `DripValidationError` (`VALIDATION_ERROR`, detail at `path`) unless `value` is a meter name.
+ *
+ * @example
+ * ```ts
+ * assertMeterName('api calls'); // throws: Invalid meter: must be 1-100 of [A-Za-z0-9_.:/-], ...
+ * ```
+ */
+export function assertMeterName(value: unknown, path = 'meter'): asserts value is string {
+  assertNoProblem(meterNameProblem(value), path);
+}
+
+/**
+ * Why a value is not a quantity (a finite number, 0 <= q <= {@link MAX_QUANTITY}), or `undefined`.
+ *
+ * @example
+ * ```ts
+ * quantityProblem(-1); // 'must not be negative'
+ * ```
+ */
+export function quantityProblem(value: unknown): string | undefined {
+  if (typeof value !== 'number') return 'must be a number';
+  if (Number.isNaN(value)) return 'must not be NaN';
+  if (!Number.isFinite(value)) return 'must be finite';
+  if (value < 0) return 'must not be negative';
+  return value > MAX_QUANTITY ? 'must be at most 1e15' : undefined;
+}
+
+/**
+ * Whether a value is an acceptable quantity.
+ *
+ * @example
+ * ```ts
+ * isValidQuantity(842); // true
+ * isValidQuantity(Number.NaN); // false
+ * ```
+ */
+export function isValidQuantity(value: unknown): value is number {
+  return quantityProblem(value) === undefined;
+}
+
+/**
+ * Throws a `DripValidationError` (`VALIDATION_ERROR`, detail at `path`) unless `value` is a quantity.
+ *
+ * @example
+ * ```ts
+ * assertQuantity(Infinity); // throws: Invalid quantity: must be finite
+ * ```
+ */
+export function assertQuantity(value: unknown, path = 'quantity'): asserts value is number {
+  assertNoProblem(quantityProblem(value), path);
+}
+
+/**
+ * Why a value is not an id (a string of 1-255 characters, not only whitespace), or `undefined`.
+ *
+ * @example
+ * ```ts
+ * idProblem('  '); // 'must not be empty'
+ * ```
+ */
+export function idProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string') return 'must be a string';
+  if (value.trim().length === 0) return 'must not be empty';
+  return value.length > MAX_ID_LENGTH ? `must be at most ${MAX_ID_LENGTH} characters` : undefined;
+}
+
+/**
+ * Whether a value is an acceptable customer id (Drip's or the app's own).
+ *
+ * @example
+ * ```ts
+ * isValidCustomerId('cus_1'); // true
+ * ```
+ */
+export function isValidCustomerId(value: unknown): value is string {
+  return idProblem(value) === undefined;
+}
+
+/**
+ * Throws a `DripValidationError` unless `value` is an acceptable customer id.
+ *
+ * @example
+ * ```ts
+ * assertCustomerId(''); // throws: Invalid customerId: must not be empty
+ * ```
+ */
+export function assertCustomerId(value: unknown, path = 'customerId'): asserts value is string {
+  assertNoProblem(idProblem(value), path);
+}
+
+/**
+ * Why a value is not a run event type (1-100 characters), or `undefined`.
+ *
+ * @example
+ * ```ts
+ * eventTypeProblem(''); // 'must not be empty'
+ * ```
+ */
+export function eventTypeProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string') return 'must be a string';
+  if (value.length === 0) return 'must not be empty';
+  return value.length > MAX_EVENT_TYPE_LENGTH
+    ? `must be at most ${MAX_EVENT_TYPE_LENGTH} characters`
+    : undefined;
+}
+
+/**
+ * Whether a value is an acceptable run event type.
+ *
+ * @example
+ * ```ts
+ * isValidEventType('tool.call'); // true
+ * ```
+ */
+export function isValidEventType(value: unknown): value is string {
+  return eventTypeProblem(value) === undefined;
+}
+
+/**
+ * Throws a `DripValidationError` unless `value` is an acceptable run event type.
+ *
+ * @example
+ * ```ts
+ * assertEventType(''); // throws: Invalid eventType: must not be empty
+ * ```
+ */
+export function assertEventType(value: unknown, path = 'eventType'): asserts value is string {
+  assertNoProblem(eventTypeProblem(value), path);
+}
+
+/**
+ * Whether a value is an acceptable caller-supplied idempotency key (1-128 characters).
+ *
+ * @example
+ * ```ts
+ * isValidIdempotencyKey(''); // false
+ * ```
+ */
+export function isValidIdempotencyKey(value: unknown): value is string {
+  return idempotencyKey(value) === undefined && typeof value === 'string';
+}
+
+/**
+ * Why a value is not acceptable `metadata` (a plain JSON object of at most {@link MAX_METADATA_BYTES} and
+ * {@link MAX_METADATA_DEPTH} levels), or `undefined`.
+ *
+ * @example
+ * ```ts
+ * metadataProblem({ n: 1n }); // 'n: must not hold a BigInt (not JSON)'
+ * ```
+ */
+export function metadataProblem(value: unknown): string | undefined {
+  return jsonObjectProblem(value, MAX_METADATA_BYTES, MAX_METADATA_DEPTH);
+}
+
+/**
+ * Whether a value is acceptable `metadata`.
+ *
+ * @example
+ * ```ts
+ * isValidMetadata({ plan: 'pro' }); // true
+ * ```
+ */
+export function isValidMetadata(value: unknown): value is Record<string, unknown> {
+  return metadataProblem(value) === undefined;
+}
+
+/**
+ * Throws a `DripValidationError` unless `value` is acceptable `metadata`.
+ *
+ * @example
+ * ```ts
+ * assertMetadata([]); // throws: Invalid metadata: must be a JSON object
+ * ```
+ */
+export function assertMetadata(value: unknown, path = 'metadata'): asserts value is Record<string, unknown> {
+  assertNoProblem(metadataProblem(value), path);
 }

@@ -5,7 +5,24 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Drip } from '../src/client';
 import { type DripError, DripValidationError, isDripError } from '../src/errors';
-import { METER_PATTERN } from '../src/validation';
+import {
+  MAX_ID_LENGTH,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_METER_LENGTH,
+  MAX_QUANTITY,
+  METER_PATTERN,
+  assertCustomerId,
+  assertEventType,
+  assertMeterName,
+  assertMetadata,
+  assertQuantity,
+  isValidCustomerId,
+  isValidEventType,
+  isValidIdempotencyKey,
+  isValidMeterName,
+  isValidMetadata,
+  isValidQuantity,
+} from '../src/validation';
 import { BAD_INPUTS } from './bad-inputs';
 import { PK, makeClient } from './helpers';
 
@@ -240,3 +257,100 @@ describe('metadata size limit counts UTF-8 bytes', () => {
     expect(calls).toHaveLength(2);
   });
 });
+
+describe('one validation module for every caller (issue 12)', () => {
+  const anyValue = fc.oneof(
+    fc.string({ maxLength: 120 }),
+    fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.:/ -]{0,105}$/),
+    fc.double(),
+    fc.constantFrom(
+      undefined,
+      null,
+      0,
+      -1,
+      1e15,
+      1e15 + 1,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      'api calls',
+    ),
+  );
+
+  it('the exported validators agree with what the client refuses, field by field', async () => {
+    await fc.assert(
+      fc.asyncProperty(anyValue, anyValue, async (meter, quantity) => {
+        const { client: c, calls } = makeClient([okUsage]);
+        const err = await errorOf(() =>
+          c.trackUsage({ customerId: 'cus_1', meter: meter as string, quantity: quantity as number }),
+        );
+        const problems = (err as DripValidationError | undefined)?.details?.map((d) => d.path) ?? [];
+        expect(problems.includes('meter')).toBe(!isValidMeterName(meter));
+        expect(problems.includes('quantity')).toBe(!isValidQuantity(quantity));
+        expect(calls.length).toBe(err === undefined ? 1 : 0);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('assert* throw a DripValidationError naming the field; a meter with a space is refused', () => {
+    expect(isValidMeterName('api calls')).toBe(false);
+    expect(isValidMeterName('api_calls')).toBe(true);
+    expect(isValidMeterName('x'.repeat(MAX_METER_LENGTH))).toBe(true);
+    expect(isValidMeterName('x'.repeat(MAX_METER_LENGTH + 1))).toBe(false);
+    const e = errorOfSync(() => assertMeterName('api calls'));
+    expect(e).toBeInstanceOf(DripValidationError);
+    expect(e).toMatchObject({ code: 'VALIDATION_ERROR', statusCode: 422 });
+    expect((e as DripValidationError).details[0]).toEqual({
+      path: 'meter',
+      message: 'must be 1-100 of [A-Za-z0-9_.:/-], starting with a letter or digit',
+    });
+    expect((e as Error).message).toBe(
+      'Invalid meter: must be 1-100 of [A-Za-z0-9_.:/-], starting with a letter or digit',
+    );
+    expect(errorOfSync(() => assertQuantity(MAX_QUANTITY + 1, 'usage.quantity'))).toMatchObject({
+      details: [{ path: 'usage.quantity', message: 'must be at most 1e15' }],
+    });
+    expect(errorOfSync(() => assertCustomerId('   '))).toMatchObject({
+      details: [{ path: 'customerId', message: 'must not be empty' }],
+    });
+    expect(errorOfSync(() => assertEventType(''))).toMatchObject({ code: 'VALIDATION_ERROR' });
+    expect(errorOfSync(() => assertMetadata({ n: 1n }))).toMatchObject({
+      details: [{ path: 'metadata', message: 'n: must not hold a BigInt (not JSON)' }],
+    });
+    expect(isValidIdempotencyKey('k'.repeat(MAX_IDEMPOTENCY_KEY_LENGTH + 1))).toBe(false);
+    expect(isValidCustomerId('c'.repeat(MAX_ID_LENGTH))).toBe(true);
+    expect(isValidEventType('llm.call')).toBe(true);
+    expect(isValidMetadata({ plan: 'pro' })).toBe(true);
+    for (const ok of [
+      () => assertMeterName('llm_tokens'),
+      () => assertQuantity(0),
+      () => assertCustomerId('c'),
+    ]) {
+      expect(errorOfSync(ok)).toBeUndefined();
+    }
+  });
+
+  it('the public entry exports the validators the pipeline and adapters need', async () => {
+    const core = await import('../src/index');
+    for (const name of [
+      'isValidMeterName',
+      'assertMeterName',
+      'isValidQuantity',
+      'assertQuantity',
+      'assertCustomerId',
+      'assertMetadata',
+      'assertEventType',
+    ]) {
+      expect(typeof (core as Record<string, unknown>)[name]).toBe('function');
+    }
+  });
+});
+
+function errorOfSync(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}

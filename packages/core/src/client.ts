@@ -217,7 +217,9 @@ const DECIMAL_RE = /^\d+(\.\d{1,6})?$/;
 const BATCH_MAX_ITEMS = 500;
 const BATCH_MAX_BYTES = 512 * 1024;
 const RECORD_RUN_MAX_EVENTS = 100;
-const CALL_OPTION_KEYS = ['signal', 'timeoutMs', 'deadlineMs', 'maxAttempts'] as const;
+/** Per-call option fields that were never event data (dropped from run events, as before `headers`). */
+const RETRY_OPTION_KEYS = ['signal', 'timeoutMs', 'deadlineMs', 'maxAttempts'] as const;
+const CALL_OPTION_KEYS = [...RETRY_OPTION_KEYS, 'headers'] as const;
 
 /**
  * The HTTP status, request id and attempt count of the response a result came from.
@@ -247,16 +249,23 @@ function metaOf(res: RequestResult<unknown>): ResponseMeta {
 
 const seg = (value: unknown) => encodeURIComponent(value as string);
 
-/** The per-call options (`signal`, `timeoutMs`, `deadlineMs`, `maxAttempts`) of a params object. */
+/** The per-call options (`signal`, `timeoutMs`, `deadlineMs`, `maxAttempts`, `headers`) of a params object. */
 function callOptions(o: CallOptions | undefined): RequestOptions {
   return pick(o, CALL_OPTION_KEYS) as RequestOptions;
 }
 
-/** Copies every field except the per-call options (so schema-flexible extra fields pass through). */
-function wireFields(o: object, drop?: string): Record<string, unknown> {
+/**
+ * Copies every field except the per-call options `dropped` (so schema-flexible extra fields pass
+ * through) and the field `drop`.
+ */
+function wireFields(
+  o: object,
+  drop?: string,
+  dropped: readonly string[] = CALL_OPTION_KEYS,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
-    if (v !== undefined && k !== drop && !(CALL_OPTION_KEYS as readonly string[]).includes(k)) out[k] = v;
+    if (v !== undefined && k !== drop && !dropped.includes(k)) out[k] = v;
   }
   return out;
 }
@@ -1337,7 +1346,7 @@ export class Drip {
       }
     }
     check(problems, item, EVENT, prefix);
-    const wire = wireFields(item);
+    const wire = wireFields(item, undefined, RETRY_OPTION_KEYS);
     const extra: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(wire)) {
       if (!Object.hasOwn(EVENT, k) && !Object.hasOwn(BATCH_REFS, k)) extra[k] = v;
@@ -1466,7 +1475,7 @@ export class Drip {
     assertValid(problems);
     const externalRunId = params.externalRunId ?? this.#keys('run');
     const idempotencyKey = params.idempotencyKey ?? this.#keys('rec');
-    const events = list.map((e) => wireFields(e));
+    const events = list.map((e) => wireFields(e, undefined, RETRY_OPTION_KEYS));
     if (events.length > RECORD_RUN_MAX_EVENTS) return this.#recordRunStepwise(params, externalRunId, events);
     const body = { ...wireFields(params, 'events'), events, externalRunId, idempotencyKey };
     try {

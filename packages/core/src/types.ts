@@ -39,6 +39,11 @@ export interface CallOptions {
   deadlineMs?: number | undefined;
   /** Attempts in all (1 = no retries). */
   maxAttempts?: number | undefined;
+  /**
+   * Extra request headers for this call, e.g. an adapter naming itself in `X-Drip-Client` when it calls
+   * the client on an app's behalf.
+   */
+  headers?: Record<string, string> | undefined;
 }
 
 /**

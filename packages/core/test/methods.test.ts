@@ -1305,3 +1305,66 @@ describe('retry-time conflicts resolve to the resource (spec §5.4)', () => {
     await expect(b.client.deleteWebhook('wh_1')).rejects.toMatchObject({ code: 'WEBHOOK_NOT_FOUND' });
   });
 });
+
+describe('the gate checks through the client’s own methods (issue 12)', () => {
+  const gateOptions = {
+    maxAttempts: 1,
+    timeoutMs: 2_000,
+    deadlineMs: 2_500,
+    headers: { 'X-Drip-Client': '@drip/core@0; adapter=@drip/express@0' },
+  };
+
+  it('checkEntitlement, getBalance and getCustomerSpendingCaps take one attempt and extra headers', async () => {
+    const { client, calls } = makeClient([
+      {
+        status: 200,
+        body: { allowed: false, featureKey: 'api_calls', remaining: 0, limit: 10, reason: 'LIMIT_REACHED' },
+      },
+      { status: 200, body: { customerId: 'cus_1', balanceUsdc: '1.000000', availableUsdc: '0.500000' } },
+      { status: 200, body: { caps: [] } },
+    ]);
+    const decision = await client.checkEntitlement({
+      customerId: 'cus_1',
+      featureKey: 'api_calls',
+      ...gateOptions,
+    });
+    expect(decision.allowed).toBe(false);
+    expect((await client.getBalance('cus_1', gateOptions)).availableUsdc).toBe('0.500000');
+    expect((await client.getCustomerSpendingCaps('cus_1', gateOptions)).caps).toEqual([]);
+    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual([
+      'POST /v1/entitlements/check',
+      'GET /v1/customers/cus_1/balance',
+      'GET /v1/customers/cus_1/spending-caps',
+    ]);
+    expect(calls[0]?.body).toEqual({ customerId: 'cus_1', featureKey: 'api_calls', quantity: 1 });
+    for (const call of calls) {
+      expect(call.headers['x-drip-client']).toBe('@drip/core@0; adapter=@drip/express@0');
+    }
+  });
+
+  it('one attempt means one attempt: a 503 is not retried, a 404 is a DripError with statusCode 404', async () => {
+    const { client, calls } = makeClient([
+      { status: 503, body: { error: 'down', code: 'SERVICE_UNAVAILABLE' } },
+      { status: 404, body: { error: 'no customer', code: 'CUSTOMER_NOT_FOUND' } },
+    ]);
+    await expect(
+      client.checkEntitlement({ customerId: 'cus_1', featureKey: 'f', ...gateOptions }),
+    ).rejects.toMatchObject({
+      statusCode: 503,
+    });
+    await expect(
+      client.checkEntitlement({ customerId: 'cus_1', featureKey: 'f', ...gateOptions }),
+    ).rejects.toMatchObject({
+      statusCode: 404,
+      code: 'CUSTOMER_NOT_FOUND',
+    });
+    expect(calls).toHaveLength(2);
+  });
+
+  it('headers are a call option, never event data sent in a body', async () => {
+    const { client, calls } = makeClient([{ status: 200, body: { id: 'cus_1' } }]);
+    await client.getCustomer('cus_1', { headers: { 'X-Extra': '1' } });
+    expect(calls[0]?.headers['x-extra']).toBe('1');
+    expect(calls[0]?.body).toBeUndefined();
+  });
+});

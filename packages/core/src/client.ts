@@ -2,26 +2,18 @@
  * The Drip API v1 client (spec §4). Every method validates its input before sending, goes through the
  * single {@link Transport}, and checks the response fields it relies on (`PARSE_ERROR` otherwise).
  *
- * Most methods are one line: an {@link Endpoint} (route, input rules, fields sent, retry safety, response
- * check) run by one generic executor. Methods with their own logic (usage and charges, run events,
- * `recordRun`, recoveries after a 409 on a retry) are written out.
+ * Most methods are one line: an endpoint of the rule table (`client/rules.ts`: route, input rules, fields
+ * sent, retry safety, response check) run by the executor (`client/executor.ts`). Methods with their own
+ * logic (usage and charges, run events, recoveries after a 409 on a retry) are written out here;
+ * `recordRun` and its §5.5 fallback live in `client/record-run.ts`, list iteration in
+ * `client/pagination.ts`, response checks in `client/response.ts`.
  */
 
 import type { Clock } from './clock';
-import {
-  DripConflictError,
-  DripError,
-  type DripErrorDetail,
-  DripPermissionError,
-  configurationError,
-  isDripError,
-  isRecord,
-  validationError,
-} from './errors';
+import { DripConflictError, type DripErrorDetail, configurationError, isDripError, isRecord } from './errors';
 import { type IdempotencyKeyGenerator, createIdempotencyKeyGenerator } from './idempotency';
-import { base64url } from './pipeline/sha256';
 import { detectRuntime, isBrowser, readEnv } from './runtime';
-import { type KeyMode, type KeyType, isAllowed, keyModeOf, keyTypeOf, normalizeApiPath } from './scopes';
+import { type KeyMode, type KeyType, keyModeOf, keyTypeOf } from './scopes';
 import { StreamMeter, type StreamMeterOptions } from './stream-meter';
 import {
   type DripLogger,
@@ -90,21 +82,13 @@ import type {
 } from './types';
 import {
   type Rule,
-  type Rules,
-  SLUG_PATTERN,
   assertValid,
-  bool,
   check,
-  eventType,
-  id,
   idempotencyKey as KEY,
   int,
-  matches,
   metadata,
   meter,
-  nonNegative,
   oneOf,
-  quantity,
   str,
 } from './validation';
 import { VERSION } from './version';
@@ -116,6 +100,32 @@ import {
   generateWebhookSignature,
   verifyWebhookSignature,
 } from './webhooks';
+
+import { RequestExecutor, callOptions, RETRY_OPTION_KEYS, wireFields } from './client/executor';
+import { findWorkflow, followTimelineCursors, listAllPages, paginateByOffset } from './client/pagination';
+import { recordRun } from './client/record-run';
+import {
+  CHARGE,
+  EVENT_SHAPE,
+  attachMeta,
+  extend,
+  getResponseMeta,
+  parseError,
+  shaped,
+} from './client/response';
+import {
+  BATCH_MAX_BYTES,
+  BATCH_MAX_ITEMS,
+  BATCH_REFS,
+  ENDPOINTS,
+  EVENT,
+  ID,
+  OPTIONAL_QUANTITY,
+  START_RUN,
+  USAGE,
+} from './client/rules';
+
+export { getResponseMeta } from './client/response';
 
 /**
  * The default hosted API base URL.
@@ -211,259 +221,6 @@ export interface WrapApiCallResult<T> {
   idempotencyKey: string;
 }
 
-const RESPONSE_META = /* @__PURE__ */ Symbol.for('drip.response');
-const MONEY_RE = /^-?\d+(\.\d{1,6})?$/;
-const DECIMAL_RE = /^\d+(\.\d{1,6})?$/;
-const BATCH_MAX_ITEMS = 500;
-const BATCH_MAX_BYTES = 512 * 1024;
-const RECORD_RUN_MAX_EVENTS = 100;
-/** Per-call option fields that were never event data (dropped from run events, as before `headers`). */
-const RETRY_OPTION_KEYS = ['signal', 'timeoutMs', 'deadlineMs', 'maxAttempts'] as const;
-const CALL_OPTION_KEYS = [...RETRY_OPTION_KEYS, 'headers'] as const;
-
-/**
- * The HTTP status, request id and attempt count of the response a result came from.
- *
- * @example
- * ```ts
- * const customer = await client.getCustomer('cus_1');
- * getResponseMeta(customer)?.requestId; // 'req_...'
- * ```
- */
-export function getResponseMeta(result: unknown): ResponseMeta | undefined {
-  if (typeof result !== 'object' || result === null) return undefined;
-  return (result as Record<symbol, ResponseMeta | undefined>)[RESPONSE_META];
-}
-
-/** Attaches the response metadata to an object result (non-enumerable, so never serialised). */
-function attachMeta<T>(value: T, meta: ResponseMeta | undefined): T {
-  if (meta && typeof value === 'object' && value !== null && Object.isExtensible(value)) {
-    Object.defineProperty(value, RESPONSE_META, { value: meta, configurable: true });
-  }
-  return value;
-}
-
-function metaOf(res: RequestResult<unknown>): ResponseMeta {
-  return { status: res.status, requestId: res.requestId, attempts: res.attempts };
-}
-
-const seg = (value: unknown) => encodeURIComponent(value as string);
-
-/** The per-call options (`signal`, `timeoutMs`, `deadlineMs`, `maxAttempts`, `headers`) of a params object. */
-function callOptions(o: CallOptions | undefined): RequestOptions {
-  return pick(o, CALL_OPTION_KEYS) as RequestOptions;
-}
-
-/**
- * Copies every field except the per-call options `dropped` (so schema-flexible extra fields pass
- * through) and the field `drop`.
- */
-function wireFields(
-  o: object,
-  drop?: string,
-  dropped: readonly string[] = CALL_OPTION_KEYS,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) {
-    if (v !== undefined && k !== drop && !dropped.includes(k)) out[k] = v;
-  }
-  return out;
-}
-
-/** Response field kinds: `typeof` names, a decimal `money` string, `array`, `object`; `?` when optional. */
-type FieldKind = 'string' | 'string?' | 'boolean' | 'boolean?' | 'money' | 'money?' | 'array' | 'object';
-
-type Fields = Readonly<Record<string, FieldKind>>;
-
-const CUSTOMER: Fields = { id: 'string', isInternal: 'boolean?', status: 'string?' };
-const CHARGE: Fields = { id: 'string', amountUsdc: 'money', status: 'string' };
-const WORKFLOW: Fields = { id: 'string', slug: 'string?', name: 'string?' };
-const WEBHOOK: Fields = { id: 'string', url: 'string' };
-const RUN: Fields = { id: 'string', status: 'string' };
-const API_KEY: Fields = { id: 'string' };
-const API_SECRET: Fields = { id: 'string', secretKey: 'string' };
-const PAGE_OF: Fields = { data: 'array' };
-const EVENT_SHAPE: Fields = { id: 'string', eventType: 'string' };
-
-function parseError(message: string, meta: ResponseMeta, data: unknown): DripError {
-  const err = new DripError(message, meta.status, 'PARSE_ERROR', { body: data }, meta.requestId);
-  err.attempts = meta.attempts;
-  return err;
-}
-
-/**
- * Checks the response fields a method relies on (`PARSE_ERROR` naming the request and the field otherwise),
- * then attaches the metadata.
- */
-function shaped<T>(meta: ResponseMeta, data: unknown, fields: Fields, what: string): T {
-  if (!isRecord(data)) throw parseError(`${what}: response is not a JSON object`, meta, data);
-  for (const [name, kind] of Object.entries(fields)) {
-    const v = data[name];
-    const base = kind.replace('?', '');
-    if (base !== kind && (v === undefined || v === null)) continue;
-    // `string` and `boolean` are `typeof` names.
-    const ok =
-      base === 'money'
-        ? typeof v === 'string' && MONEY_RE.test(v)
-        : base === 'array'
-          ? Array.isArray(v)
-          : base === 'object'
-            ? isRecord(v)
-            : typeof v === base;
-    if (!ok) throw parseError(`${what}: field "${name}" is missing or not a ${base}`, meta, data);
-  }
-  return attachMeta(data as T, meta);
-}
-
-/** `{ ...from, ...extra }` keeping the response metadata of `from`. */
-function extend<T>(from: object, extra: object): T {
-  return attachMeta({ ...from, ...extra } as T, getResponseMeta(from));
-}
-
-/**
- * One endpoint of the table-driven methods, run by `Drip.#run`.
- */
-interface Endpoint {
-  /** `METHOD /path`; each `:name` segment takes the next id argument (checked as an id, URL-encoded). */
-  route: string;
-  /** Rules of the params object, checked after the ids. */
-  rules?: Rules;
-  /** Params fields sent as the body (the query of a GET). Default: the fields of `rules`; no rules, no body. */
-  send?: readonly string[];
-  /** Whether the call may be repeated after an unknown outcome (default: the transport's rule, spec §7.2). */
-  safe?: boolean;
-  /** Fields the result (each item of a list) must have; none: the result is `{ success: true }`. */
-  shape?: Fields;
-  /** List route: the result is a page whose `data` array holds the items. */
-  list?: boolean;
-}
-
-const ID = /* @__PURE__ */ id();
-const OPTIONAL_ID = /* @__PURE__ */ id(false);
-const NAME = /* @__PURE__ */ str(255, 1);
-const TEXT_255 = /* @__PURE__ */ str(255);
-const TEXT_500 = /* @__PURE__ */ str(500);
-const UNITS = /* @__PURE__ */ str(50);
-const ERROR_FIELDS: Rules = {
-  errorMessage: /* @__PURE__ */ str(2000),
-  errorCode: /* @__PURE__ */ str(100),
-};
-const PAGE: Rules = {
-  limit: /* @__PURE__ */ int(1, 100),
-  offset: /* @__PURE__ */ int(0, 2 ** 53 - 1), // Number.MAX_SAFE_INTEGER, written so bundlers see a constant
-};
-const END_STATUSES = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'];
-const END_STATUS = /* @__PURE__ */ oneOf(END_STATUSES, true);
-const SURFACE = /* @__PURE__ */ oneOf(['API', 'RPC', 'WEBHOOK', 'AGENT', 'PIPELINE', 'CUSTOM']);
-
-/** A rule that runs `rule` only when the value is not `undefined` (so `null` is checked). */
-const ifDefined =
-  (rule: Rule): Rule =>
-  (v) =>
-    v === undefined ? undefined : rule(v);
-
-/** `trackUsage`, `charge`, `chargeAsync`, `wrapApiCall`, after the customer reference check. */
-const USAGE: Rules = {
-  customerId: /* @__PURE__ */ ifDefined(ID),
-  externalCustomerId: NAME,
-  meter,
-  quantity: /* @__PURE__ */ quantity(true),
-  idempotencyKey: KEY,
-  units: UNITS,
-  description: TEXT_500,
-  metadata,
-};
-
-const EVENT_TYPE = eventType;
-const OPTIONAL_QUANTITY = /* @__PURE__ */ quantity();
-/** The named fields of a run event; any other field is schema-flexible data (spec §2.4.1). */
-const EVENT: Rules = {
-  eventType: EVENT_TYPE,
-  quantity: OPTIONAL_QUANTITY,
-  units: UNITS,
-  description: TEXT_500,
-  costUnits: nonNegative,
-  costCurrency: /* @__PURE__ */ str(10),
-  correlationId: TEXT_255,
-  parentEventId: OPTIONAL_ID,
-  spanId: /* @__PURE__ */ str(64),
-  metadata,
-  idempotencyKey: KEY,
-};
-/** The checked fields of a `recordRun` event (the others pass through). */
-const RECORD_EVENT: Rules = {
-  eventType: EVENT_TYPE,
-  quantity: OPTIONAL_QUANTITY,
-  units: UNITS,
-  description: TEXT_500,
-  costUnits: nonNegative,
-  metadata,
-};
-/** The references of a batch event item (one of `runId` and `customerId` is required). */
-const BATCH_REFS: Rules = { runId: OPTIONAL_ID, customerId: OPTIONAL_ID, workflowId: OPTIONAL_ID };
-
-const START_RUN: Rules = {
-  customerId: ID,
-  workflowId: ID,
-  externalRunId: NAME,
-  correlationId: TEXT_255,
-  parentRunId: OPTIONAL_ID,
-  metadata,
-};
-
-const URL_RE = /^https?:\/\/[^\s]+$/;
-const URL_TEXT = /* @__PURE__ */ str(2048, 1, true);
-const WEBHOOK_URL: Rule = (v) =>
-  URL_TEXT(v) ?? (URL_RE.test(v as string) ? undefined : 'must be an absolute http(s) URL');
-const WEBHOOK_EVENTS: Rule = (v) =>
-  !Array.isArray(v) || v.length < 1 || v.length > 50
-    ? 'must be an array of 1-50 event types'
-    : v.some((e) => typeof e !== 'string' || e.length === 0)
-      ? 'must hold non-empty strings'
-      : undefined;
-const WEBHOOK_REST: Rules = {
-  description: TEXT_500,
-  isActive: bool,
-  filters: (v) => (v === undefined || v === null || isRecord(v) ? undefined : 'must be an object or null'),
-};
-
-/** A spending cap limit: a number or decimal string in (0, 1e9] with at most 6 decimals. */
-const LIMIT_VALUE: Rule = (v) =>
-  v === undefined || v === null
-    ? 'is required'
-    : (typeof v === 'number' || typeof v === 'string') &&
-        DECIMAL_RE.test(String(v)) &&
-        Number(v) > 0 &&
-        Number(v) <= 1e9
-      ? undefined
-      : 'must be a number or decimal string in (0, 1e9], 6 decimals at most';
-
-function titleCase(slug: string): string {
-  return slug
-    .split(/[-_]+/)
-    .filter(Boolean)
-    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
-    .join(' ');
-}
-
-async function derivedKey(raw: string): Promise<string> {
-  if (raw.length <= 128 && /^[A-Za-z0-9._:-]+$/.test(raw)) return raw;
-  const digest = new Uint8Array(
-    await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(raw)),
-  );
-  return `rec_${base64url(digest)}`;
-}
-
-/**
- * The Drip API v1 client.
- *
- * @example
- * ```ts
- * import { Drip } from '@drip/core';
- * const client = new Drip({ apiKey: process.env.DRIP_API_KEY, baseUrl: 'http://localhost:3001' });
- * await client.trackUsage({ customerId: 'cus_1', meter: 'api_calls', quantity: 1 });
- * ```
- */
 export class Drip {
   /** `secret` for `sk_` keys, `public` for `pk_` keys. */
   readonly keyType: KeyType;
@@ -476,10 +233,12 @@ export class Drip {
   /** Adapter identification, as given in the options. */
   readonly sdk: { adapter?: string | undefined };
   // `#` names: a bundler's minifier shortens them, which it cannot do for TypeScript `private` names.
-  readonly #transport: Transport;
-  readonly #userPolicy: Partial<RetryPolicy>;
-  readonly #keys: IdempotencyKeyGenerator;
-  readonly #meters = new Set<StreamMeter>();
+  /** Builds, guards and sends every request (one path normalisation, one transport). */
+  readonly #executor: RequestExecutor;
+  /** The idempotency key generator: `#nextKey('track')` is the next `track_...` key (spec §5.2). */
+  readonly #nextKey: IdempotencyKeyGenerator;
+  /** StreamMeters not closed yet; `close()` flushes them. */
+  readonly #openStreamMeters = new Set<StreamMeter>();
 
   constructor(options: DripOptions = {}) {
     const apiKey = options.apiKey ?? readEnv('DRIP_API_KEY');
@@ -497,7 +256,7 @@ export class Drip {
       );
     }
     try {
-      this.#keys = createIdempotencyKeyGenerator({
+      this.#nextKey = createIdempotencyKeyGenerator({
         instanceId: options.idempotencyInstanceId,
         factory: options.idempotencyKeyFactory,
       });
@@ -510,20 +269,21 @@ export class Drip {
     this.baseUrl = baseUrl;
     this.sdk = { adapter };
     this.clientHeader = `@drip/core@${VERSION}${adapter ? `; adapter=${adapter}` : ''}; runtime=${detectRuntime()}`;
-    this.#userPolicy = pick(options, Object.keys(DEFAULT_RETRY_POLICY));
-    this.#transport = new Transport({
+    const configuredPolicy: Partial<RetryPolicy> = pick(options, Object.keys(DEFAULT_RETRY_POLICY));
+    const transport = new Transport({
       ...options,
       apiKey,
       baseUrl,
       clientHeader: this.clientHeader,
       sendUserAgent: !isBrowser(),
-      policy: this.#userPolicy,
+      policy: configuredPolicy,
     });
+    this.#executor = new RequestExecutor(transport, configuredPolicy, keyType, baseUrl);
   }
 
   /** The clock the client uses (shared with StreamMeter timers). */
   get clock(): Clock {
-    return this.#transport.clock;
+    return this.#executor.transport.clock;
   }
 
   // ---------------------------------------------------------------- low level
@@ -543,7 +303,7 @@ export class Drip {
    * ```
    */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<RequestResult<T>> {
-    return this.#send<T>(method, path, options);
+    return this.#executor.send<T>(method, path, options);
   }
 
   /**
@@ -555,94 +315,7 @@ export class Drip {
    * ```
    */
   nextIdempotencyKey(prefix: string): string {
-    return this.#keys(prefix);
-  }
-
-  /**
-   * Refuses a secret-only route with a public key before anything is sent (spec §6). `path` is already
-   * normalised ({@link normalizeApiPath}), so the verdict is about the path that is sent.
-   */
-  #guard(path: string): void {
-    if (!isAllowed(this.keyType, path)) {
-      const bare = path.split('?')[0] as string;
-      throw new DripPermissionError(
-        `${bare} needs a secret (sk_) key, not a public (pk_) one`,
-        'PUBLIC_KEY_NOT_ALLOWED',
-      );
-    }
-  }
-
-  async #send<T>(method: string, path: string, options: RequestOptions): Promise<RequestResult<T>> {
-    const sent = normalizeApiPath(path, this.baseUrl);
-    this.#guard(sent);
-    return this.#transport.request<T>(method, sent, options);
-  }
-
-  /** Sends, then checks the response against `fields` (see {@link shaped}). */
-  async #json<T>(method: string, path: string, options: RequestOptions, fields: Fields): Promise<T> {
-    const res = await this.#send<unknown>(method, path, options);
-    return shaped<T>(metaOf(res), res.data, fields, `${method} ${path}`);
-  }
-
-  /**
-   * The generic executor of the table-driven methods: checks the id arguments and the params (after any
-   * `problems` the method found itself), sends the route with the params' call options, then checks the
-   * response (each item of a list page).
-   */
-  async #run<T>(
-    e: Endpoint,
-    ids: readonly unknown[],
-    params?: object,
-    problems: DripErrorDetail[] = [],
-  ): Promise<T> {
-    const [method, template] = e.route.split(' ') as [string, string];
-    let i = 0;
-    const path = template.replace(/:(\w+)/g, (_, name: string) => {
-      const value = ids[i++];
-      const message = ID(value);
-      if (message) problems.push({ path: name, message });
-      return seg(value);
-    });
-    if (e.rules) check(problems, params, e.rules);
-    assertValid(problems);
-    const fields = e.send || e.rules ? pick(params, e.send ?? Object.keys(e.rules ?? {})) : undefined;
-    const options: RequestOptions = { ...callOptions(params), retrySafe: e.safe };
-    if (method === 'GET') options.query = fields;
-    else options.body = fields;
-    if (!e.shape) {
-      return attachMeta({ success: true }, metaOf(await this.#send(method, path, options))) as T;
-    }
-    if (!e.list) return this.#json<T>(method, path, options, e.shape);
-    const page = await this.#json<Record<string, unknown>>(method, path, options, PAGE_OF);
-    const meta = getResponseMeta(page) as ResponseMeta;
-    const data = (page.data as unknown[]).map((item, n) =>
-      shaped(meta, item, e.shape as Fields, `${method} ${path}: data.${n}`),
-    );
-    const out: ListResult<unknown> = {
-      data,
-      count: typeof page.count === 'number' ? page.count : data.length,
-    };
-    if (typeof page.hasMore === 'boolean') out.hasMore = page.hasMore;
-    return attachMeta(out as T, meta);
-  }
-
-  /** A `DELETE`: a 404 on a retry attempt means an earlier attempt already deleted it. */
-  async #delete(route: string, ids: readonly string[], options?: CallOptions): Promise<{ success: true }> {
-    try {
-      return await this.#run({ route }, ids, options);
-    } catch (err) {
-      if (isDripError(err) && err.statusCode === 404 && err.attempts > 1) return { success: true };
-      throw err;
-    }
-  }
-
-  #usagePolicy(o: RequestOptions): RequestOptions {
-    // POST /usage waits for settlement on hosted Drip: longer defaults unless the caller or client set them.
-    return {
-      ...o,
-      timeoutMs: o.timeoutMs ?? this.#userPolicy.timeoutMs ?? 30_000,
-      deadlineMs: o.deadlineMs ?? this.#userPolicy.deadlineMs ?? 90_000,
-    };
+    return this.#nextKey(prefix);
   }
 
   // ---------------------------------------------------------------- health
@@ -656,12 +329,12 @@ export class Drip {
    * ```
    */
   async ping(options?: CallOptions): Promise<PingResult> {
-    const clock = this.#transport.clock;
+    const clock = this.#executor.transport.clock;
     const started = clock.now();
     let status: number;
     let body: unknown;
     try {
-      const res = await this.#transport.request<unknown>('GET', healthUrlFor(this.baseUrl), {
+      const res = await this.#executor.transport.request<unknown>('GET', healthUrlFor(this.baseUrl), {
         ...callOptions(options),
         maxAttempts: 1,
       });
@@ -698,26 +371,7 @@ export class Drip {
         ? [{ path: 'externalCustomerId', message: 'externalCustomerId or onchainAddress is required' }]
         : [];
     try {
-      return await this.#run(
-        {
-          route: 'POST /customers',
-          rules: {
-            externalCustomerId: NAME,
-            onchainAddress: matches(/^0x[a-fA-F0-9]{40}$/, 'must match ^0x[a-fA-F0-9]{40}$'),
-            email: matches(
-              /^(?=.{1,320}$)[^\s@]+@[^\s@]+\.[^\s@]+$/,
-              'must be an email address (320 characters at most)',
-            ),
-            isInternal: bool,
-            metadata,
-          },
-          safe: true,
-          shape: CUSTOMER,
-        },
-        [],
-        params,
-        problems,
-      );
+      return await this.#executor.callEndpoint(ENDPOINTS.createCustomer, [], params, problems);
     } catch (err) {
       // §5.4: a 409 on a retry means our own earlier attempt created it.
       if (err instanceof DripConflictError && err.attempts > 1 && err.existingId) {
@@ -736,7 +390,7 @@ export class Drip {
    * ```
    */
   getCustomer(customerId: string, options?: CallOptions): Promise<Customer> {
-    return this.#run({ route: 'GET /customers/:customerId', shape: CUSTOMER }, [customerId], options);
+    return this.#executor.callEndpoint(ENDPOINTS.getCustomer, [customerId], options);
   }
 
   /**
@@ -748,17 +402,7 @@ export class Drip {
    * ```
    */
   listCustomers(options: ListCustomersOptions = {}): Promise<ListResult<Customer>> {
-    return this.#run(
-      {
-        route: 'GET /customers',
-        rules: { ...PAGE, status: oneOf(['ACTIVE', 'LOW_BALANCE', 'PAUSED']), isInternal: bool },
-        send: ['limit', 'offset', 'status', 'isInternal', 'externalCustomerId', 'onchainAddress'],
-        list: true,
-        shape: CUSTOMER,
-      },
-      [],
-      options,
-    );
+    return this.#executor.callEndpoint(ENDPOINTS.listCustomers, [], options);
   }
 
   /**
@@ -770,7 +414,7 @@ export class Drip {
    * ```
    */
   listAllCustomers(options: Omit<ListCustomersOptions, 'offset'> = {}): AsyncIterable<Customer> {
-    return this.#all(this.listCustomers, options, 100);
+    return listAllPages((o) => this.listCustomers(o), options, 100);
   }
 
   /**
@@ -817,19 +461,7 @@ export class Drip {
    * ```
    */
   getBalance(customerId: string, options?: CallOptions): Promise<Balance> {
-    return this.#run(
-      {
-        route: 'GET /customers/:customerId/balance',
-        shape: {
-          customerId: 'string',
-          balanceUsdc: 'money',
-          pendingChargesUsdc: 'money?',
-          availableUsdc: 'money?',
-        },
-      },
-      [customerId],
-      options,
-    );
+    return this.#executor.callEndpoint(ENDPOINTS.getBalance, [customerId], options);
   }
 
   // ---------------------------------------------------------------- usage and charges
@@ -850,7 +482,7 @@ export class Drip {
       units: p.units,
       description: p.description,
       metadata: p.metadata,
-      idempotencyKey: p.idempotencyKey ?? this.#keys(prefix),
+      idempotencyKey: p.idempotencyKey ?? this.#nextKey(prefix),
     }) as Record<string, unknown> & { idempotencyKey: string };
   }
 
@@ -866,7 +498,7 @@ export class Drip {
   async trackUsage(params: TrackUsageParams): Promise<TrackUsageResult> {
     const batch = params.mode === 'batch';
     const body = this.#usageBody(params, 'track', check([], params, { mode: oneOf(['sync', 'batch']) }));
-    const data = await this.#json<TrackUsageResult>(
+    const data = await this.#executor.sendChecked<TrackUsageResult>(
       'POST',
       batch ? '/usage/internal/batch' : '/usage/internal',
       { ...callOptions(params), body },
@@ -889,7 +521,11 @@ export class Drip {
    * ```
    */
   async charge(params: ChargeParams): Promise<ChargeResult> {
-    return this.#postCharge('/usage', this.#usageBody(params, 'chg'), this.#usagePolicy(callOptions(params)));
+    return this.#postCharge(
+      '/usage',
+      this.#usageBody(params, 'chg'),
+      this.#executor.usagePolicy(callOptions(params)),
+    );
   }
 
   /**
@@ -910,7 +546,7 @@ export class Drip {
     body: Record<string, unknown> & { idempotencyKey: string },
     o: RequestOptions,
   ): Promise<ChargeResult> {
-    const data = await this.#json<Record<string, unknown>>(
+    const data = await this.#executor.sendChecked<Record<string, unknown>>(
       'POST',
       path,
       { ...o, body },
@@ -938,7 +574,7 @@ export class Drip {
    * ```
    */
   getCharge(chargeId: string, options?: CallOptions): Promise<Charge> {
-    return this.#run({ route: 'GET /charges/:chargeId', shape: CHARGE }, [chargeId], options);
+    return this.#executor.callEndpoint(ENDPOINTS.getCharge, [chargeId], options);
   }
 
   /**
@@ -950,27 +586,7 @@ export class Drip {
    * ```
    */
   listCharges(options: ListChargesOptions = {}): Promise<ListResult<Charge>> {
-    return this.#run(
-      {
-        route: 'GET /charges',
-        rules: {
-          ...PAGE,
-          status: oneOf([
-            'PENDING',
-            'PENDING_SETTLEMENT',
-            'CONFIRMED',
-            'FAILED',
-            'REFUNDED',
-            'REFUND_PENDING',
-          ]),
-        },
-        send: ['customerId', 'status', 'limit', 'offset'],
-        list: true,
-        shape: CHARGE,
-      },
-      [],
-      options,
-    );
+    return this.#executor.callEndpoint(ENDPOINTS.listCharges, [], options);
   }
 
   /**
@@ -982,7 +598,7 @@ export class Drip {
    * ```
    */
   listAllCharges(options: Omit<ListChargesOptions, 'offset'> = {}): AsyncIterable<Charge> {
-    return this.#all(this.listCharges, options, 100);
+    return listAllPages((o) => this.listCharges(o), options, 100);
   }
 
   /**
@@ -1001,14 +617,14 @@ export class Drip {
     assertValid(
       check([], params, { customerId: ID, meter, idempotencyKey: KEY, metadata, call: fn, extractUsage: fn }),
     );
-    const idempotencyKey = params.idempotencyKey ?? this.#keys('wrap');
+    const idempotencyKey = params.idempotencyKey ?? this.#nextKey('wrap');
     const result = await params.call();
     const quantity = params.extractUsage(result);
     const r = params.retryOptions ?? {};
     const charge = await this.#postCharge(
       '/usage',
       this.#usageBody({ ...params, quantity, idempotencyKey }, 'wrap'),
-      this.#usagePolicy({
+      this.#executor.usagePolicy({
         ...callOptions(params),
         maxAttempts: params.maxAttempts ?? r.maxAttempts,
         timeoutMs: params.timeoutMs ?? r.timeoutMs,
@@ -1040,15 +656,15 @@ export class Drip {
         flushIntervalMs: int(1, 2_147_483_647),
       }),
     );
-    const meters = this.#meters;
+    const meters = this.#openStreamMeters;
     const streamMeter = new StreamMeter(options, {
       clock: this.clock,
-      nextKey: () => this.#keys('stream'),
+      nextKey: () => this.#nextKey('stream'),
       send: (body, signal) =>
         this.#postCharge(
           '/usage',
           body as Record<string, unknown> & { idempotencyKey: string },
-          this.#usagePolicy({ signal }),
+          this.#executor.usagePolicy({ signal }),
         ),
       onClosed: (m) => meters.delete(m),
     });
@@ -1065,7 +681,7 @@ export class Drip {
    * ```
    */
   async close(): Promise<void> {
-    const results = await Promise.allSettled([...this.#meters].map((m) => m.close()));
+    const results = await Promise.allSettled([...this.#openStreamMeters].map((m) => m.close()));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
@@ -1082,49 +698,14 @@ export class Drip {
    */
   async createWorkflow(params: CreateWorkflowParams): Promise<Workflow> {
     try {
-      return await this.#run(
-        {
-          route: 'POST /workflows',
-          rules: {
-            name: str(255, 1, true),
-            slug: (v) =>
-              typeof v === 'string' && SLUG_PATTERN.test(v)
-                ? undefined
-                : 'must be 1-100 characters of [a-z0-9_-]',
-            productSurface: SURFACE,
-            chain: oneOf([
-              'ETHEREUM',
-              'SOLANA',
-              'POLYGON',
-              'ARBITRUM',
-              'OPTIMISM',
-              'BASE',
-              'AVALANCHE',
-              'BSC',
-            ]),
-            description: str(1000),
-            metadata,
-          },
-          safe: true,
-          shape: WORKFLOW,
-        },
-        [],
-        params,
-      );
+      return await this.#executor.callEndpoint(ENDPOINTS.createWorkflow, [], params);
     } catch (err) {
       if (err instanceof DripConflictError && err.attempts > 1 && err.code === 'DUPLICATE_WORKFLOW') {
-        const found = await this.#findWorkflow(params.slug, params);
+        const found = await findWorkflow(this, params.slug, params);
         if (found) return found;
       }
       throw err;
     }
-  }
-
-  async #findWorkflow(idOrSlug: string, options?: CallOptions): Promise<Workflow | undefined> {
-    for await (const w of this.listAllWorkflows(callOptions(options))) {
-      if (w.id === idOrSlug || w.slug === idOrSlug) return w;
-    }
-    return undefined;
   }
 
   /**
@@ -1136,16 +717,7 @@ export class Drip {
    * ```
    */
   listWorkflows(options: ListWorkflowsOptions = {}): Promise<ListResult<Workflow>> {
-    return this.#run(
-      {
-        route: 'GET /workflows',
-        rules: { ...PAGE, productSurface: SURFACE, isActive: bool },
-        list: true,
-        shape: WORKFLOW,
-      },
-      [],
-      options,
-    );
+    return this.#executor.callEndpoint(ENDPOINTS.listWorkflows, [], options);
   }
 
   /**
@@ -1157,7 +729,7 @@ export class Drip {
    * ```
    */
   listAllWorkflows(options: Omit<ListWorkflowsOptions, 'offset'> = {}): AsyncIterable<Workflow> {
-    return this.#all(this.listWorkflows, options, 50);
+    return listAllPages((o) => this.listWorkflows(o), options, 50);
   }
 
   // ---------------------------------------------------------------- runs
@@ -1173,13 +745,12 @@ export class Drip {
    */
   async startRun(params: StartRunParams): Promise<RunStarted> {
     assertValid(check([], params, START_RUN));
-    const externalRunId = params.externalRunId ?? this.#keys('run');
+    const externalRunId = params.externalRunId ?? this.#nextKey('run');
     try {
-      const run = await this.#run<RunStarted>(
-        { route: 'POST /runs', send: Object.keys(START_RUN), safe: true, shape: RUN },
-        [],
-        { ...params, externalRunId },
-      );
+      const run = await this.#executor.callEndpoint<RunStarted>(ENDPOINTS.startRun, [], {
+        ...params,
+        externalRunId,
+      });
       return extend(run, { externalRunId });
     } catch (err) {
       if (
@@ -1213,15 +784,7 @@ export class Drip {
    * ```
    */
   endRun(runId: string, params: EndRunParams): Promise<RunEnded> {
-    return this.#run(
-      {
-        route: 'PATCH /runs/:runId',
-        rules: { status: END_STATUS, ...ERROR_FIELDS, metadata },
-        shape: RUN,
-      },
-      [runId],
-      params,
-    );
+    return this.#executor.callEndpoint(ENDPOINTS.endRun, [runId], params);
   }
 
   /**
@@ -1233,7 +796,7 @@ export class Drip {
    * ```
    */
   getRun(runId: string, options?: CallOptions): Promise<RunDetails> {
-    return this.#run({ route: 'GET /runs/:runId', shape: RUN }, [runId], options);
+    return this.#executor.callEndpoint(ENDPOINTS.getRun, [runId], options);
   }
 
   /**
@@ -1245,17 +808,7 @@ export class Drip {
    * ```
    */
   listRuns(options: ListRunsOptions = {}): Promise<ListResult<RunSummary>> {
-    return this.#run(
-      {
-        route: 'GET /runs',
-        rules: { ...PAGE, status: oneOf(['PENDING', 'RUNNING', ...END_STATUSES]) },
-        send: ['customerId', 'workflowId', 'status', 'from', 'to', 'limit', 'offset'],
-        list: true,
-        shape: RUN,
-      },
-      [],
-      options,
-    );
+    return this.#executor.callEndpoint(ENDPOINTS.listRuns, [], options);
   }
 
   /**
@@ -1267,7 +820,7 @@ export class Drip {
    * ```
    */
   listAllRuns(options: Omit<ListRunsOptions, 'offset'> = {}): AsyncIterable<RunSummary> {
-    return this.#all(this.listRuns, options, 50);
+    return listAllPages((o) => this.listRuns(o), options, 50);
   }
 
   /**
@@ -1279,13 +832,8 @@ export class Drip {
    * ```
    */
   async getRunTimeline(runId: string, options: TimelineOptions = {}): Promise<RunTimeline> {
-    const d = await this.#run<Record<string, unknown>>(
-      {
-        route: 'GET /runs/:runId/timeline',
-        rules: { limit: int(1, 500), includeAnomalies: bool, collapseRetries: bool },
-        send: ['limit', 'cursor', 'includeAnomalies', 'collapseRetries'],
-        shape: { events: 'array' },
-      },
+    const d = await this.#executor.callEndpoint<Record<string, unknown>>(
+      ENDPOINTS.getRunTimeline,
       [runId],
       options,
     );
@@ -1310,25 +858,7 @@ export class Drip {
     runId: string,
     options: Omit<TimelineOptions, 'cursor'> = {},
   ): AsyncIterable<TimelineEvent> {
-    const self = this;
-    return {
-      async *[Symbol.asyncIterator]() {
-        const seen = new Set<string>();
-        const cursors = new Set<string>();
-        let cursor: string | undefined;
-        for (;;) {
-          const page = await self.getRunTimeline(runId, { ...options, cursor });
-          for (const ev of page.events) {
-            if (seen.has(ev.id)) continue;
-            seen.add(ev.id);
-            yield ev;
-          }
-          if (!page.hasMore || !page.nextCursor || cursors.has(page.nextCursor)) return;
-          cursors.add(page.nextCursor);
-          cursor = page.nextCursor;
-        }
-      },
-    };
+    return followTimelineCursors((cursor) => this.getRunTimeline(runId, { ...options, cursor }));
   }
 
   // ---------------------------------------------------------------- run events
@@ -1337,7 +867,7 @@ export class Drip {
    * Checks one run event (`prefix` is its path, e.g. `events.3.`) and returns its wire form with an
    * idempotency key. Fields beyond the named ones pass through, checked as JSON like metadata.
    */
-  #event(item: Record<string, unknown>, problems: DripErrorDetail[], prefix: string, inBatch: boolean) {
+  #checkEvent(item: Record<string, unknown>, problems: DripErrorDetail[], prefix: string, inBatch: boolean) {
     if (!inBatch) check(problems, item, { runId: ID }, prefix);
     else {
       check(problems, item, BATCH_REFS, prefix);
@@ -1368,10 +898,10 @@ export class Drip {
    */
   async emitEvent(params: EmitEventParams, options?: CallOptions): Promise<EmitEventResult> {
     const problems: DripErrorDetail[] = [];
-    const body = this.#event(params as Record<string, unknown>, problems, '', false);
+    const body = this.#checkEvent(params as Record<string, unknown>, problems, '', false);
     assertValid(problems);
-    body.idempotencyKey ??= this.#keys('evt');
-    const d = await this.#json<EmitEventResult>(
+    body.idempotencyKey ??= this.#nextKey('evt');
+    const d = await this.#executor.sendChecked<EmitEventResult>(
       'POST',
       '/run-events',
       { ...callOptions(options), body },
@@ -1396,10 +926,10 @@ export class Drip {
     if (!Array.isArray(events)) problems.push({ path: 'events', message: 'must be an array' });
     else if (events.length === 0) problems.push({ path: 'events', message: 'must not be empty' });
     const items = Array.isArray(events)
-      ? events.map((e, i) => this.#event(e as Record<string, unknown>, problems, `events.${i}.`, true))
+      ? events.map((e, i) => this.#checkEvent(e as Record<string, unknown>, problems, `events.${i}.`, true))
       : [];
     assertValid(problems);
-    for (const item of items) item.idempotencyKey ??= this.#keys('evt');
+    for (const item of items) item.idempotencyKey ??= this.#nextKey('evt');
     const chunks: Record<string, unknown>[][] = [];
     let current: Record<string, unknown>[] = [];
     let bytes = 0;
@@ -1418,7 +948,7 @@ export class Drip {
     const merged: BatchEventResult = { success: true, created: 0, duplicates: 0, skipped: 0, events: [] };
     let meta: ResponseMeta | undefined;
     for (const chunk of chunks) {
-      const d = await this.#json<BatchEventResult>(
+      const d = await this.#executor.sendChecked<BatchEventResult>(
         'POST',
         '/run-events/batch',
         { ...callOptions(options), body: { events: chunk }, retrySafe: true },
@@ -1454,147 +984,8 @@ export class Drip {
    *   events: [{ eventType: 'llm.call', model: 'gpt-4', inputTokens: 500, outputTokens: 1200 }] });
    * ```
    */
-  async recordRun(params: RecordRunParams): Promise<RecordRunResult> {
-    const problems = check([], params, {
-      customerId: ID,
-      workflow: ID,
-      status: END_STATUS,
-      ...ERROR_FIELDS,
-      externalRunId: NAME,
-      correlationId: TEXT_255,
-      metadata,
-      idempotencyKey: KEY,
-    });
-    const list = params.events ?? [];
-    if (!Array.isArray(list)) problems.push({ path: 'events', message: 'must be an array' });
-    else {
-      list.forEach((e, i) => {
-        check(problems, e, RECORD_EVENT, `events.${i}.`);
-      });
-    }
-    assertValid(problems);
-    const externalRunId = params.externalRunId ?? this.#keys('run');
-    const idempotencyKey = params.idempotencyKey ?? this.#keys('rec');
-    const events = list.map((e) => wireFields(e, undefined, RETRY_OPTION_KEYS));
-    if (events.length > RECORD_RUN_MAX_EVENTS) return this.#recordRunStepwise(params, externalRunId, events);
-    const body = { ...wireFields(params, 'events'), events, externalRunId, idempotencyKey };
-    try {
-      const d = await this.#json<RecordRunResult>(
-        'POST',
-        '/runs/record',
-        { ...callOptions(params), body },
-        { run: 'object' },
-      );
-      shaped(getResponseMeta(d) as ResponseMeta, d.run, RUN, 'POST /runs/record: run');
-      return extend(d, { events: d.events ?? { created: 0, duplicates: 0 } });
-    } catch (err) {
-      if (!isDripError(err)) throw err;
-      if (err.statusCode === 404 && ['ROUTE_NOT_FOUND', 'NOT_FOUND', 'INVALID_RESPONSE'].includes(err.code)) {
-        return this.#recordRunStepwise(params, externalRunId, events);
-      }
-      if (err instanceof DripConflictError && err.code === 'DUPLICATE_RUN' && err.attempts > 1) {
-        if (err.existingId) {
-          const run = await this.getRun(err.existingId, callOptions(params));
-          return {
-            run: {
-              id: run.id,
-              workflowId: run.workflowId,
-              workflowName: run.workflowName,
-              status: run.status,
-              durationMs: run.durationMs ?? null,
-            },
-            events: { created: 0, duplicates: events.length },
-            totalCostUnits: run.totals?.totalCostUnits ?? null,
-            summary: 'Run already recorded by an earlier attempt',
-            isDuplicate: true,
-          };
-        }
-        throw new DripConflictError(
-          err.message,
-          'DUPLICATE_RUN',
-          { ...(isRecord(err.data) ? err.data : {}), alreadyRecorded: true },
-          err.requestId,
-          err,
-        );
-      }
-      throw err;
-    }
-  }
-
-  async #recordRunStepwise(
-    params: RecordRunParams,
-    externalRunId: string,
-    events: Record<string, unknown>[],
-  ): Promise<RecordRunResult> {
-    const opts = callOptions(params);
-    let workflow = await this.#findWorkflow(params.workflow, opts);
-    if (!workflow) {
-      if (!SLUG_PATTERN.test(params.workflow)) {
-        throw validationError([
-          {
-            path: 'workflow',
-            message: 'no workflow has this id, and it is not a slug of 1-100 [a-z0-9_-]',
-          },
-        ]);
-      }
-      workflow = await this.createWorkflow({
-        name: titleCase(params.workflow) || params.workflow,
-        slug: params.workflow,
-        productSurface: 'CUSTOM',
-        ...opts,
-      });
-    }
-    const run = await this.startRun({
-      customerId: params.customerId,
-      workflowId: workflow.id,
-      externalRunId,
-      correlationId: params.correlationId,
-      metadata: params.metadata,
-      ...opts,
-    });
-    try {
-      let created = 0;
-      let duplicates = 0;
-      if (events.length > 0) {
-        const keys = await Promise.all(events.map((_, i) => derivedKey(`${externalRunId}:${i}`)));
-        const batch = await this.emitEventsBatch(
-          events.map((e, i) => ({ ...(e as BatchEventItem), runId: run.id, idempotencyKey: keys[i] })),
-          opts,
-        );
-        created = batch.created;
-        duplicates = batch.duplicates;
-      }
-      const ended = await this.endRun(run.id, {
-        status: params.status,
-        errorMessage: params.errorMessage,
-        errorCode: params.errorCode,
-        ...opts,
-      });
-      return {
-        run: {
-          id: run.id,
-          workflowId: workflow.id,
-          workflowName: workflow.name,
-          status: ended.status,
-          durationMs: ended.durationMs ?? null,
-        },
-        events: { created, duplicates },
-        totalCostUnits: ended.totalCostUnits ?? null,
-        summary: `Recorded run with ${created} events (step by step)`,
-      };
-    } catch (err) {
-      try {
-        await this.endRun(run.id, {
-          status: 'FAILED',
-          errorCode: 'RECORD_INCOMPLETE',
-          errorMessage: err instanceof Error ? err.message.slice(0, 2000) : 'recordRun failed part-way',
-          ...opts,
-        });
-      } catch {
-        // Best effort: the original error is what the caller needs.
-      }
-      throw err;
-    }
+  recordRun(params: RecordRunParams): Promise<RecordRunResult> {
+    return recordRun({ executor: this.#executor, nextKey: this.#nextKey, client: this }, params);
   }
 
   // ---------------------------------------------------------------- events (ledger)
@@ -1609,29 +1000,7 @@ export class Drip {
    * ```
    */
   async listEvents(options: ListEventsOptions = {}): Promise<ListEventsResult> {
-    const d = await this.#run<Record<string, unknown>>(
-      {
-        route: 'GET /events',
-        rules: PAGE,
-        send: [
-          'customerId',
-          'runId',
-          'workflowId',
-          'eventType',
-          'outcome',
-          'actionName',
-          'parentEventId',
-          'idempotencyKey',
-          'from',
-          'to',
-          'limit',
-          'offset',
-        ],
-        shape: PAGE_OF,
-      },
-      [],
-      options,
-    );
+    const d = await this.#executor.callEndpoint<Record<string, unknown>>(ENDPOINTS.listEvents, [], options);
     const meta = getResponseMeta(d) as ResponseMeta;
     const p = isRecord(d.pagination) ? d.pagination : {};
     const num = (...vs: unknown[]) => vs.find((v): v is number => typeof v === 'number');
@@ -1655,7 +1024,7 @@ export class Drip {
    * ```
    */
   listAllEvents(options: Omit<ListEventsOptions, 'offset'> = {}): AsyncIterable<ExecutionEvent> {
-    return this.#paginate(async (offset, limit) => {
+    return paginateByOffset(async (offset, limit) => {
       const page = await this.listEvents({ ...options, offset, limit });
       return { data: page.data, count: page.total, hasMore: page.hasMore };
     }, options.limit ?? 50);
@@ -1670,7 +1039,7 @@ export class Drip {
    * ```
    */
   getEvent(eventId: string, options?: CallOptions): Promise<ExecutionEvent> {
-    return this.#run({ route: 'GET /events/:eventId', shape: EVENT_SHAPE }, [eventId], options);
+    return this.#executor.callEndpoint(ENDPOINTS.getEvent, [eventId], options);
   }
 
   // ---------------------------------------------------------------- webhooks (secret key only)
@@ -1685,18 +1054,8 @@ export class Drip {
    * ```
    */
   async createWebhook(params: CreateWebhookParams): Promise<Webhook & { secret: string; message?: string }> {
-    this.#guard('/webhooks');
-    return this.#run(
-      {
-        route: 'POST /webhooks',
-        rules: { url: WEBHOOK_URL, events: WEBHOOK_EVENTS, ...WEBHOOK_REST },
-        send: ['url', 'events', 'description', 'filters'],
-        safe: false,
-        shape: { id: 'string', secret: 'string' },
-      },
-      [],
-      params,
-    );
+    this.#executor.guard('/webhooks');
+    return this.#executor.callEndpoint(ENDPOINTS.createWebhook, [], params);
   }
 
   /**
@@ -1708,7 +1067,7 @@ export class Drip {
    * ```
    */
   listWebhooks(options?: CallOptions): Promise<ListResult<Webhook>> {
-    return this.#run({ route: 'GET /webhooks', list: true, shape: WEBHOOK }, [], options);
+    return this.#executor.callEndpoint(ENDPOINTS.listWebhooks, [], options);
   }
 
   /**
@@ -1720,7 +1079,7 @@ export class Drip {
    * ```
    */
   getWebhook(webhookId: string, options?: CallOptions): Promise<Webhook> {
-    return this.#run({ route: 'GET /webhooks/:webhookId', shape: WEBHOOK }, [webhookId], options);
+    return this.#executor.callEndpoint(ENDPOINTS.getWebhook, [webhookId], options);
   }
 
   /**
@@ -1732,15 +1091,7 @@ export class Drip {
    * ```
    */
   updateWebhook(webhookId: string, params: UpdateWebhookParams): Promise<Webhook> {
-    return this.#run(
-      {
-        route: 'PATCH /webhooks/:webhookId',
-        rules: { url: ifDefined(WEBHOOK_URL), events: ifDefined(WEBHOOK_EVENTS), ...WEBHOOK_REST },
-        shape: WEBHOOK,
-      },
-      [webhookId],
-      params,
-    );
+    return this.#executor.callEndpoint(ENDPOINTS.updateWebhook, [webhookId], params);
   }
 
   /**
@@ -1752,7 +1103,7 @@ export class Drip {
    * ```
    */
   deleteWebhook(webhookId: string, options?: CallOptions): Promise<{ success: true }> {
-    return this.#delete('DELETE /webhooks/:webhookId', [webhookId], options);
+    return this.#executor.deleteIdempotently('DELETE /webhooks/:webhookId', [webhookId], options);
   }
 
   /**
@@ -1765,12 +1116,8 @@ export class Drip {
    */
   async testWebhook(webhookId: string, options?: CallOptions): Promise<WebhookTestResult> {
     // No body, as the official client sends it (the server treats an empty body as {}).
-    const d = await this.#run<WebhookTestResult>(
-      {
-        route: 'POST /webhooks/:webhookId/test',
-        safe: false,
-        shape: { status: 'string' },
-      },
+    const d = await this.#executor.callEndpoint<WebhookTestResult>(
+      ENDPOINTS.testWebhook,
       [webhookId],
       options,
     );
@@ -1788,15 +1135,7 @@ export class Drip {
    */
   rotateWebhookSecret(webhookId: string, options?: CallOptions): Promise<WebhookSecretRotation> {
     // No body, as the official client sends it (the server treats an empty body as {}).
-    return this.#run(
-      {
-        route: 'POST /webhooks/:webhookId/rotate-secret',
-        safe: false,
-        shape: { secret: 'string' },
-      },
-      [webhookId],
-      options,
-    );
+    return this.#executor.callEndpoint(ENDPOINTS.rotateWebhookSecret, [webhookId], options);
   }
 
   /**
@@ -1811,16 +1150,7 @@ export class Drip {
     webhookId: string,
     options: ListDeliveriesOptions = {},
   ): Promise<ListResult<WebhookDelivery>> {
-    return this.#run(
-      {
-        route: 'GET /webhooks/:webhookId/deliveries',
-        rules: { ...PAGE, status: oneOf(['PENDING', 'DELIVERED', 'FAILED']) },
-        list: true,
-        shape: RUN,
-      },
-      [webhookId],
-      options,
-    );
+    return this.#executor.callEndpoint(ENDPOINTS.listWebhookDeliveries, [webhookId], options);
   }
 
   /**
@@ -1885,19 +1215,7 @@ export class Drip {
    * ```
    */
   setCustomerSpendingCap(customerId: string, params: SetSpendingCapParams): Promise<SpendingCap> {
-    return this.#run(
-      {
-        route: 'PUT /customers/:customerId/spending-cap',
-        rules: {
-          capType: oneOf(['DAILY_CHARGE_LIMIT', 'MONTHLY_CHARGE_LIMIT', 'SINGLE_CHARGE_LIMIT'], true),
-          limitValue: LIMIT_VALUE,
-          autoBlock: bool,
-        },
-        shape: { id: 'string', capType: 'string' },
-      },
-      [customerId],
-      params,
-    );
+    return this.#executor.callEndpoint(ENDPOINTS.setCustomerSpendingCap, [customerId], params);
   }
 
   /**
@@ -1909,11 +1227,7 @@ export class Drip {
    * ```
    */
   getCustomerSpendingCaps(customerId: string, options?: CallOptions): Promise<{ caps: SpendingCap[] }> {
-    return this.#run(
-      { route: 'GET /customers/:customerId/spending-caps', shape: { caps: 'array' } },
-      [customerId],
-      options,
-    );
+    return this.#executor.callEndpoint(ENDPOINTS.getCustomerSpendingCaps, [customerId], options);
   }
 
   /**
@@ -1929,7 +1243,11 @@ export class Drip {
     capId: string,
     options?: CallOptions,
   ): Promise<{ success: true }> {
-    return this.#delete('DELETE /customers/:customerId/spending-caps/:capId', [customerId, capId], options);
+    return this.#executor.deleteIdempotently(
+      'DELETE /customers/:customerId/spending-caps/:capId',
+      [customerId, capId],
+      options,
+    );
   }
 
   /**
@@ -1941,16 +1259,10 @@ export class Drip {
    * ```
    */
   async checkEntitlement(params: EntitlementCheckParams): Promise<EntitlementCheckResult> {
-    return this.#run(
-      {
-        route: 'POST /entitlements/check',
-        rules: { customerId: ID, featureKey: str(100, 1, true), quantity: OPTIONAL_QUANTITY },
-        safe: true,
-        shape: { allowed: 'boolean' },
-      },
-      [],
-      { ...params, quantity: params.quantity ?? 1 },
-    );
+    return this.#executor.callEndpoint(ENDPOINTS.checkEntitlement, [], {
+      ...params,
+      quantity: params.quantity ?? 1,
+    });
   }
 
   // ---------------------------------------------------------------- API keys (secret key only)
@@ -1966,17 +1278,8 @@ export class Drip {
   async createApiKey(
     params: { name: string } & CallOptions,
   ): Promise<ApiKey & { secretKey: string; message?: string }> {
-    this.#guard('/api-keys');
-    return this.#run(
-      {
-        route: 'POST /api-keys',
-        rules: { name: str(100, 1, true) },
-        safe: false,
-        shape: API_SECRET,
-      },
-      [],
-      params,
-    );
+    this.#executor.guard('/api-keys');
+    return this.#executor.callEndpoint(ENDPOINTS.createApiKey, [], params);
   }
 
   /**
@@ -1988,7 +1291,7 @@ export class Drip {
    * ```
    */
   listApiKeys(options: { limit?: number; offset?: number } & CallOptions = {}): Promise<ListResult<ApiKey>> {
-    return this.#run({ route: 'GET /api-keys', rules: PAGE, list: true, shape: API_KEY }, [], options);
+    return this.#executor.callEndpoint(ENDPOINTS.listApiKeys, [], options);
   }
 
   /**
@@ -2003,16 +1306,7 @@ export class Drip {
     keyId: string,
     params: { gracePeriodHours?: number } & CallOptions = {},
   ): Promise<ApiKeyRotation> {
-    return this.#run(
-      {
-        route: 'POST /api-keys/:keyId/rotate',
-        rules: { gracePeriodHours: int(0, 168) },
-        safe: false,
-        shape: API_SECRET,
-      },
-      [keyId],
-      params,
-    );
+    return this.#executor.callEndpoint(ENDPOINTS.rotateApiKey, [keyId], params);
   }
 
   /**
@@ -2024,46 +1318,6 @@ export class Drip {
    * ```
    */
   revokeApiKey(keyId: string, options?: CallOptions): Promise<ApiKey> {
-    return this.#run({ route: 'POST /api-keys/:keyId/revoke', safe: true, shape: API_KEY }, [keyId], options);
-  }
-
-  // ---------------------------------------------------------------- pagination helpers
-
-  /** Every item of an offset-paginated list method, starting from `options` (page size `limit`). */
-  #all<T extends { id: string }, O extends { limit?: number | undefined }>(
-    list: (o: O & { offset: number; limit: number }) => Promise<ListResult<T>>,
-    options: O,
-    limit: number,
-  ): AsyncIterable<T> {
-    return this.#paginate(
-      (offset, l) => list.call(this, { ...options, offset, limit: l }),
-      options.limit ?? limit,
-    );
-  }
-
-  #paginate<T extends { id: string }>(
-    page: (offset: number, limit: number) => Promise<ListResult<T>>,
-    limit: number,
-  ): AsyncIterable<T> {
-    return {
-      async *[Symbol.asyncIterator]() {
-        const seen = new Set<string>();
-        let offset = 0;
-        for (;;) {
-          const p = await page(offset, limit);
-          let fresh = 0;
-          for (const item of p.data) {
-            if (seen.has(item.id)) continue;
-            seen.add(item.id);
-            fresh += 1;
-            yield item;
-          }
-          // Stop on a short page or hasMore === false; never rely on count. A page of only repeats
-          // means the server ignores offset: stop instead of looping.
-          if (p.data.length < limit || p.hasMore === false || fresh === 0) return;
-          offset += p.data.length;
-        }
-      },
-    };
+    return this.#executor.callEndpoint(ENDPOINTS.revokeApiKey, [keyId], options);
   }
 }

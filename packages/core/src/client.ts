@@ -613,23 +613,30 @@ export class Drip {
    * ```
    */
   async wrapApiCall<T>(params: WrapApiCallParams<T>): Promise<WrapApiCallResult<T>> {
-    const fn: Rule = (v) => (typeof v === 'function' ? undefined : 'must be a function');
+    const isFunction: Rule = (v) => (typeof v === 'function' ? undefined : 'must be a function');
     assertValid(
-      check([], params, { customerId: ID, meter, idempotencyKey: KEY, metadata, call: fn, extractUsage: fn }),
+      check([], params, {
+        customerId: ID,
+        meter,
+        idempotencyKey: KEY,
+        metadata,
+        call: isFunction,
+        extractUsage: isFunction,
+      }),
     );
     const idempotencyKey = params.idempotencyKey ?? this.#nextKey('wrap');
     const result = await params.call();
     const quantity = params.extractUsage(result);
-    const r = params.retryOptions ?? {};
+    const retry = params.retryOptions ?? {};
     const charge = await this.#postCharge(
       '/usage',
       this.#usageBody({ ...params, quantity, idempotencyKey }, 'wrap'),
       this.#executor.usagePolicy({
         ...callOptions(params),
-        maxAttempts: params.maxAttempts ?? r.maxAttempts,
-        timeoutMs: params.timeoutMs ?? r.timeoutMs,
-        deadlineMs: params.deadlineMs ?? r.deadlineMs,
-        policy: stripUndefined({ backoffBaseMs: r.baseDelayMs, backoffCapMs: r.maxDelayMs }),
+        maxAttempts: params.maxAttempts ?? retry.maxAttempts,
+        timeoutMs: params.timeoutMs ?? retry.timeoutMs,
+        deadlineMs: params.deadlineMs ?? retry.deadlineMs,
+        policy: stripUndefined({ backoffBaseMs: retry.baseDelayMs, backoffCapMs: retry.maxDelayMs }),
       }),
     );
     return { result, charge, idempotencyKey };
@@ -832,17 +839,17 @@ export class Drip {
    * ```
    */
   async getRunTimeline(runId: string, options: TimelineOptions = {}): Promise<RunTimeline> {
-    const d = await this.#executor.callEndpoint<Record<string, unknown>>(
+    const timeline = await this.#executor.callEndpoint<Record<string, unknown>>(
       ENDPOINTS.getRunTimeline,
       [runId],
       options,
     );
-    return extend(d, {
-      runId: typeof d.runId === 'string' ? d.runId : runId,
-      anomalies: Array.isArray(d.anomalies) ? d.anomalies : [],
-      summary: isRecord(d.summary) ? d.summary : {},
-      hasMore: d.hasMore === true,
-      nextCursor: typeof d.nextCursor === 'string' ? d.nextCursor : null,
+    return extend(timeline, {
+      runId: typeof timeline.runId === 'string' ? timeline.runId : runId,
+      anomalies: Array.isArray(timeline.anomalies) ? timeline.anomalies : [],
+      summary: isRecord(timeline.summary) ? timeline.summary : {},
+      hasMore: timeline.hasMore === true,
+      nextCursor: typeof timeline.nextCursor === 'string' ? timeline.nextCursor : null,
     });
   }
 
@@ -901,7 +908,7 @@ export class Drip {
     const body = this.#checkEvent(params as Record<string, unknown>, problems, '', false);
     assertValid(problems);
     body.idempotencyKey ??= this.#nextKey('evt');
-    const d = await this.#executor.sendChecked<EmitEventResult>(
+    const created = await this.#executor.sendChecked<EmitEventResult>(
       'POST',
       '/run-events',
       { ...callOptions(options), body },
@@ -909,7 +916,10 @@ export class Drip {
         id: 'string',
       },
     );
-    return extend(d, { isDuplicate: d.isDuplicate === true, idempotencyKey: body.idempotencyKey });
+    return extend(created, {
+      isDuplicate: created.isDuplicate === true,
+      idempotencyKey: body.idempotencyKey,
+    });
   }
 
   /**
@@ -948,25 +958,25 @@ export class Drip {
     const merged: BatchEventResult = { success: true, created: 0, duplicates: 0, skipped: 0, events: [] };
     let meta: ResponseMeta | undefined;
     for (const chunk of chunks) {
-      const d = await this.#executor.sendChecked<BatchEventResult>(
+      const answer = await this.#executor.sendChecked<BatchEventResult>(
         'POST',
         '/run-events/batch',
         { ...callOptions(options), body: { events: chunk }, retrySafe: true },
         { events: 'array' },
       );
-      meta = getResponseMeta(d) as ResponseMeta;
-      if (d.events.length !== chunk.length) {
+      meta = getResponseMeta(answer) as ResponseMeta;
+      if (answer.events.length !== chunk.length) {
         throw parseError(
-          `POST /run-events/batch: ${d.events.length} results for ${chunk.length} items`,
+          `POST /run-events/batch: ${answer.events.length} results for ${chunk.length} items`,
           meta,
-          d,
+          answer,
         );
       }
-      merged.success &&= d.success !== false;
-      merged.created += Number(d.created) || 0;
-      merged.duplicates += Number(d.duplicates) || 0;
-      merged.skipped += Number(d.skipped) || 0;
-      merged.events.push(...d.events);
+      merged.success &&= answer.success !== false;
+      merged.created += Number(answer.created) || 0;
+      merged.duplicates += Number(answer.duplicates) || 0;
+      merged.skipped += Number(answer.skipped) || 0;
+      merged.events.push(...answer.events);
     }
     // The metadata of the last chunk's response.
     return attachMeta(merged, meta);
@@ -1000,18 +1010,23 @@ export class Drip {
    * ```
    */
   async listEvents(options: ListEventsOptions = {}): Promise<ListEventsResult> {
-    const d = await this.#executor.callEndpoint<Record<string, unknown>>(ENDPOINTS.listEvents, [], options);
-    const meta = getResponseMeta(d) as ResponseMeta;
-    const p = isRecord(d.pagination) ? d.pagination : {};
+    const page = await this.#executor.callEndpoint<Record<string, unknown>>(
+      ENDPOINTS.listEvents,
+      [],
+      options,
+    );
+    const meta = getResponseMeta(page) as ResponseMeta;
+    const hosted = isRecord(page.pagination) ? page.pagination : {};
     const num = (...vs: unknown[]) => vs.find((v): v is number => typeof v === 'number');
-    const data = (d.data as unknown[]).map((e, i) =>
+    const data = (page.data as unknown[]).map((e, i) =>
       shaped<ExecutionEvent>(meta, e, EVENT_SHAPE, `GET /events: data.${i}`),
     );
-    const limit = num(p.limit, d.limit) ?? options.limit ?? 50;
-    const offset = num(p.offset, d.offset) ?? options.offset ?? 0;
-    const total = num(p.total, d.total, d.count) ?? offset + data.length;
+    const limit = num(hosted.limit, page.limit) ?? options.limit ?? 50;
+    const offset = num(hosted.offset, page.offset) ?? options.offset ?? 0;
+    const total = num(hosted.total, page.total, page.count) ?? offset + data.length;
     const hasMore =
-      [p.hasMore, d.hasMore].find((v): v is boolean => typeof v === 'boolean') ?? data.length >= limit;
+      [hosted.hasMore, page.hasMore].find((v): v is boolean => typeof v === 'boolean') ??
+      data.length >= limit;
     return attachMeta({ data, total, limit, offset, hasMore }, meta);
   }
 
@@ -1116,12 +1131,12 @@ export class Drip {
    */
   async testWebhook(webhookId: string, options?: CallOptions): Promise<WebhookTestResult> {
     // No body, as the official client sends it (the server treats an empty body as {}).
-    const d = await this.#executor.callEndpoint<WebhookTestResult>(
+    const result = await this.#executor.callEndpoint<WebhookTestResult>(
       ENDPOINTS.testWebhook,
       [webhookId],
       options,
     );
-    return extend(d, { deliveryId: d.deliveryId ?? null });
+    return extend(result, { deliveryId: result.deliveryId ?? null });
   }
 
   /**

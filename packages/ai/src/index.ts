@@ -1,0 +1,9 @@
+export { dripLanguageModelMiddleware, meterModel } from './middleware';
+export type {
+  DripLanguageModelMiddleware,
+  MeterableModel,
+  MeteredCallParams,
+  MeteredModelInfo,
+} from './middleware';
+export type { DripAiOptions, DripCallOptions, ModelPrice, TokenKind } from './recorder';
+export type { TokenUsage } from './usage';

@@ -5,7 +5,7 @@
  */
 
 import { type DripAiOptions, type ModelCall, Recorder } from './recorder';
-import { type TokenUsage, count, estimateTokens, normalizeModelUsage, promptChars } from './usage';
+import { type TokenUsage, estimateTokens, normalizeModelUsage, promptChars } from './usage';
 
 /** What the middleware reads of a model (every V2, V3 and V4 model has these). */
 export interface MeteredModelInfo {
@@ -183,11 +183,7 @@ export function createMiddleware(recorder: Recorder): DripLanguageModelMiddlewar
         // Without a `finish` part the provider never said how many tokens it used: estimate.
         const { usage, estimated } = reported
           ? completeUsage(base, params, chars)
-          : completeUsage(
-              { ...base, inputTokens: undefined, outputTokens: undefined },
-              params,
-              chars,
-            );
+          : completeUsage({ ...base, inputTokens: undefined, outputTokens: undefined }, params, chars);
         const call: ModelCall = {
           model: modelId ?? o.model.modelId,
           requestedModel: o.model.modelId,
@@ -212,7 +208,8 @@ export function createMiddleware(recorder: Recorder): DripLanguageModelMiddlewar
         const p = bag(part);
         const type = p.type;
         if (type === 'text-delta' || type === 'reasoning-delta' || type === 'tool-input-delta') {
-          const delta = typeof p.delta === 'string' ? p.delta : typeof p.textDelta === 'string' ? p.textDelta : '';
+          const delta =
+            typeof p.delta === 'string' ? p.delta : typeof p.textDelta === 'string' ? p.textDelta : '';
           chars += delta.length;
           firstAt ??= now();
         } else if (type === 'tool-call') {

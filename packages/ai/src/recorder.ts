@@ -389,7 +389,10 @@ export class Recorder {
       return;
     }
     if (this.#waitingCount >= MAX_PENDING) {
-      this.error(new Error(`more than ${MAX_PENDING} calls waiting for customers; call not metered`), 'customer');
+      this.error(
+        new Error(`more than ${MAX_PENDING} calls waiting for customers; call not metered`),
+        'customer',
+      );
       return;
     }
     let list = this.#waiting.get(external);
@@ -440,13 +443,19 @@ export class Recorder {
     for (const external of this.#waiting.keys()) this.#resolve(external);
     if (this.#outbox === undefined && this.#waitingCount === 0) return { delivered: true, remaining: 0 };
     const r = await this.outbox.flush(timeoutMs);
-    return { delivered: r.delivered && this.#waitingCount === 0, remaining: r.remaining + this.#waitingCount };
+    return {
+      delivered: r.delivered && this.#waitingCount === 0,
+      remaining: r.remaining + this.#waitingCount,
+    };
   }
 
   error(err: unknown, phase: 'record' | 'customer'): void {
     this.errors++;
     const message = err instanceof Error ? err.message : String(err);
-    this.#warnOnce(`error:${phase}`, `drip: token metering error (${phase}): ${message}; the model call is not affected`);
+    this.#warnOnce(
+      `error:${phase}`,
+      `drip: token metering error (${phase}): ${message}; the model call is not affected`,
+    );
     const onError = this.#o.onError;
     if (onError) {
       try {

@@ -7,3 +7,5 @@ export type {
 } from './middleware';
 export type { DripAiOptions, DripCallOptions, ModelPrice, TokenKind } from './recorder';
 export type { TokenUsage } from './usage';
+export { meterOpenAI } from './openai';
+export { meterAnthropic } from './anthropic';

@@ -9,3 +9,12 @@ export type { DripAiOptions, DripCallOptions, ModelPrice, TokenKind } from './re
 export type { TokenUsage } from './usage';
 export { meterOpenAI } from './openai';
 export { meterAnthropic } from './anthropic';
+export { dripTelemetry } from './telemetry';
+export type {
+  DripTelemetry,
+  DripTelemetryOptions,
+  TelemetryModelCallEnd,
+  TelemetryModelCallStart,
+  TelemetryToolEnd,
+  TelemetryToolStart,
+} from './telemetry';

@@ -66,13 +66,18 @@ export function normalizeModelUsage(usage: unknown, providerMetadata?: unknown):
       reasoningTokens: count(o.reasoning),
     };
   }
+  // Flat: a V2 model's usage, or the AI SDK's own `LanguageModelUsage` (with `*TokenDetails` from 6 on).
   const anthropic = isBag(providerMetadata) ? providerMetadata.anthropic : undefined;
+  const inDetails: Bag = isBag(usage.inputTokenDetails) ? usage.inputTokenDetails : {};
+  const outDetails: Bag = isBag(usage.outputTokenDetails) ? usage.outputTokenDetails : {};
   return {
     inputTokens: count(input),
     outputTokens: count(output),
-    cachedInputTokens: count(usage.cachedInputTokens),
-    cacheWriteTokens: isBag(anthropic) ? count(anthropic.cacheCreationInputTokens) : undefined,
-    reasoningTokens: count(usage.reasoningTokens),
+    cachedInputTokens: count(usage.cachedInputTokens) ?? count(inDetails.cacheReadTokens),
+    cacheWriteTokens:
+      count(inDetails.cacheWriteTokens) ??
+      (isBag(anthropic) ? count(anthropic.cacheCreationInputTokens) : undefined),
+    reasoningTokens: count(usage.reasoningTokens) ?? count(outDetails.reasoningTokens),
   };
 }
 

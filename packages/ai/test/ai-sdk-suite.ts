@@ -110,7 +110,7 @@ export function aiSdkSuite(
 const PROMPT = 'Tell me about Paris in one sentence.';
 const MODEL = 'mock-model-1';
 
-function setup(extra: DripAiOptions = {}) {
+export function setup(extra: DripAiOptions = {}) {
   const api = createTestDrip();
   const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch });
   const errors: unknown[] = [];
@@ -142,7 +142,7 @@ function streamParts(sdk: SdkUnderTest, deltas: string[], counts: TokenCounts | 
 }
 
 /** Runs `fn` inside a request metered by core's pipeline (what every adapter does), then ends it. */
-async function inRequest<T>(
+export async function inRequest<T>(
   meter: ReturnType<typeof createRequestMeter>,
   idempotencyKey: string | undefined,
   fn: () => Promise<T>,
@@ -162,7 +162,7 @@ async function inRequest<T>(
   }
 }
 
-function requestMeter(client: Drip) {
+export function requestMeter(client: Drip) {
   return createRequestMeter({
     client,
     customer: () => 'cus_req',

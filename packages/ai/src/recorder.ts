@@ -17,7 +17,7 @@ import {
   generateIdempotencyKey,
   getDripContext,
 } from '@drip/core';
-import { type KeyScope, callIdentity, callRunKey, callUsageKey } from './keys';
+import { type KeyScope, callIdentity, callRunKey, callUsageKey, nextPosition } from './keys';
 import type { TokenUsage } from './usage';
 
 /**
@@ -135,7 +135,6 @@ export interface CallScope {
   startedAt: number;
 }
 
-const MAX_RUNS = 10_000;
 const MAX_PENDING = 1_000;
 const MILLION = 1_000_000;
 
@@ -162,9 +161,6 @@ export class Recorder {
   readonly #o: DripAiOptions;
   #outbox: Outbox | undefined;
   #client: ClientLike | undefined;
-  /** Call positions per request (the request context object) and per named run. */
-  readonly #byRequest = new WeakMap<object, { n: number }>();
-  readonly #byRun = new Map<string, number>();
   /** Drip ids of external customer ids, and records waiting for one. */
   readonly #customers = new Map<string, string>();
   readonly #waiting = new Map<string, Array<(customerId: string) => void>>();
@@ -224,7 +220,7 @@ export class Recorder {
     const ctx = scope.context;
     const explicitCustomer = nonEmpty(c?.customerId) || nonEmpty(c?.externalCustomerId);
     if (ctx !== undefined && !explicitCustomer) {
-      const position = this.#requestPosition(ctx);
+      const position = nextPosition(ctx);
       const identity = nonEmpty(c?.key)
         ? callIdentity({ kind: 'key', key: c.key }, 0)
         : callIdentity({ kind: 'request', requestId: ctx.requestId }, position);
@@ -247,7 +243,7 @@ export class Recorder {
     let position = 0;
     if (nonEmpty(c?.key)) scopeKey = { kind: 'key', key: c.key };
     else if (nonEmpty(run)) {
-      position = this.#runPosition(run);
+      position = nextPosition(run);
       scopeKey = { kind: 'run', runId: run };
     }
     // Without a request, a run or a key there is nothing to make the key deterministic from: one key per
@@ -359,26 +355,6 @@ export class Recorder {
         metadata,
       });
     }
-  }
-
-  #requestPosition(ctx: DripRequestContext): number {
-    let slot = this.#byRequest.get(ctx);
-    if (slot === undefined) {
-      slot = { n: 0 };
-      this.#byRequest.set(ctx, slot);
-    }
-    return slot.n++;
-  }
-
-  #runPosition(run: string): number {
-    const n = this.#byRun.get(run) ?? 0;
-    this.#byRun.delete(run);
-    if (this.#byRun.size >= MAX_RUNS) {
-      const oldest = this.#byRun.keys().next().value;
-      if (oldest !== undefined) this.#byRun.delete(oldest);
-    }
-    this.#byRun.set(run, n + 1);
-    return n;
   }
 
   /** Runs `send` with the Drip id of an external customer, finding or creating it in the background. */

@@ -1,17 +1,18 @@
 /**
- * Deterministic keys of model calls. To promote into `@drip/core`'s key module; until then it builds on
- * core's public `usageKey` (which hashes any key that is not safe to send as it is).
+ * Deterministic keys of model calls. To promote into `@drip/core`'s key module (it would also give the
+ * safe-key check below a single home); until then the hashed form builds on core's public `usageKey`.
  *
- * A call's key is fixed by who pays (customer), the identity of what it ran in (the request's identity,
- * a run named by the app, or a key the app passed), and the call's position there. The identity part
- * always contains `·` (U+00B7), which no request identity can contain (they are printable ASCII), so a
+ * A call's key is fixed by who pays (customer), what it ran in (the request's identity, a run named by
+ * the app, or a key the app passed), the call's position there, and the meter:
+ * `ai:<customer>:<requestId>:<position>:<meter>` (`air:` for a named run, `aik:` for the app's own key,
+ * `airec:` for the run record of a call made outside a request). None of these prefixes is `mw`, so a
  * call's key never equals a request-metering key (`mw:<customer>:<identity>:<meter>:<i>`), whatever
- * identity header a client sends.
+ * identity header a client sends. A key that would be longer than 128 characters or hold other characters
+ * is hashed instead (`mw_` + 43 characters) from a form containing `·` (U+00B7), which no request identity
+ * can contain (they are printable ASCII), so hashed keys cannot be forged from a header either.
  */
 
 import { usageKey } from '@drip/core';
-
-const SEP = '\u00b7';
 
 /** Where a call's identity comes from. */
 export type KeyScope =
@@ -19,44 +20,29 @@ export type KeyScope =
   | { kind: 'run'; runId: string }
   | { kind: 'key'; key: string };
 
-/**
- * The identity part of a call's keys: `<requestId>·ai·<position>`, `<runId>·run·<position>` or
- * `<key>·key`.
- *
- * @example
- * ```ts
- * callIdentity({ kind: 'request', requestId: 'req-1' }, 2); // 'req-1·ai·2'
- * ```
- */
-export function callIdentity(scope: KeyScope, position: number): string {
-  if (scope.kind === 'request') return `${scope.requestId}${SEP}ai${SEP}${position}`;
-  if (scope.kind === 'run') return `${scope.runId}${SEP}run${SEP}${position}`;
-  return `${scope.key}${SEP}key`;
-}
+const PREFIX = { request: 'ai', run: 'air', key: 'aik' } as const;
+/** The slot of a call's run record, in place of a meter name (`#` is never in a meter name). */
+export const RUN_SLOT = '#run';
+const SAFE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * Key of a call's usage record for one meter.
+ * The key of one record of a call: its usage for `slot` = a meter, or its run record for
+ * {@link RUN_SLOT}.
  *
  * @example
  * ```ts
- * callUsageKey('cus_1', 'req-1·ai·0', 'llm_tokens'); // 'mw_' + 43 characters
+ * callKey({ kind: 'request', requestId: 'req-1' }, 'cus_1', 0, 'llm_tokens'); // 'ai:cus_1:req-1:0:llm_tokens'
  * ```
  */
-export function callUsageKey(customerId: string, identity: string, meter: string): string {
-  return usageKey(customerId, identity, meter, 0);
-}
-
-/**
- * `externalRunId` (and idempotency key) of the run recorded for a call made outside a request. `#run` is
- * not a valid meter name, so it never equals a usage key.
- *
- * @example
- * ```ts
- * callRunKey('cus_1', 'job-7·run·0');
- * ```
- */
-export function callRunKey(customerId: string, identity: string): string {
-  return usageKey(customerId, identity, '#run', 0);
+export function callKey(scope: KeyScope, customerId: string, position: number, slot: string): string {
+  const id = scope.kind === 'request' ? scope.requestId : scope.kind === 'run' ? scope.runId : scope.key;
+  const prefix = slot === RUN_SLOT ? 'airec' : PREFIX[scope.kind];
+  const plain =
+    slot === RUN_SLOT
+      ? `${prefix}:${customerId}:${id}:${position}`
+      : `${prefix}:${customerId}:${id}:${position}:${slot}`;
+  if (SAFE.test(plain)) return plain;
+  return usageKey(customerId, `${prefix}\u00b7${id}\u00b7${position}`, slot, 0);
 }
 
 interface Positions {

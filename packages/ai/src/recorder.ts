@@ -17,7 +17,7 @@ import {
   generateIdempotencyKey,
   getDripContext,
 } from '@drip/core';
-import { type KeyScope, callIdentity, callRunKey, callUsageKey, nextPosition } from './keys';
+import { type KeyScope, RUN_SLOT, callKey, nextPosition } from './keys';
 import type { TokenUsage } from './usage';
 
 /**
@@ -221,11 +221,11 @@ export class Recorder {
     const explicitCustomer = nonEmpty(c?.customerId) || nonEmpty(c?.externalCustomerId);
     if (ctx !== undefined && !explicitCustomer) {
       const position = nextPosition(ctx);
-      const identity = nonEmpty(c?.key)
-        ? callIdentity({ kind: 'key', key: c.key }, 0)
-        : callIdentity({ kind: 'request', requestId: ctx.requestId }, position);
+      const keyScope: KeyScope = nonEmpty(c?.key)
+        ? { kind: 'key', key: c.key }
+        : { kind: 'request', requestId: ctx.requestId };
       ctx.run.event({ ...event, callIndex: position });
-      this.#usage(ctx.customerId, identity, call, event);
+      this.#usage(ctx.customerId, keyScope, keyScope.kind === 'key' ? 0 : position, call, event);
       return;
     }
     const customerId = c?.customerId ?? (nonEmpty(c?.externalCustomerId) ? undefined : o.customerId);
@@ -239,19 +239,20 @@ export class Recorder {
       return;
     }
     const run = c?.run ?? o.run;
-    let scopeKey: KeyScope | undefined;
+    let keyScope: KeyScope;
     let position = 0;
-    if (nonEmpty(c?.key)) scopeKey = { kind: 'key', key: c.key };
+    if (nonEmpty(c?.key)) keyScope = { kind: 'key', key: c.key };
     else if (nonEmpty(run)) {
       position = nextPosition(run);
-      scopeKey = { kind: 'run', runId: run };
+      keyScope = { kind: 'run', runId: run };
+    } else {
+      // Without a request, a run or a key there is nothing to make the key deterministic from: one key
+      // per call, fixed now, still reused by every delivery attempt.
+      keyScope = { kind: 'key', key: generateIdempotencyKey('ai') };
     }
-    // Without a request, a run or a key there is nothing to make the key deterministic from: one key per
-    // call, fixed now, still reused by every delivery attempt.
-    const identity = scopeKey ? callIdentity(scopeKey, position) : generateIdempotencyKey('ai');
     const endedAt = scope.startedAt + call.latencyMs;
     const send = (id: string): void => {
-      const runKey = callRunKey(id, identity);
+      const runKey = callKey(keyScope, id, position, RUN_SLOT);
       this.outbox.enqueue({
         type: 'run',
         customerId: id,
@@ -264,7 +265,7 @@ export class Recorder {
         startedAt: new Date(scope.startedAt).toISOString(),
         endedAt: new Date(endedAt).toISOString(),
       });
-      this.#usage(id, identity, call, event);
+      this.#usage(id, keyScope, position, call, event);
     };
     if (nonEmpty(customerId)) send(customerId);
     else this.#withCustomer(external as string, send);
@@ -320,7 +321,13 @@ export class Recorder {
   }
 
   /** One usage record per billed meter, keyed by the call's identity. */
-  #usage(customerId: string, identity: string, call: ModelCall, event: Record<string, unknown>): void {
+  #usage(
+    customerId: string,
+    keyScope: KeyScope,
+    position: number,
+    call: ModelCall,
+    event: Record<string, unknown>,
+  ): void {
     const o = this.#o;
     const u = call.usage;
     const quantities: Array<[string, number]> = [];
@@ -351,7 +358,7 @@ export class Recorder {
         customerId,
         meter,
         quantity,
-        idempotencyKey: callUsageKey(customerId, identity, meter),
+        idempotencyKey: callKey(keyScope, customerId, position, meter),
         metadata,
       });
     }

@@ -148,7 +148,7 @@ Reading it: the reference line says how loaded the machine was (a small \`JSON.s
 on this machine when idle), and every figure scales with it. Most of the metered cost is the outbox's \`enqueue()\` of
 the call's records (one usage record, plus a run record outside a request), the same step request metering
 pays per request; the wrapper's own work is the rest. A real model call takes hundreds of milliseconds, so
-even the loaded figures are below 0.1 % of one.
+even the loaded figures are well under 1 % of one.
 `;
 console.log(body);
 if (f.write) writeSection('ai-middleware', body);

@@ -430,6 +430,34 @@ function suite(sdk: SdkUnderTest): void {
       expect(api.totalUsage({ customerId: 'cus_req', meter: 'llm_tokens' })).toBe(140);
     });
 
+    it('an SDK retry inside a request, then a client retry of the request, bill each call once', async () => {
+      const { api, client } = setup();
+      const meter = requestMeter(client);
+      let attempts = 0;
+      const model = meterModel(
+        sdk.mockModel({
+          modelId: MODEL,
+          doGenerate: async () => {
+            attempts++;
+            // Only the very first attempt fails: the retried request's calls all succeed at once.
+            if (attempts === 1) throw sdk.retryableError();
+            return generateResult(sdk, 'ok', { input: 8, output: 2 });
+          },
+        }) as never,
+        { outbox: meter.outbox },
+      );
+      const handler = async () => {
+        await sdk.generateText({ model, prompt: PROMPT, maxRetries: 1 });
+        await sdk.generateText({ model, prompt: PROMPT, maxRetries: 1 });
+      };
+      await inRequest(meter, 'client-key-9', handler);
+      await inRequest(meter, 'client-key-9', handler);
+      await drain(meter);
+      expect(attempts).toBe(5);
+      expect(api.totalUsage({ customerId: 'cus_req', meter: 'llm_tokens' })).toBe(20);
+      expect(meter.outbox.deadLetters().filter((d) => d.record.kind === 'usage')).toEqual([]);
+    });
+
     it('metering failures never reach the model call', async () => {
       const { api, options, errors } = setup({
         customerId: 'cus_1',

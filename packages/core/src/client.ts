@@ -18,8 +18,7 @@ import {
   isRecord,
   validationError,
 } from './errors';
-import { type IdempotencyKeyGenerator, createIdempotencyKeyGenerator } from './idempotency';
-import { base64url } from './pipeline/sha256';
+import { type IdempotencyKeyGenerator, createIdempotencyKeyGenerator, runEventKey } from './keys';
 import { detectRuntime, isBrowser, readEnv } from './runtime';
 import { type KeyMode, type KeyType, isAllowed, keyModeOf, keyTypeOf } from './scopes';
 import { StreamMeter, type StreamMeterOptions } from './stream-meter';
@@ -434,14 +433,6 @@ function titleCase(slug: string): string {
     .filter(Boolean)
     .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
     .join(' ');
-}
-
-async function derivedKey(raw: string): Promise<string> {
-  if (raw.length <= 128 && /^[A-Za-z0-9._:-]+$/.test(raw)) return raw;
-  const digest = new Uint8Array(
-    await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(raw)),
-  );
-  return `rec_${base64url(digest)}`;
 }
 
 /**
@@ -1539,7 +1530,7 @@ export class Drip {
       let created = 0;
       let duplicates = 0;
       if (events.length > 0) {
-        const keys = await Promise.all(events.map((_, i) => derivedKey(`${externalRunId}:${i}`)));
+        const keys = events.map((_, i) => runEventKey(externalRunId, i));
         const batch = await this.emitEventsBatch(
           events.map((e, i) => ({ ...(e as BatchEventItem), runId: run.id, idempotencyKey: keys[i] })),
           opts,

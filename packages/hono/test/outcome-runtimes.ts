@@ -5,11 +5,9 @@
  * fails. Run by `bash scripts/outcome-runtimes.sh` (see that script); needs `@drip/core` built.
  */
 
-import { Drip } from '@drip/core';
-import { createTestDrip } from '@drip/testing';
 import type { OutcomeCase } from '../../../tests/outcome-suite/cases';
 import { runOutcomeTable, sendWeb } from '../../../tests/outcome-suite/web-client';
-import { outcomeApp } from './fixtures/outcome-app';
+import { outcomeSetup } from './fixtures/outcome-setup';
 
 type Fetch = (request: Request) => Response | Promise<Response>;
 interface Served {
@@ -59,23 +57,12 @@ async function serveOn(fetch: Fetch): Promise<Served> {
   });
 }
 
-function setup() {
-  const api = createTestDrip();
-  const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch });
-  const app = outcomeApp({
-    client,
-    logger: { warn: () => {} },
-    outbox: { shutdownHooks: false, flushIntervalMs: 1 },
-  });
-  return { api, app };
-}
-
 async function mode(
   name: string,
-  send: (app: ReturnType<typeof setup>['app'], c: OutcomeCase) => Promise<number>,
+  send: (app: ReturnType<typeof outcomeSetup>['app'], c: OutcomeCase) => Promise<number>,
   serve = false,
 ): Promise<number> {
-  const { api, app } = setup();
+  const { api, app } = outcomeSetup();
   const served = serve ? await serveOn((req) => app.fetch(req)) : undefined;
   const results = await runOutcomeTable({
     send: (c) => (served ? sendWeb((req) => fetch(req), served.url, c) : send(app, c)),

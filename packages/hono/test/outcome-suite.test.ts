@@ -1,29 +1,15 @@
 import type { AddressInfo } from 'node:net';
-import { Drip } from '@drip/core';
-import { createTestDrip, type TestDrip } from '@drip/testing';
 import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTCOME_CASES, outcomeProblems, runArrived, until } from '../../../tests/outcome-suite/cases';
 import { sendOverSocket } from '../../../tests/outcome-suite/node-client';
 import { sendWeb } from '../../../tests/outcome-suite/web-client';
-import { outcomeApp } from './fixtures/outcome-app';
+import { outcomeSetup } from './fixtures/outcome-setup';
 
 const cases = OUTCOME_CASES.map((c) => [c.name, c] as const);
 
-function setup() {
-  const api: TestDrip = createTestDrip();
-  const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch });
-  const app = outcomeApp({
-    client,
-    logger: { warn: () => {} },
-    // Deliver at once: each case waits for its run to arrive.
-    outbox: { shutdownHooks: false, flushIntervalMs: 1 },
-  });
-  return { api, app };
-}
-
 describe('shared outcome suite on Hono, web path (app.request: what Workers, Bun and Deno run)', () => {
-  const { api, app } = setup();
+  const { api, app } = outcomeSetup();
   afterAll(() => app.metering.meter.close(2_000));
 
   it.each(cases)('%s', async (_name, c) => {
@@ -35,7 +21,7 @@ describe('shared outcome suite on Hono, web path (app.request: what Workers, Bun
 });
 
 describe('shared outcome suite on Hono, @hono/node-server (a real socket)', () => {
-  const { api, app } = setup();
+  const { api, app } = outcomeSetup();
   let server: ReturnType<typeof serve>;
   let port: number;
 

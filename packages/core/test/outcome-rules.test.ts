@@ -1,5 +1,6 @@
 import { createTestDrip } from '@drip/testing';
 import { describe, expect, it } from 'vitest';
+import { meterResponse } from '../src/adapter-kit';
 import { Drip } from '../src/client';
 import { isDripError } from '../src/errors';
 import { createRequestMeter } from '../src/pipeline/request-meter';
@@ -169,5 +170,35 @@ describe('gate during an API outage', () => {
     expect(r.kind).toBe('continue'); // fail-open
     expect(api.requests.filter((q) => q.path === '/entitlements/check')).toHaveLength(0);
     expect(meter.stats().pipeline.meteringErrors).toBe(1);
+  });
+});
+
+describe('adapter kit: one rule for web responses', () => {
+  it('a response without a body, or to HEAD, ends when the handler returns', () => {
+    const ends: unknown[] = [];
+    meterResponse('GET', new Response(null, { status: 204 }), undefined, (end) => ends.push(end));
+    meterResponse('HEAD', new Response('body'), undefined, (end) => ends.push(end));
+    expect(ends).toEqual([
+      { status: 204, aborted: false },
+      { status: 200, aborted: false },
+    ]);
+  });
+
+  it('any other body ends with its body: read to the end, or cancelled (aborted), with status and headers kept', async () => {
+    const ends: unknown[] = [];
+    const read = meterResponse(
+      'GET',
+      Response.json({ ok: true }, { status: 201, headers: { 'x-app': 'yes' } }),
+      undefined,
+      (end) => ends.push(end),
+    );
+    expect(ends).toEqual([]);
+    expect(read.status).toBe(201);
+    expect(read.headers.get('x-app')).toBe('yes');
+    expect(await read.json()).toEqual({ ok: true });
+    expect(ends).toEqual([{ status: 201, aborted: false }]);
+    const cancelled = meterResponse('GET', new Response('a long body'), undefined, (end) => ends.push(end));
+    await cancelled.body?.cancel();
+    expect(ends[1]).toEqual({ status: 200, aborted: true });
   });
 });

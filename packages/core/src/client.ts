@@ -11,7 +11,7 @@
 
 import type { Clock } from './clock';
 import { DripConflictError, type DripErrorDetail, configurationError, isDripError, isRecord } from './errors';
-import { type IdempotencyKeyGenerator, createIdempotencyKeyGenerator } from './idempotency';
+import { type IdempotencyKeyGenerator, createIdempotencyKeyGenerator } from './keys';
 import { detectRuntime, isBrowser, readEnv } from './runtime';
 import { type KeyMode, type KeyType, keyModeOf, keyTypeOf } from './scopes';
 import { StreamMeter, type StreamMeterOptions } from './stream-meter';

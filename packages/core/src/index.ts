@@ -56,8 +56,11 @@ export {
   createIdempotencyKeyGenerator,
   createInstanceId,
   getIdempotencyInstanceId,
-} from './idempotency';
-export type { IdempotencyKeyGenerator, IdempotencyKeyGeneratorOptions } from './idempotency';
+  requestIdentity,
+  runExternalId,
+  usageKey,
+} from './keys';
+export type { IdempotencyKeyGenerator, IdempotencyKeyGeneratorOptions } from './keys';
 export {
   generateWebhookSignature,
   verifyWebhookSignature,
@@ -127,10 +130,19 @@ export type {
   OutboxUsageBody,
 } from './outbox/types';
 export { createRequestMeter, isPromiseLike } from './pipeline/request-meter';
+export { billsOutcome, runStatusOf } from './pipeline/outcome';
+export type { UsageBillOn, UsageOptions } from './pipeline/outcome';
+export {
+  endsWithBody,
+  meterResponse,
+  nodeHeaderReader,
+  onNodeResponseEnd,
+  webHeaderReader,
+} from './adapter-kit';
+export type { NodeResponseLike, ObservedEnd } from './adapter-kit';
 export { getCurrentRun, getDripContext, setDripContextStorage } from './pipeline/context-storage';
 export type { DripContextStorage } from './pipeline/context-storage';
 export { normalizePath, workflowSlug } from './pipeline/route';
-export { requestIdentity, runExternalId, usageKey } from './pipeline/keys';
 export type {
   BillOn,
   CustomerResolver,

@@ -6,6 +6,7 @@
 
 import type { Clock } from './clock';
 import { isDripError } from './errors';
+import { streamFlushKey } from './keys';
 import type { ChargeResult, JsonObject } from './types';
 import { assertValid, check, quantity } from './validation';
 
@@ -154,7 +155,7 @@ export class StreamMeter {
       this.#pending = {
         n,
         quantity: this.#running,
-        key: base ? `${base}:flush:${n}` : this.#deps.nextKey(),
+        key: base ? streamFlushKey(base, n) : this.#deps.nextKey(),
       };
       this.#running = 0;
     }

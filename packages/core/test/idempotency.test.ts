@@ -5,7 +5,7 @@ import {
   createInstanceId,
   generateIdempotencyKey,
   getIdempotencyInstanceId,
-} from '../src/idempotency';
+} from '../src/keys';
 import { makeClient } from './helpers';
 
 const KEY_RE = /^[a-z]+_[a-z2-7]{16}_[0-9a-z]+$/;

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DripRateLimitError } from '../src/errors';
-import { createInstanceId } from '../src/idempotency';
+import { createInstanceId } from '../src/keys';
 import { createOutbox } from '../src/outbox/outbox';
 import type { DeliveryResponse, DeliveryTransport, DropInfo, OutboxOptions } from '../src/outbox/types';
 import type { BeginResult } from '../src/pipeline/types';

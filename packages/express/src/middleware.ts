@@ -7,7 +7,9 @@ import {
   type RequestMeterOptions,
   type RequestView,
   isPromiseLike,
+  nodeHeaderReader,
   normalizePath,
+  onNodeResponseEnd,
 } from '@drip/core';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { VERSION } from './version';
@@ -139,14 +141,10 @@ function requestView(req: Request): RequestView<Request> {
     method: req.method,
     path: q === -1 ? url : url.slice(0, q),
     route: undefined,
-    header: (name) => headerValue(req.headers[name.toLowerCase()]),
+    header: nodeHeaderReader(req.headers),
     user: withUser.user ?? withUser.auth,
     raw: req,
   };
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function proceed(
@@ -172,15 +170,12 @@ function proceed(
   const state: ExpressRequestState = { handle, path, error: undefined, hasError: false };
   req[STATE] = state;
   req.drip = result.context;
-  // `close` follows `finish` on a completed response and comes alone when the client went away first,
-  // so one listener tells both apart. Streamed responses (SSE, chunked) finish when they end.
-  // `on`, not `once`: `close` comes once per response, and the pipeline ignores a second finish anyway.
-  res.on('close', () => {
+  // The kit's one rule for Node responses: complete, or aborted when the client left first.
+  onNodeResponseEnd(res, (end) => {
     handle.finish({
-      status: res.statusCode,
+      ...end,
       route: routeTemplate(req, path),
       error: state.hasError ? state.error : undefined,
-      aborted: !res.writableFinished,
     });
   });
   handle.run(() => next());

@@ -5,8 +5,13 @@ import {
   type RequestHandle,
   type RequestMeter,
   type RequestMeterOptions,
+  type NodeResponseLike,
   type RequestView,
   isPromiseLike,
+  meterResponse,
+  nodeHeaderReader,
+  onNodeResponseEnd,
+  webHeaderReader,
 } from '@drip/core';
 import type { Context, MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
@@ -114,10 +119,7 @@ function requestView(c: Context): RequestView<Context> {
     path: c.req.path,
     route: undefined,
     // On @hono/node-server, Node's own header object: `c.req.header()` would build a `Headers` per request.
-    header:
-      incoming !== undefined
-        ? (name) => headerValue(incoming.headers[name.toLowerCase()])
-        : (name) => c.req.header(name),
+    header: incoming !== undefined ? nodeHeaderReader(incoming.headers) : webHeaderReader(c.req.raw.headers),
     user: (c.get as (key: string) => unknown)('user'),
     raw: c,
   };
@@ -127,7 +129,7 @@ async function meterHandler(c: Context, next: () => Promise<void>, handle: Reque
   const own = c.req.routeIndex;
   const outgoing = nodeResponse(c.env);
   if (outgoing !== undefined && typeof outgoing.once === 'function') {
-    await meterNodeHandler(c, next, handle, own, outgoing as NodeOutgoing);
+    await meterNodeHandler(c, next, handle, own, outgoing as NodeResponseLike);
     return;
   }
   try {
@@ -139,38 +141,19 @@ async function meterHandler(c: Context, next: () => Promise<void>, handle: Reque
   }
   const route = routeOf(c, own);
   const waitUntil = waitUntilOf(c);
-  const res = c.res;
   const error = c.error;
-  // Headers first: reading `body` would turn @hono/node-server's lightweight response into a full one.
-  if (isStreamed(res) && res.body !== null) {
-    const status = res.status;
-    c.res = new Response(
-      meteredStream(res.body, (aborted, streamError) => {
-        handle.finish({ status, route, error: streamError ?? error, aborted }, { waitUntil });
-      }),
-      res,
-    );
-    return;
-  }
-  handle.finish({ status: res.status, route, error, aborted: clientGone(c) }, { waitUntil });
+  // Workers, Bun, Deno, `app.request()`: the kit's one rule for web responses (the request ends when the
+  // body does: read to the end, failed, or cancelled by the client), the same as Next's.
+  const res = c.res;
+  const metered = meterResponse(c.req.method, res, (c.req.raw as { signal?: AbortSignal }).signal, (end) => {
+    handle.finish({ ...end, route, error: end.error ?? error }, { waitUntil });
+  });
+  if (metered !== res) c.res = metered;
 }
 
 /**
- * True when the client disconnected while the handler ran. On @hono/node-server the Node response tells
- * (cheap); elsewhere the runtime aborts the request's signal. Reading `signal` on @hono/node-server would
- * create an AbortController for every request, which costs more than the whole adapter.
- */
-/** The part of Node's `ServerResponse` the Node path reads. */
-interface NodeOutgoing {
-  once(event: 'close', listener: () => void): unknown;
-  statusCode: number;
-  writableFinished: boolean;
-}
-
-/**
- * On @hono/node-server the request ends when Node's response closes: `close` follows the last byte of a
- * complete (or streamed) response and comes alone when the client went away first, as in the Express
- * adapter. The Response object is never read, so the server keeps its fast path (reading
+ * On @hono/node-server the request ends when Node's response does (the kit's Node rule, as in the
+ * Express adapter). The Response object is never read, so the server keeps its fast path (reading
  * `res.headers` there would build a `Headers` object per request, and wrapping the body a stream).
  */
 async function meterNodeHandler(
@@ -178,18 +161,13 @@ async function meterNodeHandler(
   next: () => Promise<void>,
   handle: RequestHandle,
   own: number,
-  outgoing: NodeOutgoing,
+  outgoing: NodeResponseLike,
 ): Promise<void> {
   let routed = false;
   let route: string | undefined;
   let thrown: unknown;
-  outgoing.once('close', () => {
-    handle.finish({
-      status: outgoing.statusCode,
-      route: routed ? route : routeOf(c, own),
-      error: thrown ?? c.error,
-      aborted: !outgoing.writableFinished,
-    });
+  onNodeResponseEnd(outgoing, (end) => {
+    handle.finish({ ...end, route: routed ? route : routeOf(c, own), error: thrown ?? c.error });
   });
   try {
     await handle.run(next);
@@ -203,13 +181,6 @@ async function meterNodeHandler(
   }
 }
 
-function clientGone(c: Context): boolean {
-  const outgoing = nodeResponse(c.env);
-  if (outgoing !== undefined) return outgoing.destroyed === true;
-  const signal = (c.req.raw as { signal?: AbortSignal | undefined }).signal;
-  return signal?.aborted === true;
-}
-
 /** @hono/node-server passes `{ incoming, outgoing }` as the env (Node's request and response). */
 function nodeIncoming(env: unknown): { headers: Record<string, string | string[] | undefined> } | undefined {
   if (typeof env !== 'object' || env === null || !('incoming' in env) || !('outgoing' in env))
@@ -220,17 +191,11 @@ function nodeIncoming(env: unknown): { headers: Record<string, string | string[]
     : undefined;
 }
 
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(', ') : value;
-}
-
-function nodeResponse(env: unknown): { destroyed?: boolean; once?: unknown } | undefined {
+function nodeResponse(env: unknown): { once?: unknown } | undefined {
   if (typeof env !== 'object' || env === null || !('incoming' in env) || !('outgoing' in env))
     return undefined;
   const outgoing = (env as { outgoing: unknown }).outgoing;
-  return typeof outgoing === 'object' && outgoing !== null
-    ? (outgoing as { destroyed?: boolean })
-    : undefined;
+  return typeof outgoing === 'object' && outgoing !== null ? (outgoing as { once?: unknown }) : undefined;
 }
 
 /**
@@ -261,49 +226,4 @@ function waitUntilOf(c: Context): WaitUntil | undefined {
   } finally {
     Error.stackTraceLimit = limit;
   }
-}
-
-/**
- * Streamed responses (Hono's `streamSSE`/`streamText`, or any response marked chunked or
- * `text/event-stream`) are metered when their body ends, not when the handler returns.
- */
-function isStreamed(res: Response): boolean {
-  const encoding = res.headers.get('transfer-encoding');
-  if (encoding?.toLowerCase().includes('chunked')) return true;
-  const type = res.headers.get('content-type');
-  return type?.toLowerCase().startsWith('text/event-stream') === true;
-}
-
-/** Passes the body through chunk by chunk and reports its end: complete, failed, or cancelled by the client. */
-function meteredStream(
-  body: ReadableStream<Uint8Array>,
-  end: (aborted: boolean, error?: unknown) => void,
-): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  let ended = false;
-  const once = (aborted: boolean, error?: unknown) => {
-    if (ended) return;
-    ended = true;
-    end(aborted, error);
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const chunk = await reader.read();
-        if (chunk.done) {
-          controller.close();
-          once(false);
-        } else {
-          controller.enqueue(chunk.value);
-        }
-      } catch (error) {
-        once(false, error);
-        controller.error(error);
-      }
-    },
-    cancel(reason) {
-      once(true);
-      return reader.cancel(reason);
-    },
-  });
 }

@@ -62,6 +62,16 @@ async function snapshot(res: Response) {
   return { status: res.status, body: await res.text(), type: res.headers.get('content-type') };
 }
 
+/**
+ * What a server does with a response: reads its body to the end (the request is metered when its body
+ * has been delivered, on every runtime). Reading a clone pulls the original through.
+ */
+async function served(pending: Response | Promise<Response>): Promise<Response> {
+  const res = await pending;
+  await res.clone().arrayBuffer();
+  return res;
+}
+
 describe('drip() through app.request()', () => {
   it('meters a request per customer with the default meter and a completed run, response untouched', async () => {
     const metered = appWith((a) => a.use('*', meter()));
@@ -78,7 +88,7 @@ describe('drip() through app.request()', () => {
 
   it('records handler events and sums extra usage per meter', async () => {
     const app = appWith((a) => a.use('*', meter()));
-    const res = await app.request('/agent', { method: 'POST', headers: { 'x-user': CUSTOMER } });
+    const res = await served(app.request('/agent', { method: 'POST', headers: { 'x-user': CUSTOMER } }));
     expect(res.status).toBe(201);
     expect(await res.json()).toEqual({ answer: 'ok' });
     await flush();
@@ -102,9 +112,9 @@ describe('drip() through app.request()', () => {
       a.route('/api/v1', sub);
     });
     for (const id of ['42', '43']) {
-      expect((await app.request(`/api/v1/items/${id}`, { headers: { 'x-user': CUSTOMER } })).status).toBe(
-        200,
-      );
+      expect(
+        (await served(app.request(`/api/v1/items/${id}`, { headers: { 'x-user': CUSTOMER } }))).status,
+      ).toBe(200);
     }
     await flush();
     expect(api.runs.map(routeOf)).toEqual(['/api/v1/items/:id', '/api/v1/items/:id']);
@@ -112,7 +122,7 @@ describe('drip() through app.request()', () => {
 
   it('falls back to the normalised path when no route matched (404)', async () => {
     const app = appWith((a) => a.use('*', meter()));
-    const res = await app.request('/nowhere/123', { headers: { 'x-user': CUSTOMER } });
+    const res = await served(app.request('/nowhere/123', { headers: { 'x-user': CUSTOMER } }));
     expect(res.status).toBe(404);
     await flush();
     expect(api.usage).toHaveLength(0);
@@ -125,7 +135,7 @@ describe('drip() through app.request()', () => {
       a.use('*', mw);
       a.use('/items/*', mw);
     });
-    expect((await app.request('/items/1', { headers: { 'x-user': CUSTOMER } })).status).toBe(200);
+    expect((await served(app.request('/items/1', { headers: { 'x-user': CUSTOMER } }))).status).toBe(200);
     await flush();
     api.expectUsage({ customerId: CUSTOMER, meter: 'api_calls', quantity: 1, records: 1 });
     expect(api.runs).toHaveLength(1);
@@ -147,7 +157,7 @@ describe('drip() through app.request()', () => {
 
   it('an HTTPException keeps its status and body', async () => {
     const app = appWith((a) => a.use('*', meter()));
-    const res = await app.request('/teapot', { headers: { 'x-user': CUSTOMER } });
+    const res = await served(app.request('/teapot', { headers: { 'x-user': CUSTOMER } }));
     expect(res.status).toBe(418);
     expect(await res.text()).toBe('short and stout');
     await flush();
@@ -179,15 +189,15 @@ describe('drip() through app.request()', () => {
       ran++;
       return c.json({ ran });
     });
-    const refused = await app.request('/count', { headers: { 'x-user': 'cus_broke' } });
+    const refused = await served(app.request('/count', { headers: { 'x-user': 'cus_broke' } }));
     expect(refused.status).toBe(402);
     expect(refused.headers.get('content-type')).toMatch(/application\/json/);
     expect(refused.headers.get('retry-after')).toBe('60');
     expect(await refused.json()).toEqual({ error: 'Top up first' });
     expect(ran).toBe(0);
-    expect((await app.request('/agent', { method: 'POST', headers: { 'x-user': CUSTOMER } })).status).toBe(
-      201,
-    );
+    expect(
+      (await served(app.request('/agent', { method: 'POST', headers: { 'x-user': CUSTOMER } }))).status,
+    ).toBe(201);
     await flush();
     expect(api.totalUsage({ customerId: 'cus_broke' })).toBe(0);
     api.expectUsage({ customerId: CUSTOMER, meter: 'agent_calls', quantity: 1 });
@@ -197,7 +207,9 @@ describe('drip() through app.request()', () => {
   it('a trusted idempotency header makes a replayed request bill once', async () => {
     const app = appWith((a) => a.use('*', meter({ idempotencyHeader: 'Idempotency-Key' })));
     for (const key of ['order-77', 'order-77', 'order-78']) {
-      const res = await app.request('/items/1', { headers: { 'x-user': CUSTOMER, 'idempotency-key': key } });
+      const res = await served(
+        app.request('/items/1', { headers: { 'x-user': CUSTOMER, 'idempotency-key': key } }),
+      );
       expect(res.status).toBe(200);
     }
     await flush();
@@ -213,7 +225,7 @@ describe('drip() through app.request()', () => {
         seen = c.get('drip');
         return c.json({ ok: true });
       });
-      const res = await app.request('/x');
+      const res = await served(app.request('/x'));
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ ok: true });
       expect(seen).toBeUndefined();
@@ -230,7 +242,7 @@ describe('drip() through app.request()', () => {
         ran = true;
         return c.json({});
       });
-      const res = await app.request('/x');
+      const res = await served(app.request('/x'));
       expect(res.status).toBe(401);
       expect(res.headers.get('content-type')).toMatch(/application\/json/);
       expect(await res.json()).toEqual(expect.any(Object));
@@ -239,7 +251,7 @@ describe('drip() through app.request()', () => {
 
     it('anonymous: metered under the anonymous customer', async () => {
       const app = appWith((a) => a.use('*', meter({ unidentified: 'anonymous' })));
-      expect((await app.request('/items/1')).status).toBe(200);
+      expect((await served(app.request('/items/1'))).status).toBe(200);
       await flush();
       expect(api.usage).toHaveLength(1);
       expect(api.usage[0]?.meter).toBe('api_calls');
@@ -257,7 +269,7 @@ describe('drip() through app.request()', () => {
         }),
       ),
     );
-    const res = await app.request('/items/5', { headers: { 'x-user': CUSTOMER } });
+    const res = await served(app.request('/items/5', { headers: { 'x-user': CUSTOMER } }));
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ id: '5', name: 'Item 5' });
     await flush();
@@ -268,7 +280,7 @@ describe('drip() through app.request()', () => {
     const app = appWith((a) => a.use('*', meter()));
     api.down();
     for (let i = 0; i < 5; i++) {
-      const res = await app.request(`/items/${i}`, { headers: { 'x-user': CUSTOMER } });
+      const res = await served(app.request(`/items/${i}`, { headers: { 'x-user': CUSTOMER } }));
       expect(await res.json()).toEqual({ id: String(i), name: `Item ${i}` });
     }
     await metering?.meter.flush(200);
@@ -289,7 +301,7 @@ describe('drip() through app.request()', () => {
       passThroughOnException: () => {},
       props: {},
     };
-    const res = await app.request('/items/9', { headers: { 'x-user': CUSTOMER } }, {}, executionCtx);
+    const res = await served(app.request('/items/9', { headers: { 'x-user': CUSTOMER } }, {}, executionCtx));
     expect(res.status).toBe(200);
     expect(waited.length).toBeGreaterThan(0);
     await Promise.all(waited); // what the Workers runtime does after the response

@@ -6,6 +6,8 @@ import { serve } from '@hono/node-server';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OUTCOME_CASES, outcomeProblems, runArrived } from '../../../tests/outcome-suite/cases';
+import { sendWeb } from '../../../tests/outcome-suite/web-client';
 import { routeOf } from './helpers';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -96,5 +98,24 @@ describe('@drip/hono inside workerd (miniflare)', () => {
     const run = api.expectRun({ customerId: 'cus_fail', status: 'FAILED' });
     expect(run.errorCode).toBe('TypeError');
     expect(api.totalUsage({ customerId: 'cus_fail' })).toBe(0);
+  });
+});
+
+describe('shared outcome suite on Hono inside workerd (miniflare)', () => {
+  it.each(OUTCOME_CASES.map((c, i) => [c.name, c, i] as const))('%s', async (_name, c, index) => {
+    let status: number;
+    if (c.clientLeaves) {
+      // Miniflare's proxy in front of workerd reads every response body to the end whatever its client
+      // does, so a client leaving cannot be produced from outside; the worker is the client instead.
+      const res = await mf.dispatchFetch(`http://worker.test/in-worker/${index}`);
+      status = ((await res.json()) as { status: number }).status;
+    } else {
+      const url = (await mf.ready).toString().replace(/\/$/, '');
+      status = await sendWeb((req) => fetch(req), url, c);
+    }
+    await until(() => runArrived(c, api));
+    // Delivery runs under the worker's waitUntil: let every record of the case arrive.
+    await until(() => outcomeProblems(c, api, status).length === 0, 2_000).catch(() => undefined);
+    expect(outcomeProblems(c, api, status)).toEqual([]);
   });
 });

@@ -1,8 +1,11 @@
 import {
   type BeginResult,
   type DripRequestContext,
+  type HeaderReader,
   isPromiseLike,
-  type RequestHandle,
+  type NodeResponseLike,
+  nodeHeaderReader,
+  onNodeResponseEnd,
   type RequestMeter,
   type RequestView,
 } from '@drip/core';
@@ -37,24 +40,21 @@ export interface DripHttpRequest {
   user?: unknown;
 }
 
-interface NodeResponseLike {
-  statusCode: number;
-  writableFinished?: boolean;
-  on(event: 'close', listener: (this: NodeResponseLike) => void): unknown;
-  setHeader(name: string, value: string): unknown;
-}
-
 /** The platform's reply: Express `Response` (a Node response), or Fastify's reply with `raw`. */
-type PlatformReply = NodeResponseLike & { raw?: NodeResponseLike; header?: unknown };
+type PlatformReply = NodeResponseLike & {
+  raw?: NodeResponseLike;
+  header?: unknown;
+  setHeader(name: string, value: string): unknown;
+};
 
 /** Per-request marks on the platform request: seen once (registered twice, metered once), and the context. */
 type Marked = { [SEEN]?: true; [DRIP_STATE_KEY]?: DripRequestContext };
-/** Per-request marks on the Node response: the handle to finish on `close`, and the handler's error. */
-type MarkedResponse = NodeResponseLike & { [HANDLE]?: RequestHandle; [ERROR]?: unknown };
+/** The handler's error, kept for the request's outcome. */
+interface ErrorBox {
+  error?: unknown;
+}
 
 const SEEN = Symbol.for('@drip/nestjs.seen');
-const HANDLE = Symbol('@drip/nestjs.handle');
-const ERROR = Symbol('@drip/nestjs.error');
 
 /** What the decorators say about one handler of one controller, read once (see {@link DripInterceptor}). */
 interface HandlerMetadata {
@@ -114,11 +114,11 @@ export class DripInterceptor implements NestInterceptor {
     if (req[SEEN]) return next.handle();
     req[SEEN] = true;
     const meta = this.handlerMetadata(context.getClass(), context.getHandler());
-    if (meta.skip) return next.handle();
     const reply = context.getArgByIndex<PlatformReply>(1);
     let begun: BeginResult | PromiseLike<BeginResult>;
     try {
-      begun = this.meter.begin(new NestRequestView(req, meta.rule));
+      // `@SkipDrip()` travels on the view: the pipeline skips the request and counts it in its stats.
+      begun = this.meter.begin(new NestRequestView(req, meta.rule, meta.skip));
     } catch {
       // The pipeline never throws by contract; if it ever does, the request goes on unmetered.
       return next.handle();
@@ -157,9 +157,11 @@ class NestRequestView implements RequestView<DripHttpRequest> {
   readonly path: string;
   readonly route: string | undefined;
   readonly user: unknown;
+  readonly header: HeaderReader;
   constructor(
     readonly raw: DripHttpRequest,
     readonly rule: DripMeterRule | undefined,
+    readonly skip: boolean,
   ) {
     const method = raw.method;
     this.method = isUpperCase(method) ? method : method.toUpperCase();
@@ -168,11 +170,7 @@ class NestRequestView implements RequestView<DripHttpRequest> {
     this.path = q === -1 ? url : url.slice(0, q);
     this.route = routeOf(raw);
     this.user = raw.user;
-  }
-
-  header(name: string): string | undefined {
-    const value = this.raw.headers[name.toLowerCase()];
-    return Array.isArray(value) ? value.join(', ') : value;
+    this.header = nodeHeaderReader(raw.headers);
   }
 }
 
@@ -213,36 +211,25 @@ function proceed(
   }
   const { handle } = result;
   req[DRIP_STATE_KEY] = result.context;
-  const raw = (reply.raw ?? reply) as MarkedResponse;
-  raw[HANDLE] = handle;
-  // `close` follows the end of a sent response and comes alone when the client left first; by then
-  // Nest's exception layer has written the status. One shared listener: the state is on the response.
-  raw.on('close', onClose);
+  const box: ErrorBox = {};
+  // The adapter kit's rule for Node responses; by the end, Nest's exception layer has written the status.
+  onNodeResponseEnd(reply.raw ?? reply, (end) => handle.finish({ ...end, error: box.error }));
   // `next.handle()` binds the handler to the async context it is called in: the request scope.
   const handled = handle.run(() => next.handle());
-  return new Observable<unknown>((subscriber) => handled.subscribe(new ErrorRecorder(subscriber, raw)));
-}
-
-function onClose(this: MarkedResponse): void {
-  // `finish` is idempotent: a second `close` (none is expected) would change nothing.
-  this[HANDLE]?.finish({
-    status: this.statusCode,
-    error: this[ERROR],
-    aborted: this.writableFinished === false,
-  });
+  return new Observable<unknown>((subscriber) => handled.subscribe(new ErrorRecorder(subscriber, box)));
 }
 
 /** Passes the handler's notifications through and keeps its error for the request's outcome. */
 class ErrorRecorder implements Observer<unknown> {
   constructor(
     private readonly target: Subscriber<unknown>,
-    private readonly res: MarkedResponse,
+    private readonly box: ErrorBox,
   ) {}
   next(value: unknown): void {
     this.target.next(value);
   }
   error(error: unknown): void {
-    this.res[ERROR] = error;
+    this.box.error = error;
     this.target.error(error);
   }
   complete(): void {

@@ -118,6 +118,8 @@ describe.each<Platform>(['express', 'fastify'])('DripInterceptor on %s', (platfo
     await meter.flush(5_000);
     expect(api.usage).toHaveLength(0);
     expect(api.runs).toHaveLength(0);
+    // @SkipDrip() is carried on the request view: the pipeline counts the skipped request.
+    expect(meter.stats().pipeline.skipped).toBe(1);
   });
 
   it('keeps the status of an HttpException and records the outcome', async () => {

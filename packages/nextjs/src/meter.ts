@@ -39,11 +39,6 @@ export function dripMeter(options?: object): RequestMeter {
   return meterFor(options, '@drip/nextjs');
 }
 
-/** Header reader over a web-standard `Headers`. */
-export function webHeader(headers: Headers): (name: string) => string | undefined {
-  return (name) => headers.get(name) ?? undefined;
-}
-
 /** Path of an absolute or relative URL, without query or fragment, without allocating a `URL`. */
 export function pathOf(url: string): string {
   let start = 0;

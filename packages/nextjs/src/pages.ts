@@ -2,6 +2,8 @@ import {
   type BeginResult,
   type DripRequestContext,
   isPromiseLike,
+  nodeHeaderReader,
+  onNodeResponseEnd,
   type RequestMeter,
   type RequestMeterOptions,
 } from '@drip/core';
@@ -116,10 +118,7 @@ export function withDripPages<Req extends DripPagesRequest, Res extends DripPage
         method: (req.method ?? 'GET').toUpperCase(),
         path,
         route,
-        header: (name) => {
-          const value = req.headers[name.toLowerCase()];
-          return Array.isArray(value) ? value.join(', ') : value;
-        },
+        header: nodeHeaderReader(req.headers),
         user: req.user,
         raw: req,
       });
@@ -141,8 +140,8 @@ export function withDripPages<Req extends DripPagesRequest, Res extends DripPage
     const { handle, context } = begun;
     // No `after()` in the Pages Router: the platform's `waitUntil` when there is one, else background.
     const end = endOnce(handle.finish.bind(handle), deferDelivery(options?.waitUntil, false), route);
-    // `close` follows the end of a completed response and comes alone when the client left first.
-    res.once('close', () => end({ status: res.statusCode, aborted: res.writableFinished === false }));
+    // The adapter kit's one rule for Node responses: complete, or aborted when the client left first.
+    onNodeResponseEnd(res, end);
     try {
       await handle.run(() => handler(req, res, context));
     } catch (error) {

@@ -2,13 +2,15 @@ import {
   type BeginResult,
   type DripRequestContext,
   isPromiseLike,
+  meterResponse,
   type RequestMeter,
   type RequestMeterOptions,
   type RequestOutcome,
+  webHeaderReader,
 } from '@drip/core';
 import { nextControlFlow } from './control-flow';
 import { type Delivery, deferDelivery, type WaitUntil } from './delivery';
-import { meterFor, pathOf, webHeader } from './meter';
+import { meterFor, pathOf } from './meter';
 import { type RouteParams, routeTemplate } from './route-template';
 
 /**
@@ -103,7 +105,7 @@ export function withDrip<Ctx = unknown, Req extends Request = Request>(
         method: request.method,
         path,
         route,
-        header: webHeader(request.headers),
+        header: webHeaderReader(request.headers),
         raw: request,
       });
       begun = isPromiseLike(result) ? await result : result;
@@ -133,20 +135,16 @@ export function withDrip<Ctx = unknown, Req extends Request = Request>(
       end({ status: 500, error: new TypeError('The route handler did not return a Response') });
       return response;
     }
-    if (response.body === null) {
-      end({ status: response.status });
-      return response;
-    }
-    const status = response.status;
-    if (delivery.afterResponse) {
+    if (delivery.afterResponse && response.body !== null) {
       // Next runs the after() callback once the response is over (body sent, or the client left, which
       // aborts the request's signal): no stream wrapper, no second Response.
+      const status = response.status;
       responseDone = () => end({ status, aborted: request.signal?.aborted === true });
       return response;
     }
-    // Next finished the response without reading the body (HEAD): the request is over all the same.
-    responseDone = () => end({ status });
-    return meterBody(response, (extra) => end({ status, ...extra }));
+    // Elsewhere the adapter kit's one rule for web responses, the same as Hono's on Workers, Bun and Deno:
+    // the request ends when the body does (read to the end, failed, or cancelled by the client).
+    return meterResponse(request.method, response, request.signal, end);
   };
 }
 
@@ -171,54 +169,4 @@ export function endOnce(
 /** The gate's refusal or the `reject` policy, as decided by the pipeline. */
 export function respond(result: Extract<BeginResult, { kind: 'respond' }>): Response {
   return Response.json(result.body, { status: result.status, headers: result.headers });
-}
-
-/**
- * The same response with its body passed through a stream that reports when it ends, fails or is
- * cancelled by the client. Status, status text and headers (cookies included) are kept.
- */
-function meterBody(
-  response: Response,
-  onEnd: (extra: { error?: unknown; aborted?: boolean }) => void,
-): Response {
-  const body = new ReadableStream<Uint8Array>(
-    new MeteredSource((response.body as ReadableStream<Uint8Array>).getReader(), onEnd),
-    // Nothing is read ahead of the consumer: each read pulls one chunk through.
-    { highWaterMark: 0 },
-  );
-  return new Response(body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
-}
-
-/** Pulls the original body chunk by chunk and reports how it ended. */
-class MeteredSource implements UnderlyingDefaultSource<Uint8Array> {
-  constructor(
-    private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
-    private readonly onEnd: (extra: { error?: unknown; aborted?: boolean }) => void,
-  ) {}
-
-  pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    return this.reader.read().then(
-      (chunk) => {
-        if (chunk.done) {
-          controller.close();
-          this.onEnd({});
-        } else {
-          controller.enqueue(chunk.value);
-        }
-      },
-      (error: unknown) => {
-        this.onEnd({ error });
-        controller.error(error);
-      },
-    );
-  }
-
-  cancel(reason: unknown): Promise<void> {
-    this.onEnd({ aborted: true });
-    return this.reader.cancel(reason);
-  }
 }

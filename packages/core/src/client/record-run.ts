@@ -4,7 +4,7 @@
  */
 
 import { DripConflictError, isDripError, isRecord, validationError } from '../errors';
-import { base64url } from '../pipeline/sha256';
+import { runEventKey } from '../keys';
 import type { BatchEventItem, RecordRunParams, RecordRunResult, ResponseMeta } from '../types';
 import { SLUG_PATTERN, check, assertValid } from '../validation';
 import { type RequestExecutor, RETRY_OPTION_KEYS, callOptions, wireFields } from './executor';
@@ -30,14 +30,6 @@ function titleCase(slug: string): string {
     .filter(Boolean)
     .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
     .join(' ');
-}
-
-async function derivedKey(raw: string): Promise<string> {
-  if (raw.length <= 128 && /^[A-Za-z0-9._:-]+$/.test(raw)) return raw;
-  const digest = new Uint8Array(
-    await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(raw)),
-  );
-  return `rec_${base64url(digest)}`;
 }
 
 /**
@@ -160,7 +152,7 @@ async function recordRunStepwise(
     let created = 0;
     let duplicates = 0;
     if (events.length > 0) {
-      const keys = await Promise.all(events.map((_, i) => derivedKey(`${externalRunId}:${i}`)));
+      const keys = events.map((_, i) => runEventKey(externalRunId, i));
       const batch = await deps.client.emitEventsBatch(
         events.map((e, i) => ({ ...(e as BatchEventItem), runId: run.id, idempotencyKey: keys[i] })),
         opts,

@@ -6,7 +6,7 @@
 
 import { type Clock, systemClock } from '../clock';
 import { isRecord as isObject } from '../errors';
-import { generateIdempotencyKey } from '../idempotency';
+import { generateIdempotencyKey } from '../keys';
 import type { DripLogger } from '../transport';
 import { createClientTransport } from './client-transport';
 import { Deque } from './deque';

@@ -124,7 +124,9 @@ export type GateDecision =
  * - `spendingCap`: `GET /customers/{id}/spending-caps`; an auto-blocking cap at or over its limit → 402.
  * - `check`: your own decision.
  * - `onApiError`: when the Drip API cannot answer, `allow` (default, fail-open) lets the request through;
- *   `deny` answers 503 `BILLING_UNAVAILABLE` (fail-closed). Either way the error is counted and logged once.
+ *   `deny` answers 503 `BILLING_UNAVAILABLE` (fail-closed). Either way the error is counted and logged once,
+ *   and for `failureTtlMs` (default 5 s) the gate answers the same way without calling the API again.
+ * - The checks call the client's own methods (`checkEntitlement`, `getBalance`, `getCustomerSpendingCaps`).
  *
  * @example
  * ```ts
@@ -147,6 +149,12 @@ export interface GateOptions<Req = unknown> {
   ttlMs?: number | undefined;
   /** Timeout of one gate call (default 2 s). */
   timeoutMs?: number | undefined;
+  /**
+   * After a gate call fails because the API is unavailable (network error, timeout, 429, 5xx), how long
+   * the gate answers `onApiError` without calling it again (default 5 s): an outage costs at most one
+   * timeout per interval, not one per request. Answers already cached keep being used meanwhile.
+   */
+  failureTtlMs?: number | undefined;
   onApiError?: 'allow' | 'deny' | undefined;
 }
 

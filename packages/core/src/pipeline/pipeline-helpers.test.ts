@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isSafeKey, requestIdentity, runExternalId, safeKey, usageKey, usageKeyFromBase } from './keys';
+import { isSafeKey, requestIdentity, runExternalId, safeKey, usageKey, usageKeyFromBase } from '../keys';
 import { compileRoutes, matchRoute, normalizePath, workflowSlug } from './route';
-import { base64url, sha256 } from './sha256';
+import { base64url, sha256 } from '../sha256';
 
 describe('sha256', () => {
   it('matches node:crypto on any string', () => {

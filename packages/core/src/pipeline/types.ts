@@ -18,6 +18,8 @@
  * ```
  */
 
+import type { UsageOptions } from './outcome';
+
 /** A value or a promise of it. */
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -44,6 +46,11 @@ export interface RequestView<Req = unknown> {
    * request; `quantity` defaults to 1.
    */
   rule?: { meter: string; quantity?: number | undefined } | undefined;
+  /**
+   * The framework marked the matched handler unmetered (Nest's `@SkipDrip()`): `begin()` skips the
+   * request without resolving a customer, and counts it in `stats().pipeline.skipped`.
+   */
+  skip?: boolean | undefined;
 }
 
 /** How the request ended, as the adapter observed it. */
@@ -83,8 +90,15 @@ export interface DripRequestContext {
   /** The request identity used in idempotency keys (trusted header value or a generated id). */
   readonly requestId: string;
   readonly run: DripRunContext;
-  /** Adds usage for a meter; summed per meter within the request and sent when the request ends. */
-  usage(meter: string, quantity?: number): void;
+  /**
+   * Adds usage for a meter; summed per meter within the request and sent when the request ends. It is
+   * billed by the same rule as the default meter (`billOn`: by default not on 4xx, 5xx or aborted
+   * requests) unless the call says `{ billOn: 'always' }`. An invalid meter name (the client's rule,
+   * e.g. `'api calls'`) or quantity is never sent and never thrown into the handler: it is counted
+   * (`stats().pipeline.meteringErrors`), logged once and passed to `onError` as a `DripError`
+   * with code `VALIDATION_ERROR`.
+   */
+  usage(meter: string, quantity?: number, options?: UsageOptions): void;
 }
 
 /** Adapter-side handle of a begun request. */

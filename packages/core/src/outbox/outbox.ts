@@ -349,7 +349,10 @@ class OutboxImpl implements Outbox {
       if (input.metadata !== undefined) body.metadata = input.metadata;
     }
     this.#counters.enqueued++;
-    if (this.#windowMs !== undefined) return this.#aggregate(body);
+    // Only records whose key no retry can reproduce are merged (see `#aggregate`).
+    if (this.#windowMs !== undefined && (body.idempotencyKey === '' || input.localKey === true)) {
+      return this.#aggregate(body);
+    }
     if (body.idempotencyKey === '') body.idempotencyKey = this.#keyFor('mw');
     return this.#admit(this.#makeRecord('usage', body));
   }
@@ -484,6 +487,16 @@ class OutboxImpl implements Outbox {
     this.#scheduleSend();
   }
 
+  /**
+   * Adds one usage call to the open window's aggregate for its customer, meter, units, description and
+   * metadata. The rule that keeps aggregation from billing twice: only calls whose key no retry can
+   * reproduce come here (no key, or a key marked `localKey`); a call carrying a key derived from the
+   * request (an `Idempotency-Key` header) is sent as its own record under that key, so the API applies a
+   * retried request once whichever window, batch or process it lands in. An aggregate's own key is made
+   * when its window is sealed and is persisted, with the removal of its members, in one store step
+   * before its first send, so a replayed aggregate keeps its key and an unsealed member is never part of
+   * a sent aggregate.
+   */
   #aggregate(body: OutboxUsageBody): boolean {
     const gk = `${body.customerId}\u0000${body.usageType}\u0000${body.units ?? ''}\u0000${body.description ?? ''}\u0000${canonical(body.metadata)}`;
     const member = this.#durable ? this.#makeRecord('usage', { ...body }) : undefined;

@@ -60,7 +60,18 @@ export type OutboxInput =
       customerId: string;
       meter: string;
       quantity: number;
+      /**
+       * The record's key. A key the caller gives is sent as it is, and a keyed record is never merged
+       * into an aggregate (see `localKey`): a client's retry of the same request produces the same key,
+       * and only a record sent under that key is applied once by the API.
+       */
       idempotencyKey?: string | undefined;
+      /**
+       * `true` when `idempotencyKey` was made from an identity local to this process (the request meter's
+       * generated request id), which no retry can produce again: such a record may still be merged into
+       * an aggregate. Leave it out for any key derived from the request (e.g. an `Idempotency-Key` header).
+       */
+      localKey?: boolean | undefined;
       units?: string | undefined;
       description?: string | undefined;
       metadata?: Record<string, unknown> | undefined;

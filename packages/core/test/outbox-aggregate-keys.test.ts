@@ -8,7 +8,7 @@ import { type MeterReq, meterView, resolveBegin, setupMeter } from './helpers';
 async function serve(meter: ReturnType<typeof setupMeter>['meter'], key: string, customer = 'cus_1') {
   const req: MeterReq = { headers: { 'idempotency-key': key, 'x-customer': customer } };
   const begun = await resolveBegin(meter.begin(meterView('POST', '/api/chat', req)));
-  if (!begun.handle) throw new Error('not metered');
+  if (begun.kind !== 'continue') throw new Error('not metered');
   begun.handle.finish({ status: 200, route: '/api/chat' });
 }
 

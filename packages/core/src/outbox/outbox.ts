@@ -11,6 +11,7 @@ import type { DripLogger } from '../transport';
 import { createClientTransport } from './client-transport';
 import { Deque } from './deque';
 import { registerForShutdown, unregisterForShutdown } from './shutdown';
+import { createSpillDir, spillPlatform } from './spill-dir';
 import type {
   ClientLike,
   DeadLetter,
@@ -26,6 +27,7 @@ import type {
   OutboxStats,
   OutboxStore,
   OutboxUsageBody,
+  SpillStore,
 } from './types';
 
 /**
@@ -78,6 +80,7 @@ const DEFAULTS = {
   pauseAfter: 3,
   deadLetterLimit: 1_000,
   shutdownTimeoutMs: 5_000,
+  maxSpillBytes: 1_073_741_824, // 1 GiB
 } as const;
 
 /** Every outbox log line starts with it (added by `#warnOnce` and `#debug`). */
@@ -194,8 +197,16 @@ class OutboxImpl implements Outbox {
   readonly #random: () => number;
   readonly #logger: DripLogger | undefined;
   readonly #store: OutboxStore | undefined;
-  /** `store.durable`, read once (it is readonly). */
-  readonly #durable: boolean;
+  /** Whether accepted records go to the durable store now: it is durable and opened (or opening). */
+  #durable: boolean;
+  /** Why the configured durable store is not in use (it could not be opened); retried until it is. */
+  #storeProblem: string | undefined;
+  #storeRetries = 0;
+  #storeRetryTimer: unknown;
+  /** Where overflow goes: the durable store when it spills, else the overflow directory (Node). */
+  readonly #spillTarget: SpillStore | undefined;
+  /** Approximate bytes of the records spilled now (bounded by `maxSpillBytes`). */
+  #spilledBytes = 0;
   readonly #keyFor: (prefix: string) => string;
   readonly #maxRecords: number;
   readonly #maxBytes: number;
@@ -218,7 +229,7 @@ class OutboxImpl implements Outbox {
 
   readonly #counters: Omit<
     OutboxStats,
-    'inFlight' | 'queued' | 'spilled' | 'bytes' | 'state' | 'bulk' | 'lastError' | 'dropped'
+    'inFlight' | 'queued' | 'spilled' | 'store' | 'bytes' | 'state' | 'bulk' | 'lastError' | 'dropped'
   > = {
     enqueued: 0,
     replayed: 0,
@@ -270,11 +281,20 @@ class OutboxImpl implements Outbox {
     this.#maxBytes = Math.max(1024, this.#cfg('maxBytes'));
     this.#bulkBytes = Math.min(this.#cfg('maxBatchBytes'), 1024 * 1024 - 1024);
     this.#batchLimit = Math.max(1, this.#cfg('batchSize'));
-    let overflow = options.overflow ?? 'drop-oldest';
-    if (overflow === 'spill' && !(this.#durable && this.#store?.spill && this.#store.unspill)) {
+    const store = options.store;
+    const storeSpills = this.#durable && store?.spill && store.unspill && store.spilledCount;
+    let target: SpillStore | undefined;
+    if (storeSpills) target = store as SpillStore;
+    else if (options.overflow === undefined || options.overflow === 'spill') {
+      const platform = spillPlatform();
+      if (platform) target = createSpillDir(platform);
+    }
+    this.#spillTarget = target;
+    let overflow = options.overflow ?? (target ? 'spill' : 'drop-oldest');
+    if (overflow === 'spill' && !target) {
       this.#warnOnce(
         'spill',
-        "overflow 'spill' needs a durable store with spill support; using 'drop-oldest'",
+        "overflow 'spill' needs a durable store with spill support or a file system; using 'drop-oldest'",
       );
       overflow = 'drop-oldest';
     }
@@ -449,11 +469,23 @@ class OutboxImpl implements Outbox {
     return this.#fits(bytes);
   }
 
+  /** Whether overflow can go to disk now (a durable target only once its store is open). */
+  #canSpill(): boolean {
+    const target = this.#spillTarget;
+    return this.#overflow === 'spill' && target !== undefined && (!target.durable || this.#durable);
+  }
+
   #admit(record: OutboxRecord): boolean {
     if (this.#spilled > 0 || this.#spillBuffer.length > 0 || !this.#fits(record.bytes)) {
-      if (this.#overflow === 'spill') {
+      if (this.#canSpill()) {
+        if (this.#spilledBytes + record.bytes > this.#cfg('maxSpillBytes')) {
+          // Past the disk bound: the newest is dropped (the spilled ones keep their order).
+          this.#drop('overflow', record, 'the spill bound (maxSpillBytes) is reached');
+          return false;
+        }
         this.#spillBuffer.push(record);
         this.#spilled++;
+        this.#spilledBytes += record.bytes;
         this.#schedulePersist();
         return true;
       }
@@ -558,12 +590,18 @@ class OutboxImpl implements Outbox {
 
   #drop(reason: DropReason, record: OutboxRecord | undefined, error?: unknown): void {
     this.#drops[reason]++;
-    if (reason !== 'overflow' || this.#drops.overflow === 1) {
+    if (!this.#warned.has(`drop:${reason}`)) {
       const msg = error instanceof Error ? error.message : error === undefined ? '' : String(error);
-      this.#warnOnce(
-        `drop:${reason}`,
-        `dropping records (${reason})${msg ? `: ${msg}` : ''}; counted in stats().dropped`,
-      );
+      const text = `dropping records (${reason})${msg ? `: ${msg}` : ''}; counted in stats().dropped`;
+      // Usage lost for want of room is an error the operator must see; the other reasons are expected.
+      if (reason === 'overflow') {
+        this.#warned.add(`drop:${reason}`);
+        try {
+          this.#logger?.error?.(PREFIX + text);
+        } catch {
+          // ignore logger failures
+        }
+      } else this.#warnOnce(`drop:${reason}`, text);
     }
     const hook = this.#o.onDrop;
     if (hook) {
@@ -605,8 +643,71 @@ class OutboxImpl implements Outbox {
   async #load(): Promise<void> {
     const store = this.#store;
     if (!store) return;
+    let records: OutboxRecord[];
     try {
-      const records = await store.load();
+      records = await store.load();
+    } catch (err) {
+      this.#storeFailed(err);
+      return;
+    }
+    await this.#adopt(store, records);
+  }
+
+  /**
+   * The durable store could not be opened (e.g. another live process holds its directory): run on
+   * memory, say so at error level and in `stats().store`, and try again with backoff until it opens.
+   */
+  #storeFailed(err: unknown): void {
+    this.#durable = false;
+    this.#loaded = true;
+    this.#pendingPut = [];
+    this.#pendingDel = [];
+    const reason = err instanceof Error ? err.message : String(err);
+    this.#storeProblem = reason;
+    this.#setError('STORE_ERROR', err);
+    this.#storeRetries++;
+    const delay = Math.min(
+      this.#cfg('backoffCapMs'),
+      this.#cfg('backoffBaseMs') * 2 ** Math.min(20, this.#storeRetries - 1),
+    );
+    try {
+      this.#logger?.error?.(
+        `${PREFIX}cannot open the durable store; records are kept in memory only until it opens (retrying in ${delay} ms): ${reason}`,
+        { error: reason },
+      );
+    } catch {
+      // ignore logger failures
+    }
+    if (this.#closed) return;
+    this.#storeRetryTimer = this.#clock.setTimeout(() => {
+      this.#storeRetryTimer = undefined;
+      this.#storeChain = this.#storeChain.then(() => this.#reopen());
+    }, delay);
+    unref(this.#storeRetryTimer);
+  }
+
+  async #reopen(): Promise<void> {
+    const store = this.#store;
+    if (!store || this.#closed) return;
+    let records: OutboxRecord[];
+    try {
+      records = await store.load();
+    } catch (err) {
+      this.#storeFailed(err);
+      return;
+    }
+    this.#durable = true;
+    this.#storeProblem = undefined;
+    this.#storeRetries = 0;
+    this.#logger?.info?.(`${PREFIX}durable store opened`);
+    // What this process accepted meanwhile goes in with what an earlier process left.
+    this.#pendingPut.push(...this.#usageQ.toArray(), ...this.#runQ.toArray());
+    await this.#adopt(store, records);
+  }
+
+  /** Takes over the records a store held (new ids), persisting them and anything pending in one step. */
+  async #adopt(store: OutboxStore, records: OutboxRecord[]): Promise<void> {
+    try {
       const put: OutboxRecord[] = [];
       const del: number[] = [];
       const again: OutboxUsageBody[] = [];
@@ -661,7 +762,7 @@ class OutboxImpl implements Outbox {
   }
 
   #schedulePersist(): void {
-    if (this.#persistScheduled || !this.#durable) return;
+    if (this.#persistScheduled || (!this.#durable && this.#spillBuffer.length === 0)) return;
     this.#persistScheduled = true;
     // After the caller's synchronous code, never inside it.
     queueMicrotask(() => this.#writeStore());
@@ -669,8 +770,8 @@ class OutboxImpl implements Outbox {
 
   #writeStore(): void {
     this.#persistScheduled = false;
-    const store = this.#store;
-    if (!store) return;
+    const store = this.#durable ? this.#store : undefined;
+    const target = this.#spillTarget;
     const put = this.#pendingPut;
     const del = this.#pendingDel;
     const spill = this.#spillBuffer;
@@ -680,8 +781,8 @@ class OutboxImpl implements Outbox {
     if (put.length === 0 && del.length === 0 && spill.length === 0) return;
     this.#storeChain = this.#storeChain
       .then(async () => {
-        if (spill.length > 0 && store.spill) await store.spill(spill);
-        if (put.length > 0 || del.length > 0) await store.append(put, del);
+        if (spill.length > 0 && target) await target.spill(spill);
+        if (store && (put.length > 0 || del.length > 0)) await store.append(put, del);
       })
       .catch((err: unknown) => {
         this.#setError('STORE_ERROR', err);
@@ -690,8 +791,8 @@ class OutboxImpl implements Outbox {
   }
 
   #refill(): void {
-    const store = this.#store;
-    if (this.#unspilling || this.#spilled === 0 || !store?.unspill) return;
+    const target = this.#spillTarget;
+    if (this.#unspilling || this.#spilled === 0 || !target) return;
     if (this.#spillBuffer.length > 0) {
       // Still being written: refill after the write lands.
       this.#storeChain.then(() => this.#refill());
@@ -700,7 +801,7 @@ class OutboxImpl implements Outbox {
     const room = Math.floor(this.#maxRecords / 2) - this.#held();
     if (room <= 0) return;
     this.#unspilling = true;
-    const unspill = store.unspill.bind(store);
+    const unspill = target.unspill.bind(target);
     this.#storeChain = this.#storeChain
       .then(async () => {
         const records = await unspill(Math.min(room, this.#spilled));
@@ -708,9 +809,13 @@ class OutboxImpl implements Outbox {
         for (const r of records) {
           this.#q(r.kind).push(r);
           this.#bytes += r.bytes;
-          this.#pendingPut.push(r);
+          this.#spilledBytes -= r.bytes;
+          if (this.#durable) this.#pendingPut.push(r);
         }
-        if (records.length === 0) this.#spilled = 0;
+        if (records.length === 0 || this.#spilled === 0) {
+          this.#spilled = 0;
+          this.#spilledBytes = 0;
+        }
         this.#schedulePersist();
       })
       .catch((err: unknown) => {
@@ -1088,6 +1193,21 @@ class OutboxImpl implements Outbox {
     );
   }
 
+  /** Reads back every spilled record of a non-durable target and drops it (each counted and reported). */
+  async #dropSpilled(target: SpillStore, reason: DropReason): Promise<void> {
+    try {
+      for (;;) {
+        const records = await target.unspill(1_000);
+        if (records.length === 0) break;
+        for (const r of records) this.#drop(reason, r, 'not delivered before close() timed out');
+      }
+    } catch (err) {
+      this.#warnOnce('store-unspill', 'reading spilled records failed', { error: String(err) });
+    }
+    this.#spilled = 0;
+    this.#spilledBytes = 0;
+  }
+
   #checkIdle(): void {
     if (!this.#isIdle() || this.#idleWaiters.length === 0) return;
     const waiters = this.#idleWaiters;
@@ -1139,11 +1259,18 @@ class OutboxImpl implements Outbox {
     if (this.#windowTimer !== undefined) this.#clock.clearTimeout(this.#windowTimer);
     this.#sendTimer = undefined;
     this.#windowTimer = undefined;
+    if (this.#storeRetryTimer !== undefined) this.#clock.clearTimeout(this.#storeRetryTimer);
+    this.#storeRetryTimer = undefined;
     if (!result.delivered && !this.#durable) {
       this.#dropQueued('closed', 'not delivered before close() timed out');
     }
-    unregisterForShutdown(this);
     await this.#storeChain;
+    const target = this.#spillTarget;
+    if (target && !target.durable) {
+      if (this.#spilled > 0) await this.#dropSpilled(target, 'closed');
+      await target.close?.();
+    }
+    unregisterForShutdown(this);
     await this.#store?.close?.();
     return result;
   }
@@ -1174,6 +1301,10 @@ class OutboxImpl implements Outbox {
       inFlight: this.#inFlightRecords,
       queued: this.#queued() + this.#buckets.size,
       spilled: this.#spilled,
+      store:
+        this.#storeProblem === undefined
+          ? { durable: this.#durable }
+          : { durable: false, reason: this.#storeProblem },
       bytes: this.#bytes,
       state: this.#state,
       bulk: this.#caps ? { ...this.#caps } : undefined,

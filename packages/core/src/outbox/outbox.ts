@@ -7,6 +7,7 @@
 import { type Clock, systemClock } from '../clock';
 import { isRecord as isObject } from '../errors';
 import { generateIdempotencyKey } from '../idempotency';
+import { backoffCeiling, backoffDelay, mayRetry } from '../retry';
 import type { DripLogger } from '../transport';
 import { createClientTransport } from './client-transport';
 import { Deque } from './deque';
@@ -174,15 +175,12 @@ interface Bucket {
 
 type Kind = 'usage' | 'run';
 
-/** Transient = worth retrying later: no answer, timeout, 429, 5xx, 409 in progress (spec §7.2). */
+/**
+ * Transient = worth retrying later (spec §7.2, the shared rule of `retry.ts`). Every delivery is safe to
+ * repeat: its keys were fixed when the record was accepted.
+ */
 function isTransient(r: DeliveryResponse): boolean {
-  return (
-    r.status === 0 ||
-    r.status === 408 ||
-    r.status === 429 ||
-    r.status >= 500 ||
-    (r.status === 409 && r.code === 'IDEMPOTENCY_KEY_IN_PROGRESS')
-  );
+  return mayRetry(r.status, codeOf(r), true);
 }
 
 function codeOf(r: DeliveryResponse): string | undefined {
@@ -666,10 +664,7 @@ class OutboxImpl implements Outbox {
     this.#storeProblem = reason;
     this.#setError('STORE_ERROR', err);
     this.#storeRetries++;
-    const delay = Math.min(
-      this.#cfg('backoffCapMs'),
-      this.#cfg('backoffBaseMs') * 2 ** Math.min(20, this.#storeRetries - 1),
-    );
+    const delay = backoffCeiling(this.#storeRetries, this.#cfg('backoffBaseMs'), this.#cfg('backoffCapMs'));
     try {
       this.#logger?.error?.(
         `${PREFIX}cannot open the durable store; records are kept in memory only until it opens (retrying in ${delay} ms): ${reason}`,
@@ -1159,7 +1154,7 @@ class OutboxImpl implements Outbox {
     };
     const base = this.#cfg('backoffBaseMs');
     const cap = this.#cfg('backoffCapMs');
-    let delay = Math.floor(this.#random() * Math.min(cap, base * 2 ** Math.min(30, this.#failures - 1)));
+    let delay = backoffDelay(this.#failures, base, cap, this.#random);
     if (res.retryAfterMs !== undefined) {
       delay = Math.max(delay, Math.min(res.retryAfterMs, this.#cfg('retryAfterCapMs')));
     }

@@ -7,6 +7,7 @@
 import { type Clock, systemClock } from '../clock';
 import { isRecord as isObject } from '../errors';
 import { generateIdempotencyKey } from '../idempotency';
+import { isValidQuantity, MAX_BODY_BYTES, MAX_BULK_ITEMS, MAX_RUN_EVENTS } from '../limits';
 import { backoffCeiling, backoffDelay, mayRetry } from '../retry';
 import type { DripLogger } from '../transport';
 import { createClientTransport } from './client-transport';
@@ -87,7 +88,6 @@ const DEFAULTS = {
 /** Every outbox log line starts with it (added by `#warnOnce` and `#debug`). */
 const PREFIX = 'drip outbox: ';
 const RUN_STATUSES = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT']);
-const BULK_LIMIT = { usage: 1000, run: 500 } as const;
 
 /** A quantity rounded to 6 decimals (shared with the request meter). */
 export function round6(q: number): number {
@@ -154,10 +154,8 @@ export function validString(v: unknown, min: number, max: number): v is string {
   return typeof v === 'string' && v.length >= min && v.length <= max;
 }
 
-/** A finite quantity in [0, 1e15] (shared with the request meter). */
-export function validQuantity(q: unknown): q is number {
-  return typeof q === 'number' && Number.isFinite(q) && q >= 0 && q <= 1e15;
-}
+/** A finite quantity in [0, 1e15] (shared with the request meter; the rule lives in `limits.ts`). */
+export const validQuantity: (q: unknown) => q is number = isValidQuantity;
 
 function emptyDrops(): Record<DropReason, number> {
   return { overflow: 0, expired: 0, rejected: 0, invalid: 0, closed: 0, 'no-client': 0 };
@@ -277,7 +275,7 @@ class OutboxImpl implements Outbox {
     this.#keyFor = options.idempotencyKey ?? generateIdempotencyKey;
     this.#maxRecords = Math.max(1, this.#cfg('maxRecords'));
     this.#maxBytes = Math.max(1024, this.#cfg('maxBytes'));
-    this.#bulkBytes = Math.min(this.#cfg('maxBatchBytes'), 1024 * 1024 - 1024);
+    this.#bulkBytes = Math.min(this.#cfg('maxBatchBytes'), MAX_BODY_BYTES - 1024);
     this.#batchLimit = Math.max(1, this.#cfg('batchSize'));
     const store = options.store;
     const storeSpills = this.#durable && store?.spill && store.unspill && store.spilledCount;
@@ -382,7 +380,7 @@ class OutboxImpl implements Outbox {
       !validString(input.workflow, 1, 100) ||
       !RUN_STATUSES.has(input.status) ||
       !Array.isArray(events) ||
-      events.length > 100
+      events.length > MAX_RUN_EVENTS
     ) {
       this.#drop('invalid', undefined, 'run needs customerId, workflow, final status, <= 100 events');
       return false;
@@ -982,7 +980,7 @@ class OutboxImpl implements Outbox {
     const kind = this.#oldestKind();
     const q = this.#q(kind);
     const bulk = this.#useBulk(kind) && this.#state === 'open';
-    const max = bulk ? Math.min(this.#batchLimit, BULK_LIMIT[kind]) : 1;
+    const max = bulk ? Math.min(this.#batchLimit, MAX_BULK_ITEMS[kind]) : 1;
     const out: OutboxRecord[] = [];
     let bytes = 0;
     const now = this.#clock.now();

@@ -7,8 +7,18 @@
 import { type Clock, systemClock } from '../clock';
 import { isRecord as isObject } from '../errors';
 import { generateIdempotencyKey } from '../idempotency';
-import { isValidQuantity, MAX_BODY_BYTES, MAX_BULK_ITEMS, MAX_RUN_EVENTS } from '../limits';
-import { backoffCeiling, backoffDelay, mayRetry } from '../retry';
+import { MAX_BODY_BYTES, MAX_BULK_ITEMS } from '../limits';
+import { backoffCeiling, backoffDelay } from '../retry';
+import {
+  aggregateGroupOf,
+  recordBytes,
+  round6,
+  runBodyOf,
+  runProblem,
+  usageBodyOf,
+  usageProblem,
+} from './admission';
+import { bulkItemAnswer, codeOf, isTransient } from './answers';
 import type { DripLogger } from '../transport';
 import { createClientTransport } from './client-transport';
 import { Deque } from './deque';
@@ -87,75 +97,8 @@ const DEFAULTS = {
 
 /** Every outbox log line starts with it (added by `#warnOnce` and `#debug`). */
 const PREFIX = 'drip outbox: ';
-const RUN_STATUSES = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT']);
-
-/** A quantity rounded to 6 decimals (shared with the request meter). */
-export function round6(q: number): number {
-  return Math.round(q * 1e6) / 1e6;
-}
-
-function canonical(value: unknown): string {
-  if (value === undefined || value === null) return '';
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (typeof value === 'object') {
-    const o = value as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** Approximate JSON size of a value (strings by length, numbers as 8), walking at most 6 levels. */
-function estimateBytes(value: unknown, depth: number): number {
-  switch (typeof value) {
-    case 'string':
-      return value.length + 2;
-    case 'number':
-      return 8;
-    case 'boolean':
-      return 5;
-    case 'object': {
-      if (value === null) return 4;
-      if (depth > 6) return 64;
-      let n = 2;
-      if (Array.isArray(value)) {
-        for (const v of value) n += estimateBytes(v, depth + 1) + 1;
-        return n;
-      }
-      for (const k in value) {
-        const v = (value as Record<string, unknown>)[k];
-        if (v !== undefined) n += k.length + 4 + estimateBytes(v, depth + 1);
-      }
-      return n;
-    }
-    default:
-      return 0;
-  }
-}
-
-/**
- * `estimateBytes` of a usage body, field by field (the same sum, without walking the object): this runs
- * for every usage record.
- */
-function usageBytes(b: OutboxUsageBody): number {
-  // 2 for the braces; per field: key length + 4, then the value.
-  let n = 2 + (10 + 4 + b.customerId.length + 2) + (9 + 4 + b.usageType.length + 2) + (8 + 4 + 8);
-  n += 14 + 4 + b.idempotencyKey.length + 2;
-  if (b.units !== undefined) n += 5 + 4 + estimateBytes(b.units, 1);
-  if (b.description !== undefined) n += 11 + 4 + estimateBytes(b.description, 1);
-  if (b.metadata !== undefined) n += 8 + 4 + estimateBytes(b.metadata, 1);
-  return n;
-}
-
-/** A string of `min`-`max` characters (shared with the request meter). */
-export function validString(v: unknown, min: number, max: number): v is string {
-  return typeof v === 'string' && v.length >= min && v.length <= max;
-}
-
-/** A finite quantity in [0, 1e15] (shared with the request meter; the rule lives in `limits.ts`). */
-export const validQuantity: (q: unknown) => q is number = isValidQuantity;
+// The request meter imports these from here.
+export { round6, validQuantity, validString } from './admission';
 
 function emptyDrops(): Record<DropReason, number> {
   return { overflow: 0, expired: 0, rejected: 0, invalid: 0, closed: 0, 'no-client': 0 };
@@ -173,22 +116,8 @@ interface Bucket {
 
 type Kind = 'usage' | 'run';
 
-/**
- * Transient = worth retrying later (spec §7.2, the shared rule of `retry.ts`). Every delivery is safe to
- * repeat: its keys were fixed when the record was accepted.
- */
-function isTransient(r: DeliveryResponse): boolean {
-  return mayRetry(r.status, codeOf(r), true);
-}
-
-function codeOf(r: DeliveryResponse): string | undefined {
-  if (r.code) return r.code;
-  if (isObject(r.body) && typeof r.body.code === 'string') return r.body.code;
-  return undefined;
-}
-
 class OutboxImpl implements Outbox {
-  readonly #o: OutboxOptions;
+  readonly #options: OutboxOptions;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #logger: DripLogger | undefined;
@@ -211,8 +140,8 @@ class OutboxImpl implements Outbox {
 
   #transport: DeliveryTransport | undefined;
   #transportFailed = false;
-  readonly #usageQ = new Deque<OutboxRecord>();
-  readonly #runQ = new Deque<OutboxRecord>();
+  readonly #usageQueue = new Deque<OutboxRecord>();
+  readonly #runQueue = new Deque<OutboxRecord>();
   readonly #buckets = new Map<string, Bucket>();
   #windowTimer: unknown;
   #nextId = 1;
@@ -238,27 +167,27 @@ class OutboxImpl implements Outbox {
   };
   readonly #drops = emptyDrops();
   #lastError: OutboxStats['lastError'];
-  readonly #dead: DeadLetter[] = [];
+  readonly #deadLetterList: DeadLetter[] = [];
 
-  #caps: { usage: boolean; runs: boolean } | undefined;
-  #capsPromise: Promise<void> | undefined;
-  #bulk404 = 0;
-  #bulkBytes: number;
+  #bulkRoutes: { usage: boolean; runs: boolean } | undefined;
+  #bulkRoutesProbe: Promise<void> | undefined;
+  #bulkRefusals = 0;
+  #maxRequestBytes: number;
   /** Items per bulk request now: halved when a bulk request times out, grown back on success. */
   #batchLimit: number;
 
-  #failures = 0;
+  #failuresInARow = 0;
   #state: OutboxStats['state'] = 'open';
-  #notBefore = 0;
+  #sendNotBefore = 0;
   #sendTimer: unknown;
   #sendTimerAt = Number.POSITIVE_INFINITY;
-  #flushing = 0;
+  #flushesWaiting = 0;
   #closed = false;
   #idleWaiters: Array<() => void> = [];
   readonly #warned = new Set<string>();
 
-  #pendingPut: OutboxRecord[] = [];
-  #pendingDel: number[] = [];
+  #pendingPuts: OutboxRecord[] = [];
+  #pendingDeletes: number[] = [];
   #persistScheduled = false;
   #storeChain: Promise<void>;
   #loaded = false;
@@ -266,17 +195,17 @@ class OutboxImpl implements Outbox {
   #hooked = false;
 
   constructor(options: OutboxOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#logger = options.logger;
     this.#store = options.store;
     this.#durable = options.store?.durable === true;
     this.#keyFor = options.idempotencyKey ?? generateIdempotencyKey;
-    this.#maxRecords = Math.max(1, this.#cfg('maxRecords'));
-    this.#maxBytes = Math.max(1024, this.#cfg('maxBytes'));
-    this.#bulkBytes = Math.min(this.#cfg('maxBatchBytes'), MAX_BODY_BYTES - 1024);
-    this.#batchLimit = Math.max(1, this.#cfg('batchSize'));
+    this.#maxRecords = Math.max(1, this.#option('maxRecords'));
+    this.#maxBytes = Math.max(1024, this.#option('maxBytes'));
+    this.#maxRequestBytes = Math.min(this.#option('maxBatchBytes'), MAX_BODY_BYTES - 1024);
+    this.#batchLimit = Math.max(1, this.#option('batchSize'));
     const store = options.store;
     const storeSpills = this.#durable && store?.spill && store.unspill && store.spilledCount;
     let target: SpillStore | undefined;
@@ -307,8 +236,8 @@ class OutboxImpl implements Outbox {
   }
 
   /** A numeric option, or its default when left out. */
-  #cfg(key: keyof typeof DEFAULTS & keyof OutboxOptions): number {
-    return this.#o[key] ?? DEFAULTS[key];
+  #option(key: keyof typeof DEFAULTS & keyof OutboxOptions): number {
+    return this.#options[key] ?? DEFAULTS[key];
   }
 
   // ---------------------------------------------------------------- enqueue (hot path)
@@ -332,38 +261,12 @@ class OutboxImpl implements Outbox {
   }
 
   #enqueueUsage(input: OutboxInput & { type: 'usage' }): boolean {
-    const q = input.quantity;
-    if (
-      !validString(input.customerId, 1, 255) ||
-      !validString(input.meter, 1, 100) ||
-      !validQuantity(q) ||
-      (input.idempotencyKey !== undefined && !validString(input.idempotencyKey, 1, 128))
-    ) {
-      this.#drop('invalid', undefined, 'usage needs customerId, meter and a quantity in [0, 1e15]');
+    const problem = usageProblem(input);
+    if (problem !== undefined) {
+      this.#drop('invalid', undefined, problem);
       return false;
     }
-    let body: OutboxUsageBody;
-    if (input.units === undefined && input.description === undefined && input.metadata !== undefined) {
-      // The request meter's shape, as one literal: adding a field later would give the body (kept until
-      // delivery) a separate property store. Same fields in the same order as below.
-      body = {
-        customerId: input.customerId,
-        usageType: input.meter,
-        quantity: q,
-        idempotencyKey: input.idempotencyKey ?? '',
-        metadata: input.metadata,
-      };
-    } else {
-      body = {
-        customerId: input.customerId,
-        usageType: input.meter,
-        quantity: q,
-        idempotencyKey: input.idempotencyKey ?? '',
-      };
-      if (input.units !== undefined) body.units = input.units;
-      if (input.description !== undefined) body.description = input.description;
-      if (input.metadata !== undefined) body.metadata = input.metadata;
-    }
+    const body = usageBodyOf(input);
     this.#counters.enqueued++;
     // Only records whose key no retry can reproduce are merged (see `#aggregate`).
     if (this.#windowMs !== undefined && (body.idempotencyKey === '' || input.localKey === true)) {
@@ -374,56 +277,12 @@ class OutboxImpl implements Outbox {
   }
 
   #enqueueRun(input: OutboxInput & { type: 'run' }): boolean {
-    const events = input.events ?? [];
-    if (
-      !validString(input.customerId, 1, 255) ||
-      !validString(input.workflow, 1, 100) ||
-      !RUN_STATUSES.has(input.status) ||
-      !Array.isArray(events) ||
-      events.length > MAX_RUN_EVENTS
-    ) {
-      this.#drop('invalid', undefined, 'run needs customerId, workflow, final status, <= 100 events');
+    const problem = runProblem(input);
+    if (problem !== undefined) {
+      this.#drop('invalid', undefined, problem);
       return false;
     }
-    // Built field by field (no rest/spread): this runs once per metered request.
-    let body: OutboxRunBody;
-    if (
-      input.correlationId === undefined &&
-      input.errorMessage === undefined &&
-      input.errorCode === undefined &&
-      input.metadata !== undefined &&
-      input.startedAt !== undefined &&
-      input.endedAt !== undefined
-    ) {
-      // The request meter's usual shape as one literal (no separate property store on a body kept until
-      // delivery); same fields in the same order as below.
-      body = {
-        customerId: input.customerId,
-        workflow: input.workflow,
-        status: input.status,
-        events,
-        externalRunId: input.externalRunId || this.#keyFor('run'),
-        idempotencyKey: input.idempotencyKey || this.#keyFor('rec'),
-        metadata: input.metadata,
-        startedAt: input.startedAt,
-        endedAt: input.endedAt,
-      };
-    } else {
-      body = {
-        customerId: input.customerId,
-        workflow: input.workflow,
-        status: input.status,
-        events,
-        externalRunId: input.externalRunId || this.#keyFor('run'),
-        idempotencyKey: input.idempotencyKey || this.#keyFor('rec'),
-      };
-      if (input.correlationId !== undefined) body.correlationId = input.correlationId;
-      if (input.errorMessage !== undefined) body.errorMessage = input.errorMessage;
-      if (input.errorCode !== undefined) body.errorCode = input.errorCode;
-      if (input.metadata !== undefined) body.metadata = input.metadata;
-      if (input.startedAt !== undefined) body.startedAt = input.startedAt;
-      if (input.endedAt !== undefined) body.endedAt = input.endedAt;
-    }
+    const body = runBodyOf(input, this.#keyFor);
     this.#counters.enqueued++;
     return this.#admit(this.#makeRecord('run', body));
   }
@@ -432,7 +291,7 @@ class OutboxImpl implements Outbox {
   #makeRecord(kind: 'run', body: OutboxRunBody): OutboxRecord & { kind: 'run' };
   #makeRecord(kind: Kind, body: OutboxUsageBody | OutboxRunBody): OutboxRecord {
     // Approximate JSON size: the memory bound's currency, computed once here without serialising.
-    const bytes = (kind === 'usage' ? usageBytes(body as OutboxUsageBody) : estimateBytes(body, 0)) + 48;
+    const bytes = recordBytes(kind, body);
     return {
       id: this.#nextId++,
       kind,
@@ -443,12 +302,12 @@ class OutboxImpl implements Outbox {
     } as OutboxRecord;
   }
 
-  #held(): number {
-    return this.#usageQ.length + this.#runQ.length + this.#buckets.size + this.#inFlightRecords;
+  #heldRecords(): number {
+    return this.#usageQueue.length + this.#runQueue.length + this.#buckets.size + this.#inFlightRecords;
   }
 
   #fits(bytes: number): boolean {
-    return this.#held() < this.#maxRecords && this.#bytes + bytes <= this.#maxBytes;
+    return this.#heldRecords() < this.#maxRecords && this.#bytes + bytes <= this.#maxBytes;
   }
 
   /** Makes room for `bytes` under the overflow policy; false when the new record must be dropped. */
@@ -456,7 +315,7 @@ class OutboxImpl implements Outbox {
     if (this.#fits(bytes)) return true;
     if (this.#overflow !== 'drop-oldest') return false;
     for (let guard = 0; guard < 1_000_000 && !this.#fits(bytes); guard++) {
-      const victim = this.#q(this.#oldestKind()).shift();
+      const victim = this.#queueOf(this.#oldestKind()).shift();
       if (!victim) return false; // only aggregates and in-flight records are held
       this.#bytes -= victim.bytes;
       this.#forget(victim.id);
@@ -474,7 +333,7 @@ class OutboxImpl implements Outbox {
   #admit(record: OutboxRecord): boolean {
     if (this.#spilled > 0 || this.#spillBuffer.length > 0 || !this.#fits(record.bytes)) {
       if (this.#canSpill()) {
-        if (this.#spilledBytes + record.bytes > this.#cfg('maxSpillBytes')) {
+        if (this.#spilledBytes + record.bytes > this.#option('maxSpillBytes')) {
           // Past the disk bound: the newest is dropped (the spilled ones keep their order).
           this.#drop('overflow', record, 'the spill bound (maxSpillBytes) is reached');
           return false;
@@ -490,13 +349,13 @@ class OutboxImpl implements Outbox {
         return false;
       }
     }
-    this.#q(record.kind).push(record);
+    this.#queueOf(record.kind).push(record);
     this.#bytes += record.bytes;
     if (this.#durable) {
-      this.#pendingPut.push(record);
+      this.#pendingPuts.push(record);
       this.#schedulePersist();
     }
-    this.#kick();
+    this.#afterAdmit();
     return true;
   }
 
@@ -506,11 +365,11 @@ class OutboxImpl implements Outbox {
    * busy (each finishing send reschedules), or a send timer is armed and the queue is below a batch (a
    * newer record never moves the due time earlier).
    */
-  #kick(): void {
-    if (this.#loaded && this.#flushing === 0 && this.#state === 'open') {
-      if (this.#capsPromise !== undefined) return;
+  #afterAdmit(): void {
+    if (this.#loaded && this.#flushesWaiting === 0 && this.#state === 'open') {
+      if (this.#bulkRoutesProbe !== undefined) return;
       if (this.#inFlightRequests > 0 && this.#inFlightRequests >= this.#limit()) return;
-      if (this.#sendTimer !== undefined && this.#queued() < this.#cfg('batchSize')) return;
+      if (this.#sendTimer !== undefined && this.#queued() < this.#option('batchSize')) return;
     }
     this.#scheduleSend();
   }
@@ -526,7 +385,7 @@ class OutboxImpl implements Outbox {
    * a sent aggregate.
    */
   #aggregate(body: OutboxUsageBody): boolean {
-    const gk = `${body.customerId}\u0000${body.usageType}\u0000${body.units ?? ''}\u0000${body.description ?? ''}\u0000${canonical(body.metadata)}`;
+    const gk = aggregateGroupOf(body);
     const member = this.#durable ? this.#makeRecord('usage', { ...body }) : undefined;
     if (member) member.aggregating = true;
     const bucket = this.#buckets.get(gk);
@@ -535,7 +394,7 @@ class OutboxImpl implements Outbox {
       this.#counters.aggregated++;
       if (member && bucket.members) {
         bucket.members.push(member.id);
-        this.#pendingPut.push(member);
+        this.#pendingPuts.push(member);
         this.#schedulePersist();
       }
       return true;
@@ -548,7 +407,7 @@ class OutboxImpl implements Outbox {
     this.#bytes += record.bytes;
     this.#buckets.set(gk, { record, members: member ? [member.id] : undefined });
     if (member) {
-      this.#pendingPut.push(member);
+      this.#pendingPuts.push(member);
       this.#schedulePersist();
     }
     if (this.#windowTimer === undefined) {
@@ -571,10 +430,10 @@ class OutboxImpl implements Outbox {
     for (const { record, members } of this.#buckets.values()) {
       record.body.idempotencyKey = this.#keyFor('mw');
       record.id = this.#nextId++;
-      this.#usageQ.push(record);
+      this.#usageQueue.push(record);
       if (this.#durable) {
-        this.#pendingPut.push(record);
-        if (members) for (const m of members) this.#pendingDel.push(m);
+        this.#pendingPuts.push(record);
+        if (members) for (const m of members) this.#pendingDeletes.push(m);
       }
     }
     this.#buckets.clear();
@@ -599,7 +458,7 @@ class OutboxImpl implements Outbox {
         }
       } else this.#warnOnce(`drop:${reason}`, text);
     }
-    const hook = this.#o.onDrop;
+    const hook = this.#options.onDrop;
     if (hook) {
       const info: DropInfo = { reason, record, error };
       try {
@@ -625,7 +484,7 @@ class OutboxImpl implements Outbox {
 
   /** Logs `drip outbox: <message>` at debug level when the `debug` option is on. */
   #debug(message: string, context?: Record<string, unknown>): void {
-    if (!this.#o.debug) return;
+    if (!this.#options.debug) return;
     try {
       if (context === undefined) this.#logger?.debug?.(PREFIX + message);
       else this.#logger?.debug?.(PREFIX + message, context);
@@ -656,13 +515,17 @@ class OutboxImpl implements Outbox {
   #storeFailed(err: unknown): void {
     this.#durable = false;
     this.#loaded = true;
-    this.#pendingPut = [];
-    this.#pendingDel = [];
+    this.#pendingPuts = [];
+    this.#pendingDeletes = [];
     const reason = err instanceof Error ? err.message : String(err);
     this.#storeProblem = reason;
     this.#setError('STORE_ERROR', err);
     this.#storeRetries++;
-    const delay = backoffCeiling(this.#storeRetries, this.#cfg('backoffBaseMs'), this.#cfg('backoffCapMs'));
+    const delay = backoffCeiling(
+      this.#storeRetries,
+      this.#option('backoffBaseMs'),
+      this.#option('backoffCapMs'),
+    );
     try {
       this.#logger?.error?.(
         `${PREFIX}cannot open the durable store; records are kept in memory only until it opens (retrying in ${delay} ms): ${reason}`,
@@ -694,7 +557,7 @@ class OutboxImpl implements Outbox {
     this.#storeRetries = 0;
     this.#logger?.info?.(`${PREFIX}durable store opened`);
     // What this process accepted meanwhile goes in with what an earlier process left.
-    this.#pendingPut.push(...this.#usageQ.toArray(), ...this.#runQ.toArray());
+    this.#pendingPuts.push(...this.#usageQueue.toArray(), ...this.#runQueue.toArray());
     await this.#adopt(store, records);
   }
 
@@ -714,7 +577,7 @@ class OutboxImpl implements Outbox {
         r.id = this.#nextId++;
         r.attempts = 0;
         put.push(r);
-        this.#q(r.kind).push(r);
+        this.#queueOf(r.kind).push(r);
         this.#bytes += r.bytes;
         this.#counters.replayed++;
       }
@@ -724,11 +587,11 @@ class OutboxImpl implements Outbox {
         this.#aggregate(body);
       }
       // Re-keyed ids (and re-opened aggregates): one atomic step replaces the old ids with the new ones.
-      put.push(...this.#pendingPut);
-      this.#pendingPut = [];
+      put.push(...this.#pendingPuts);
+      this.#pendingPuts = [];
       if (put.length > 0 || del.length > 0) await store.append(put, del);
       this.#loaded = true;
-      if (this.#usageQ.length + this.#runQ.length > 0) this.#scheduleSend();
+      if (this.#usageQueue.length + this.#runQueue.length > 0) this.#scheduleSend();
     } catch (err) {
       this.#loaded = true;
       this.#setError('STORE_ERROR', err);
@@ -749,7 +612,7 @@ class OutboxImpl implements Outbox {
 
   #forget(id: number): void {
     if (this.#durable) {
-      this.#pendingDel.push(id);
+      this.#pendingDeletes.push(id);
       this.#schedulePersist();
     }
   }
@@ -765,11 +628,11 @@ class OutboxImpl implements Outbox {
     this.#persistScheduled = false;
     const store = this.#durable ? this.#store : undefined;
     const target = this.#spillTarget;
-    const put = this.#pendingPut;
-    const del = this.#pendingDel;
+    const put = this.#pendingPuts;
+    const del = this.#pendingDeletes;
     const spill = this.#spillBuffer;
-    this.#pendingPut = [];
-    this.#pendingDel = [];
+    this.#pendingPuts = [];
+    this.#pendingDeletes = [];
     this.#spillBuffer = [];
     if (put.length === 0 && del.length === 0 && spill.length === 0) return;
     this.#storeChain = this.#storeChain
@@ -791,7 +654,7 @@ class OutboxImpl implements Outbox {
       this.#storeChain.then(() => this.#refill());
       return;
     }
-    const room = Math.floor(this.#maxRecords / 2) - this.#held();
+    const room = Math.floor(this.#maxRecords / 2) - this.#heldRecords();
     if (room <= 0) return;
     this.#unspilling = true;
     const unspill = target.unspill.bind(target);
@@ -800,10 +663,10 @@ class OutboxImpl implements Outbox {
         const records = await unspill(Math.min(room, this.#spilled));
         this.#spilled -= records.length;
         for (const r of records) {
-          this.#q(r.kind).push(r);
+          this.#queueOf(r.kind).push(r);
           this.#bytes += r.bytes;
           this.#spilledBytes -= r.bytes;
-          if (this.#durable) this.#pendingPut.push(r);
+          if (this.#durable) this.#pendingPuts.push(r);
         }
         if (records.length === 0 || this.#spilled === 0) {
           this.#spilled = 0;
@@ -826,7 +689,7 @@ class OutboxImpl implements Outbox {
 
   #getTransport(): DeliveryTransport | undefined {
     if (this.#transport || this.#transportFailed) return this.#transport;
-    const factory = this.#o.clientFactory;
+    const factory = this.#options.clientFactory;
     if (!factory) {
       this.#transportFailed = true;
       return undefined;
@@ -845,24 +708,24 @@ class OutboxImpl implements Outbox {
   }
 
   #queued(): number {
-    return this.#usageQ.length + this.#runQ.length;
+    return this.#usageQueue.length + this.#runQueue.length;
   }
 
   /** The queue of a kind. */
-  #q(kind: Kind): Deque<OutboxRecord> {
-    return kind === 'usage' ? this.#usageQ : this.#runQ;
+  #queueOf(kind: Kind): Deque<OutboxRecord> {
+    return kind === 'usage' ? this.#usageQueue : this.#runQueue;
   }
 
   /** The kind of the oldest queued record (`run` when both queues are empty). */
   #oldestKind(): Kind {
-    const u = this.#usageQ.peek();
-    const r = this.#runQ.peek();
+    const u = this.#usageQueue.peek();
+    const r = this.#runQueue.peek();
     return u && (!r || u.id < r.id) ? 'usage' : 'run';
   }
 
   /** Drops every queued record (not the in-flight ones) for `reason`. */
   #dropQueued(reason: DropReason, error?: string): void {
-    for (const r of [...this.#usageQ.drain(), ...this.#runQ.drain()]) {
+    for (const r of [...this.#usageQueue.drain(), ...this.#runQueue.drain()]) {
       this.#bytes -= r.bytes;
       this.#forget(r.id);
       this.#drop(reason, r, error);
@@ -882,17 +745,17 @@ class OutboxImpl implements Outbox {
     }
     const now = this.#clock.now();
     let at: number;
-    if (this.#flushing > 0 || n >= this.#cfg('batchSize')) at = now;
+    if (this.#flushesWaiting > 0 || n >= this.#option('batchSize')) at = now;
     else {
-      const u = this.#usageQ.peek();
-      const r = this.#runQ.peek();
+      const u = this.#usageQueue.peek();
+      const r = this.#runQueue.peek();
       const oldest = Math.min(
         u?.enqueuedAt ?? Number.POSITIVE_INFINITY,
         r?.enqueuedAt ?? Number.POSITIVE_INFINITY,
       );
-      at = oldest + this.#cfg('flushIntervalMs');
+      at = oldest + this.#option('flushIntervalMs');
     }
-    at = Math.max(at, this.#notBefore);
+    at = Math.max(at, this.#sendNotBefore);
     if (at <= now) {
       this.#pump();
       return;
@@ -910,13 +773,15 @@ class OutboxImpl implements Outbox {
 
   #limit(): number {
     if (this.#state !== 'open') return 1;
-    const max = Math.max(1, this.#cfg('maxInFlight'));
+    const max = Math.max(1, this.#option('maxInFlight'));
     // A bulk request carries hundreds of records: fewer of them at once keep a small server responsive.
-    return this.#useBulk(this.#oldestKind()) ? Math.min(max, Math.max(1, this.#cfg('maxBulkInFlight'))) : max;
+    return this.#useBulk(this.#oldestKind())
+      ? Math.min(max, Math.max(1, this.#option('maxBulkInFlight')))
+      : max;
   }
 
   #pump(): void {
-    if (this.#clock.now() < this.#notBefore) {
+    if (this.#clock.now() < this.#sendNotBefore) {
       this.#scheduleSend();
       return;
     }
@@ -927,8 +792,8 @@ class OutboxImpl implements Outbox {
       this.#checkIdle();
       return;
     }
-    if (this.#caps === undefined && (this.#o.bulk ?? 'auto') === 'auto') {
-      if (!this.#capsPromise) this.#capsPromise = this.#discover(transport);
+    if (this.#bulkRoutes === undefined && (this.#options.bulk ?? 'auto') === 'auto') {
+      if (!this.#bulkRoutesProbe) this.#bulkRoutesProbe = this.#discover(transport);
       return;
     }
     while (this.#inFlightRequests < this.#limit() && this.#queued() > 0) {
@@ -941,9 +806,9 @@ class OutboxImpl implements Outbox {
         this.#inFlightRecords -= batch.length;
         this.#scheduleSend();
       });
-      if (this.#o.waitUntil) {
+      if (this.#options.waitUntil) {
         try {
-          this.#o.waitUntil(p);
+          this.#options.waitUntil(p);
         } catch {
           // ignore
         }
@@ -954,41 +819,41 @@ class OutboxImpl implements Outbox {
   }
 
   async #discover(transport: DeliveryTransport): Promise<void> {
-    const r = await transport.health({ timeoutMs: this.#cfg('timeoutMs') });
+    const r = await transport.health({ timeoutMs: this.#option('timeoutMs') });
     this.#counters.requests++;
     if (isTransient(r) && r.status !== 503) {
       this.#failure(r);
     } else {
       const caps = isObject(r.body) && Array.isArray(r.body.capabilities) ? r.body.capabilities : [];
-      this.#caps = { usage: caps.includes('usage-bulk'), runs: caps.includes('runs-record-bulk') };
+      this.#bulkRoutes = { usage: caps.includes('usage-bulk'), runs: caps.includes('runs-record-bulk') };
       if (r.status === 503) this.#failure(r);
-      this.#debug('capabilities', { ...this.#caps });
+      this.#debug('capabilities', { ...this.#bulkRoutes });
     }
-    this.#capsPromise = undefined;
+    this.#bulkRoutesProbe = undefined;
     this.#scheduleSend();
   }
 
   #useBulk(kind: Kind): boolean {
-    const mode = this.#o.bulk ?? 'auto';
-    if (mode === 'never' || this.#bulk404 >= 2) return false;
+    const mode = this.#options.bulk ?? 'auto';
+    if (mode === 'never' || this.#bulkRefusals >= 2) return false;
     if (mode === 'always') return true;
-    return kind === 'usage' ? this.#caps?.usage === true : this.#caps?.runs === true;
+    return kind === 'usage' ? this.#bulkRoutes?.usage === true : this.#bulkRoutes?.runs === true;
   }
 
   /** Takes the next batch: one kind, the oldest first, bounded by count and bytes. */
   #take(): OutboxRecord[] {
     const kind = this.#oldestKind();
-    const q = this.#q(kind);
+    const q = this.#queueOf(kind);
     const bulk = this.#useBulk(kind) && this.#state === 'open';
     const max = bulk ? Math.min(this.#batchLimit, MAX_BULK_ITEMS[kind]) : 1;
     const out: OutboxRecord[] = [];
     let bytes = 0;
     const now = this.#clock.now();
-    const maxAge = this.#cfg('maxAgeMs');
+    const maxAge = this.#option('maxAgeMs');
     while (out.length < max) {
       const next = q.peek();
       if (!next) break;
-      if (out.length > 0 && bytes + next.bytes > this.#bulkBytes) break;
+      if (out.length > 0 && bytes + next.bytes > this.#maxRequestBytes) break;
       q.shift();
       this.#bytes -= next.bytes;
       if (now - next.enqueuedAt > maxAge) {
@@ -1005,7 +870,7 @@ class OutboxImpl implements Outbox {
   async #send(transport: DeliveryTransport, batch: OutboxRecord[]): Promise<void> {
     const first = batch[0];
     if (!first) return;
-    const timeoutMs = this.#cfg('timeoutMs');
+    const timeoutMs = this.#option('timeoutMs');
     // The per-item route; its bulk twin is `<route>/bulk`.
     const route = first.kind === 'usage' ? '/usage/internal' : '/runs/record';
     const bulk = batch.length > 1 || (this.#useBulk(first.kind) && this.#state === 'open');
@@ -1037,51 +902,42 @@ class OutboxImpl implements Outbox {
       this.#failure(res);
       return;
     }
-    const configured = Math.max(1, this.#cfg('batchSize'));
+    const configured = Math.max(1, this.#option('batchSize'));
     if (this.#batchLimit < configured)
       this.#batchLimit = Math.min(configured, Math.ceil(this.#batchLimit * 1.25) + 1);
     if (res.status === 404 || res.status === 405) {
       // The server stopped advertising bulk (or never had it): re-read /health, per-item meanwhile.
-      this.#bulk404++;
-      this.#caps = undefined;
+      this.#bulkRefusals++;
+      this.#bulkRoutes = undefined;
       this.#requeue(batch, false);
       return;
     }
     if (res.status === 413 && batch.length > 1) {
-      this.#bulkBytes = Math.max(16 * 1024, Math.floor(this.#bulkBytes / 2));
+      this.#maxRequestBytes = Math.max(16 * 1024, Math.floor(this.#maxRequestBytes / 2));
       this.#requeue(batch, false);
       return;
     }
     if (res.status >= 400) {
       // An envelope the server refused as a whole: send each item alone so each gets its own verdict.
-      this.#bulk404 = 2;
+      this.#bulkRefusals = 2;
       this.#warnOnce('bulk-refused', `bulk route refused (${res.status}); sending per item`);
       this.#requeue(batch, false);
       return;
     }
-    const results = isObject(res.body) && Array.isArray(res.body.results) ? res.body.results : [];
     const retry: OutboxRecord[] = [];
     let transient: DeliveryResponse | undefined;
     batch.forEach((record, i) => {
-      const direct: unknown = results[i];
-      // Results come in input order; look further only if the server numbered them differently.
-      const item =
-        isObject(direct) && (direct.index === i || direct.index === undefined)
-          ? direct
-          : results.find((x: unknown) => isObject(x) && x.index === i);
-      if (!isObject(item) || typeof item.status !== 'number') {
+      const itemRes = bulkItemAnswer(res.body, i);
+      if (itemRes === undefined) {
         retry.push(record);
         return;
       }
-      const err = isObject(item.error) ? item.error : undefined;
-      const code = typeof err?.code === 'string' ? err.code : undefined;
-      const itemRes: DeliveryResponse = { status: item.status, body: err ?? item, code };
       if (isTransient(itemRes)) {
         retry.push(record);
         transient = itemRes;
         return;
       }
-      this.#settle(record, item.status, item, code, itemRes);
+      this.#settle(record, itemRes.status, itemRes.body, itemRes.code, itemRes);
     });
     if (retry.length > 0) {
       this.#requeue(retry);
@@ -1114,9 +970,10 @@ class OutboxImpl implements Outbox {
       error: res.body ?? res.message,
       at: this.#clock.now(),
     };
-    this.#dead.push(letter);
-    const limit = this.#cfg('deadLetterLimit');
-    if (this.#dead.length > limit) this.#dead.splice(0, this.#dead.length - limit);
+    this.#deadLetterList.push(letter);
+    const limit = this.#option('deadLetterLimit');
+    if (this.#deadLetterList.length > limit)
+      this.#deadLetterList.splice(0, this.#deadLetterList.length - limit);
     this.#lastError = {
       code: code ?? 'REJECTED',
       status,
@@ -1130,19 +987,19 @@ class OutboxImpl implements Outbox {
     if (counted) this.#counters.retried += records.length;
     const usage = records.filter((r) => r.kind === 'usage');
     const runs = records.filter((r) => r.kind === 'run');
-    this.#usageQ.unshiftAll(usage);
-    this.#runQ.unshiftAll(runs);
+    this.#usageQueue.unshiftAll(usage);
+    this.#runQueue.unshiftAll(runs);
     for (const r of records) this.#bytes += r.bytes;
   }
 
   #success(): void {
-    if (this.#failures > 0 || this.#state !== 'open') this.#debug('resumed');
-    this.#failures = 0;
+    if (this.#failuresInARow > 0 || this.#state !== 'open') this.#debug('resumed');
+    this.#failuresInARow = 0;
     this.#state = 'open';
   }
 
   #failure(res: DeliveryResponse): void {
-    this.#failures++;
+    this.#failuresInARow++;
     const now = this.#clock.now();
     this.#lastError = {
       code: codeOf(res) ?? (res.status === 0 ? 'NETWORK_ERROR' : 'HTTP_ERROR'),
@@ -1150,16 +1007,16 @@ class OutboxImpl implements Outbox {
       message: res.message ?? `HTTP ${res.status}`,
       at: now,
     };
-    const base = this.#cfg('backoffBaseMs');
-    const cap = this.#cfg('backoffCapMs');
-    let delay = backoffDelay(this.#failures, base, cap, this.#random);
+    const base = this.#option('backoffBaseMs');
+    const cap = this.#option('backoffCapMs');
+    let delay = backoffDelay(this.#failuresInARow, base, cap, this.#random);
     if (res.retryAfterMs !== undefined) {
-      delay = Math.max(delay, Math.min(res.retryAfterMs, this.#cfg('retryAfterCapMs')));
+      delay = Math.max(delay, Math.min(res.retryAfterMs, this.#option('retryAfterCapMs')));
     }
     // At least 1 ms and always through a timer: an in-process transport that fails at once must not
     // turn retries into a microtask loop that starves the event loop.
-    this.#notBefore = Math.max(this.#notBefore, now + Math.max(1, delay));
-    if (this.#failures >= this.#cfg('pauseAfter') || this.#state === 'probing') {
+    this.#sendNotBefore = Math.max(this.#sendNotBefore, now + Math.max(1, delay));
+    if (this.#failuresInARow >= this.#option('pauseAfter') || this.#state === 'probing') {
       if (this.#state !== 'paused')
         this.#warnOnce('paused', 'delivery paused after repeated failures', {
           code: this.#lastError.code,
@@ -1168,7 +1025,7 @@ class OutboxImpl implements Outbox {
     }
     this.#debug('retry scheduled', {
       delayMs: delay,
-      failures: this.#failures,
+      failures: this.#failuresInARow,
       code: this.#lastError.code,
       status: res.status,
     });
@@ -1219,7 +1076,7 @@ class OutboxImpl implements Outbox {
       await this.#storeChain;
       return { delivered: true, remaining: 0 };
     }
-    this.#flushing++;
+    this.#flushesWaiting++;
     let timer: unknown;
     try {
       await new Promise<void>((resolve) => {
@@ -1229,7 +1086,7 @@ class OutboxImpl implements Outbox {
         this.#scheduleSend();
       });
     } finally {
-      this.#flushing--;
+      this.#flushesWaiting--;
       this.#clock.clearTimeout(timer);
     }
     await this.#storeChain;
@@ -1270,8 +1127,8 @@ class OutboxImpl implements Outbox {
 
   #hook(): void {
     this.#hooked = true;
-    if (this.#o.shutdownHooks === false) return;
-    registerForShutdown(this, this.#cfg('shutdownTimeoutMs'));
+    if (this.#options.shutdownHooks === false) return;
+    registerForShutdown(this, this.#option('shutdownTimeoutMs'));
   }
 
   /** Used by the shutdown hooks: flush with a timer that keeps the process alive. */
@@ -1300,13 +1157,13 @@ class OutboxImpl implements Outbox {
           : { durable: false, reason: this.#storeProblem },
       bytes: this.#bytes,
       state: this.#state,
-      bulk: this.#caps ? { ...this.#caps } : undefined,
+      bulk: this.#bulkRoutes ? { ...this.#bulkRoutes } : undefined,
       lastError: this.#lastError,
     };
   }
 
   deadLetters(): readonly DeadLetter[] {
-    return this.#dead;
+    return this.#deadLetterList;
   }
 }
 

@@ -9,15 +9,8 @@ import { isRecord as isObject } from '../errors';
 import { generateIdempotencyKey } from '../idempotency';
 import { MAX_BODY_BYTES, MAX_BULK_ITEMS } from '../limits';
 import { backoffCeiling, backoffDelay } from '../retry';
-import {
-  aggregateGroupOf,
-  recordBytes,
-  round6,
-  runBodyOf,
-  runProblem,
-  usageBodyOf,
-  usageProblem,
-} from './admission';
+import { recordBytes, runBodyOf, runProblem, usageBodyOf, usageProblem } from './admission';
+import { AggregationWindow } from './aggregation';
 import { bulkItemAnswer, codeOf, isTransient } from './answers';
 import type { DripLogger } from '../transport';
 import { createClientTransport } from './client-transport';
@@ -109,11 +102,6 @@ function unref(handle: unknown): void {
   if (h && typeof h.unref === 'function') h.unref();
 }
 
-interface Bucket {
-  record: OutboxRecord & { kind: 'usage' };
-  members: number[] | undefined;
-}
-
 type Kind = 'usage' | 'run';
 
 class OutboxImpl implements Outbox {
@@ -136,14 +124,18 @@ class OutboxImpl implements Outbox {
   readonly #maxRecords: number;
   readonly #maxBytes: number;
   readonly #overflow: 'drop-oldest' | 'drop-newest' | 'spill';
+  /** Window length when the `aggregate` option is on, else `undefined`. */
   readonly #windowMs: number | undefined;
+  /**
+   * The open aggregation window, made on first use: with `aggregate` on, or when a store replays usage
+   * an earlier process left waiting in its window (summed again here even with `aggregate` off).
+   */
+  #window: AggregationWindow | undefined;
 
   #transport: DeliveryTransport | undefined;
   #transportFailed = false;
   readonly #usageQueue = new Deque<OutboxRecord>();
   readonly #runQueue = new Deque<OutboxRecord>();
-  readonly #buckets = new Map<string, Bucket>();
-  #windowTimer: unknown;
   #nextId = 1;
   #bytes = 0;
   #inFlightRecords = 0;
@@ -302,8 +294,13 @@ class OutboxImpl implements Outbox {
     } as OutboxRecord;
   }
 
+  /** Aggregates of the open window (each one record waiting). */
+  #openAggregates(): number {
+    return this.#window?.size ?? 0;
+  }
+
   #heldRecords(): number {
-    return this.#usageQueue.length + this.#runQueue.length + this.#buckets.size + this.#inFlightRecords;
+    return this.#usageQueue.length + this.#runQueue.length + this.#openAggregates() + this.#inFlightRecords;
   }
 
   #fits(bytes: number): boolean {
@@ -385,15 +382,17 @@ class OutboxImpl implements Outbox {
    * a sent aggregate.
    */
   #aggregate(body: OutboxUsageBody): boolean {
-    const gk = aggregateGroupOf(body);
+    this.#window ??= new AggregationWindow(this.#clock, this.#windowMs ?? DEFAULTS.windowMs, () =>
+      this.#seal(),
+    );
+    const window = this.#window;
     const member = this.#durable ? this.#makeRecord('usage', { ...body }) : undefined;
     if (member) member.aggregating = true;
-    const bucket = this.#buckets.get(gk);
-    if (bucket) {
-      bucket.record.body.quantity = round6(bucket.record.body.quantity + body.quantity);
+    const joined = window.join(body, member?.id);
+    if (joined) {
       this.#counters.aggregated++;
-      if (member && bucket.members) {
-        bucket.members.push(member.id);
+      // A member is stored only while its aggregate tracks members (it was opened with the store open).
+      if (member && joined.memberIds) {
         this.#pendingPuts.push(member);
         this.#schedulePersist();
       }
@@ -405,38 +404,27 @@ class OutboxImpl implements Outbox {
       return false;
     }
     this.#bytes += record.bytes;
-    this.#buckets.set(gk, { record, members: member ? [member.id] : undefined });
+    window.open(record, member?.id);
     if (member) {
       this.#pendingPuts.push(member);
       this.#schedulePersist();
-    }
-    if (this.#windowTimer === undefined) {
-      this.#windowTimer = this.#clock.setTimeout(() => {
-        this.#windowTimer = undefined;
-        this.#seal();
-      }, this.#windowMs ?? DEFAULTS.windowMs);
-      unref(this.#windowTimer);
     }
     return true;
   }
 
   /** Seals the open window: each aggregate gets its key now, before its first send (spec §5.7). */
   #seal(): void {
-    if (this.#buckets.size === 0) return;
-    if (this.#windowTimer !== undefined) {
-      this.#clock.clearTimeout(this.#windowTimer);
-      this.#windowTimer = undefined;
-    }
-    for (const { record, members } of this.#buckets.values()) {
+    if (!this.#window || this.#window.size === 0) return;
+    for (const { record, memberIds } of this.#window.take()) {
       record.body.idempotencyKey = this.#keyFor('mw');
       record.id = this.#nextId++;
       this.#usageQueue.push(record);
       if (this.#durable) {
+        // The aggregate in, its members out: one store step, before the first send.
         this.#pendingPuts.push(record);
-        if (members) for (const m of members) this.#pendingDeletes.push(m);
+        if (memberIds) for (const m of memberIds) this.#pendingDeletes.push(m);
       }
     }
-    this.#buckets.clear();
     this.#schedulePersist();
     this.#scheduleSend();
   }
@@ -1037,7 +1025,7 @@ class OutboxImpl implements Outbox {
     return (
       this.#queued() === 0 &&
       this.#inFlightRequests === 0 &&
-      this.#buckets.size === 0 &&
+      this.#openAggregates() === 0 &&
       this.#spilled === 0 &&
       this.#spillBuffer.length === 0
     );
@@ -1066,7 +1054,7 @@ class OutboxImpl implements Outbox {
   }
 
   #remaining(): number {
-    return this.#queued() + this.#inFlightRecords + this.#buckets.size + this.#spilled;
+    return this.#queued() + this.#inFlightRecords + this.#openAggregates() + this.#spilled;
   }
 
   async flush(timeoutMs = 10_000, keepAlive = false): Promise<FlushResult> {
@@ -1106,9 +1094,8 @@ class OutboxImpl implements Outbox {
     const result = await this.flush(timeoutMs, true);
     this.#closed = true;
     if (this.#sendTimer !== undefined) this.#clock.clearTimeout(this.#sendTimer);
-    if (this.#windowTimer !== undefined) this.#clock.clearTimeout(this.#windowTimer);
+    this.#window?.stop();
     this.#sendTimer = undefined;
-    this.#windowTimer = undefined;
     if (this.#storeRetryTimer !== undefined) this.#clock.clearTimeout(this.#storeRetryTimer);
     this.#storeRetryTimer = undefined;
     if (!result.delivered && !this.#durable) {
@@ -1149,7 +1136,7 @@ class OutboxImpl implements Outbox {
       ...this.#counters,
       dropped: { ...this.#drops },
       inFlight: this.#inFlightRecords,
-      queued: this.#queued() + this.#buckets.size,
+      queued: this.#queued() + this.#openAggregates(),
       spilled: this.#spilled,
       store:
         this.#storeProblem === undefined

@@ -96,3 +96,42 @@ describe('an API outage past the memory bound (issue 12, item 2)', () => {
     expect(readdirSync(tmpdir()).filter((n) => n.startsWith('drip-outbox-')).length).toBe(before);
   }, 30_000);
 });
+
+describe('a spill target that fails', () => {
+  it('counts and reports the records it could not take as overflow drops', async () => {
+    const drops: DropInfo[] = [];
+    const api = createTestDrip();
+    const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch, maxAttempts: 1 });
+    const store = {
+      durable: true,
+      load: async () => [],
+      append: async () => {},
+      spill: async () => {
+        throw new Error('disk full');
+      },
+      unspill: async () => [],
+      spilledCount: () => 0,
+    };
+    const outbox = createOutbox({
+      client,
+      store,
+      maxRecords: 10,
+      shutdownHooks: false,
+      onDrop: (d) => drops.push(d),
+      logger: { warn: () => {}, error: () => {} },
+    });
+    await outbox.ready();
+    api.down();
+    for (let i = 0; i < 30; i++)
+      outbox.enqueue({ type: 'usage', customerId: 'cus_1', meter: 'm', quantity: 1 });
+    await new Promise((r) => setTimeout(r, 20));
+    const s = outbox.stats();
+    expect(s.dropped.overflow).toBe(20);
+    expect(drops).toHaveLength(20);
+    expect(s.spilled).toBe(0);
+    api.up();
+    await outbox.flush(10_000);
+    expect(api.totalUsage()).toBe(10);
+    await outbox.close(100);
+  });
+});

@@ -625,7 +625,18 @@ class OutboxImpl implements Outbox {
     if (put.length === 0 && del.length === 0 && spill.length === 0) return;
     this.#storeChain = this.#storeChain
       .then(async () => {
-        if (spill.length > 0 && target) await target.spill(spill);
+        if (spill.length > 0 && target) {
+          try {
+            await target.spill(spill);
+          } catch (err) {
+            // Nowhere to put them (e.g. a file system that refuses writes): lost, so counted and reported.
+            this.#spilled -= spill.length;
+            for (const r of spill) {
+              this.#spilledBytes -= r.bytes;
+              this.#drop('overflow', r, err);
+            }
+          }
+        }
         if (store && (put.length > 0 || del.length > 0)) await store.append(put, del);
       })
       .catch((err: unknown) => {

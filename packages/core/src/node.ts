@@ -6,9 +6,13 @@
  */
 
 import { AsyncLocalStorage } from 'node:async_hooks';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { tmpdir } from 'node:os';
+import { sep } from 'node:path';
 import { type NodeFetchOptions, type NodeHttpModule, nodeFetchFrom, registerNodeFetch } from './node-fetch';
+import { registerSpillPlatform, type SpillFs } from './outbox/spill-dir';
 import type { FetchLike } from './transport';
 import { contextStorage, type DripContextStorage, setDripContextStorage } from './pipeline/context-storage';
 
@@ -34,6 +38,10 @@ export function createNodeFetch(options?: NodeFetchOptions): FetchLike {
 // Clients created without `fetch` use Node's http modules (also on Node versions without
 // process.getBuiltinModule, where the default entry cannot find them itself).
 registerNodeFetch(createNodeFetch());
+
+// The outbox's overflow directory (records past the memory bound wait on disk during an API outage),
+// also on Node versions without process.getBuiltinModule.
+registerSpillPlatform({ fs: fs as unknown as SpillFs, tmpdir, sep });
 
 /**
  * A fresh `AsyncLocalStorage`-backed context store. This entry registers one when loaded; call

@@ -7,6 +7,7 @@
 import { type Clock, sleep, systemClock } from './clock';
 import { DripError, DripNetworkError, DripTimeoutError, errorFromResponse, isRecord } from './errors';
 import { defaultFetch } from './node-fetch';
+import { backoffDelay, mayRetry, retryAfterFromBody } from './retry';
 
 /**
  * Minimal logger hook; every method is optional. Retries are logged at debug level.
@@ -169,14 +170,6 @@ export interface TransportConfig {
 
 /** Non-consuming `Retry-After` waits per call are bounded so that `Retry-After: 0` cannot spin forever. */
 const MAX_RETRY_AFTER_WAITS = 20;
-/** Codes of errors that are never retried, whatever their status. */
-const NEVER_RETRIED = [
-  'DEADLINE_EXCEEDED',
-  'ABORTED',
-  'PARSE_ERROR',
-  'CONFIGURATION_ERROR',
-  'VALIDATION_ERROR',
-];
 
 /**
  * Normalises a base URL per spec §2.1 or returns `undefined` when it is not an absolute http(s) URL
@@ -240,11 +233,10 @@ export function parseRetryAfter(value: string | null, now: number): number | und
  * ```
  */
 export function isRetryable(err: DripError, retrySafe: boolean): boolean {
-  const { statusCode: s, code } = err;
-  if (NEVER_RETRIED.includes(code)) return false;
-  if (s === 429 || s === 503) return true;
-  if (s === 409) return code === 'IDEMPOTENCY_KEY_IN_PROGRESS';
-  return retrySafe && (s === 0 ? code === 'NETWORK_ERROR' : [408, 500, 502, 504].includes(s));
+  // The call's own deadline is spent: what it means for the request is the shared rule's business, but
+  // this call stops here.
+  if (err.code === 'DEADLINE_EXCEEDED') return false;
+  return mayRetry(err.statusCode, err.code, retrySafe);
 }
 
 /**
@@ -355,7 +347,7 @@ export class Transport {
         counted -= 1;
       } else {
         if (counted >= maxAttempts) throw err;
-        waitMs = Math.floor(this.#random() * Math.min(p.backoffCapMs, p.backoffBaseMs * 2 ** (counted - 1)));
+        waitMs = backoffDelay(counted, p.backoffBaseMs, p.backoffCapMs, this.#random);
         if (clock.now() + waitMs >= deadlineAt) throw withAttempts(deadlineExceeded(err), attempts);
       }
       this.#config.logger?.debug?.('drip: retrying request', {
@@ -453,13 +445,7 @@ function retryAfterOf(err: DripError, headerMs: number | undefined): number | un
   if (err.statusCode !== 429 && err.statusCode !== 503 && err.code !== 'IDEMPOTENCY_KEY_IN_PROGRESS') {
     return undefined;
   }
-  const data = err.data;
-  return (
-    headerMs ??
-    (isRecord(data) && Number.isFinite(data.retryAfter)
-      ? Math.max(0, (data.retryAfter as number) * 1000)
-      : undefined)
-  );
+  return headerMs ?? retryAfterFromBody(err.data);
 }
 
 function aborted(reason: unknown): DripError {

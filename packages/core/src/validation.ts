@@ -8,6 +8,8 @@
 
 import { type DripErrorDetail, isRecord, validationError } from './errors';
 
+import { MAX_QUANTITY, isValidQuantity } from './limits';
+
 /**
  * Longest meter (`usageType`) name (spec §2.4).
  *
@@ -52,7 +54,7 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
  * client.trackUsage({ customerId, meter, quantity: MAX_QUANTITY + 1 }); // VALIDATION_ERROR
  * ```
  */
-export const MAX_QUANTITY = 1e15;
+export { MAX_QUANTITY };
 /**
  * Largest serialised `metadata` object, in bytes of UTF-8 (spec §2.4).
  *
@@ -442,9 +444,7 @@ export function quantityProblem(value: unknown): string | undefined {
  * isValidQuantity(Number.NaN); // false
  * ```
  */
-export function isValidQuantity(value: unknown): value is number {
-  return quantityProblem(value) === undefined;
-}
+export { isValidQuantity };
 
 /**
  * Throws a `DripValidationError` (`VALIDATION_ERROR`, detail at `path`) unless `value` is a quantity.

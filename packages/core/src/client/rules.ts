@@ -35,6 +35,8 @@ import {
   PAGE_OF,
 } from './response';
 
+import { MAX_RUN_EVENTS } from '../limits';
+
 /** A decimal string or number of a spending-cap limit (at most 6 decimals, no sign). */
 const DECIMAL_RE = /^\d+(\.\d{1,6})?$/;
 /** Most items in one `POST /run-events/batch` request (spec §3.6). */
@@ -42,7 +44,7 @@ export const BATCH_MAX_ITEMS = 500;
 /** Largest `POST /run-events/batch` body, bytes (spec §3.6). */
 export const BATCH_MAX_BYTES = 512 * 1024;
 /** Most events `POST /runs/record` takes; more go step by step (spec §5.5). */
-export const RECORD_RUN_MAX_EVENTS = 100;
+export const RECORD_RUN_MAX_EVENTS = MAX_RUN_EVENTS;
 
 /**
  * One endpoint of the table-driven methods, run by the executor's `callEndpoint`.

@@ -1,4 +1,4 @@
-import { isRecord } from '../errors';
+import { retryAfterFromBody } from '../retry';
 import { healthUrlFor } from '../transport';
 import type { ClientLike, DeliveryResponse, DeliveryTransport } from './types';
 
@@ -13,10 +13,7 @@ interface ErrorShape {
 function toResponse(err: unknown): DeliveryResponse {
   const e = (typeof err === 'object' && err !== null ? err : {}) as ErrorShape;
   const status = typeof e.statusCode === 'number' ? e.statusCode : 0;
-  let retryAfterMs = typeof e.retryAfterMs === 'number' ? e.retryAfterMs : undefined;
-  if (retryAfterMs === undefined && isRecord(e.data) && typeof e.data.retryAfter === 'number') {
-    retryAfterMs = Math.max(0, e.data.retryAfter * 1000);
-  }
+  const retryAfterMs = typeof e.retryAfterMs === 'number' ? e.retryAfterMs : retryAfterFromBody(e.data);
   return {
     status,
     body: e.data,

@@ -39,6 +39,11 @@ export class Deque<T> {
     this.#head = 0;
   }
 
+  /** A copy of the items in order. */
+  toArray(): T[] {
+    return this.#items.slice(this.#head);
+  }
+
   /** Removes every item and returns them in order. */
   drain(): T[] {
     const out = this.#items.slice(this.#head);

@@ -84,9 +84,59 @@ function lockedHere(): Set<string> {
   return set;
 }
 
-function pidAlive(pid: number): boolean {
+/**
+ * What a lock file says about its owner: the pid and, on Linux, the process's start time (field 22 of
+ * `/proc/<pid>/stat`, in clock ticks since boot), which tells a live owner from a reused pid.
+ */
+interface LockOwner {
+  pid: number;
+  start?: string | undefined;
+}
+
+/** `/proc/<pid>/stat` split after the command name (which may contain spaces and parentheses). */
+function procStat(pid: number): string[] | undefined {
   try {
-    process.kill(pid, 0);
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process's start time as the lock records it (`undefined` without `/proc`). */
+function startTimeOf(pid: number): string | undefined {
+  return procStat(pid)?.[19];
+}
+
+function parseOwner(text: string): LockOwner | undefined {
+  try {
+    const o = JSON.parse(text) as { pid?: unknown; start?: unknown };
+    if (typeof o === 'number') return { pid: o };
+    if (typeof o?.pid === 'number')
+      return { pid: o.pid, start: typeof o.start === 'string' ? o.start : undefined };
+  } catch {
+    // A torn lock file (the owner died while writing it) says nothing: treat as stale.
+  }
+  return undefined;
+}
+
+/**
+ * Whether the lock's owner is still running. Right after `kill -9` the old pid stays visible (a zombie
+ * until its parent reaps it, or a pid reused by an unrelated process), so a bare `kill(pid, 0)` would keep
+ * refusing the directory: where `/proc` exists, a zombie or a process started at another time is not the
+ * owner. Elsewhere, `kill(pid, 0)` decides.
+ */
+function ownerAlive(owner: LockOwner): boolean {
+  if (owner.pid === process.pid) return false; // our pid, written by an earlier life of it (containers)
+  const stat = procStat(owner.pid);
+  if (stat !== undefined) {
+    const state = stat[0];
+    if (state === 'Z' || state === 'X' || state === 'x') return false;
+    if (owner.start !== undefined && stat[19] !== owner.start) return false;
+    return true;
+  }
+  try {
+    process.kill(owner.pid, 0);
     return true;
   } catch (err) {
     return (err as { code?: string }).code === 'EPERM';
@@ -126,6 +176,7 @@ export function createFileOutboxStore(options: FileOutboxStoreOptions): FileOutb
   let dirty = false;
   let syncTimer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
+  let locked = false;
 
   const sync = (): void => {
     syncTimer = undefined;
@@ -187,26 +238,40 @@ export function createFileOutboxStore(options: FileOutboxStoreOptions): FileOutb
   };
 
   const lock = (): void => {
+    if (locked) return; // a load() retried after a later step failed
     mkdirSync(dir, { recursive: true });
     const held = lockedHere();
     if (held.has(lockPath))
       throw new Error(`outbox directory ${dir} is in use by another store of this process`);
+    const me: LockOwner = { pid: process.pid, start: startTimeOf(process.pid) };
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        writeFileSync(lockPath, String(process.pid), { flag: 'wx' });
+        writeFileSync(lockPath, JSON.stringify(me), { flag: 'wx' });
         held.add(lockPath);
+        locked = true;
         return;
       } catch (err) {
         if ((err as { code?: string }).code !== 'EEXIST') throw err;
-        const owner = Number.parseInt(readFileSync(lockPath, 'utf8'), 10);
-        if (Number.isFinite(owner) && owner !== process.pid && pidAlive(owner)) {
+        let text = '';
+        try {
+          text = readFileSync(lockPath, 'utf8');
+        } catch {
+          continue; // removed meanwhile: try again
+        }
+        const owner = parseOwner(text);
+        if (owner !== undefined && ownerAlive(owner)) {
           throw new Error(
-            `outbox directory ${dir} is in use by process ${owner}; give each process its own directory`,
+            `outbox directory ${dir} is in use by process ${owner.pid}; give each process its own directory`,
           );
         }
-        unlinkSync(lockPath); // stale lock of a dead process (e.g. SIGKILL)
+        try {
+          unlinkSync(lockPath); // stale lock of a dead process (e.g. SIGKILL)
+        } catch {
+          // removed by another process taking it over: the next attempt decides
+        }
       }
     }
+    throw new Error(`outbox directory ${dir} could not be locked`);
   };
 
   return {
@@ -326,6 +391,8 @@ export function createFileOutboxStore(options: FileOutboxStoreOptions): FileOutb
         closeSync(spillFd);
         spillFd = undefined;
       }
+      if (!locked) return; // never remove the lock of the process that owns the directory
+      locked = false;
       lockedHere().delete(lockPath);
       try {
         unlinkSync(lockPath);

@@ -190,7 +190,7 @@ describe('outbox batch sizing', () => {
 
 describe('outbox bounds and drops', () => {
   it('drop-oldest: with the API down and a small cap, memory stays bounded and drops are exact', async () => {
-    const { api, outbox, drops } = harness({ maxRecords: 100 });
+    const { api, outbox, drops } = harness({ overflow: 'drop-oldest', maxRecords: 100 });
     api.down();
     for (let i = 0; i < 1_000; i++) outbox.enqueue(usage('cus_1', 1, `m${i}`));
     const s = outbox.stats();

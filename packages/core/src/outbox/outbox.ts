@@ -7,10 +7,16 @@
 import { type Clock, systemClock } from '../clock';
 import { isRecord as isObject } from '../errors';
 import { generateIdempotencyKey } from '../keys';
+import { MAX_BODY_BYTES, MAX_BULK_ITEMS } from '../limits';
+import { backoffCeiling, backoffDelay } from '../retry';
+import { recordBytes, runBodyOf, runProblem, usageBodyOf, usageProblem } from './admission';
+import { AggregationWindow } from './aggregation';
+import { bulkItemAnswer, codeOf, isTransient } from './answers';
 import type { DripLogger } from '../transport';
 import { createClientTransport } from './client-transport';
 import { Deque } from './deque';
 import { registerForShutdown, unregisterForShutdown } from './shutdown';
+import { createSpillDir, spillPlatform } from './spill-dir';
 import type {
   ClientLike,
   DeadLetter,
@@ -26,6 +32,7 @@ import type {
   OutboxStats,
   OutboxStore,
   OutboxUsageBody,
+  SpillStore,
 } from './types';
 
 /**
@@ -78,82 +85,13 @@ const DEFAULTS = {
   pauseAfter: 3,
   deadLetterLimit: 1_000,
   shutdownTimeoutMs: 5_000,
+  maxSpillBytes: 1_073_741_824, // 1 GiB
 } as const;
 
 /** Every outbox log line starts with it (added by `#warnOnce` and `#debug`). */
 const PREFIX = 'drip outbox: ';
-const RUN_STATUSES = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT']);
-const BULK_LIMIT = { usage: 1000, run: 500 } as const;
-
-/** A quantity rounded to 6 decimals (shared with the request meter). */
-export function round6(q: number): number {
-  return Math.round(q * 1e6) / 1e6;
-}
-
-function canonical(value: unknown): string {
-  if (value === undefined || value === null) return '';
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (typeof value === 'object') {
-    const o = value as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** Approximate JSON size of a value (strings by length, numbers as 8), walking at most 6 levels. */
-function estimateBytes(value: unknown, depth: number): number {
-  switch (typeof value) {
-    case 'string':
-      return value.length + 2;
-    case 'number':
-      return 8;
-    case 'boolean':
-      return 5;
-    case 'object': {
-      if (value === null) return 4;
-      if (depth > 6) return 64;
-      let n = 2;
-      if (Array.isArray(value)) {
-        for (const v of value) n += estimateBytes(v, depth + 1) + 1;
-        return n;
-      }
-      for (const k in value) {
-        const v = (value as Record<string, unknown>)[k];
-        if (v !== undefined) n += k.length + 4 + estimateBytes(v, depth + 1);
-      }
-      return n;
-    }
-    default:
-      return 0;
-  }
-}
-
-/**
- * `estimateBytes` of a usage body, field by field (the same sum, without walking the object): this runs
- * for every usage record.
- */
-function usageBytes(b: OutboxUsageBody): number {
-  // 2 for the braces; per field: key length + 4, then the value.
-  let n = 2 + (10 + 4 + b.customerId.length + 2) + (9 + 4 + b.usageType.length + 2) + (8 + 4 + 8);
-  n += 14 + 4 + b.idempotencyKey.length + 2;
-  if (b.units !== undefined) n += 5 + 4 + estimateBytes(b.units, 1);
-  if (b.description !== undefined) n += 11 + 4 + estimateBytes(b.description, 1);
-  if (b.metadata !== undefined) n += 8 + 4 + estimateBytes(b.metadata, 1);
-  return n;
-}
-
-/** A string of `min`-`max` characters (shared with the request meter). */
-export function validString(v: unknown, min: number, max: number): v is string {
-  return typeof v === 'string' && v.length >= min && v.length <= max;
-}
-
-/** A finite quantity in [0, 1e15] (shared with the request meter). */
-export function validQuantity(q: unknown): q is number {
-  return typeof q === 'number' && Number.isFinite(q) && q >= 0 && q <= 1e15;
-}
+// The request meter imports these from here.
+export { round6, validQuantity, validString } from './admission';
 
 function emptyDrops(): Record<DropReason, number> {
   return { overflow: 0, expired: 0, rejected: 0, invalid: 0, closed: 0, 'no-client': 0 };
@@ -164,50 +102,40 @@ function unref(handle: unknown): void {
   if (h && typeof h.unref === 'function') h.unref();
 }
 
-interface Bucket {
-  record: OutboxRecord & { kind: 'usage' };
-  members: number[] | undefined;
-}
-
 type Kind = 'usage' | 'run';
 
-/** Transient = worth retrying later: no answer, timeout, 429, 5xx, 409 in progress (spec §7.2). */
-function isTransient(r: DeliveryResponse): boolean {
-  return (
-    r.status === 0 ||
-    r.status === 408 ||
-    r.status === 429 ||
-    r.status >= 500 ||
-    (r.status === 409 && r.code === 'IDEMPOTENCY_KEY_IN_PROGRESS')
-  );
-}
-
-function codeOf(r: DeliveryResponse): string | undefined {
-  if (r.code) return r.code;
-  if (isObject(r.body) && typeof r.body.code === 'string') return r.body.code;
-  return undefined;
-}
-
 class OutboxImpl implements Outbox {
-  readonly #o: OutboxOptions;
+  readonly #options: OutboxOptions;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #logger: DripLogger | undefined;
   readonly #store: OutboxStore | undefined;
-  /** `store.durable`, read once (it is readonly). */
-  readonly #durable: boolean;
+  /** Whether accepted records go to the durable store now: it is durable and opened (or opening). */
+  #durable: boolean;
+  /** Why the configured durable store is not in use (it could not be opened); retried until it is. */
+  #storeProblem: string | undefined;
+  #storeRetries = 0;
+  #storeRetryTimer: unknown;
+  /** Where overflow goes: the durable store when it spills, else the overflow directory (Node). */
+  readonly #spillTarget: SpillStore | undefined;
+  /** Approximate bytes of the records spilled now (bounded by `maxSpillBytes`). */
+  #spilledBytes = 0;
   readonly #keyFor: (prefix: string) => string;
   readonly #maxRecords: number;
   readonly #maxBytes: number;
   readonly #overflow: 'drop-oldest' | 'drop-newest' | 'spill';
+  /** Window length when the `aggregate` option is on, else `undefined`. */
   readonly #windowMs: number | undefined;
+  /**
+   * The open aggregation window, made on first use: with `aggregate` on, or when a store replays usage
+   * an earlier process left waiting in its window (summed again here even with `aggregate` off).
+   */
+  #window: AggregationWindow | undefined;
 
   #transport: DeliveryTransport | undefined;
   #transportFailed = false;
-  readonly #usageQ = new Deque<OutboxRecord>();
-  readonly #runQ = new Deque<OutboxRecord>();
-  readonly #buckets = new Map<string, Bucket>();
-  #windowTimer: unknown;
+  readonly #usageQueue = new Deque<OutboxRecord>();
+  readonly #runQueue = new Deque<OutboxRecord>();
   #nextId = 1;
   #bytes = 0;
   #inFlightRecords = 0;
@@ -218,7 +146,7 @@ class OutboxImpl implements Outbox {
 
   readonly #counters: Omit<
     OutboxStats,
-    'inFlight' | 'queued' | 'spilled' | 'bytes' | 'state' | 'bulk' | 'lastError' | 'dropped'
+    'inFlight' | 'queued' | 'spilled' | 'store' | 'bytes' | 'state' | 'bulk' | 'lastError' | 'dropped'
   > = {
     enqueued: 0,
     replayed: 0,
@@ -231,27 +159,27 @@ class OutboxImpl implements Outbox {
   };
   readonly #drops = emptyDrops();
   #lastError: OutboxStats['lastError'];
-  readonly #dead: DeadLetter[] = [];
+  readonly #deadLetterList: DeadLetter[] = [];
 
-  #caps: { usage: boolean; runs: boolean } | undefined;
-  #capsPromise: Promise<void> | undefined;
-  #bulk404 = 0;
-  #bulkBytes: number;
+  #bulkRoutes: { usage: boolean; runs: boolean } | undefined;
+  #bulkRoutesProbe: Promise<void> | undefined;
+  #bulkRefusals = 0;
+  #maxRequestBytes: number;
   /** Items per bulk request now: halved when a bulk request times out, grown back on success. */
   #batchLimit: number;
 
-  #failures = 0;
+  #failuresInARow = 0;
   #state: OutboxStats['state'] = 'open';
-  #notBefore = 0;
+  #sendNotBefore = 0;
   #sendTimer: unknown;
   #sendTimerAt = Number.POSITIVE_INFINITY;
-  #flushing = 0;
+  #flushesWaiting = 0;
   #closed = false;
   #idleWaiters: Array<() => void> = [];
   readonly #warned = new Set<string>();
 
-  #pendingPut: OutboxRecord[] = [];
-  #pendingDel: number[] = [];
+  #pendingPuts: OutboxRecord[] = [];
+  #pendingDeletes: number[] = [];
   #persistScheduled = false;
   #storeChain: Promise<void>;
   #loaded = false;
@@ -259,22 +187,31 @@ class OutboxImpl implements Outbox {
   #hooked = false;
 
   constructor(options: OutboxOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#logger = options.logger;
     this.#store = options.store;
     this.#durable = options.store?.durable === true;
     this.#keyFor = options.idempotencyKey ?? generateIdempotencyKey;
-    this.#maxRecords = Math.max(1, this.#cfg('maxRecords'));
-    this.#maxBytes = Math.max(1024, this.#cfg('maxBytes'));
-    this.#bulkBytes = Math.min(this.#cfg('maxBatchBytes'), 1024 * 1024 - 1024);
-    this.#batchLimit = Math.max(1, this.#cfg('batchSize'));
-    let overflow = options.overflow ?? 'drop-oldest';
-    if (overflow === 'spill' && !(this.#durable && this.#store?.spill && this.#store.unspill)) {
+    this.#maxRecords = Math.max(1, this.#option('maxRecords'));
+    this.#maxBytes = Math.max(1024, this.#option('maxBytes'));
+    this.#maxRequestBytes = Math.min(this.#option('maxBatchBytes'), MAX_BODY_BYTES - 1024);
+    this.#batchLimit = Math.max(1, this.#option('batchSize'));
+    const store = options.store;
+    const storeSpills = this.#durable && store?.spill && store.unspill && store.spilledCount;
+    let target: SpillStore | undefined;
+    if (storeSpills) target = store as SpillStore;
+    else if (options.overflow === undefined || options.overflow === 'spill') {
+      const platform = spillPlatform();
+      if (platform) target = createSpillDir(platform);
+    }
+    this.#spillTarget = target;
+    let overflow = options.overflow ?? (target ? 'spill' : 'drop-oldest');
+    if (overflow === 'spill' && !target) {
       this.#warnOnce(
         'spill',
-        "overflow 'spill' needs a durable store with spill support; using 'drop-oldest'",
+        "overflow 'spill' needs a durable store with spill support or a file system; using 'drop-oldest'",
       );
       overflow = 'drop-oldest';
     }
@@ -291,8 +228,8 @@ class OutboxImpl implements Outbox {
   }
 
   /** A numeric option, or its default when left out. */
-  #cfg(key: keyof typeof DEFAULTS & keyof OutboxOptions): number {
-    return this.#o[key] ?? DEFAULTS[key];
+  #option(key: keyof typeof DEFAULTS & keyof OutboxOptions): number {
+    return this.#options[key] ?? DEFAULTS[key];
   }
 
   // ---------------------------------------------------------------- enqueue (hot path)
@@ -316,95 +253,28 @@ class OutboxImpl implements Outbox {
   }
 
   #enqueueUsage(input: OutboxInput & { type: 'usage' }): boolean {
-    const q = input.quantity;
-    if (
-      !validString(input.customerId, 1, 255) ||
-      !validString(input.meter, 1, 100) ||
-      !validQuantity(q) ||
-      (input.idempotencyKey !== undefined && !validString(input.idempotencyKey, 1, 128))
-    ) {
-      this.#drop('invalid', undefined, 'usage needs customerId, meter and a quantity in [0, 1e15]');
+    const problem = usageProblem(input);
+    if (problem !== undefined) {
+      this.#drop('invalid', undefined, problem);
       return false;
     }
-    let body: OutboxUsageBody;
-    if (input.units === undefined && input.description === undefined && input.metadata !== undefined) {
-      // The request meter's shape, as one literal: adding a field later would give the body (kept until
-      // delivery) a separate property store. Same fields in the same order as below.
-      body = {
-        customerId: input.customerId,
-        usageType: input.meter,
-        quantity: q,
-        idempotencyKey: input.idempotencyKey ?? '',
-        metadata: input.metadata,
-      };
-    } else {
-      body = {
-        customerId: input.customerId,
-        usageType: input.meter,
-        quantity: q,
-        idempotencyKey: input.idempotencyKey ?? '',
-      };
-      if (input.units !== undefined) body.units = input.units;
-      if (input.description !== undefined) body.description = input.description;
-      if (input.metadata !== undefined) body.metadata = input.metadata;
-    }
+    const body = usageBodyOf(input);
     this.#counters.enqueued++;
-    if (this.#windowMs !== undefined) return this.#aggregate(body);
+    // Only records whose key no retry can reproduce are merged (see `#aggregate`).
+    if (this.#windowMs !== undefined && (body.idempotencyKey === '' || input.localKey === true)) {
+      return this.#aggregate(body);
+    }
     if (body.idempotencyKey === '') body.idempotencyKey = this.#keyFor('mw');
     return this.#admit(this.#makeRecord('usage', body));
   }
 
   #enqueueRun(input: OutboxInput & { type: 'run' }): boolean {
-    const events = input.events ?? [];
-    if (
-      !validString(input.customerId, 1, 255) ||
-      !validString(input.workflow, 1, 100) ||
-      !RUN_STATUSES.has(input.status) ||
-      !Array.isArray(events) ||
-      events.length > 100
-    ) {
-      this.#drop('invalid', undefined, 'run needs customerId, workflow, final status, <= 100 events');
+    const problem = runProblem(input);
+    if (problem !== undefined) {
+      this.#drop('invalid', undefined, problem);
       return false;
     }
-    // Built field by field (no rest/spread): this runs once per metered request.
-    let body: OutboxRunBody;
-    if (
-      input.correlationId === undefined &&
-      input.errorMessage === undefined &&
-      input.errorCode === undefined &&
-      input.metadata !== undefined &&
-      input.startedAt !== undefined &&
-      input.endedAt !== undefined
-    ) {
-      // The request meter's usual shape as one literal (no separate property store on a body kept until
-      // delivery); same fields in the same order as below.
-      body = {
-        customerId: input.customerId,
-        workflow: input.workflow,
-        status: input.status,
-        events,
-        externalRunId: input.externalRunId || this.#keyFor('run'),
-        idempotencyKey: input.idempotencyKey || this.#keyFor('rec'),
-        metadata: input.metadata,
-        startedAt: input.startedAt,
-        endedAt: input.endedAt,
-      };
-    } else {
-      body = {
-        customerId: input.customerId,
-        workflow: input.workflow,
-        status: input.status,
-        events,
-        externalRunId: input.externalRunId || this.#keyFor('run'),
-        idempotencyKey: input.idempotencyKey || this.#keyFor('rec'),
-      };
-      if (input.correlationId !== undefined) body.correlationId = input.correlationId;
-      if (input.errorMessage !== undefined) body.errorMessage = input.errorMessage;
-      if (input.errorCode !== undefined) body.errorCode = input.errorCode;
-      if (input.metadata !== undefined) body.metadata = input.metadata;
-      if (input.startedAt !== undefined) body.startedAt = input.startedAt;
-      if (input.endedAt !== undefined) body.endedAt = input.endedAt;
-    }
+    const body = runBodyOf(input, this.#keyFor);
     this.#counters.enqueued++;
     return this.#admit(this.#makeRecord('run', body));
   }
@@ -413,7 +283,7 @@ class OutboxImpl implements Outbox {
   #makeRecord(kind: 'run', body: OutboxRunBody): OutboxRecord & { kind: 'run' };
   #makeRecord(kind: Kind, body: OutboxUsageBody | OutboxRunBody): OutboxRecord {
     // Approximate JSON size: the memory bound's currency, computed once here without serialising.
-    const bytes = (kind === 'usage' ? usageBytes(body as OutboxUsageBody) : estimateBytes(body, 0)) + 48;
+    const bytes = recordBytes(kind, body);
     return {
       id: this.#nextId++,
       kind,
@@ -424,12 +294,17 @@ class OutboxImpl implements Outbox {
     } as OutboxRecord;
   }
 
-  #held(): number {
-    return this.#usageQ.length + this.#runQ.length + this.#buckets.size + this.#inFlightRecords;
+  /** Aggregates of the open window (each one record waiting). */
+  #openAggregates(): number {
+    return this.#window?.size ?? 0;
+  }
+
+  #heldRecords(): number {
+    return this.#usageQueue.length + this.#runQueue.length + this.#openAggregates() + this.#inFlightRecords;
   }
 
   #fits(bytes: number): boolean {
-    return this.#held() < this.#maxRecords && this.#bytes + bytes <= this.#maxBytes;
+    return this.#heldRecords() < this.#maxRecords && this.#bytes + bytes <= this.#maxBytes;
   }
 
   /** Makes room for `bytes` under the overflow policy; false when the new record must be dropped. */
@@ -437,7 +312,7 @@ class OutboxImpl implements Outbox {
     if (this.#fits(bytes)) return true;
     if (this.#overflow !== 'drop-oldest') return false;
     for (let guard = 0; guard < 1_000_000 && !this.#fits(bytes); guard++) {
-      const victim = this.#q(this.#oldestKind()).shift();
+      const victim = this.#queueOf(this.#oldestKind()).shift();
       if (!victim) return false; // only aggregates and in-flight records are held
       this.#bytes -= victim.bytes;
       this.#forget(victim.id);
@@ -446,11 +321,23 @@ class OutboxImpl implements Outbox {
     return this.#fits(bytes);
   }
 
+  /** Whether overflow can go to disk now (a durable target only once its store is open). */
+  #canSpill(): boolean {
+    const target = this.#spillTarget;
+    return this.#overflow === 'spill' && target !== undefined && (!target.durable || this.#durable);
+  }
+
   #admit(record: OutboxRecord): boolean {
     if (this.#spilled > 0 || this.#spillBuffer.length > 0 || !this.#fits(record.bytes)) {
-      if (this.#overflow === 'spill') {
+      if (this.#canSpill()) {
+        if (this.#spilledBytes + record.bytes > this.#option('maxSpillBytes')) {
+          // Past the disk bound: the newest is dropped (the spilled ones keep their order).
+          this.#drop('overflow', record, 'the spill bound (maxSpillBytes) is reached');
+          return false;
+        }
         this.#spillBuffer.push(record);
         this.#spilled++;
+        this.#spilledBytes += record.bytes;
         this.#schedulePersist();
         return true;
       }
@@ -459,13 +346,13 @@ class OutboxImpl implements Outbox {
         return false;
       }
     }
-    this.#q(record.kind).push(record);
+    this.#queueOf(record.kind).push(record);
     this.#bytes += record.bytes;
     if (this.#durable) {
-      this.#pendingPut.push(record);
+      this.#pendingPuts.push(record);
       this.#schedulePersist();
     }
-    this.#kick();
+    this.#afterAdmit();
     return true;
   }
 
@@ -475,26 +362,38 @@ class OutboxImpl implements Outbox {
    * busy (each finishing send reschedules), or a send timer is armed and the queue is below a batch (a
    * newer record never moves the due time earlier).
    */
-  #kick(): void {
-    if (this.#loaded && this.#flushing === 0 && this.#state === 'open') {
-      if (this.#capsPromise !== undefined) return;
+  #afterAdmit(): void {
+    if (this.#loaded && this.#flushesWaiting === 0 && this.#state === 'open') {
+      if (this.#bulkRoutesProbe !== undefined) return;
       if (this.#inFlightRequests > 0 && this.#inFlightRequests >= this.#limit()) return;
-      if (this.#sendTimer !== undefined && this.#queued() < this.#cfg('batchSize')) return;
+      if (this.#sendTimer !== undefined && this.#queued() < this.#option('batchSize')) return;
     }
     this.#scheduleSend();
   }
 
+  /**
+   * Adds one usage call to the open window's aggregate for its customer, meter, units, description and
+   * metadata. The rule that keeps aggregation from billing twice: only calls whose key no retry can
+   * reproduce come here (no key, or a key marked `localKey`); a call carrying a key derived from the
+   * request (an `Idempotency-Key` header) is sent as its own record under that key, so the API applies a
+   * retried request once whichever window, batch or process it lands in. An aggregate's own key is made
+   * when its window is sealed and is persisted, with the removal of its members, in one store step
+   * before its first send, so a replayed aggregate keeps its key and an unsealed member is never part of
+   * a sent aggregate.
+   */
   #aggregate(body: OutboxUsageBody): boolean {
-    const gk = `${body.customerId}\u0000${body.usageType}\u0000${body.units ?? ''}\u0000${body.description ?? ''}\u0000${canonical(body.metadata)}`;
+    this.#window ??= new AggregationWindow(this.#clock, this.#windowMs ?? DEFAULTS.windowMs, () =>
+      this.#seal(),
+    );
+    const window = this.#window;
     const member = this.#durable ? this.#makeRecord('usage', { ...body }) : undefined;
     if (member) member.aggregating = true;
-    const bucket = this.#buckets.get(gk);
-    if (bucket) {
-      bucket.record.body.quantity = round6(bucket.record.body.quantity + body.quantity);
+    const joined = window.join(body, member?.id);
+    if (joined) {
       this.#counters.aggregated++;
-      if (member && bucket.members) {
-        bucket.members.push(member.id);
-        this.#pendingPut.push(member);
+      // A member is stored only while its aggregate tracks members (it was opened with the store open).
+      if (member && joined.memberIds) {
+        this.#pendingPuts.push(member);
         this.#schedulePersist();
       }
       return true;
@@ -505,38 +404,27 @@ class OutboxImpl implements Outbox {
       return false;
     }
     this.#bytes += record.bytes;
-    this.#buckets.set(gk, { record, members: member ? [member.id] : undefined });
+    window.open(record, member?.id);
     if (member) {
-      this.#pendingPut.push(member);
+      this.#pendingPuts.push(member);
       this.#schedulePersist();
-    }
-    if (this.#windowTimer === undefined) {
-      this.#windowTimer = this.#clock.setTimeout(() => {
-        this.#windowTimer = undefined;
-        this.#seal();
-      }, this.#windowMs ?? DEFAULTS.windowMs);
-      unref(this.#windowTimer);
     }
     return true;
   }
 
   /** Seals the open window: each aggregate gets its key now, before its first send (spec §5.7). */
   #seal(): void {
-    if (this.#buckets.size === 0) return;
-    if (this.#windowTimer !== undefined) {
-      this.#clock.clearTimeout(this.#windowTimer);
-      this.#windowTimer = undefined;
-    }
-    for (const { record, members } of this.#buckets.values()) {
+    if (!this.#window || this.#window.size === 0) return;
+    for (const { record, memberIds } of this.#window.take()) {
       record.body.idempotencyKey = this.#keyFor('mw');
       record.id = this.#nextId++;
-      this.#usageQ.push(record);
+      this.#usageQueue.push(record);
       if (this.#durable) {
-        this.#pendingPut.push(record);
-        if (members) for (const m of members) this.#pendingDel.push(m);
+        // The aggregate in, its members out: one store step, before the first send.
+        this.#pendingPuts.push(record);
+        if (memberIds) for (const m of memberIds) this.#pendingDeletes.push(m);
       }
     }
-    this.#buckets.clear();
     this.#schedulePersist();
     this.#scheduleSend();
   }
@@ -545,14 +433,20 @@ class OutboxImpl implements Outbox {
 
   #drop(reason: DropReason, record: OutboxRecord | undefined, error?: unknown): void {
     this.#drops[reason]++;
-    if (reason !== 'overflow' || this.#drops.overflow === 1) {
+    if (!this.#warned.has(`drop:${reason}`)) {
       const msg = error instanceof Error ? error.message : error === undefined ? '' : String(error);
-      this.#warnOnce(
-        `drop:${reason}`,
-        `dropping records (${reason})${msg ? `: ${msg}` : ''}; counted in stats().dropped`,
-      );
+      const text = `dropping records (${reason})${msg ? `: ${msg}` : ''}; counted in stats().dropped`;
+      // Usage lost for want of room is an error the operator must see; the other reasons are expected.
+      if (reason === 'overflow') {
+        this.#warned.add(`drop:${reason}`);
+        try {
+          this.#logger?.error?.(PREFIX + text);
+        } catch {
+          // ignore logger failures
+        }
+      } else this.#warnOnce(`drop:${reason}`, text);
     }
-    const hook = this.#o.onDrop;
+    const hook = this.#options.onDrop;
     if (hook) {
       const info: DropInfo = { reason, record, error };
       try {
@@ -578,7 +472,7 @@ class OutboxImpl implements Outbox {
 
   /** Logs `drip outbox: <message>` at debug level when the `debug` option is on. */
   #debug(message: string, context?: Record<string, unknown>): void {
-    if (!this.#o.debug) return;
+    if (!this.#options.debug) return;
     try {
       if (context === undefined) this.#logger?.debug?.(PREFIX + message);
       else this.#logger?.debug?.(PREFIX + message, context);
@@ -592,8 +486,72 @@ class OutboxImpl implements Outbox {
   async #load(): Promise<void> {
     const store = this.#store;
     if (!store) return;
+    let records: OutboxRecord[];
     try {
-      const records = await store.load();
+      records = await store.load();
+    } catch (err) {
+      this.#storeFailed(err);
+      return;
+    }
+    await this.#adopt(store, records);
+  }
+
+  /**
+   * The durable store could not be opened (e.g. another live process holds its directory): run on
+   * memory, say so at error level and in `stats().store`, and try again with backoff until it opens.
+   */
+  #storeFailed(err: unknown): void {
+    this.#durable = false;
+    this.#loaded = true;
+    this.#pendingPuts = [];
+    this.#pendingDeletes = [];
+    const reason = err instanceof Error ? err.message : String(err);
+    this.#storeProblem = reason;
+    this.#setError('STORE_ERROR', err);
+    this.#storeRetries++;
+    const delay = backoffCeiling(
+      this.#storeRetries,
+      this.#option('backoffBaseMs'),
+      this.#option('backoffCapMs'),
+    );
+    try {
+      this.#logger?.error?.(
+        `${PREFIX}cannot open the durable store; records are kept in memory only until it opens (retrying in ${delay} ms): ${reason}`,
+        { error: reason },
+      );
+    } catch {
+      // ignore logger failures
+    }
+    if (this.#closed) return;
+    this.#storeRetryTimer = this.#clock.setTimeout(() => {
+      this.#storeRetryTimer = undefined;
+      this.#storeChain = this.#storeChain.then(() => this.#reopen());
+    }, delay);
+    unref(this.#storeRetryTimer);
+  }
+
+  async #reopen(): Promise<void> {
+    const store = this.#store;
+    if (!store || this.#closed) return;
+    let records: OutboxRecord[];
+    try {
+      records = await store.load();
+    } catch (err) {
+      this.#storeFailed(err);
+      return;
+    }
+    this.#durable = true;
+    this.#storeProblem = undefined;
+    this.#storeRetries = 0;
+    this.#logger?.info?.(`${PREFIX}durable store opened`);
+    // What this process accepted meanwhile goes in with what an earlier process left.
+    this.#pendingPuts.push(...this.#usageQueue.toArray(), ...this.#runQueue.toArray());
+    await this.#adopt(store, records);
+  }
+
+  /** Takes over the records a store held (new ids), persisting them and anything pending in one step. */
+  async #adopt(store: OutboxStore, records: OutboxRecord[]): Promise<void> {
+    try {
       const put: OutboxRecord[] = [];
       const del: number[] = [];
       const again: OutboxUsageBody[] = [];
@@ -607,7 +565,7 @@ class OutboxImpl implements Outbox {
         r.id = this.#nextId++;
         r.attempts = 0;
         put.push(r);
-        this.#q(r.kind).push(r);
+        this.#queueOf(r.kind).push(r);
         this.#bytes += r.bytes;
         this.#counters.replayed++;
       }
@@ -617,11 +575,11 @@ class OutboxImpl implements Outbox {
         this.#aggregate(body);
       }
       // Re-keyed ids (and re-opened aggregates): one atomic step replaces the old ids with the new ones.
-      put.push(...this.#pendingPut);
-      this.#pendingPut = [];
+      put.push(...this.#pendingPuts);
+      this.#pendingPuts = [];
       if (put.length > 0 || del.length > 0) await store.append(put, del);
       this.#loaded = true;
-      if (this.#usageQ.length + this.#runQ.length > 0) this.#scheduleSend();
+      if (this.#usageQueue.length + this.#runQueue.length > 0) this.#scheduleSend();
     } catch (err) {
       this.#loaded = true;
       this.#setError('STORE_ERROR', err);
@@ -642,13 +600,13 @@ class OutboxImpl implements Outbox {
 
   #forget(id: number): void {
     if (this.#durable) {
-      this.#pendingDel.push(id);
+      this.#pendingDeletes.push(id);
       this.#schedulePersist();
     }
   }
 
   #schedulePersist(): void {
-    if (this.#persistScheduled || !this.#durable) return;
+    if (this.#persistScheduled || (!this.#durable && this.#spillBuffer.length === 0)) return;
     this.#persistScheduled = true;
     // After the caller's synchronous code, never inside it.
     queueMicrotask(() => this.#writeStore());
@@ -656,19 +614,30 @@ class OutboxImpl implements Outbox {
 
   #writeStore(): void {
     this.#persistScheduled = false;
-    const store = this.#store;
-    if (!store) return;
-    const put = this.#pendingPut;
-    const del = this.#pendingDel;
+    const store = this.#durable ? this.#store : undefined;
+    const target = this.#spillTarget;
+    const put = this.#pendingPuts;
+    const del = this.#pendingDeletes;
     const spill = this.#spillBuffer;
-    this.#pendingPut = [];
-    this.#pendingDel = [];
+    this.#pendingPuts = [];
+    this.#pendingDeletes = [];
     this.#spillBuffer = [];
     if (put.length === 0 && del.length === 0 && spill.length === 0) return;
     this.#storeChain = this.#storeChain
       .then(async () => {
-        if (spill.length > 0 && store.spill) await store.spill(spill);
-        if (put.length > 0 || del.length > 0) await store.append(put, del);
+        if (spill.length > 0 && target) {
+          try {
+            await target.spill(spill);
+          } catch (err) {
+            // Nowhere to put them (e.g. a file system that refuses writes): lost, so counted and reported.
+            this.#spilled -= spill.length;
+            for (const r of spill) {
+              this.#spilledBytes -= r.bytes;
+              this.#drop('overflow', r, err);
+            }
+          }
+        }
+        if (store && (put.length > 0 || del.length > 0)) await store.append(put, del);
       })
       .catch((err: unknown) => {
         this.#setError('STORE_ERROR', err);
@@ -677,27 +646,31 @@ class OutboxImpl implements Outbox {
   }
 
   #refill(): void {
-    const store = this.#store;
-    if (this.#unspilling || this.#spilled === 0 || !store?.unspill) return;
+    const target = this.#spillTarget;
+    if (this.#unspilling || this.#spilled === 0 || !target) return;
     if (this.#spillBuffer.length > 0) {
       // Still being written: refill after the write lands.
       this.#storeChain.then(() => this.#refill());
       return;
     }
-    const room = Math.floor(this.#maxRecords / 2) - this.#held();
+    const room = Math.floor(this.#maxRecords / 2) - this.#heldRecords();
     if (room <= 0) return;
     this.#unspilling = true;
-    const unspill = store.unspill.bind(store);
+    const unspill = target.unspill.bind(target);
     this.#storeChain = this.#storeChain
       .then(async () => {
         const records = await unspill(Math.min(room, this.#spilled));
         this.#spilled -= records.length;
         for (const r of records) {
-          this.#q(r.kind).push(r);
+          this.#queueOf(r.kind).push(r);
           this.#bytes += r.bytes;
-          this.#pendingPut.push(r);
+          this.#spilledBytes -= r.bytes;
+          if (this.#durable) this.#pendingPuts.push(r);
         }
-        if (records.length === 0) this.#spilled = 0;
+        if (records.length === 0 || this.#spilled === 0) {
+          this.#spilled = 0;
+          this.#spilledBytes = 0;
+        }
         this.#schedulePersist();
       })
       .catch((err: unknown) => {
@@ -715,7 +688,7 @@ class OutboxImpl implements Outbox {
 
   #getTransport(): DeliveryTransport | undefined {
     if (this.#transport || this.#transportFailed) return this.#transport;
-    const factory = this.#o.clientFactory;
+    const factory = this.#options.clientFactory;
     if (!factory) {
       this.#transportFailed = true;
       return undefined;
@@ -734,24 +707,24 @@ class OutboxImpl implements Outbox {
   }
 
   #queued(): number {
-    return this.#usageQ.length + this.#runQ.length;
+    return this.#usageQueue.length + this.#runQueue.length;
   }
 
   /** The queue of a kind. */
-  #q(kind: Kind): Deque<OutboxRecord> {
-    return kind === 'usage' ? this.#usageQ : this.#runQ;
+  #queueOf(kind: Kind): Deque<OutboxRecord> {
+    return kind === 'usage' ? this.#usageQueue : this.#runQueue;
   }
 
   /** The kind of the oldest queued record (`run` when both queues are empty). */
   #oldestKind(): Kind {
-    const u = this.#usageQ.peek();
-    const r = this.#runQ.peek();
+    const u = this.#usageQueue.peek();
+    const r = this.#runQueue.peek();
     return u && (!r || u.id < r.id) ? 'usage' : 'run';
   }
 
   /** Drops every queued record (not the in-flight ones) for `reason`. */
   #dropQueued(reason: DropReason, error?: string): void {
-    for (const r of [...this.#usageQ.drain(), ...this.#runQ.drain()]) {
+    for (const r of [...this.#usageQueue.drain(), ...this.#runQueue.drain()]) {
       this.#bytes -= r.bytes;
       this.#forget(r.id);
       this.#drop(reason, r, error);
@@ -771,17 +744,17 @@ class OutboxImpl implements Outbox {
     }
     const now = this.#clock.now();
     let at: number;
-    if (this.#flushing > 0 || n >= this.#cfg('batchSize')) at = now;
+    if (this.#flushesWaiting > 0 || n >= this.#option('batchSize')) at = now;
     else {
-      const u = this.#usageQ.peek();
-      const r = this.#runQ.peek();
+      const u = this.#usageQueue.peek();
+      const r = this.#runQueue.peek();
       const oldest = Math.min(
         u?.enqueuedAt ?? Number.POSITIVE_INFINITY,
         r?.enqueuedAt ?? Number.POSITIVE_INFINITY,
       );
-      at = oldest + this.#cfg('flushIntervalMs');
+      at = oldest + this.#option('flushIntervalMs');
     }
-    at = Math.max(at, this.#notBefore);
+    at = Math.max(at, this.#sendNotBefore);
     if (at <= now) {
       this.#pump();
       return;
@@ -799,13 +772,15 @@ class OutboxImpl implements Outbox {
 
   #limit(): number {
     if (this.#state !== 'open') return 1;
-    const max = Math.max(1, this.#cfg('maxInFlight'));
+    const max = Math.max(1, this.#option('maxInFlight'));
     // A bulk request carries hundreds of records: fewer of them at once keep a small server responsive.
-    return this.#useBulk(this.#oldestKind()) ? Math.min(max, Math.max(1, this.#cfg('maxBulkInFlight'))) : max;
+    return this.#useBulk(this.#oldestKind())
+      ? Math.min(max, Math.max(1, this.#option('maxBulkInFlight')))
+      : max;
   }
 
   #pump(): void {
-    if (this.#clock.now() < this.#notBefore) {
+    if (this.#clock.now() < this.#sendNotBefore) {
       this.#scheduleSend();
       return;
     }
@@ -816,8 +791,8 @@ class OutboxImpl implements Outbox {
       this.#checkIdle();
       return;
     }
-    if (this.#caps === undefined && (this.#o.bulk ?? 'auto') === 'auto') {
-      if (!this.#capsPromise) this.#capsPromise = this.#discover(transport);
+    if (this.#bulkRoutes === undefined && (this.#options.bulk ?? 'auto') === 'auto') {
+      if (!this.#bulkRoutesProbe) this.#bulkRoutesProbe = this.#discover(transport);
       return;
     }
     while (this.#inFlightRequests < this.#limit() && this.#queued() > 0) {
@@ -830,9 +805,9 @@ class OutboxImpl implements Outbox {
         this.#inFlightRecords -= batch.length;
         this.#scheduleSend();
       });
-      if (this.#o.waitUntil) {
+      if (this.#options.waitUntil) {
         try {
-          this.#o.waitUntil(p);
+          this.#options.waitUntil(p);
         } catch {
           // ignore
         }
@@ -843,41 +818,41 @@ class OutboxImpl implements Outbox {
   }
 
   async #discover(transport: DeliveryTransport): Promise<void> {
-    const r = await transport.health({ timeoutMs: this.#cfg('timeoutMs') });
+    const r = await transport.health({ timeoutMs: this.#option('timeoutMs') });
     this.#counters.requests++;
     if (isTransient(r) && r.status !== 503) {
       this.#failure(r);
     } else {
       const caps = isObject(r.body) && Array.isArray(r.body.capabilities) ? r.body.capabilities : [];
-      this.#caps = { usage: caps.includes('usage-bulk'), runs: caps.includes('runs-record-bulk') };
+      this.#bulkRoutes = { usage: caps.includes('usage-bulk'), runs: caps.includes('runs-record-bulk') };
       if (r.status === 503) this.#failure(r);
-      this.#debug('capabilities', { ...this.#caps });
+      this.#debug('capabilities', { ...this.#bulkRoutes });
     }
-    this.#capsPromise = undefined;
+    this.#bulkRoutesProbe = undefined;
     this.#scheduleSend();
   }
 
   #useBulk(kind: Kind): boolean {
-    const mode = this.#o.bulk ?? 'auto';
-    if (mode === 'never' || this.#bulk404 >= 2) return false;
+    const mode = this.#options.bulk ?? 'auto';
+    if (mode === 'never' || this.#bulkRefusals >= 2) return false;
     if (mode === 'always') return true;
-    return kind === 'usage' ? this.#caps?.usage === true : this.#caps?.runs === true;
+    return kind === 'usage' ? this.#bulkRoutes?.usage === true : this.#bulkRoutes?.runs === true;
   }
 
   /** Takes the next batch: one kind, the oldest first, bounded by count and bytes. */
   #take(): OutboxRecord[] {
     const kind = this.#oldestKind();
-    const q = this.#q(kind);
+    const q = this.#queueOf(kind);
     const bulk = this.#useBulk(kind) && this.#state === 'open';
-    const max = bulk ? Math.min(this.#batchLimit, BULK_LIMIT[kind]) : 1;
+    const max = bulk ? Math.min(this.#batchLimit, MAX_BULK_ITEMS[kind]) : 1;
     const out: OutboxRecord[] = [];
     let bytes = 0;
     const now = this.#clock.now();
-    const maxAge = this.#cfg('maxAgeMs');
+    const maxAge = this.#option('maxAgeMs');
     while (out.length < max) {
       const next = q.peek();
       if (!next) break;
-      if (out.length > 0 && bytes + next.bytes > this.#bulkBytes) break;
+      if (out.length > 0 && bytes + next.bytes > this.#maxRequestBytes) break;
       q.shift();
       this.#bytes -= next.bytes;
       if (now - next.enqueuedAt > maxAge) {
@@ -894,7 +869,7 @@ class OutboxImpl implements Outbox {
   async #send(transport: DeliveryTransport, batch: OutboxRecord[]): Promise<void> {
     const first = batch[0];
     if (!first) return;
-    const timeoutMs = this.#cfg('timeoutMs');
+    const timeoutMs = this.#option('timeoutMs');
     // The per-item route; its bulk twin is `<route>/bulk`.
     const route = first.kind === 'usage' ? '/usage/internal' : '/runs/record';
     const bulk = batch.length > 1 || (this.#useBulk(first.kind) && this.#state === 'open');
@@ -926,51 +901,42 @@ class OutboxImpl implements Outbox {
       this.#failure(res);
       return;
     }
-    const configured = Math.max(1, this.#cfg('batchSize'));
+    const configured = Math.max(1, this.#option('batchSize'));
     if (this.#batchLimit < configured)
       this.#batchLimit = Math.min(configured, Math.ceil(this.#batchLimit * 1.25) + 1);
     if (res.status === 404 || res.status === 405) {
       // The server stopped advertising bulk (or never had it): re-read /health, per-item meanwhile.
-      this.#bulk404++;
-      this.#caps = undefined;
+      this.#bulkRefusals++;
+      this.#bulkRoutes = undefined;
       this.#requeue(batch, false);
       return;
     }
     if (res.status === 413 && batch.length > 1) {
-      this.#bulkBytes = Math.max(16 * 1024, Math.floor(this.#bulkBytes / 2));
+      this.#maxRequestBytes = Math.max(16 * 1024, Math.floor(this.#maxRequestBytes / 2));
       this.#requeue(batch, false);
       return;
     }
     if (res.status >= 400) {
       // An envelope the server refused as a whole: send each item alone so each gets its own verdict.
-      this.#bulk404 = 2;
+      this.#bulkRefusals = 2;
       this.#warnOnce('bulk-refused', `bulk route refused (${res.status}); sending per item`);
       this.#requeue(batch, false);
       return;
     }
-    const results = isObject(res.body) && Array.isArray(res.body.results) ? res.body.results : [];
     const retry: OutboxRecord[] = [];
     let transient: DeliveryResponse | undefined;
     batch.forEach((record, i) => {
-      const direct: unknown = results[i];
-      // Results come in input order; look further only if the server numbered them differently.
-      const item =
-        isObject(direct) && (direct.index === i || direct.index === undefined)
-          ? direct
-          : results.find((x: unknown) => isObject(x) && x.index === i);
-      if (!isObject(item) || typeof item.status !== 'number') {
+      const itemRes = bulkItemAnswer(res.body, i);
+      if (itemRes === undefined) {
         retry.push(record);
         return;
       }
-      const err = isObject(item.error) ? item.error : undefined;
-      const code = typeof err?.code === 'string' ? err.code : undefined;
-      const itemRes: DeliveryResponse = { status: item.status, body: err ?? item, code };
       if (isTransient(itemRes)) {
         retry.push(record);
         transient = itemRes;
         return;
       }
-      this.#settle(record, item.status, item, code, itemRes);
+      this.#settle(record, itemRes.status, itemRes.body, itemRes.code, itemRes);
     });
     if (retry.length > 0) {
       this.#requeue(retry);
@@ -1003,9 +969,10 @@ class OutboxImpl implements Outbox {
       error: res.body ?? res.message,
       at: this.#clock.now(),
     };
-    this.#dead.push(letter);
-    const limit = this.#cfg('deadLetterLimit');
-    if (this.#dead.length > limit) this.#dead.splice(0, this.#dead.length - limit);
+    this.#deadLetterList.push(letter);
+    const limit = this.#option('deadLetterLimit');
+    if (this.#deadLetterList.length > limit)
+      this.#deadLetterList.splice(0, this.#deadLetterList.length - limit);
     this.#lastError = {
       code: code ?? 'REJECTED',
       status,
@@ -1019,19 +986,19 @@ class OutboxImpl implements Outbox {
     if (counted) this.#counters.retried += records.length;
     const usage = records.filter((r) => r.kind === 'usage');
     const runs = records.filter((r) => r.kind === 'run');
-    this.#usageQ.unshiftAll(usage);
-    this.#runQ.unshiftAll(runs);
+    this.#usageQueue.unshiftAll(usage);
+    this.#runQueue.unshiftAll(runs);
     for (const r of records) this.#bytes += r.bytes;
   }
 
   #success(): void {
-    if (this.#failures > 0 || this.#state !== 'open') this.#debug('resumed');
-    this.#failures = 0;
+    if (this.#failuresInARow > 0 || this.#state !== 'open') this.#debug('resumed');
+    this.#failuresInARow = 0;
     this.#state = 'open';
   }
 
   #failure(res: DeliveryResponse): void {
-    this.#failures++;
+    this.#failuresInARow++;
     const now = this.#clock.now();
     this.#lastError = {
       code: codeOf(res) ?? (res.status === 0 ? 'NETWORK_ERROR' : 'HTTP_ERROR'),
@@ -1039,16 +1006,16 @@ class OutboxImpl implements Outbox {
       message: res.message ?? `HTTP ${res.status}`,
       at: now,
     };
-    const base = this.#cfg('backoffBaseMs');
-    const cap = this.#cfg('backoffCapMs');
-    let delay = Math.floor(this.#random() * Math.min(cap, base * 2 ** Math.min(30, this.#failures - 1)));
+    const base = this.#option('backoffBaseMs');
+    const cap = this.#option('backoffCapMs');
+    let delay = backoffDelay(this.#failuresInARow, base, cap, this.#random);
     if (res.retryAfterMs !== undefined) {
-      delay = Math.max(delay, Math.min(res.retryAfterMs, this.#cfg('retryAfterCapMs')));
+      delay = Math.max(delay, Math.min(res.retryAfterMs, this.#option('retryAfterCapMs')));
     }
     // At least 1 ms and always through a timer: an in-process transport that fails at once must not
     // turn retries into a microtask loop that starves the event loop.
-    this.#notBefore = Math.max(this.#notBefore, now + Math.max(1, delay));
-    if (this.#failures >= this.#cfg('pauseAfter') || this.#state === 'probing') {
+    this.#sendNotBefore = Math.max(this.#sendNotBefore, now + Math.max(1, delay));
+    if (this.#failuresInARow >= this.#option('pauseAfter') || this.#state === 'probing') {
       if (this.#state !== 'paused')
         this.#warnOnce('paused', 'delivery paused after repeated failures', {
           code: this.#lastError.code,
@@ -1057,7 +1024,7 @@ class OutboxImpl implements Outbox {
     }
     this.#debug('retry scheduled', {
       delayMs: delay,
-      failures: this.#failures,
+      failures: this.#failuresInARow,
       code: this.#lastError.code,
       status: res.status,
     });
@@ -1069,10 +1036,25 @@ class OutboxImpl implements Outbox {
     return (
       this.#queued() === 0 &&
       this.#inFlightRequests === 0 &&
-      this.#buckets.size === 0 &&
+      this.#openAggregates() === 0 &&
       this.#spilled === 0 &&
       this.#spillBuffer.length === 0
     );
+  }
+
+  /** Reads back every spilled record of a non-durable target and drops it (each counted and reported). */
+  async #dropSpilled(target: SpillStore, reason: DropReason): Promise<void> {
+    try {
+      for (;;) {
+        const records = await target.unspill(1_000);
+        if (records.length === 0) break;
+        for (const r of records) this.#drop(reason, r, 'not delivered before close() timed out');
+      }
+    } catch (err) {
+      this.#warnOnce('store-unspill', 'reading spilled records failed', { error: String(err) });
+    }
+    this.#spilled = 0;
+    this.#spilledBytes = 0;
   }
 
   #checkIdle(): void {
@@ -1083,7 +1065,7 @@ class OutboxImpl implements Outbox {
   }
 
   #remaining(): number {
-    return this.#queued() + this.#inFlightRecords + this.#buckets.size + this.#spilled;
+    return this.#queued() + this.#inFlightRecords + this.#openAggregates() + this.#spilled;
   }
 
   async flush(timeoutMs = 10_000, keepAlive = false): Promise<FlushResult> {
@@ -1093,7 +1075,7 @@ class OutboxImpl implements Outbox {
       await this.#storeChain;
       return { delivered: true, remaining: 0 };
     }
-    this.#flushing++;
+    this.#flushesWaiting++;
     let timer: unknown;
     try {
       await new Promise<void>((resolve) => {
@@ -1103,7 +1085,7 @@ class OutboxImpl implements Outbox {
         this.#scheduleSend();
       });
     } finally {
-      this.#flushing--;
+      this.#flushesWaiting--;
       this.#clock.clearTimeout(timer);
     }
     await this.#storeChain;
@@ -1123,22 +1105,28 @@ class OutboxImpl implements Outbox {
     const result = await this.flush(timeoutMs, true);
     this.#closed = true;
     if (this.#sendTimer !== undefined) this.#clock.clearTimeout(this.#sendTimer);
-    if (this.#windowTimer !== undefined) this.#clock.clearTimeout(this.#windowTimer);
+    this.#window?.stop();
     this.#sendTimer = undefined;
-    this.#windowTimer = undefined;
+    if (this.#storeRetryTimer !== undefined) this.#clock.clearTimeout(this.#storeRetryTimer);
+    this.#storeRetryTimer = undefined;
     if (!result.delivered && !this.#durable) {
       this.#dropQueued('closed', 'not delivered before close() timed out');
     }
-    unregisterForShutdown(this);
     await this.#storeChain;
+    const target = this.#spillTarget;
+    if (target && !target.durable) {
+      if (this.#spilled > 0) await this.#dropSpilled(target, 'closed');
+      await target.close?.();
+    }
+    unregisterForShutdown(this);
     await this.#store?.close?.();
     return result;
   }
 
   #hook(): void {
     this.#hooked = true;
-    if (this.#o.shutdownHooks === false) return;
-    registerForShutdown(this, this.#cfg('shutdownTimeoutMs'));
+    if (this.#options.shutdownHooks === false) return;
+    registerForShutdown(this, this.#option('shutdownTimeoutMs'));
   }
 
   /** Used by the shutdown hooks: flush with a timer that keeps the process alive. */
@@ -1159,17 +1147,21 @@ class OutboxImpl implements Outbox {
       ...this.#counters,
       dropped: { ...this.#drops },
       inFlight: this.#inFlightRecords,
-      queued: this.#queued() + this.#buckets.size,
+      queued: this.#queued() + this.#openAggregates(),
       spilled: this.#spilled,
+      store:
+        this.#storeProblem === undefined
+          ? { durable: this.#durable }
+          : { durable: false, reason: this.#storeProblem },
       bytes: this.#bytes,
       state: this.#state,
-      bulk: this.#caps ? { ...this.#caps } : undefined,
+      bulk: this.#bulkRoutes ? { ...this.#bulkRoutes } : undefined,
       lastError: this.#lastError,
     };
   }
 
   deadLetters(): readonly DeadLetter[] {
-    return this.#dead;
+    return this.#deadLetterList;
   }
 }
 

@@ -60,7 +60,18 @@ export type OutboxInput =
       customerId: string;
       meter: string;
       quantity: number;
+      /**
+       * The record's key. A key the caller gives is sent as it is, and a keyed record is never merged
+       * into an aggregate (see `localKey`): a client's retry of the same request produces the same key,
+       * and only a record sent under that key is applied once by the API.
+       */
       idempotencyKey?: string | undefined;
+      /**
+       * `true` when `idempotencyKey` was made from an identity local to this process (the request meter's
+       * generated request id), which no retry can produce again: such a record may still be merged into
+       * an aggregate. Leave it out for any key derived from the request (e.g. an `Idempotency-Key` header).
+       */
+      localKey?: boolean | undefined;
       units?: string | undefined;
       description?: string | undefined;
       metadata?: Record<string, unknown> | undefined;
@@ -173,8 +184,13 @@ export interface OutboxStats {
   inFlight: number;
   /** Records waiting in memory (aggregates in the open window included). */
   queued: number;
-  /** Records waiting only in the durable store (`overflow: 'spill'`). */
+  /** Records waiting on disk only (`overflow: 'spill'`). */
   spilled: number;
+  /**
+   * Whether accepted records survive the process now. `reason` says why a configured durable store is
+   * not in use (it could not be opened; the outbox keeps retrying and logs each failure at error level).
+   */
+  store: { durable: boolean; reason?: string | undefined };
   /** Approximate bytes held in memory (JSON size of the waiting records). */
   bytes: number;
   /** HTTP requests made (bulk requests count once). */
@@ -257,6 +273,36 @@ export interface OutboxStore {
 }
 
 /**
+ * Where records that do not fit the memory bound wait (`overflow: 'spill'`), oldest first. A durable
+ * {@link OutboxStore} with `spill`/`unspill` is one; without it, on Node, the outbox uses a private
+ * overflow directory under the OS temporary directory (not durable).
+ *
+ * @example
+ * ```ts
+ * const target: SpillStore = {
+ *   durable: false,
+ *   spill: async (records) => {},
+ *   unspill: async (max) => [],
+ *   spilledCount: () => 0,
+ * };
+ * ```
+ */
+export interface SpillStore {
+  /** Whether spilled records survive the process. */
+  readonly durable: boolean;
+  /** Stores records that do not fit in memory, after every record spilled before. */
+  spill(records: readonly OutboxRecord[]): Promise<void>;
+  /** Takes back up to `max` spilled records, oldest first. */
+  unspill(max: number): Promise<OutboxRecord[]>;
+  /** How many records are spilled. */
+  spilledCount(): number;
+  /** Bytes of spilled records on disk, where known. */
+  diskBytes?(): number;
+  /** Releases files (a non-durable target removes them). */
+  close?(): Promise<void>;
+}
+
+/**
  * Usage aggregation options: usage calls with the same customer, meter, units and metadata within a
  * window become one record whose key is fixed when the window is sealed.
  *
@@ -292,8 +338,18 @@ export interface OutboxOptions {
   maxRecords?: number | undefined;
   /** Most bytes (JSON size) held in memory (default 16 MiB). */
   maxBytes?: number | undefined;
-  /** What a full queue does: `drop-oldest` (default), `drop-newest`, or `spill` to the durable store. */
+  /**
+   * What a full queue does. `spill` (the default wherever there is somewhere to spill: a durable store
+   * with spill support, or on Node a private overflow directory under the OS temporary directory) writes
+   * new records to disk and reads them back in order as delivery catches up; `drop-oldest` (the default
+   * elsewhere) and `drop-newest` drop, counted in `stats().dropped.overflow` and reported to `onDrop`.
+   */
   overflow?: 'drop-oldest' | 'drop-newest' | 'spill' | undefined;
+  /**
+   * Most bytes (JSON size) spilled to disk (default 1 GiB, about 2.5 million request records). Beyond it
+   * new records are dropped as `overflow`, logged at error level and counted.
+   */
+  maxSpillBytes?: number | undefined;
   /**
    * Most records per request on bulk routes (default 500, at most 1 000 usage / 500 runs). Halved for a
    * while when a bulk request gets no answer in time.

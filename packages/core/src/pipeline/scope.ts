@@ -24,8 +24,10 @@ import type {
   RequestView,
 } from './types';
 
-/** The most events one run carries (the hosted `/runs/record` limit). */
-const MAX_EVENTS = 100;
+import { MAX_RUN_EVENTS } from '../limits';
+
+/** The most events one run carries (the hosted `/runs/record` limit, one rule in `limits.ts`). */
+const MAX_EVENTS = MAX_RUN_EVENTS;
 
 /** The validation error of a meter name the API would refuse, or `undefined` when it is valid. */
 export function meterNameError(name: unknown): Error | undefined {
@@ -77,6 +79,8 @@ export class RequestScope<Req> implements DripRequestContext, DripRunContext {
   /** `mw:<customerId>:<identity>` and whether it is sent as it is (checked once per request). */
   readonly #keyBase: string;
   readonly #keyBaseSafe: boolean;
+  /** Whether the identity was generated here rather than taken from the request (see the constructor). */
+  readonly #localKey: boolean;
   #totals: Totals | undefined = undefined;
 
   constructor(
@@ -91,7 +95,11 @@ export class RequestScope<Req> implements DripRequestContext, DripRunContext {
     this.rule = rule;
     this.startedAt = state.now();
     const header = state.options.idempotencyHeader;
-    this.requestId = requestIdentity(header ? view.header(header) : undefined);
+    const trusted = header ? view.header(header) : undefined;
+    this.requestId = requestIdentity(trusted);
+    // A generated identity exists in this process only, so no retry can reproduce its keys and the
+    // outbox may sum its usage into an aggregate; a key from the request's header must travel as it is.
+    this.#localKey = this.requestId !== trusted;
     const base = `mw:${customerId}:${this.requestId}`;
     this.#keyBase = base;
     this.#keyBaseSafe = isSafeKey(base);
@@ -225,6 +233,7 @@ export class RequestScope<Req> implements DripRequestContext, DripRunContext {
             meter: m,
             quantity: round6(total),
             idempotencyKey: usageKeyFromBase(this.#keyBase, this.#keyBaseSafe, m, 0),
+            localKey: this.#localKey,
             metadata,
           });
         }

@@ -98,6 +98,7 @@ export type {
   OutboxStore,
   OutboxUsageBody,
 } from './outbox/types';
+export type { ChargeOption, CustomerProvisioningOptions } from './outbox/customers';
 export { createRequestMeter, isPromiseLike } from './pipeline/request-meter';
 export { getCurrentRun, getDripContext, setDripContextStorage } from './pipeline/context-storage';
 export type { DripContextStorage } from './pipeline/context-storage';

@@ -9,7 +9,9 @@ import { isRecord as isObject } from '../errors';
 import { generateIdempotencyKey } from '../idempotency';
 import type { DripLogger } from '../transport';
 import { createClientTransport } from './client-transport';
+import { validCustomer, withDeliveryRules } from './customers';
 import { Deque } from './deque';
+import { DeliveryReport } from './report';
 import { registerForShutdown, unregisterForShutdown } from './shutdown';
 import type {
   ClientLike,
@@ -218,7 +220,7 @@ class OutboxImpl implements Outbox {
 
   readonly #counters: Omit<
     OutboxStats,
-    'inFlight' | 'queued' | 'spilled' | 'bytes' | 'state' | 'bulk' | 'lastError' | 'dropped'
+    'inFlight' | 'queued' | 'spilled' | 'bytes' | 'state' | 'bulk' | 'lastError' | 'dropped' | 'problems'
   > = {
     enqueued: 0,
     replayed: 0,
@@ -249,6 +251,8 @@ class OutboxImpl implements Outbox {
   #closed = false;
   #idleWaiters: Array<() => void> = [];
   readonly #warned = new Set<string>();
+  /** Counted, rate-limited lines for every drop and dead letter (`report.ts`). */
+  readonly #report: DeliveryReport;
 
   #pendingPut: OutboxRecord[] = [];
   #pendingDel: number[] = [];
@@ -283,11 +287,25 @@ class OutboxImpl implements Outbox {
     this.#windowMs = agg
       ? Math.max(1, (typeof agg === 'object' ? agg.windowMs : undefined) ?? DEFAULTS.windowMs)
       : undefined;
-    if (options.transport) this.#transport = options.transport;
-    else if (options.client) this.#transport = createClientTransport(options.client);
+    this.#report = new DeliveryReport({ logger: options.logger, clock: this.#clock });
+    if (options.transport) this.#transport = this.#rules(options.transport, undefined);
+    else if (options.client)
+      this.#transport = this.#rules(createClientTransport(options.client), options.client);
     this.#loading = this.#durable ? this.#load() : Promise.resolve();
     if (!this.#durable) this.#loaded = true;
     this.#storeChain = this.#loading;
+  }
+
+  /** The transport with the customer and charge rules of `customers.ts` around it. */
+  #rules(transport: DeliveryTransport, client: ClientLike | undefined): DeliveryTransport {
+    this.#report.bind(client);
+    const o = this.#o;
+    return withDeliveryRules(transport, client, {
+      customers: o.customers,
+      charge: o.charge,
+      observer: this.#report,
+      now: () => this.#clock.now(),
+    });
   }
 
   /** A numeric option, or its default when left out. */
@@ -318,7 +336,7 @@ class OutboxImpl implements Outbox {
   #enqueueUsage(input: OutboxInput & { type: 'usage' }): boolean {
     const q = input.quantity;
     if (
-      !validString(input.customerId, 1, 255) ||
+      !validCustomer(input) ||
       !validString(input.meter, 1, 100) ||
       !validQuantity(q) ||
       (input.idempotencyKey !== undefined && !validString(input.idempotencyKey, 1, 128))
@@ -331,7 +349,7 @@ class OutboxImpl implements Outbox {
       // The request meter's shape, as one literal: adding a field later would give the body (kept until
       // delivery) a separate property store. Same fields in the same order as below.
       body = {
-        customerId: input.customerId,
+        customerId: input.customerId ?? '',
         usageType: input.meter,
         quantity: q,
         idempotencyKey: input.idempotencyKey ?? '',
@@ -339,7 +357,7 @@ class OutboxImpl implements Outbox {
       };
     } else {
       body = {
-        customerId: input.customerId,
+        customerId: input.customerId ?? '',
         usageType: input.meter,
         quantity: q,
         idempotencyKey: input.idempotencyKey ?? '',
@@ -348,6 +366,7 @@ class OutboxImpl implements Outbox {
       if (input.description !== undefined) body.description = input.description;
       if (input.metadata !== undefined) body.metadata = input.metadata;
     }
+    if (input.externalCustomerId !== undefined) body.externalCustomerId = input.externalCustomerId;
     this.#counters.enqueued++;
     if (this.#windowMs !== undefined) return this.#aggregate(body);
     if (body.idempotencyKey === '') body.idempotencyKey = this.#keyFor('mw');
@@ -357,7 +376,7 @@ class OutboxImpl implements Outbox {
   #enqueueRun(input: OutboxInput & { type: 'run' }): boolean {
     const events = input.events ?? [];
     if (
-      !validString(input.customerId, 1, 255) ||
+      !validCustomer(input) ||
       !validString(input.workflow, 1, 100) ||
       !RUN_STATUSES.has(input.status) ||
       !Array.isArray(events) ||
@@ -379,7 +398,7 @@ class OutboxImpl implements Outbox {
       // The request meter's usual shape as one literal (no separate property store on a body kept until
       // delivery); same fields in the same order as below.
       body = {
-        customerId: input.customerId,
+        customerId: input.customerId ?? '',
         workflow: input.workflow,
         status: input.status,
         events,
@@ -391,7 +410,7 @@ class OutboxImpl implements Outbox {
       };
     } else {
       body = {
-        customerId: input.customerId,
+        customerId: input.customerId ?? '',
         workflow: input.workflow,
         status: input.status,
         events,
@@ -405,6 +424,7 @@ class OutboxImpl implements Outbox {
       if (input.startedAt !== undefined) body.startedAt = input.startedAt;
       if (input.endedAt !== undefined) body.endedAt = input.endedAt;
     }
+    if (input.externalCustomerId !== undefined) body.externalCustomerId = input.externalCustomerId;
     this.#counters.enqueued++;
     return this.#admit(this.#makeRecord('run', body));
   }
@@ -485,7 +505,7 @@ class OutboxImpl implements Outbox {
   }
 
   #aggregate(body: OutboxUsageBody): boolean {
-    const gk = `${body.customerId}\u0000${body.usageType}\u0000${body.units ?? ''}\u0000${body.description ?? ''}\u0000${canonical(body.metadata)}`;
+    const gk = `${body.externalCustomerId ?? ''}\u0000${body.customerId}\u0000${body.usageType}\u0000${body.units ?? ''}\u0000${body.description ?? ''}\u0000${canonical(body.metadata)}`;
     const member = this.#durable ? this.#makeRecord('usage', { ...body }) : undefined;
     if (member) member.aggregating = true;
     const bucket = this.#buckets.get(gk);
@@ -545,13 +565,7 @@ class OutboxImpl implements Outbox {
 
   #drop(reason: DropReason, record: OutboxRecord | undefined, error?: unknown): void {
     this.#drops[reason]++;
-    if (reason !== 'overflow' || this.#drops.overflow === 1) {
-      const msg = error instanceof Error ? error.message : error === undefined ? '' : String(error);
-      this.#warnOnce(
-        `drop:${reason}`,
-        `dropping records (${reason})${msg ? `: ${msg}` : ''}; counted in stats().dropped`,
-      );
-    }
+    this.#report.drop(reason, record, error);
     const hook = this.#o.onDrop;
     if (hook) {
       const info: DropInfo = { reason, record, error };
@@ -722,7 +736,7 @@ class OutboxImpl implements Outbox {
     }
     try {
       const client: ClientLike = factory();
-      this.#transport = createClientTransport(client);
+      this.#transport = this.#rules(createClientTransport(client), client);
     } catch (err) {
       this.#transportFailed = true;
       this.#setError('CONFIGURATION_ERROR', err);
@@ -1165,6 +1179,7 @@ class OutboxImpl implements Outbox {
       state: this.#state,
       bulk: this.#caps ? { ...this.#caps } : undefined,
       lastError: this.#lastError,
+      problems: this.#report.counts(),
     };
   }
 

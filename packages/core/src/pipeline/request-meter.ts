@@ -8,6 +8,7 @@
 import { Drip } from '../client';
 import { isRecord as isRecordObject } from '../errors';
 import { type Outbox, createOutbox, round6, validQuantity, validString } from '../outbox/outbox';
+import { externalIdOf } from '../outbox/customers';
 import type { ClientLike, FlushResult, OutboxRunEvent } from '../outbox/types';
 import { contextStorage } from './context-storage';
 import { isSafeKey, requestIdentity, runExternalId, usageKeyFromBase } from './keys';
@@ -201,6 +202,8 @@ function runMeta(info: RouteInfo, status: number): Readonly<Record<string, unkno
  */
 class RequestScope<Req> implements DripRequestContext, DripRunContext {
   readonly customerId: string;
+  /** Whether `customerId` is the app's own id (`{ externalCustomerId }`), resolved at delivery. */
+  readonly external: boolean;
   readonly requestId: string;
   readonly externalRunId: string;
   readonly state: MeterState<Req>;
@@ -222,10 +225,12 @@ class RequestScope<Req> implements DripRequestContext, DripRunContext {
     view: RequestView<Req>,
     customerId: string,
     rule: RouteRule<Req> | undefined,
+    external = false,
   ) {
     this.state = state;
     this.view = view;
     this.customerId = customerId;
+    this.external = external;
     this.rule = rule;
     this.startedAt = state.now();
     const header = state.options.idempotencyHeader;
@@ -388,7 +393,8 @@ class RequestScope<Req> implements DripRequestContext, DripRunContext {
           if (total <= 0) continue;
           s.outbox.enqueue({
             type: 'usage',
-            customerId: this.customerId,
+            customerId: this.external ? undefined : this.customerId,
+            externalCustomerId: this.external ? this.customerId : undefined,
             meter: m,
             quantity: round6(total),
             idempotencyKey: usageKeyFromBase(this.#keyBase, this.#keySafe, m, 0),
@@ -403,7 +409,8 @@ class RequestScope<Req> implements DripRequestContext, DripRunContext {
         const runStatus = aborted ? 'CANCELLED' : failed ? 'FAILED' : 'COMPLETED';
         const body: Parameters<Outbox['enqueue']>[0] = {
           type: 'run',
-          customerId: this.customerId,
+          customerId: this.external ? undefined : this.customerId,
+          externalCustomerId: this.external ? this.customerId : undefined,
           workflow: rule?.workflow ?? routeSlug(info),
           status: runStatus,
           events: this.events ?? [],
@@ -738,6 +745,8 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
     get outbox(): Outbox {
       outbox ??= createOutbox({
         logger: o.logger ?? (logger as never),
+        customers: o.customers,
+        charge: o.charge,
         ...outboxRest,
         ...(userClient ? { client: userClient } : { clientFactory: buildClient }),
       });
@@ -833,15 +842,17 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
     view: RequestView<Req>,
     customerId: string,
     rule: RouteRule<Req> | undefined,
+    external = false,
   ): BeginResult | Promise<BeginResult> => {
-    if (gate) return gated(view, customerId, rule);
-    return begun(new RequestScope<Req>(state, view, customerId, rule));
+    if (gate) return gated(view, customerId, rule, external);
+    return begun(new RequestScope<Req>(state, view, customerId, rule, external));
   };
 
   const gated = async (
     view: RequestView<Req>,
     customerId: string,
     rule: RouteRule<Req> | undefined,
+    external = false,
   ): Promise<BeginResult> => {
     try {
       const meterName = view.rule?.meter ?? rule?.meter ?? state.defaultMeter;
@@ -858,7 +869,7 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
     } catch (err) {
       state.error(err, 'gate');
     }
-    return begun(new RequestScope<Req>(state, view, customerId, rule));
+    return begun(new RequestScope<Req>(state, view, customerId, rule, external));
   };
 
   const resolveFrom = (
@@ -878,7 +889,11 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
       if (isPromiseLike(id)) {
         return Promise.resolve(id).then(
           (value) =>
-            validString(value, 1, 255) ? proceed(view, value, rule) : resolveFrom(view, rule, i + 1),
+            validString(value, 1, 255)
+              ? proceed(view, value, rule)
+              : externalIdOf(value) !== undefined
+                ? proceed(view, externalIdOf(value) as string, rule, true)
+                : resolveFrom(view, rule, i + 1),
           (err: unknown) => {
             state.error(err, 'customer');
             stats.skipped++;
@@ -887,6 +902,8 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
         );
       }
       if (validString(id, 1, 255)) return proceed(view, id, rule);
+      const external = externalIdOf(id);
+      if (external !== undefined) return proceed(view, external, rule, true);
     }
     return unidentified(view, rule);
   };

@@ -98,12 +98,15 @@ describe('failures that explain themselves', () => {
     const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch });
     const { out, logger } = lines();
     const outbox = createOutbox({ client, logger, shutdownHooks: false });
-    for (let i = 0; i < 3; i++) outbox.enqueue({ type: 'usage', customerId: 'alice', meter: 'm', quantity: 1 });
+    for (let i = 0; i < 3; i++)
+      outbox.enqueue({ type: 'usage', customerId: 'alice', meter: 'm', quantity: 1 });
     await outbox.flush(5_000);
     await tick();
     const warn = out.filter((l) => l.startsWith('warn'));
     expect(warn).toHaveLength(1);
-    expect(warn[0]).toContain('usage not delivered: CUSTOMER_NOT_FOUND for customer "alice" (3 usage records)');
+    expect(warn[0]).toContain(
+      'usage not delivered: CUSTOMER_NOT_FOUND for customer "alice" (3 usage records)',
+    );
     expect(warn[0]).toContain('return { externalCustomerId: "alice" } from the customer resolver');
     expect(outbox.stats().problems).toEqual({ 'rejected:CUSTOMER_NOT_FOUND': 3 });
     expect(outbox.deadLetters()).toHaveLength(3);
@@ -140,7 +143,9 @@ describe('failures that explain themselves', () => {
     await tick();
     const warn = out.filter((l) => l.includes('no-client'));
     expect(warn).toHaveLength(1);
-    expect(warn[0]).toContain('no-client: no Drip client: set DRIP_API_KEY (or pass apiKey / client) (2 usage records)');
+    expect(warn[0]).toContain(
+      'no-client: no Drip client: set DRIP_API_KEY (or pass apiKey / client) (2 usage records)',
+    );
     expect(outbox.stats().problems['no-client']).toBe(2);
     await outbox.close();
   });
@@ -175,7 +180,9 @@ describe('failures that explain themselves', () => {
     outbox.enqueue({ type: 'usage', customerId: 'cus_1', meter: 'm', quantity: 1 });
     await outbox.flush(5_000);
     const info = out.filter((l) => l.startsWith('info'));
-    expect(info).toEqual([`info drip outbox: delivering to ${api.baseUrl} (test mode): first batch accepted`]);
+    expect(info).toEqual([
+      `info drip outbox: delivering to ${api.baseUrl} (test mode): first batch accepted`,
+    ]);
     await outbox.close();
   });
 });

@@ -248,7 +248,9 @@ describe('outbox bounds and drops', () => {
     expect(calls).toHaveLength(2);
     for (const args of calls) {
       expect(args).toHaveLength(1);
-      expect(String(args[0])).toMatch(/^drip outbox: usage not delivered: (invalid|closed): .*\(1 usage record\)/);
+      expect(String(args[0])).toMatch(
+        /^drip outbox: usage not delivered: (invalid|closed): .*\(1 usage record\)/,
+      );
     }
   });
 

@@ -50,11 +50,11 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-/** The first ```ts block after `## Quick start` in a packed README, as the user sees it. */
-function quickStart(pkg: string): string {
+/** The first ```ts (or ```js) block after `## Quick start` in a packed README, as the user sees it. */
+function quickStart(pkg: string, lang = 'ts'): string {
   const readme = readFileSync(join(project, 'node_modules', pkg, 'README.md'), 'utf8');
   const from = readme.indexOf('## Quick start');
-  const m = /```ts\n([\s\S]*?)```/.exec(readme.slice(from));
+  const m = new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``).exec(readme.slice(from));
   if (!m?.[1]) throw new Error(`no quick start in ${pkg}`);
   return m[1];
 }
@@ -145,11 +145,18 @@ afterAll(async () => {
 });
 
 /** Compiles a quick start as written, runs it, sends the requests, stops it with SIGTERM (which flushes). */
-async function runQuickStart(pkg: string, file: string, requests: (base: string) => Promise<void>) {
-  writeFileSync(join(project, `${file}.ts`), quickStart(pkg));
-  run('npx', ['tsc', '-p', '.'], project);
+async function runQuickStart(
+  pkg: string,
+  file: string,
+  requests: (base: string, output: () => string) => Promise<void>,
+) {
+  // `name.cjs` runs as written; anything else is TypeScript, compiled with tsc (module nodenext).
+  const cjs = file.endsWith('.cjs');
+  writeFileSync(join(project, cjs ? file : `${file}.ts`), quickStart(pkg, cjs ? 'js' : 'ts'));
+  if (!cjs) run('npx', ['tsc', '-p', '.'], project);
   const port = String(20_000 + Math.floor(Math.random() * 20_000));
-  const app = await start([`dist/${file}.js`], { PORT: port, DRIP_API_KEY: secretKey, DRIP_API_URL: apiUrl });
+  const env = { PORT: port, DRIP_API_KEY: secretKey, DRIP_API_URL: apiUrl };
+  const app = await start([cjs ? file : `dist/${file}.js`], env);
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 50; i++) {
     try {
@@ -159,7 +166,7 @@ async function runQuickStart(pkg: string, file: string, requests: (base: string)
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  await requests(base);
+  await requests(base, app.out);
   await stop(app.child);
   return app.out();
 }
@@ -178,6 +185,21 @@ describe('README quick starts against the packed server', () => {
     });
     expect(out).toContain(`drip outbox: delivering to ${apiUrl} (test mode): first batch accepted`);
     expect(await usageOf('alice')).toEqual({ api_calls: 2, llm_tokens: 52 });
+  });
+
+  it('Express (CommonJS, as written): usage arrives under the app own id', async () => {
+    const out = await runQuickStart('@drip/express', 'express-app.cjs', async (base, output) => {
+      const r = await fetch(`${base}/items/7`, { headers: { 'x-user-id': 'carol' } });
+      expect(await r.json()).toEqual({ id: '7' });
+      // The outbox installs its SIGTERM flush with its first record, so a signal racing the first
+      // response is not what this checks: wait for the first delivery, then the second request's record
+      // must be flushed by SIGTERM.
+      for (let i = 0; i < 100 && !output().includes('first batch accepted'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await (await fetch(`${base}/items/8`, { headers: { 'x-user-id': 'carol' } })).arrayBuffer();
+    });
+    expect(await usageOf('carol'), out).toEqual({ api_calls: 2 });
   });
 
   it('Hono on Node with serve(): usage arrives under the app own id', async () => {

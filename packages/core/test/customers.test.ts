@@ -1,6 +1,6 @@
 // The app's own customer ids, charging from the middleware, and failures that explain themselves
 // (issue 15). Everything is asserted on what reaches the in-memory API and on the lines a user reads.
-import { createTestDrip } from '@drip/testing';
+import { createFakeClock, createTestDrip } from '@drip/testing';
 import { describe, expect, it } from 'vitest';
 import { Drip, createOutbox, createRequestMeter } from '../src/index';
 
@@ -168,6 +168,32 @@ describe('failures that explain themselves', () => {
     expect(warn).toContain('Hint: is the server running and DRIP_API_URL right?');
     expect(outbox.stats().queued + outbox.stats().inFlight).toBe(1);
     await outbox.close(50);
+  });
+
+  it('is rate-limited, not once per process: later failures come in one line per interval, with their count', async () => {
+    const clock = createFakeClock();
+    const api = createTestDrip({ autoCreateCustomers: false, bulk: false, clock });
+    const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch, clock });
+    const { out, logger } = lines();
+    const outbox = createOutbox({ client, logger, clock, shutdownHooks: false, flushIntervalMs: 10 });
+    const send = async (n: number) => {
+      for (let i = 0; i < n; i++)
+        outbox.enqueue({ type: 'usage', customerId: 'cus_x', meter: 'm', quantity: 1 });
+      await clock.advance(100);
+      await clock.advance(1); // the report's lines go out on the timer tick after the answers
+    };
+    await send(2);
+    expect(out).toEqual([
+      'warn drip outbox: usage not delivered: CUSTOMER_NOT_FOUND for customer "cus_x" (2 usage records): Customer cus_x not found; kept in deadLetters()',
+    ]);
+    await send(3);
+    await send(4);
+    expect(out).toHaveLength(1); // within 30 s of the last line: counted, not yet written
+    await clock.advance(30_000);
+    expect(out).toHaveLength(2);
+    expect(out[1]).toContain('CUSTOMER_NOT_FOUND for customer "cus_x" (7 usage records)');
+    expect(outbox.stats().problems).toEqual({ 'rejected:CUSTOMER_NOT_FOUND': 9 });
+    await outbox.close();
   });
 
   it('the first accepted delivery logs where and in which mode, once', async () => {

@@ -193,7 +193,12 @@ describe('failures that explain themselves', () => {
     expect(out).toHaveLength(2);
     expect(out[1]).toContain('CUSTOMER_NOT_FOUND for customer "cus_x" (7 usage records)');
     expect(outbox.stats().problems).toEqual({ 'rejected:CUSTOMER_NOT_FOUND': 9 });
+    // close() writes what is still waiting, whatever the interval: the process may end right after.
+    await send(1);
+    expect(out).toHaveLength(2);
     await outbox.close();
+    expect(out).toHaveLength(3);
+    expect(out[2]).toContain('CUSTOMER_NOT_FOUND for customer "cus_x" (1 usage record)');
   });
 
   it('the first accepted delivery logs where and in which mode, once', async () => {

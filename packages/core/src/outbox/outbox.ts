@@ -1144,6 +1144,7 @@ class OutboxImpl implements Outbox {
       this.#dropQueued('closed', 'not delivered before close() timed out');
     }
     unregisterForShutdown(this);
+    this.#report.emit();
     await this.#storeChain;
     await this.#store?.close?.();
     return result;
@@ -1158,6 +1159,7 @@ class OutboxImpl implements Outbox {
   /** Used by the shutdown hooks: flush with a timer that keeps the process alive. */
   shutdownFlush(timeoutMs: number): Promise<FlushResult> {
     return this.flush(timeoutMs, true).then((r) => {
+      this.#report.emit();
       if (!r.delivered) {
         this.#warnOnce(
           'shutdown',

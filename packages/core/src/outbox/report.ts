@@ -178,16 +178,16 @@ export class DeliveryReport implements DeliveryObserver {
     if (h && typeof h.unref === 'function') h.unref();
   }
 
-  /** Writes every waiting line now (also used by tests and at close). */
+  /** Writes every waiting line now, whatever the interval (at `close()`: the process may end next). */
   emit(): void {
-    this.#emit();
+    this.#emit(true);
   }
 
-  #emit(): void {
+  #emit(all = false): void {
     const now = this.#clock?.now() ?? Date.now();
     for (const [key, g] of this.#groups) {
       const last = this.#lastLog.get(key);
-      if (last !== undefined && now - last < this.#intervalMs) continue;
+      if (!all && last !== undefined && now - last < this.#intervalMs) continue;
       this.#groups.delete(key);
       if (this.#lastLog.size >= 1_000) this.#lastLog.clear();
       this.#lastLog.set(key, now);

@@ -10,6 +10,7 @@ export default defineConfig({
       'tests/nest10',
       'tests/readme-snippets',
       'tests/money-invariants',
+      'tests/quickstarts',
     ],
     testTimeout: 30_000,
     hookTimeout: 120_000,

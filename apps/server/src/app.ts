@@ -5,6 +5,7 @@ import type { AppEnv, Deps } from './context';
 import { createDashboard } from './dashboard/index';
 import { sqlState } from './db/driver';
 import { ApiError, send } from './http';
+import { noteRefused } from './problems';
 import { registerApiKeys } from './routes/api-keys';
 import { registerCustomers } from './routes/customers';
 import { registerRuns } from './routes/runs';
@@ -84,6 +85,8 @@ export function createApp(deps: Deps, auth = createAuthenticator(deps)): Hono<Ap
       await next();
     }
     c.res.headers.set('X-Request-Id', requestId);
+    if (c.res.status >= 400 || c.req.url.includes('/bulk'))
+      noteRefused(deps.db, c, routedPath(c.req.url), match);
     for (const [k, v] of Object.entries(CORS_HEADERS)) c.res.headers.set(k, v);
     deps.log.debug('request', {
       requestId,

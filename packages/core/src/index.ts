@@ -129,6 +129,7 @@ export type {
   OutboxStore,
   OutboxUsageBody,
 } from './outbox/types';
+export type { ChargeOption, CustomerProvisioningOptions } from './outbox/customers';
 export { createRequestMeter, isPromiseLike } from './pipeline/request-meter';
 export { billsOutcome, runStatusOf } from './pipeline/outcome';
 export type { UsageBillOn, UsageOptions } from './pipeline/outcome';

@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { DASHBOARD_CSS, DASHBOARD_JS, loadChartJs } from './assets';
+import { loadProblems, renderProblems } from './problems';
 import { type DashboardDb, findScopeBySecretKeyHash, loadOverview, loadRun } from './queries';
 import { ASSET_PATHS, renderLogin, renderMessage, renderOverview, renderRun } from './render';
 import { type DashboardScope, DashboardSessions } from './sessions';
@@ -139,7 +140,8 @@ export function createDashboard(options: DashboardOptions): Hono {
   app.get('/', async (c) => {
     const scope = await sessionScope(c);
     if (!scope) return html(c, renderLogin(version));
-    return html(c, renderOverview(await loadOverview(db, scope), scope, version));
+    const problems = renderProblems(await loadProblems(db, scope));
+    return html(c, renderOverview(await loadOverview(db, scope), scope, version, problems));
   });
 
   // A login form holds one key: anything bigger is refused before it is read.

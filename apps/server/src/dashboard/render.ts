@@ -152,7 +152,7 @@ function runsTable(runs: RunView[]): string {
  * c.html(renderOverview(overview, scope, '1.0.0'));
  * ```
  */
-export function renderOverview(o: Overview, scope: DashboardScope, version: string): string {
+export function renderOverview(o: Overview, scope: DashboardScope, version: string, problems = ''): string {
   const statusSummary = Object.entries(o.runsByStatus)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([s, n]) => `<span data-testid="runs-${h(s.toLowerCase())}">${statusBadge(s)} ${n}</span>`)
@@ -234,7 +234,7 @@ ${kpi('Charged (confirmed)', formatUsdc(o.totals.chargedMicros), 'kpi-charged', 
     scope,
     projectName: o.projectName,
     scripts: o.meters.length > 0,
-    body: `${kpis}
+    body: `${kpis}${problems}
 <section class="card"><h2>Usage per meter over time</h2>${chart}</section>
 <section class="card"><h2>Customers, usage and balances</h2>${customers}</section>
 <section class="card"><h2>Recent runs${o.runCount > o.recentRuns.length ? ` <span class="hint">(the ${o.recentRuns.length} most recent of ${o.runCount.toLocaleString('en-US')})</span>` : ''}</h2>${runsTable(o.recentRuns)}</section>

@@ -1,5 +1,5 @@
 import type { Queryable, Scope } from '../context';
-import { ApiError, notFound } from '../http';
+import { ApiError } from '../http';
 
 type Row = Record<string, unknown>;
 
@@ -42,13 +42,28 @@ export async function pagedList(
   return { rows, count: Number(c?.n ?? 0) };
 }
 
+/**
+ * 404 `CUSTOMER_NOT_FOUND` naming the id that was asked for (`customerId` or `externalCustomerId` in the
+ * answer), so a client's log line and the dashboard's problems panel can say which customer.
+ */
+export function customerNotFound(ref: {
+  customerId?: string | undefined;
+  externalCustomerId?: string | undefined;
+}): ApiError {
+  const extra =
+    ref.customerId !== undefined
+      ? { customerId: ref.customerId }
+      : { externalCustomerId: ref.externalCustomerId };
+  return new ApiError(404, 'CUSTOMER_NOT_FOUND', 'Customer not found', { extra });
+}
+
 /** A customer of the scope, or 404 CUSTOMER_NOT_FOUND. */
 export async function getCustomer(db: Queryable, scope: Scope, id: string, forUpdate = false): Promise<Row> {
   const [row] = await db.query(
     `SELECT * FROM customers WHERE id = $1 AND project_id = $2 AND mode = $3${forUpdate ? ' FOR UPDATE' : ''}`,
     [id, scope.projectId, scope.mode],
   );
-  if (!row) throw notFound('CUSTOMER_NOT_FOUND', 'Customer');
+  if (!row) throw customerNotFound({ customerId: id });
   return row;
 }
 
@@ -65,7 +80,7 @@ export async function resolveCustomer(
     `SELECT * FROM customers WHERE external_customer_id = $1 AND project_id = $2 AND mode = $3${lock}`,
     [ref.externalCustomerId, scope.projectId, scope.mode],
   );
-  if (!row) throw notFound('CUSTOMER_NOT_FOUND', 'Customer');
+  if (!row) throw customerNotFound(ref);
   return row;
 }
 

@@ -39,7 +39,7 @@ import {
   writeCharge,
 } from './billing';
 import { CHARGE_SELECT, chargeOut } from '../shapes';
-import { pagedList, resolveCustomer, Where } from './common';
+import { customerNotFound, pagedList, resolveCustomer, Where } from './common';
 
 /** The shared usage body of every `POST /usage*` route (spec §3.3). */
 export const usageSchema = z
@@ -232,7 +232,7 @@ export async function ingestInternal(
       const cust =
         b.customerId !== undefined ? byId.get(b.customerId) : byExt.get(b.externalCustomerId ?? '');
       if (!cust) {
-        results[i] = { status: 404, error: notFound('CUSTOMER_NOT_FOUND', 'Customer') };
+        results[i] = { status: 404, error: customerNotFound(b) };
         continue;
       }
       custOf[i] = cust;
@@ -606,7 +606,7 @@ export function registerUsage(api: Hono<AppEnv>, deps: Deps): void {
       const r = out[j] as (typeof out)[number];
       const index = at[j] ?? 0;
       results[index] = r.error
-        ? { index, status: r.status, error: { code: r.error.code, error: r.error.message } }
+        ? { index, status: r.status, error: { code: r.error.code, error: r.error.message, ...r.error.extra } }
         : { index, status: r.status, usageEventId: r.id, isDuplicate: Boolean(r.replayed) };
     }
     return send(c, 200, { results });

@@ -5,6 +5,7 @@
 
 import { isValidQuantity, MAX_RUN_EVENTS } from '../limits';
 import type { OutboxInput, OutboxRunBody, OutboxUsageBody } from './types';
+import { validCustomer } from './customers';
 
 /** Final run statuses a record may carry. */
 export const RUN_STATUSES = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT']);
@@ -79,7 +80,7 @@ export const validQuantity: (q: unknown) => q is number = isValidQuantity;
 
 /** Why a usage input is refused, or `undefined` when it is valid. */
 export function usageProblem(input: OutboxInput & { type: 'usage' }): string | undefined {
-  return !validString(input.customerId, 1, 255) ||
+  return !validCustomer(input) ||
     !validString(input.meter, 1, 100) ||
     !validQuantity(input.quantity) ||
     (input.idempotencyKey !== undefined && !validString(input.idempotencyKey, 1, 128))
@@ -90,7 +91,7 @@ export function usageProblem(input: OutboxInput & { type: 'usage' }): string | u
 /** Why a run input is refused, or `undefined` when it is valid. */
 export function runProblem(input: OutboxInput & { type: 'run' }): string | undefined {
   const events = input.events ?? [];
-  return !validString(input.customerId, 1, 255) ||
+  return !validCustomer(input) ||
     !validString(input.workflow, 1, 100) ||
     !RUN_STATUSES.has(input.status) ||
     !Array.isArray(events) ||
@@ -106,7 +107,7 @@ export function usageBodyOf(input: OutboxInput & { type: 'usage' }): OutboxUsage
     // The request meter's shape, as one literal: adding a field later would give the body (kept until
     // delivery) a separate property store. Same fields in the same order as below.
     body = {
-      customerId: input.customerId,
+      customerId: input.customerId ?? '',
       usageType: input.meter,
       quantity: input.quantity,
       idempotencyKey: input.idempotencyKey ?? '',
@@ -114,7 +115,7 @@ export function usageBodyOf(input: OutboxInput & { type: 'usage' }): OutboxUsage
     };
   } else {
     body = {
-      customerId: input.customerId,
+      customerId: input.customerId ?? '',
       usageType: input.meter,
       quantity: input.quantity,
       idempotencyKey: input.idempotencyKey ?? '',
@@ -123,6 +124,7 @@ export function usageBodyOf(input: OutboxInput & { type: 'usage' }): OutboxUsage
     if (input.description !== undefined) body.description = input.description;
     if (input.metadata !== undefined) body.metadata = input.metadata;
   }
+  if (input.externalCustomerId !== undefined) body.externalCustomerId = input.externalCustomerId;
   return body;
 }
 
@@ -145,7 +147,7 @@ export function runBodyOf(
     // The request meter's usual shape as one literal (no separate property store on a body kept until
     // delivery); same fields in the same order as below.
     body = {
-      customerId: input.customerId,
+      customerId: input.customerId ?? '',
       workflow: input.workflow,
       status: input.status,
       events,
@@ -157,7 +159,7 @@ export function runBodyOf(
     };
   } else {
     body = {
-      customerId: input.customerId,
+      customerId: input.customerId ?? '',
       workflow: input.workflow,
       status: input.status,
       events,
@@ -171,6 +173,7 @@ export function runBodyOf(
     if (input.startedAt !== undefined) body.startedAt = input.startedAt;
     if (input.endedAt !== undefined) body.endedAt = input.endedAt;
   }
+  if (input.externalCustomerId !== undefined) body.externalCustomerId = input.externalCustomerId;
   return body;
 }
 
@@ -181,5 +184,5 @@ export function recordBytes(kind: 'usage' | 'run', body: OutboxUsageBody | Outbo
 
 /** Usage with the same group (customer, meter, units, description, metadata) may be summed. */
 export function aggregateGroupOf(body: OutboxUsageBody): string {
-  return `${body.customerId}\u0000${body.usageType}\u0000${body.units ?? ''}\u0000${body.description ?? ''}\u0000${canonical(body.metadata)}`;
+  return `${body.externalCustomerId ?? ''}\u0000${body.customerId}\u0000${body.usageType}\u0000${body.units ?? ''}\u0000${body.description ?? ''}\u0000${canonical(body.metadata)}`;
 }

@@ -10,7 +10,8 @@ interface ErrorShape {
   message?: unknown;
 }
 
-function toResponse(err: unknown): DeliveryResponse {
+/** A client error (a `DripError` or anything thrown) as a delivery answer; network failures are status 0. */
+export function toDeliveryResponse(err: unknown): DeliveryResponse {
   const e = (typeof err === 'object' && err !== null ? err : {}) as ErrorShape;
   const status = typeof e.statusCode === 'number' ? e.statusCode : 0;
   const retryAfterMs = typeof e.retryAfterMs === 'number' ? e.retryAfterMs : retryAfterFromBody(e.data);
@@ -44,7 +45,7 @@ export function createClientTransport(client: ClientLike): DeliveryTransport {
       const r = await client.request<unknown>(method, path, options);
       return { status: r.status, body: r.data };
     } catch (err) {
-      return toResponse(err);
+      return toDeliveryResponse(err);
     }
   };
   return {

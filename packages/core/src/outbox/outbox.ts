@@ -14,7 +14,9 @@ import { AggregationWindow } from './aggregation';
 import { bulkItemAnswer, codeOf, isTransient } from './answers';
 import type { DripLogger } from '../transport';
 import { createClientTransport } from './client-transport';
+import { withDeliveryRules } from './customers';
 import { Deque } from './deque';
+import { DeliveryReport } from './report';
 import { registerForShutdown, unregisterForShutdown } from './shutdown';
 import { createSpillDir, spillPlatform } from './spill-dir';
 import type {
@@ -146,7 +148,16 @@ class OutboxImpl implements Outbox {
 
   readonly #counters: Omit<
     OutboxStats,
-    'inFlight' | 'queued' | 'spilled' | 'store' | 'bytes' | 'state' | 'bulk' | 'lastError' | 'dropped'
+    | 'inFlight'
+    | 'queued'
+    | 'spilled'
+    | 'store'
+    | 'bytes'
+    | 'state'
+    | 'bulk'
+    | 'lastError'
+    | 'dropped'
+    | 'problems'
   > = {
     enqueued: 0,
     replayed: 0,
@@ -177,6 +188,8 @@ class OutboxImpl implements Outbox {
   #closed = false;
   #idleWaiters: Array<() => void> = [];
   readonly #warned = new Set<string>();
+  /** Counted, rate-limited lines for every drop and dead letter (`report.ts`). */
+  readonly #report: DeliveryReport;
 
   #pendingPuts: OutboxRecord[] = [];
   #pendingDeletes: number[] = [];
@@ -220,11 +233,25 @@ class OutboxImpl implements Outbox {
     this.#windowMs = agg
       ? Math.max(1, (typeof agg === 'object' ? agg.windowMs : undefined) ?? DEFAULTS.windowMs)
       : undefined;
-    if (options.transport) this.#transport = options.transport;
-    else if (options.client) this.#transport = createClientTransport(options.client);
+    this.#report = new DeliveryReport({ logger: options.logger, clock: this.#clock });
+    if (options.transport) this.#transport = this.#rules(options.transport, undefined);
+    else if (options.client)
+      this.#transport = this.#rules(createClientTransport(options.client), options.client);
     this.#loading = this.#durable ? this.#load() : Promise.resolve();
     if (!this.#durable) this.#loaded = true;
     this.#storeChain = this.#loading;
+  }
+
+  /** The transport with the customer and charge rules of `customers.ts` around it. */
+  #rules(transport: DeliveryTransport, client: ClientLike | undefined): DeliveryTransport {
+    this.#report.bind(client);
+    const o = this.#options;
+    return withDeliveryRules(transport, client, {
+      customers: o.customers,
+      charge: o.charge,
+      observer: this.#report,
+      now: () => this.#clock.now(),
+    });
   }
 
   /** A numeric option, or its default when left out. */
@@ -433,19 +460,7 @@ class OutboxImpl implements Outbox {
 
   #drop(reason: DropReason, record: OutboxRecord | undefined, error?: unknown): void {
     this.#drops[reason]++;
-    if (!this.#warned.has(`drop:${reason}`)) {
-      const msg = error instanceof Error ? error.message : error === undefined ? '' : String(error);
-      const text = `dropping records (${reason})${msg ? `: ${msg}` : ''}; counted in stats().dropped`;
-      // Usage lost for want of room is an error the operator must see; the other reasons are expected.
-      if (reason === 'overflow') {
-        this.#warned.add(`drop:${reason}`);
-        try {
-          this.#logger?.error?.(PREFIX + text);
-        } catch {
-          // ignore logger failures
-        }
-      } else this.#warnOnce(`drop:${reason}`, text);
-    }
+    this.#report.drop(reason, record, error);
     const hook = this.#options.onDrop;
     if (hook) {
       const info: DropInfo = { reason, record, error };
@@ -695,7 +710,7 @@ class OutboxImpl implements Outbox {
     }
     try {
       const client: ClientLike = factory();
-      this.#transport = createClientTransport(client);
+      this.#transport = this.#rules(createClientTransport(client), client);
     } catch (err) {
       this.#transportFailed = true;
       this.#setError('CONFIGURATION_ERROR', err);
@@ -1119,6 +1134,8 @@ class OutboxImpl implements Outbox {
       await target.close?.();
     }
     unregisterForShutdown(this);
+    // Every waiting failure line now, the drops of this close() included: the process may end next.
+    this.#report.emit();
     await this.#store?.close?.();
     return result;
   }
@@ -1132,6 +1149,7 @@ class OutboxImpl implements Outbox {
   /** Used by the shutdown hooks: flush with a timer that keeps the process alive. */
   shutdownFlush(timeoutMs: number): Promise<FlushResult> {
     return this.flush(timeoutMs, true).then((r) => {
+      this.#report.emit();
       if (!r.delivered) {
         this.#warnOnce(
           'shutdown',
@@ -1157,6 +1175,7 @@ class OutboxImpl implements Outbox {
       state: this.#state,
       bulk: this.#bulkRoutes ? { ...this.#bulkRoutes } : undefined,
       lastError: this.#lastError,
+      problems: this.#report.counts(),
     };
   }
 

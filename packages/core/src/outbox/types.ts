@@ -4,11 +4,15 @@
  */
 
 import type { Clock } from '../clock';
+import type { ChargeOption, CustomerProvisioningOptions } from './customers';
 import type { DripLogger } from '../transport';
 
 /** Body of one usage record, exactly as `POST /usage/internal` takes it (spec §3.3). */
 export interface OutboxUsageBody {
+  /** The Drip customer id; `''` while the record carries the app's own id instead (set at delivery). */
   customerId: string;
+  /** The app's own customer id, resolved to a Drip id at delivery (see `customers`). */
+  externalCustomerId?: string;
   usageType: string;
   quantity: number;
   idempotencyKey: string;
@@ -30,7 +34,10 @@ export interface OutboxRunEvent {
 
 /** Body of one run record, exactly as `POST /runs/record` takes it (spec §3.5). */
 export interface OutboxRunBody {
+  /** The Drip customer id; `''` while the record carries the app's own id instead (set at delivery). */
   customerId: string;
+  /** The app's own customer id, resolved to a Drip id at delivery (see `customers`). */
+  externalCustomerId?: string;
   workflow: string;
   status: 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TIMEOUT';
   events: OutboxRunEvent[];
@@ -57,7 +64,10 @@ export interface OutboxRunBody {
 export type OutboxInput =
   | {
       type: 'usage';
-      customerId: string;
+      /** A Drip customer id; or give `externalCustomerId` (exactly one of the two). */
+      customerId?: string | undefined;
+      /** The app's own customer id: the customer is found, or created, at delivery. */
+      externalCustomerId?: string | undefined;
       meter: string;
       quantity: number;
       /**
@@ -76,7 +86,12 @@ export type OutboxInput =
       description?: string | undefined;
       metadata?: Record<string, unknown> | undefined;
     }
-  | ({ type: 'run' } & Omit<OutboxRunBody, 'externalRunId' | 'events'> & {
+  | ({ type: 'run' } & Omit<
+      OutboxRunBody,
+      'externalRunId' | 'events' | 'customerId' | 'externalCustomerId'
+    > & {
+        customerId?: string | undefined;
+        externalCustomerId?: string | undefined;
         externalRunId?: string | undefined;
         events?: OutboxRunEvent[] | undefined;
       });
@@ -199,6 +214,8 @@ export interface OutboxStats {
   state: 'open' | 'paused' | 'probing';
   /** Whether the server advertised the bulk routes (`undefined` until discovered). */
   bulk: { usage: boolean; runs: boolean } | undefined;
+  /** Drops and dead letters by reason; dead letters as `rejected:<CODE>` (e.g. `rejected:UNAUTHORIZED`). */
+  problems: Record<string, number>;
   /** Last transient or permanent error (for health pages). */
   lastError: { code: string; status: number; message: string; at: number } | undefined;
 }
@@ -383,6 +400,16 @@ export interface OutboxOptions {
   bulk?: 'auto' | 'never' | 'always' | undefined;
   /** Dead letters kept for `deadLetters()` (default 1 000, oldest forgotten first; all are counted). */
   deadLetterLimit?: number | undefined;
+  /**
+   * Records that carry the app's own customer id (`externalCustomerId`): created on first delivery
+   * (default), or, with `{ provision: false }`, required to exist (unknown ones become dead letters).
+   */
+  customers?: CustomerProvisioningOptions | undefined;
+  /**
+   * Meters whose usage is charged (`POST /usage`: the customer's balance moves) instead of only
+   * recorded (`POST /usage/internal`, the default).
+   */
+  charge?: ChargeOption | undefined;
   /** Called once per dropped record (and per refused input). Errors it throws are ignored. */
   onDrop?: ((info: DropInfo) => void) | undefined;
   /** Called with each delivery cycle's promise (serverless `waitUntil`). */

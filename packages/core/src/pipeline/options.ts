@@ -1,12 +1,15 @@
 /** Options and result types of `createRequestMeter` (added to the contract in `types.ts`). */
 
+import type { ChargeOption, CustomerProvisioningOptions } from '../outbox/customers';
 import type { Outbox } from '../outbox/outbox';
 import type { ClientLike, FlushResult, OutboxOptions, OutboxStats } from '../outbox/types';
 import type { DripLogger } from '../transport';
 import type { BeginResult, MaybePromise, RequestOutcome, RequestRunEvent, RequestView } from './types';
 
 /**
- * Finds the Drip customer id of a request. Return `null`/`undefined` when there is none.
+ * Finds the customer of a request: a Drip customer id, or the app's own id as
+ * `{ externalCustomerId }` (the customer is found or created at delivery, see `customers`). Return
+ * `null`/`undefined` when there is none.
  *
  * @example
  * ```ts
@@ -16,7 +19,7 @@ import type { BeginResult, MaybePromise, RequestOutcome, RequestRunEvent, Reques
 export type CustomerResolver<Req = unknown> = (
   req: Req,
   view: RequestView<Req>,
-) => MaybePromise<string | null | undefined>;
+) => MaybePromise<string | { externalCustomerId: string } | null | undefined>;
 
 /** What a quantity function sees when the request has ended. */
 export interface QuantityInput {
@@ -195,6 +198,10 @@ export interface RequestMeterOptions<Req = unknown> {
    * `view.user.dripCustomerId`, then `view.user.customerId`.
    */
   customer?: CustomerResolver<Req> | CustomerResolver<Req>[] | undefined;
+  /** App-own customer ids (`{ externalCustomerId }`): created on first delivery, or `{ provision: false }`. */
+  customers?: CustomerProvisioningOptions | undefined;
+  /** Meters whose usage is charged (`POST /usage`) instead of recorded (`POST /usage/internal`, default). */
+  charge?: ChargeOption | undefined;
   /** No customer: `skip` (default; warns once), `reject` (401 JSON), or `anonymous` (bill `anonymousCustomerId`). */
   unidentified?: 'skip' | 'reject' | 'anonymous' | undefined;
   /** Customer id billed under `unidentified: 'anonymous'` (default `anonymous`). */

@@ -7,6 +7,7 @@
  */
 
 import { Drip } from '../client';
+import { externalIdOf } from '../outbox/customers';
 import { type Outbox, createOutbox, validString } from '../outbox/outbox';
 import type { ClientLike, FlushResult } from '../outbox/types';
 import { contextStorage } from './context-storage';
@@ -148,6 +149,8 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
     get outbox(): Outbox {
       outbox ??= createOutbox({
         logger: o.logger ?? (logger as never),
+        customers: o.customers,
+        charge: o.charge,
         ...outboxRest,
         ...(userClient ? { client: userClient } : { clientFactory: buildClient }),
       });
@@ -243,15 +246,17 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
     view: RequestView<Req>,
     customerId: string,
     rule: RouteRule<Req> | undefined,
+    external = false,
   ): BeginResult | Promise<BeginResult> => {
-    if (gate) return gated(view, customerId, rule);
-    return beginScope(state, view, customerId, rule);
+    if (gate) return gated(view, customerId, rule, external);
+    return beginScope(state, view, customerId, rule, external);
   };
 
   const gated = async (
     view: RequestView<Req>,
     customerId: string,
     rule: RouteRule<Req> | undefined,
+    external = false,
   ): Promise<BeginResult> => {
     try {
       const meterName = view.rule?.meter ?? rule?.meter ?? state.defaultMeter;
@@ -268,7 +273,7 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
     } catch (err) {
       state.error(err, 'gate');
     }
-    return beginScope(state, view, customerId, rule);
+    return beginScope(state, view, customerId, rule, external);
   };
 
   const resolveFrom = (
@@ -288,7 +293,11 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
       if (isPromiseLike(id)) {
         return Promise.resolve(id).then(
           (value) =>
-            validString(value, 1, 255) ? proceed(view, value, rule) : resolveFrom(view, rule, i + 1),
+            validString(value, 1, 255)
+              ? proceed(view, value, rule)
+              : externalIdOf(value) !== undefined
+                ? proceed(view, externalIdOf(value) as string, rule, true)
+                : resolveFrom(view, rule, i + 1),
           (err: unknown) => {
             state.error(err, 'customer');
             stats.skipped++;
@@ -297,6 +306,8 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
         );
       }
       if (validString(id, 1, 255)) return proceed(view, id, rule);
+      const external = externalIdOf(id);
+      if (external !== undefined) return proceed(view, external, rule, true);
     }
     return unidentified(view, rule);
   };

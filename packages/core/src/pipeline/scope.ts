@@ -67,6 +67,8 @@ class Totals {
  */
 export class RequestScope<Req> implements DripRequestContext, DripRunContext {
   readonly customerId: string;
+  /** Whether `customerId` is the app's own id (`{ externalCustomerId }`), resolved at delivery. */
+  readonly external: boolean;
   readonly requestId: string;
   readonly externalRunId: string;
   readonly state: MeterState<Req>;
@@ -88,10 +90,12 @@ export class RequestScope<Req> implements DripRequestContext, DripRunContext {
     view: RequestView<Req>,
     customerId: string,
     rule: RouteRule<Req> | undefined,
+    external = false,
   ) {
     this.state = state;
     this.view = view;
     this.customerId = customerId;
+    this.external = external;
     this.rule = rule;
     this.startedAt = state.now();
     const header = state.options.idempotencyHeader;
@@ -229,7 +233,8 @@ export class RequestScope<Req> implements DripRequestContext, DripRunContext {
           if (total <= 0) continue;
           s.outbox.enqueue({
             type: 'usage',
-            customerId: this.customerId,
+            customerId: this.external ? undefined : this.customerId,
+            externalCustomerId: this.external ? this.customerId : undefined,
             meter: m,
             quantity: round6(total),
             idempotencyKey: usageKeyFromBase(this.#keyBase, this.#keyBaseSafe, m, 0),
@@ -244,7 +249,8 @@ export class RequestScope<Req> implements DripRequestContext, DripRunContext {
         const runStatus = runStatusOf(ended);
         const body: Parameters<Outbox['enqueue']>[0] = {
           type: 'run',
-          customerId: this.customerId,
+          customerId: this.external ? undefined : this.customerId,
+          externalCustomerId: this.external ? this.customerId : undefined,
           workflow: rule?.workflow ?? routeSlug(info),
           status: runStatus,
           events: this.events ?? [],
@@ -346,6 +352,7 @@ export function begin<Req>(
   view: RequestView<Req>,
   customerId: string,
   rule: RouteRule<Req> | undefined,
+  external = false,
 ): BeginResult {
-  return new Begun(new RequestScope<Req>(state, view, customerId, rule) as RequestScope<unknown>);
+  return new Begun(new RequestScope<Req>(state, view, customerId, rule, external) as RequestScope<unknown>);
 }

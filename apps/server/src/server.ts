@@ -19,7 +19,7 @@ import { openPostgres } from './db/pg-driver';
 import { createLogger } from './logger';
 import { insertKeyPair } from './routes/api-keys';
 import { createStore, type Store } from './store';
-import { newId, sha256 } from './util';
+import { newId, newKeyValue, sha256 } from './util';
 import { SERVER_VERSION } from './version';
 import { Worker } from './webhooks/worker';
 
@@ -109,25 +109,46 @@ async function ensureKeys(
   const mode = keyModeOfPrefix(opts.apiKey);
   if (!mode || !opts.apiKey.startsWith('sk_') || opts.apiKey.length < 16)
     throw new Error('apiKey must look like sk_test_... or sk_live_... (at least 16 characters)');
-  const publicKey = opts.publicKey ?? `pk_${mode}_${sha256(opts.apiKey).slice(0, 32)}`;
-  if (!publicKey.startsWith(`pk_${mode}_`)) throw new Error(`publicKey must start with pk_${mode}_`);
-  const [known] = await db.query('SELECT id FROM api_keys WHERE secret_key_hash = $1', [sha256(opts.apiKey)]);
-  if (!known) {
-    await db.query(
-      `INSERT INTO api_keys (id, project_id, mode, name, public_key, public_key_hash, secret_key_hash, secret_key_hint)
-       VALUES ($1, $2, $3, 'configured', $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-      [
-        newId('key'),
-        projectId,
-        mode,
-        publicKey,
-        sha256(publicKey),
-        sha256(opts.apiKey),
-        `${opts.apiKey.slice(0, 8)}…${opts.apiKey.slice(-4)}`,
-      ],
-    );
-  }
-  return { apiKey: opts.apiKey, publicKey };
+  if (opts.publicKey !== undefined && !opts.publicKey.startsWith(`pk_${mode}_`))
+    throw new Error(`publicKey must start with pk_${mode}_`);
+  const secretHash = sha256(opts.apiKey);
+  // A key the database already knows keeps its stored public key, and a retired one stays retired:
+  // restarting with a rotated-out or revoked secret must not bring it back as a working key.
+  const [known] = await db.query<{ public_key: string; current: boolean; revoked: boolean }>(
+    `SELECT public_key, secret_key_hash = $1 AS current, revoked_at IS NOT NULL AS revoked
+     FROM api_keys WHERE secret_key_hash = $1 OR previous_secret_key_hash = $1
+     ORDER BY (secret_key_hash = $1) DESC LIMIT 1`,
+    [secretHash],
+  );
+  if (known?.revoked)
+    throw new Error('the configured API key was revoked; configure another key or remove it');
+  if (known && !known.current)
+    throw new Error('the configured API key was rotated out; configure the current secret key of its pair');
+  if (known) return { apiKey: opts.apiKey, publicKey: known.public_key };
+  // Random, never derived from the secret: a public key is shown to browsers and must not let anyone
+  // recover or test guesses of the secret offline.
+  const publicKey = opts.publicKey ?? newKeyValue(`pk_${mode}_`);
+  const [row] = await db.query<{ public_key: string }>(
+    `INSERT INTO api_keys (id, project_id, mode, name, public_key, public_key_hash, secret_key_hash, secret_key_hint)
+     VALUES ($1, $2, $3, 'configured', $4, $5, $6, $7) ON CONFLICT (secret_key_hash) DO NOTHING RETURNING public_key`,
+    [
+      newId('key'),
+      projectId,
+      mode,
+      publicKey,
+      sha256(publicKey),
+      secretHash,
+      `${opts.apiKey.slice(0, 8)}…${opts.apiKey.slice(-4)}`,
+    ],
+  );
+  if (row) return { apiKey: opts.apiKey, publicKey: row.public_key };
+  // Another instance registered the same key at the same moment: report the pair it stored.
+  const [stored] = await db.query<{ public_key: string }>(
+    'SELECT public_key FROM api_keys WHERE secret_key_hash = $1',
+    [secretHash],
+  );
+  if (!stored) throw new Error('the configured API key could not be registered');
+  return { apiKey: opts.apiKey, publicKey: stored.public_key };
 }
 
 /**
@@ -165,7 +186,6 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     inflight: new Map(),
     wake: () => worker.wake(),
     wrote: (rows) => analyzer.wrote(rows),
-    invalidateAuth: () => auth.invalidate(),
   };
   const projectId = await defaultProject(db);
   const keys = await ensureKeys(db, projectId, opts);

@@ -13,13 +13,23 @@ const HELP = `drip-server: a local Drip-compatible API server
 
 Usage:
   drip-server start [--port 3001] [--host 127.0.0.1] [--data-dir .drip-data | --memory | --database-url URL]
-                    [--log-level debug|info|warn|error] [--api-key sk_test_...]
+                    [--log-level debug|info|warn|error] [--api-key sk_test_...] [--trust-proxy]
   drip-server keys create [--mode test|live] [--name NAME] [--data-dir DIR | --database-url URL]
   drip-server seed [--port 0] [--data-dir DIR | --memory | --database-url URL]
 
-DATABASE_URL selects PostgreSQL when --database-url is not given.`;
+DATABASE_URL selects PostgreSQL when --database-url is not given. DRIP_SERVER_API_KEY stands for --api-key.
+--trust-proxy (or DRIP_SERVER_TRUST_PROXY=1) believes X-Forwarded-Proto/-Host and Forwarded headers: use it
+only behind a reverse proxy that sets them (the dashboard cookie is then Secure behind https).`;
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
+
+/** A boolean environment variable: 1/true/yes turn it on, 0/false/no/empty leave it off, anything else is an error. */
+function envFlag(name: string): boolean {
+  const raw = (process.env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
+  if (raw === '1' || raw === 'true' || raw === 'yes') return true;
+  throw new Error(`${name} must be 1/true/yes or 0/false/no`);
+}
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -33,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
       'database-url': { type: 'string' },
       'log-level': { type: 'string' },
       'api-key': { type: 'string' },
+      'trust-proxy': { type: 'boolean' },
       mode: { type: 'string' },
       name: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -61,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
       databaseUrl,
       logLevel: command === 'seed' ? 'warn' : logLevel,
       apiKey: values['api-key'] ?? process.env.DRIP_SERVER_API_KEY,
+      trustProxy: values['trust-proxy'] ?? envFlag('DRIP_SERVER_TRUST_PROXY'),
     });
     if (command === 'seed') {
       const out = await seedDemoData(srv.url, srv.apiKey);

@@ -88,6 +88,8 @@ export interface Deps {
   wake(): void;
   /** Reports rows a request stored, so that the planner's statistics follow the tables' growth. */
   wrote(rows: number): void;
+  /** Believe `X-Forwarded-*` / `Forwarded` headers (the server is behind a reverse proxy). Default false. */
+  trustProxy?: boolean;
 }
 
 /** Hono environment of the API. */

@@ -49,6 +49,13 @@ export interface StartServerOptions {
    */
   apiKey?: string;
   publicKey?: string;
+  /**
+   * The server runs behind a reverse proxy that terminates TLS: believe its `X-Forwarded-Proto`,
+   * `X-Forwarded-Host` and `Forwarded` headers (the dashboard's session cookie becomes `Secure` when
+   * they say https). Leave it off when clients reach the server directly, since any client can send
+   * those headers. Default `false`.
+   */
+  trustProxy?: boolean;
 }
 
 /** A running server. */
@@ -186,6 +193,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     inflight: new Map(),
     wake: () => worker.wake(),
     wrote: (rows) => analyzer.wrote(rows),
+    trustProxy: opts.trustProxy ?? false,
   };
   const projectId = await defaultProject(db);
   const keys = await ensureKeys(db, projectId, opts);

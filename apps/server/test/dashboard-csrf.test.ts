@@ -164,17 +164,17 @@ describe('session cookie behind TLS', () => {
   });
 
   it('login links use the forwarded origin only with trust proxy', async () => {
-    const ask = (srv: RunningServer) =>
-      srv.app
-        .request(`${ORIGIN}/dashboard/login-links`, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${srv.apiKey}`,
-            'x-forwarded-proto': 'https',
-            'x-forwarded-host': 'drip.example.com',
-          },
-        })
-        .then((r) => r.json() as Promise<{ url: string }>);
+    const ask = async (srv: RunningServer) => {
+      const res = await srv.app.request(`${ORIGIN}/dashboard/login-links`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${srv.apiKey}`,
+          'x-forwarded-proto': 'https',
+          'x-forwarded-host': 'drip.example.com',
+        },
+      });
+      return (await res.json()) as { url: string };
+    };
     expect((await ask(proxied)).url).toMatch(/^https:\/\/drip\.example\.com\/login\//);
     expect((await ask(plain)).url).toMatch(/^http:\/\/127\.0\.0\.1:3001\/login\//);
   });

@@ -4,10 +4,12 @@ import type { LogLevel } from './context';
 import { migrate } from './db/migrate';
 import { openPglite } from './db/pglite-driver';
 import { openPostgres } from './db/pg-driver';
-import { insertKeyPair } from './routes/api-keys';
+import { acquireDataDirLock, type DataDirLock, DataDirLockedError } from './db/data-dir-lock';
+import type { Driver } from './db/driver';
+import { createDefaultProjectKeys } from './routes/api-keys';
+import { ADMIN_KEYS_PATH } from './admin';
 import { seedDemoData } from './seed';
 import { startServer } from './server';
-import { newId } from './util';
 
 const HELP = `drip-server: a local Drip-compatible API server
 
@@ -29,6 +31,53 @@ function envFlag(name: string): boolean {
   if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
   if (raw === '1' || raw === 'true' || raw === 'yes') return true;
   throw new Error(`${name} must be 1/true/yes or 0/false/no`);
+}
+
+type KeyPair = { secretKey: string; publicKey: string };
+
+async function keysInDatabase(db: Driver, mode: 'test' | 'live', name: string): Promise<KeyPair> {
+  try {
+    await migrate(db);
+    return await createDefaultProjectKeys(db, mode, name);
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * A key pair in an embedded data directory. A running server holds the directory, and a second process
+ * must not open the database next to it (the server would never see the key, and would overwrite it):
+ * the key is then created through the running server's local admin route, whose address and token its
+ * lock file holds. Otherwise this process takes the lock itself while it writes.
+ */
+async function keysInDataDir(dir: string, mode: 'test' | 'live', name: string): Promise<KeyPair> {
+  let lock: DataDirLock;
+  try {
+    lock = acquireDataDirLock(dir, 'cli');
+  } catch (err) {
+    if (!(err instanceof DataDirLockedError)) throw err;
+    const { url, adminToken } = err.holder;
+    if (err.holder.role !== 'server' || !url || !adminToken) throw err;
+    const res = await fetch(`${url}${ADMIN_KEYS_PATH}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ mode, name }),
+    }).catch((cause: unknown) => {
+      throw new Error(
+        `the server holding ${dir} (${url}) did not answer (${cause instanceof Error ? cause.message : String(cause)}); is it still starting? Try again, or stop it and rerun.`,
+      );
+    });
+    if (res.status !== 201)
+      throw new Error(
+        `the server holding ${dir} (${url}) refused to create the key: HTTP ${res.status} ${await res.text()}`,
+      );
+    return (await res.json()) as KeyPair;
+  }
+  try {
+    return await keysInDatabase(await openPglite(dir), mode, name);
+  } finally {
+    lock.release();
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -108,22 +157,12 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'keys' && sub === 'create') {
     const mode = values.mode ?? 'test';
     if (mode !== 'test' && mode !== 'live') throw new Error('--mode must be test or live');
-    const db = databaseUrl ? await openPostgres(databaseUrl, 2) : await openPglite(dataDir);
-    try {
-      await migrate(db);
-      let [project] = await db.query<{ id: string }>(
-        'SELECT id FROM projects ORDER BY created_at, id LIMIT 1',
-      );
-      if (!project) {
-        project = { id: newId('prj') };
-        await db.query('INSERT INTO projects (id, name) VALUES ($1, $2)', [project.id, 'Default project']);
-      }
-      const pair = await insertKeyPair(db, { projectId: project.id, mode }, values.name ?? 'cli');
-      console.log(`DRIP_API_KEY=${pair.secretKey}`);
-      console.log(`DRIP_PUBLIC_KEY=${pair.publicKey}`);
-    } finally {
-      await db.close();
-    }
+    const name = values.name ?? 'cli';
+    const pair = databaseUrl
+      ? await keysInDatabase(await openPostgres(databaseUrl, 2), mode, name)
+      : await keysInDataDir(dataDir ?? '.drip-data', mode, name);
+    console.log(`DRIP_API_KEY=${pair.secretKey}`);
+    console.log(`DRIP_PUBLIC_KEY=${pair.publicKey}`);
     return 0;
   }
   console.error(HELP);

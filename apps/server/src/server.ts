@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
+import { createLocalAdmin } from './admin';
 import { createApp } from './app';
 import { createAuthenticator } from './auth';
 import {
@@ -13,11 +15,12 @@ import {
   type ServerSettings,
 } from './context';
 import { createAnalyzer } from './db/analyze';
+import { acquireDataDirLock, type DataDirLock } from './db/data-dir-lock';
 import { migrate } from './db/migrate';
 import { openPglite } from './db/pglite-driver';
 import { openPostgres } from './db/pg-driver';
 import { createLogger } from './logger';
-import { insertKeyPair } from './routes/api-keys';
+import { defaultProjectId, insertKeyPair } from './routes/api-keys';
 import { createStore, type Store } from './store';
 import { newId, newKeyValue, sha256 } from './util';
 import { SERVER_VERSION } from './version';
@@ -92,18 +95,6 @@ function keyModeOfPrefix(key: string): 'test' | 'live' | undefined {
   return undefined;
 }
 
-async function defaultProject(db: Driver): Promise<string> {
-  const [row] = await db.query<{ id: string }>('SELECT id FROM projects ORDER BY created_at, id LIMIT 1');
-  if (row) return row.id;
-  const id = newId('prj');
-  await db.query('INSERT INTO projects (id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
-    id,
-    'Default project',
-  ]);
-  const [again] = await db.query<{ id: string }>('SELECT id FROM projects ORDER BY created_at, id LIMIT 1');
-  return again?.id ?? id;
-}
-
 async function ensureKeys(
   db: Driver,
   projectId: string,
@@ -172,13 +163,27 @@ async function ensureKeys(
  * ```
  */
 export async function startServer(opts: StartServerOptions = {}): Promise<RunningServer> {
-  const db = await openDriver(opts);
+  // One process per embedded data directory: a second PGlite on the same files would acknowledge writes
+  // that the first one later overwrites. The lock is taken before the database is opened.
+  const lockDir = !opts.databaseUrl && !opts.memory && opts.dataDir ? opts.dataDir : undefined;
+  const lock = lockDir ? acquireDataDirLock(lockDir, 'server') : undefined;
+  let db: Driver | undefined;
   try {
+    db = await openDriver(opts);
     await migrate(db);
+    return await listen(opts, db, lock);
   } catch (err) {
-    await db.close().catch(() => {});
+    await db?.close().catch(() => {});
+    lock?.release();
     throw err;
   }
+}
+
+async function listen(
+  opts: StartServerOptions,
+  db: Driver,
+  lock: DataDirLock | undefined,
+): Promise<RunningServer> {
   const log = opts.logger ?? createLogger(opts.logLevel ?? 'warn');
   const worker = new Worker();
   const auth = createAuthenticator({ db });
@@ -195,9 +200,11 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     wrote: (rows) => analyzer.wrote(rows),
     trustProxy: opts.trustProxy ?? false,
   };
-  const projectId = await defaultProject(db);
+  const projectId = await defaultProjectId(db);
   const keys = await ensureKeys(db, projectId, opts);
   const app = createApp(deps, auth);
+  const adminToken = lock ? randomBytes(32).toString('base64url') : undefined;
+  if (adminToken) app.route('/', createLocalAdmin(db, adminToken));
   worker.attach(deps);
   const host = opts.host ?? '127.0.0.1';
   // Requests still executing: a client that gives up closes its connection, but its request keeps
@@ -216,9 +223,14 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: counted, hostname: host, port: opts.port ?? 3001 }, () => resolve(s));
     s.once('error', reject);
+  }).catch(async (err: unknown) => {
+    // The port is taken (or the host invalid): stop the worker so the caller can close the database.
+    await worker.stop();
+    throw err;
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  lock?.update({ url, adminToken });
   log.info('listening', { url, database: db.kind });
   let closing: Promise<void> | undefined;
   return {
@@ -253,6 +265,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
         await worker.stop();
         await analyzer.idle();
         await db.close();
+        lock?.release();
         log.info('stopped');
       })();
       return closing;

@@ -33,6 +33,47 @@ export async function insertKeyPair(
   return { row: row ?? {}, secretKey, publicKey };
 }
 
+/**
+ * The id of the default project (the oldest one), created on first use. Servers starting at once on one
+ * PostgreSQL agree on it.
+ *
+ * @example
+ * ```ts
+ * const projectId = await defaultProjectId(db);
+ * ```
+ */
+export async function defaultProjectId(db: Queryable): Promise<string> {
+  const first = 'SELECT id FROM projects ORDER BY created_at, id LIMIT 1';
+  const [row] = await db.query<{ id: string }>(first);
+  if (row) return row.id;
+  const id = newId('prj');
+  await db.query('INSERT INTO projects (id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+    id,
+    'Default project',
+  ]);
+  const [again] = await db.query<{ id: string }>(first);
+  return again?.id ?? id;
+}
+
+/**
+ * A new key pair for the default project: what `drip-server keys create` prints, whether it writes the
+ * database itself or asks the running server that holds the data directory.
+ *
+ * @example
+ * ```ts
+ * const { secretKey, publicKey } = await createDefaultProjectKeys(db, 'test', 'cli');
+ * ```
+ */
+export async function createDefaultProjectKeys(
+  db: Queryable,
+  mode: 'test' | 'live',
+  name: string,
+): Promise<{ projectId: string; secretKey: string; publicKey: string }> {
+  const projectId = await defaultProjectId(db);
+  const pair = await insertKeyPair(db, { projectId, mode }, name);
+  return { projectId, secretKey: pair.secretKey, publicKey: pair.publicKey };
+}
+
 function hint(secretKey: string): string {
   return `${secretKey.slice(0, 8)}…${secretKey.slice(-4)}`;
 }

@@ -96,17 +96,7 @@ describe('drip-server CLI', () => {
     expect(sk).toBeDefined();
 
     const srv = cli(['start', '--data-dir', dir, '--port', '0', '--log-level', 'warn']);
-    const url = await new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no URL printed: ${srv.output()}`)), 60_000);
-      const check = () => {
-        const m = /API base URL\s+(http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(srv.output());
-        if (m?.[1] && /Dashboard/.test(srv.output())) {
-          clearTimeout(t);
-          resolve(m[1]);
-        } else setTimeout(check, 50);
-      };
-      check();
-    });
+    const url = await printedUrl(srv);
     const res = await fetch(`${url}/customers`, { headers: { authorization: `Bearer ${sk}` } });
     expect(res.status).toBe(200);
     expect(srv.output()).toMatch(/Secret key\s+sk_test_/);

@@ -75,6 +75,31 @@ for (const backend of BACKENDS) {
       expect(byOther.status).toBe(200);
     });
 
+    it('a secret key rotated out cannot create a webhook, point one elsewhere or take its secret', async () => {
+      const p = await project(ctx.srv);
+      const hook = await p.call('POST', '/webhooks', {
+        url: 'https://example.com/hook',
+        events: ['charge.succeeded'],
+      });
+      expect(hook.status).toBe(201);
+      const keys = (await p.call('GET', '/api-keys')).body.data as Json[];
+      const pairId = String(keys.find((k) => k.publicKey === p.publicKey)?.id);
+      const rotated = await p.call('POST', `/api-keys/${pairId}/rotate`, { gracePeriodHours: 1 });
+      const fresh = client(ctx.srv, String(rotated.body.secretKey));
+      for (const [method, path, body] of [
+        ['POST', '/webhooks', { url: 'https://evil.example/hook', events: ['charge.succeeded'] }],
+        ['PATCH', `/webhooks/${hook.body.id}`, { url: 'https://evil.example/hook' }],
+        ['POST', `/webhooks/${hook.body.id}/rotate-secret`, undefined],
+      ] as const) {
+        const res = await p.call(method, path, body);
+        expect(res.status, `${method} ${path}`).toBe(403);
+        expect(res.body.code).toBe('FORBIDDEN');
+      }
+      const list = (await fresh('GET', '/webhooks')).body.data as Json[];
+      expect(list.map((w) => w.url)).toEqual(['https://example.com/hook']);
+      expect((await fresh('PATCH', `/webhooks/${hook.body.id}`, { description: 'ok' })).status).toBe(200);
+    });
+
     it('rotating or revoking a revoked pair changes nothing', async () => {
       const p = await project(ctx.srv);
       const other = await p.call('POST', '/api-keys', { name: 'gone' });

@@ -4,7 +4,13 @@ import type { LogLevel } from './context';
 import { migrate } from './db/migrate';
 import { openPglite } from './db/pglite-driver';
 import { openPostgres } from './db/pg-driver';
-import { acquireDataDirLock, type DataDirLock, DataDirLockedError } from './db/data-dir-lock';
+import {
+  acquireDataDirLock,
+  type DataDirLock,
+  type DataDirLockInfo,
+  DataDirLockedError,
+  readDataDirLock,
+} from './db/data-dir-lock';
 import type { Driver } from './db/driver';
 import { createDefaultProjectKeys } from './routes/api-keys';
 import { ADMIN_KEYS_PATH } from './admin';
@@ -17,6 +23,7 @@ Usage:
   drip-server start [--port 3001] [--host 127.0.0.1] [--data-dir .drip-data | --memory | --database-url URL]
                     [--log-level debug|info|warn|error] [--api-key sk_test_...] [--trust-proxy]
   drip-server keys create [--mode test|live] [--name NAME] [--data-dir DIR | --database-url URL]
+                    (on a data directory a server holds, the key is created through that server)
   drip-server seed [--port 0] [--data-dir DIR | --memory | --database-url URL]
 
 DATABASE_URL selects PostgreSQL when --database-url is not given. DRIP_SERVER_API_KEY stands for --api-key.
@@ -56,8 +63,15 @@ async function keysInDataDir(dir: string, mode: 'test' | 'live', name: string): 
     lock = acquireDataDirLock(dir, 'cli');
   } catch (err) {
     if (!(err instanceof DataDirLockedError)) throw err;
-    const { url, adminToken } = err.holder;
-    if (err.holder.role !== 'server' || !url || !adminToken) throw err;
+    let holder: DataDirLockInfo | null = err.holder;
+    // A server that is still migrating has not written its address yet: give it a minute.
+    for (let i = 0; i < 300 && holder?.role === 'server' && !holder.url; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      holder = readDataDirLock(dir);
+    }
+    if (!holder) return keysInDataDir(dir, mode, name); // it stopped meanwhile: write directly
+    const { url, adminToken } = holder;
+    if (holder.role !== 'server' || !url || !adminToken) throw new DataDirLockedError(dir, holder);
     const res = await fetch(`${url}${ADMIN_KEYS_PATH}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },

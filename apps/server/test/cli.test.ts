@@ -29,7 +29,7 @@ function cli(args: string[]) {
 
 async function printedUrl(srv: ReturnType<typeof cli>): Promise<string> {
   return new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no URL printed: ${srv.output()}`)), 60_000);
+    const t = setTimeout(() => reject(new Error(`no URL printed: ${srv.output()}`)), 150_000);
     const check = () => {
       const m = /API base URL\s+(http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(srv.output());
       if (m?.[1] && /Dashboard/.test(srv.output())) {
@@ -86,7 +86,9 @@ describe('drip-server CLI on a data directory a server holds', () => {
 });
 
 describe('drip-server CLI', () => {
-  it('keys create prints a new pair that start then accepts (same data directory)', async () => {
+  it('keys create prints a new pair that start then accepts (same data directory)', {
+    timeout: 240_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'drip-cli-'));
     dirs.push(dir);
     const keys = cli(['keys', 'create', '--data-dir', dir]);

@@ -138,7 +138,10 @@ export function createApp(deps: Deps, auth = createAuthenticator(deps)): Hono<Ap
   registerWebhooks(api, deps);
   registerApiKeys(api, deps);
   app.route('/', api);
-  app.route('/', createDashboard({ version: deps.version, db: deps.db }));
+  app.route(
+    '/',
+    createDashboard({ version: deps.version, db: deps.db, trustProxy: deps.trustProxy ?? false }),
+  );
 
   app.notFound((c) => {
     const path = routedPath(c.req.url);

@@ -4,22 +4,95 @@ import type { LogLevel } from './context';
 import { migrate } from './db/migrate';
 import { openPglite } from './db/pglite-driver';
 import { openPostgres } from './db/pg-driver';
-import { insertKeyPair } from './routes/api-keys';
+import {
+  acquireDataDirLock,
+  type DataDirLock,
+  type DataDirLockInfo,
+  DataDirLockedError,
+  readDataDirLock,
+} from './db/data-dir-lock';
+import type { Driver } from './db/driver';
+import { createDefaultProjectKeys } from './routes/api-keys';
+import { ADMIN_KEYS_PATH } from './admin';
 import { seedDemoData } from './seed';
 import { startServer } from './server';
-import { newId } from './util';
 
 const HELP = `drip-server: a local Drip-compatible API server
 
 Usage:
   drip-server start [--port 3001] [--host 127.0.0.1] [--data-dir .drip-data | --memory | --database-url URL]
-                    [--log-level debug|info|warn|error] [--api-key sk_test_...]
+                    [--log-level debug|info|warn|error] [--api-key sk_test_...] [--trust-proxy]
   drip-server keys create [--mode test|live] [--name NAME] [--data-dir DIR | --database-url URL]
+                    (on a data directory a server holds, the key is created through that server)
   drip-server seed [--port 0] [--data-dir DIR | --memory | --database-url URL]
 
-DATABASE_URL selects PostgreSQL when --database-url is not given.`;
+DATABASE_URL selects PostgreSQL when --database-url is not given. DRIP_SERVER_API_KEY stands for --api-key.
+--trust-proxy (or DRIP_SERVER_TRUST_PROXY=1) believes X-Forwarded-Proto/-Host and Forwarded headers: use it
+only behind a reverse proxy that sets them (the dashboard cookie is then Secure behind https).`;
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
+
+/** A boolean environment variable: 1/true/yes turn it on, 0/false/no/empty leave it off, anything else is an error. */
+function envFlag(name: string): boolean {
+  const raw = (process.env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
+  if (raw === '1' || raw === 'true' || raw === 'yes') return true;
+  throw new Error(`${name} must be 1/true/yes or 0/false/no`);
+}
+
+type KeyPair = { secretKey: string; publicKey: string };
+
+async function keysInDatabase(db: Driver, mode: 'test' | 'live', name: string): Promise<KeyPair> {
+  try {
+    await migrate(db);
+    return await createDefaultProjectKeys(db, mode, name);
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * A key pair in an embedded data directory. A running server holds the directory, and a second process
+ * must not open the database next to it (the server would never see the key, and would overwrite it):
+ * the key is then created through the running server's local admin route, whose address and token its
+ * lock file holds. Otherwise this process takes the lock itself while it writes.
+ */
+async function keysInDataDir(dir: string, mode: 'test' | 'live', name: string): Promise<KeyPair> {
+  let lock: DataDirLock;
+  try {
+    lock = acquireDataDirLock(dir, 'cli');
+  } catch (err) {
+    if (!(err instanceof DataDirLockedError)) throw err;
+    let holder: DataDirLockInfo | null = err.holder;
+    // A server that is still migrating has not written its address yet: give it a minute.
+    for (let i = 0; i < 300 && holder?.role === 'server' && !holder.url; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      holder = readDataDirLock(dir);
+    }
+    if (!holder) return keysInDataDir(dir, mode, name); // it stopped meanwhile: write directly
+    const { url, adminToken } = holder;
+    if (holder.role !== 'server' || !url || !adminToken) throw new DataDirLockedError(dir, holder);
+    const res = await fetch(`${url}${ADMIN_KEYS_PATH}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ mode, name }),
+    }).catch((cause: unknown) => {
+      throw new Error(
+        `the server holding ${dir} (${url}) did not answer (${cause instanceof Error ? cause.message : String(cause)}); is it still starting? Try again, or stop it and rerun.`,
+      );
+    });
+    if (res.status !== 201)
+      throw new Error(
+        `the server holding ${dir} (${url}) refused to create the key: HTTP ${res.status} ${await res.text()}`,
+      );
+    return (await res.json()) as KeyPair;
+  }
+  try {
+    return await keysInDatabase(await openPglite(dir), mode, name);
+  } finally {
+    lock.release();
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -33,6 +106,7 @@ async function main(argv: string[]): Promise<number> {
       'database-url': { type: 'string' },
       'log-level': { type: 'string' },
       'api-key': { type: 'string' },
+      'trust-proxy': { type: 'boolean' },
       mode: { type: 'string' },
       name: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -61,6 +135,7 @@ async function main(argv: string[]): Promise<number> {
       databaseUrl,
       logLevel: command === 'seed' ? 'warn' : logLevel,
       apiKey: values['api-key'] ?? process.env.DRIP_SERVER_API_KEY,
+      trustProxy: values['trust-proxy'] ?? envFlag('DRIP_SERVER_TRUST_PROXY'),
     });
     if (command === 'seed') {
       const out = await seedDemoData(srv.url, srv.apiKey);
@@ -96,22 +171,12 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'keys' && sub === 'create') {
     const mode = values.mode ?? 'test';
     if (mode !== 'test' && mode !== 'live') throw new Error('--mode must be test or live');
-    const db = databaseUrl ? await openPostgres(databaseUrl, 2) : await openPglite(dataDir);
-    try {
-      await migrate(db);
-      let [project] = await db.query<{ id: string }>(
-        'SELECT id FROM projects ORDER BY created_at, id LIMIT 1',
-      );
-      if (!project) {
-        project = { id: newId('prj') };
-        await db.query('INSERT INTO projects (id, name) VALUES ($1, $2)', [project.id, 'Default project']);
-      }
-      const pair = await insertKeyPair(db, { projectId: project.id, mode }, values.name ?? 'cli');
-      console.log(`DRIP_API_KEY=${pair.secretKey}`);
-      console.log(`DRIP_PUBLIC_KEY=${pair.publicKey}`);
-    } finally {
-      await db.close();
-    }
+    const name = values.name ?? 'cli';
+    const pair = databaseUrl
+      ? await keysInDatabase(await openPostgres(databaseUrl, 2), mode, name)
+      : await keysInDataDir(dataDir ?? '.drip-data', mode, name);
+    console.log(`DRIP_API_KEY=${pair.secretKey}`);
+    console.log(`DRIP_PUBLIC_KEY=${pair.publicKey}`);
     return 0;
   }
   console.error(HELP);

@@ -10,6 +10,8 @@ export interface Scope {
 export interface AuthInfo extends Scope {
   keyId: string;
   keyType: 'secret' | 'public';
+  /** A previous secret key inside its rotation grace: it may call the API, but not manage keys. */
+  rotatedOut: boolean;
 }
 
 /** One entitlement rule (spec §3.9). */
@@ -86,8 +88,8 @@ export interface Deps {
   wake(): void;
   /** Reports rows a request stored, so that the planner's statistics follow the tables' growth. */
   wrote(rows: number): void;
-  /** Forgets cached key lookups (after a revoke or rotation). */
-  invalidateAuth(): void;
+  /** Believe `X-Forwarded-*` / `Forwarded` headers (the server is behind a reverse proxy). Default false. */
+  trustProxy?: boolean;
 }
 
 /** Hono environment of the API. */

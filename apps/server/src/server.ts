@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
+import { createLocalAdmin } from './admin';
 import { createApp } from './app';
 import { createAuthenticator } from './auth';
 import {
@@ -13,13 +15,14 @@ import {
   type ServerSettings,
 } from './context';
 import { createAnalyzer } from './db/analyze';
+import { acquireDataDirLock, type DataDirLock } from './db/data-dir-lock';
 import { migrate } from './db/migrate';
 import { openPglite } from './db/pglite-driver';
 import { openPostgres } from './db/pg-driver';
 import { createLogger } from './logger';
-import { insertKeyPair } from './routes/api-keys';
+import { defaultProjectId, insertKeyPair } from './routes/api-keys';
 import { createStore, type Store } from './store';
-import { newId, sha256 } from './util';
+import { newId, newKeyValue, sha256 } from './util';
 import { SERVER_VERSION } from './version';
 import { Worker } from './webhooks/worker';
 
@@ -49,6 +52,13 @@ export interface StartServerOptions {
    */
   apiKey?: string;
   publicKey?: string;
+  /**
+   * The server runs behind a reverse proxy that terminates TLS: believe its `X-Forwarded-Proto`,
+   * `X-Forwarded-Host` and `Forwarded` headers (the dashboard's session cookie becomes `Secure` when
+   * they say https). Leave it off when clients reach the server directly, since any client can send
+   * those headers. Default `false`.
+   */
+  trustProxy?: boolean;
 }
 
 /** A running server. */
@@ -85,18 +95,6 @@ function keyModeOfPrefix(key: string): 'test' | 'live' | undefined {
   return undefined;
 }
 
-async function defaultProject(db: Driver): Promise<string> {
-  const [row] = await db.query<{ id: string }>('SELECT id FROM projects ORDER BY created_at, id LIMIT 1');
-  if (row) return row.id;
-  const id = newId('prj');
-  await db.query('INSERT INTO projects (id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
-    id,
-    'Default project',
-  ]);
-  const [again] = await db.query<{ id: string }>('SELECT id FROM projects ORDER BY created_at, id LIMIT 1');
-  return again?.id ?? id;
-}
-
 async function ensureKeys(
   db: Driver,
   projectId: string,
@@ -109,25 +107,46 @@ async function ensureKeys(
   const mode = keyModeOfPrefix(opts.apiKey);
   if (!mode || !opts.apiKey.startsWith('sk_') || opts.apiKey.length < 16)
     throw new Error('apiKey must look like sk_test_... or sk_live_... (at least 16 characters)');
-  const publicKey = opts.publicKey ?? `pk_${mode}_${sha256(opts.apiKey).slice(0, 32)}`;
-  if (!publicKey.startsWith(`pk_${mode}_`)) throw new Error(`publicKey must start with pk_${mode}_`);
-  const [known] = await db.query('SELECT id FROM api_keys WHERE secret_key_hash = $1', [sha256(opts.apiKey)]);
-  if (!known) {
-    await db.query(
-      `INSERT INTO api_keys (id, project_id, mode, name, public_key, public_key_hash, secret_key_hash, secret_key_hint)
-       VALUES ($1, $2, $3, 'configured', $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-      [
-        newId('key'),
-        projectId,
-        mode,
-        publicKey,
-        sha256(publicKey),
-        sha256(opts.apiKey),
-        `${opts.apiKey.slice(0, 8)}…${opts.apiKey.slice(-4)}`,
-      ],
-    );
-  }
-  return { apiKey: opts.apiKey, publicKey };
+  if (opts.publicKey !== undefined && !opts.publicKey.startsWith(`pk_${mode}_`))
+    throw new Error(`publicKey must start with pk_${mode}_`);
+  const secretHash = sha256(opts.apiKey);
+  // A key the database already knows keeps its stored public key, and a retired one stays retired:
+  // restarting with a rotated-out or revoked secret must not bring it back as a working key.
+  const [known] = await db.query<{ public_key: string; current: boolean; revoked: boolean }>(
+    `SELECT public_key, secret_key_hash = $1 AS current, revoked_at IS NOT NULL AS revoked
+     FROM api_keys WHERE secret_key_hash = $1 OR previous_secret_key_hash = $1
+     ORDER BY (secret_key_hash = $1) DESC LIMIT 1`,
+    [secretHash],
+  );
+  if (known?.revoked)
+    throw new Error('the configured API key was revoked; configure another key or remove it');
+  if (known && !known.current)
+    throw new Error('the configured API key was rotated out; configure the current secret key of its pair');
+  if (known) return { apiKey: opts.apiKey, publicKey: known.public_key };
+  // Random, never derived from the secret: a public key is shown to browsers and must not let anyone
+  // recover or test guesses of the secret offline.
+  const publicKey = opts.publicKey ?? newKeyValue(`pk_${mode}_`);
+  const [row] = await db.query<{ public_key: string }>(
+    `INSERT INTO api_keys (id, project_id, mode, name, public_key, public_key_hash, secret_key_hash, secret_key_hint)
+     VALUES ($1, $2, $3, 'configured', $4, $5, $6, $7) ON CONFLICT (secret_key_hash) DO NOTHING RETURNING public_key`,
+    [
+      newId('key'),
+      projectId,
+      mode,
+      publicKey,
+      sha256(publicKey),
+      secretHash,
+      `${opts.apiKey.slice(0, 8)}…${opts.apiKey.slice(-4)}`,
+    ],
+  );
+  if (row) return { apiKey: opts.apiKey, publicKey: row.public_key };
+  // Another instance registered the same key at the same moment: report the pair it stored.
+  const [stored] = await db.query<{ public_key: string }>(
+    'SELECT public_key FROM api_keys WHERE secret_key_hash = $1',
+    [secretHash],
+  );
+  if (!stored) throw new Error('the configured API key could not be registered');
+  return { apiKey: opts.apiKey, publicKey: stored.public_key };
 }
 
 /**
@@ -144,13 +163,27 @@ async function ensureKeys(
  * ```
  */
 export async function startServer(opts: StartServerOptions = {}): Promise<RunningServer> {
-  const db = await openDriver(opts);
+  // One process per embedded data directory: a second PGlite on the same files would acknowledge writes
+  // that the first one later overwrites. The lock is taken before the database is opened.
+  const lockDir = !opts.databaseUrl && !opts.memory && opts.dataDir ? opts.dataDir : undefined;
+  const lock = lockDir ? acquireDataDirLock(lockDir, 'server') : undefined;
+  let db: Driver | undefined;
   try {
+    db = await openDriver(opts);
     await migrate(db);
+    return await listen(opts, db, lock);
   } catch (err) {
-    await db.close().catch(() => {});
+    await db?.close().catch(() => {});
+    lock?.release();
     throw err;
   }
+}
+
+async function listen(
+  opts: StartServerOptions,
+  db: Driver,
+  lock: DataDirLock | undefined,
+): Promise<RunningServer> {
   const log = opts.logger ?? createLogger(opts.logLevel ?? 'warn');
   const worker = new Worker();
   const auth = createAuthenticator({ db });
@@ -165,11 +198,13 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     inflight: new Map(),
     wake: () => worker.wake(),
     wrote: (rows) => analyzer.wrote(rows),
-    invalidateAuth: () => auth.invalidate(),
+    trustProxy: opts.trustProxy ?? false,
   };
-  const projectId = await defaultProject(db);
+  const projectId = await defaultProjectId(db);
   const keys = await ensureKeys(db, projectId, opts);
   const app = createApp(deps, auth);
+  const adminToken = lock ? randomBytes(32).toString('base64url') : undefined;
+  if (adminToken) app.route('/', createLocalAdmin(db, adminToken));
   worker.attach(deps);
   const host = opts.host ?? '127.0.0.1';
   // Requests still executing: a client that gives up closes its connection, but its request keeps
@@ -188,9 +223,14 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: counted, hostname: host, port: opts.port ?? 3001 }, () => resolve(s));
     s.once('error', reject);
+  }).catch(async (err: unknown) => {
+    // The port is taken (or the host invalid): stop the worker so the caller can close the database.
+    await worker.stop();
+    throw err;
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  lock?.update({ url, adminToken });
   log.info('listening', { url, database: db.kind });
   let closing: Promise<void> | undefined;
   return {
@@ -225,6 +265,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
         await worker.stop();
         await analyzer.idle();
         await db.close();
+        lock?.release();
         log.info('stopped');
       })();
       return closing;

@@ -27,8 +27,68 @@ function cli(args: string[]) {
   return { child, exit, output: () => out };
 }
 
+async function printedUrl(srv: ReturnType<typeof cli>): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no URL printed: ${srv.output()}`)), 150_000);
+    const check = () => {
+      const m = /API base URL\s+(http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(srv.output());
+      if (m?.[1] && /Dashboard/.test(srv.output())) {
+        clearTimeout(t);
+        resolve(m[1]);
+      } else setTimeout(check, 50);
+    };
+    check();
+  });
+}
+
+describe('drip-server CLI on a data directory a server holds', () => {
+  it('a second start refuses with a message; keys create works through the running server and persists', {
+    timeout: 240_000,
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drip-cli-'));
+    dirs.push(dir);
+    const srv = cli(['start', '--data-dir', dir, '--port', '0', '--log-level', 'warn']);
+    const url = await printedUrl(srv);
+
+    const second = cli(['start', '--data-dir', dir, '--port', '0']);
+    expect(await second.exit).toBe(1);
+    expect(second.output()).toContain(`data directory ${dir} is in use by a running drip-server`);
+    expect(second.output()).toContain(url.replace(/\/v1$/, ''));
+    expect(second.output()).not.toContain('API base URL');
+
+    const keys = cli(['keys', 'create', '--data-dir', dir, '--name', 'while-running']);
+    expect(await keys.exit).toBe(0);
+    const sk = /DRIP_API_KEY=(sk_test_[A-Za-z0-9]{32})/.exec(keys.output())?.[1];
+    const pk = /DRIP_PUBLIC_KEY=(pk_test_[A-Za-z0-9]{32})/.exec(keys.output())?.[1];
+    expect(sk && pk).toBeTruthy();
+    // The running server accepts the new key at once ...
+    const res = await fetch(`${url}/customers`, { headers: { authorization: `Bearer ${sk}` } });
+    expect(res.status).toBe(200);
+    srv.child.kill('SIGTERM');
+    expect(await srv.exit).toBe(0);
+
+    // ... and it is still there after a restart.
+    const restarted = cli(['start', '--data-dir', dir, '--port', '0', '--log-level', 'warn']);
+    const url2 = await printedUrl(restarted);
+    const after = await fetch(`${url2}/customers`, { headers: { authorization: `Bearer ${sk}` } });
+    expect(after.status).toBe(200);
+    // kill -9 leaves the lock file behind: the next start sees its process is gone and takes it over.
+    restarted.child.kill('SIGKILL');
+    await restarted.exit;
+    const third = cli(['start', '--data-dir', dir, '--port', '0', '--log-level', 'warn']);
+    const url3 = await printedUrl(third);
+    expect((await fetch(`${url3}/customers`, { headers: { authorization: `Bearer ${sk}` } })).status).toBe(
+      200,
+    );
+    third.child.kill('SIGTERM');
+    expect(await third.exit).toBe(0);
+  });
+});
+
 describe('drip-server CLI', () => {
-  it('keys create prints a new pair that start then accepts (same data directory)', async () => {
+  it('keys create prints a new pair that start then accepts (same data directory)', {
+    timeout: 240_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'drip-cli-'));
     dirs.push(dir);
     const keys = cli(['keys', 'create', '--data-dir', dir]);
@@ -38,17 +98,7 @@ describe('drip-server CLI', () => {
     expect(sk).toBeDefined();
 
     const srv = cli(['start', '--data-dir', dir, '--port', '0', '--log-level', 'warn']);
-    const url = await new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no URL printed: ${srv.output()}`)), 60_000);
-      const check = () => {
-        const m = /API base URL\s+(http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(srv.output());
-        if (m?.[1] && /Dashboard/.test(srv.output())) {
-          clearTimeout(t);
-          resolve(m[1]);
-        } else setTimeout(check, 50);
-      };
-      check();
-    });
+    const url = await printedUrl(srv);
     const res = await fetch(`${url}/customers`, { headers: { authorization: `Bearer ${sk}` } });
     expect(res.status).toBe(200);
     expect(srv.output()).toMatch(/Secret key\s+sk_test_/);

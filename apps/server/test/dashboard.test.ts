@@ -272,3 +272,91 @@ describe('dashboard in Chromium', () => {
     await expect(second.locator('[data-testid="kpi-customers"]').textContent()).resolves.toBe('3');
   });
 });
+
+describe('dashboard against other sites in Chromium', () => {
+  let attacker: Server;
+  let attackerOrigin = '';
+  let pages: Record<string, string> = {};
+
+  beforeAll(async () => {
+    const other = await server.store.createProject({ name: 'Attacker project' });
+    const link = await fetch(`${server.url}/dashboard/login-links`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${other.apiKey}` },
+    });
+    const otherLink = String(((await link.json()) as Json).url);
+    // Pages of another site (localhost is a different site from 127.0.0.1) that post the
+    // dashboard's own forms as soon as they load, or link to a login link of the attacker's project.
+    const autoPost = (action: string, fields: Record<string, string>) =>
+      `<!doctype html><form method="post" action="${server.url}${action}">${Object.entries(fields)
+        .map(([k, v]) => `<input type="hidden" name="${k}" value="${v}">`)
+        .join('')}</form><script>document.forms[0].submit()</script>`;
+    pages = {
+      '/login': autoPost('/login', { key: other.apiKey }),
+      '/logout': autoPost('/logout', {}),
+      '/link': `<!doctype html><a id="go" href="${otherLink}">free credits</a>`,
+    };
+    attacker = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(pages[req.url ?? ''] ?? '');
+    });
+    await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
+    attackerOrigin = `http://localhost:${(attacker.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => (attacker ? attacker.close(() => resolve()) : resolve()));
+  });
+
+  async function loggedIn(): Promise<Page> {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${server.url}/`);
+    await page.fill('#key', server.apiKey);
+    await page.click('button[type="submit"]');
+    await page.waitForSelector('[data-testid="kpi-customers"]');
+    return page;
+  }
+  const project = (page: Page) => page.locator('[data-testid="project"]').textContent();
+
+  it('logs in with the form and out with the button on its own page', async () => {
+    const page = await loggedIn();
+    await expect(project(page)).resolves.toBe('Default project');
+    await page.click('form.logout button');
+    await page.waitForSelector('#key');
+    await page.goto(`${server.url}/`);
+    await expect(page.locator('#key').count()).resolves.toBe(1);
+  });
+
+  it('a cross-site form can neither log the visitor out nor into another project', async () => {
+    const page = await loggedIn();
+    await page.goto(`${attackerOrigin}/logout`);
+    await page.waitForURL(`${server.url}/logout`);
+    expect(await page.locator('h1').innerText()).toBe('Cross-site request refused');
+    await page.goto(`${server.url}/`);
+    await expect(project(page)).resolves.toBe('Default project');
+
+    await page.goto(`${attackerOrigin}/login`);
+    await page.waitForURL(`${server.url}/login`);
+    expect(await page.locator('h1').innerText()).toBe('Cross-site request refused');
+    await page.goto(`${server.url}/`);
+    await expect(project(page)).resolves.toBe('Default project');
+
+    // A visitor without a session is not logged into the attacker's project either.
+    const fresh = await (await browser.newContext()).newPage();
+    await fresh.goto(`${attackerOrigin}/login`);
+    await fresh.waitForURL(`${server.url}/login`);
+    await fresh.goto(`${server.url}/`);
+    await expect(fresh.locator('#key').count()).resolves.toBe(1);
+  });
+
+  it('a login link followed from another site asks first, and works on a click', async () => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${attackerOrigin}/link`);
+    await page.click('#go');
+    await page.waitForSelector('[data-testid="confirm-login"]');
+    await page.goto(`${server.url}/`);
+    await expect(page.locator('#key').count()).resolves.toBe(1);
+    await page.goBack();
+    await page.click('[data-testid="confirm-login"]');
+    await page.waitForSelector('[data-testid="kpi-customers"]');
+    await expect(project(page)).resolves.toBe('Attacker project');
+  });
+});

@@ -1,12 +1,20 @@
 import { createHash } from 'node:crypto';
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { DASHBOARD_CSS, DASHBOARD_JS, loadChartJs } from './assets';
 import { loadProblems, renderProblems } from './problems';
 import { type DashboardDb, findScopeBySecretKeyHash, loadOverview, loadRun } from './queries';
-import { ASSET_PATHS, renderLogin, renderMessage, renderOverview, renderRun } from './render';
+import {
+  ASSET_PATHS,
+  renderLogin,
+  renderLoginLinkConfirm,
+  renderMessage,
+  renderOverview,
+  renderRun,
+} from './render';
+import { isCrossSite, publicOrigin, type RequestFacts } from './request-origin';
 import { type DashboardScope, DashboardSessions } from './sessions';
 
 export { DashboardSessions } from './sessions';
@@ -36,6 +44,13 @@ export interface DashboardOptions {
    * rotation grace. Default: looks the SHA-256 hash up in `api_keys` (spec §2.2).
    */
   authenticateSecretKey?: (secretKey: string) => Promise<DashboardScope | null>;
+  /**
+   * The server sits behind a reverse proxy that sets `X-Forwarded-Proto` / `X-Forwarded-Host` or
+   * `Forwarded`: those headers then decide whether the session cookie is `Secure`, which host the
+   * cross-site check expects and the origin of login links. Without it they are ignored, since any
+   * client could send them. Default `false`.
+   */
+  trustProxy?: boolean;
 }
 
 /**
@@ -59,7 +74,7 @@ const SECURITY_HEADERS: Record<string, string> = {
   'X-Frame-Options': 'DENY',
 };
 
-function html(c: Context, body: string, status: 200 | 401 | 404 | 410 | 413 = 200): Response {
+function html(c: Context, body: string, status: 200 | 401 | 403 | 404 | 410 | 413 = 200): Response {
   for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.header(k, v);
   return c.html(body, status);
 }
@@ -88,6 +103,23 @@ function sha256Hex(text: string): string {
  */
 export function createDashboard(options: DashboardOptions): Hono {
   const { version, db } = options;
+  const trustProxy = options.trustProxy ?? false;
+  const facts = (c: Context): RequestFacts => ({ url: c.req.url, header: (name) => c.req.header(name) });
+  // Login, logout and redeeming a login link change which session a browser holds: a page of another
+  // site must not be able to do that with a form (login CSRF would put the victim in the attacker's
+  // project; logout CSRF would throw them out).
+  const sameOriginOnly: MiddlewareHandler = async (c, next) => {
+    if (!isCrossSite(facts(c), trustProxy)) return next();
+    return html(
+      c,
+      renderMessage(
+        version,
+        'Cross-site request refused',
+        'This form was sent from another site. Open the dashboard directly and try again.',
+      ),
+      403,
+    );
+  };
   const sessions = options.sessions ?? new DashboardSessions();
   // The default lookup remembers the key's hash in the session, so revoking the key logs it out.
   const authenticate =
@@ -111,8 +143,9 @@ export function createDashboard(options: DashboardOptions): Hono {
     setCookie(c, DASHBOARD_COOKIE, sessionId, {
       httpOnly: true,
       sameSite: 'Lax',
-      // Behind TLS (a proxy that forwards https URLs) the cookie is never sent over plain http.
-      secure: new URL(c.req.url).protocol === 'https:',
+      // Served over https (directly, or through a trusted proxy that says so): the cookie is never
+      // sent over plain http.
+      secure: publicOrigin(facts(c), trustProxy).proto === 'https',
       path: '/',
       maxAge: Math.floor(sessions.sessionTtlMs / 1000),
     });
@@ -149,7 +182,7 @@ export function createDashboard(options: DashboardOptions): Hono {
     maxSize: 16 * 1024,
     onError: (c) => html(c, renderLogin(version, 'That form was too large.'), 413),
   });
-  app.post('/login', loginBodyLimit, async (c) => {
+  app.post('/login', sameOriginOnly, loginBodyLimit, async (c) => {
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const key = typeof form.key === 'string' ? form.key.trim() : '';
     if (key.startsWith('pk_')) {
@@ -164,8 +197,8 @@ export function createDashboard(options: DashboardOptions): Hono {
     return startSession(c, sessions.createSession(scope));
   });
 
-  app.get('/login/:token', (c) => {
-    const sessionId = sessions.redeemLoginToken(c.req.param('token'));
+  const redeem = (c: Context): Response => {
+    const sessionId = sessions.redeemLoginToken(c.req.param('token') ?? '');
     if (!sessionId) {
       return html(
         c,
@@ -178,12 +211,22 @@ export function createDashboard(options: DashboardOptions): Hono {
       );
     }
     return startSession(c, sessionId);
+  };
+  app.get('/login/:token', (c) => {
+    // Followed from the terminal or typed: redeem. Sent by another site: ask first, without using it up.
+    if (isCrossSite(facts(c), trustProxy))
+      return html(c, renderLoginLinkConfirm(version, c.req.param('token')));
+    return redeem(c);
   });
+  app.post('/login/:token', sameOriginOnly, (c) => redeem(c));
 
-  app.post('/logout', (c) => {
+  app.post('/logout', sameOriginOnly, (c) => {
     const id = getCookie(c, DASHBOARD_COOKIE);
     if (id) sessions.endSession(id);
-    deleteCookie(c, DASHBOARD_COOKIE, { path: '/' });
+    deleteCookie(c, DASHBOARD_COOKIE, {
+      path: '/',
+      secure: publicOrigin(facts(c), trustProxy).proto === 'https',
+    });
     return c.redirect('/', 303);
   });
 
@@ -200,7 +243,8 @@ export function createDashboard(options: DashboardOptions): Hono {
     return html(c, renderRun(detail, scope, version));
   });
 
-  // Lets a script that holds the secret key (the demo) hand a person a one-time login link.
+  // Lets a script that holds the secret key (the demo) hand a person a one-time login link. It needs a
+  // Bearer header, which no cross-site form can send, so it needs no cross-site check.
   app.post('/dashboard/login-links', async (c) => {
     const auth = c.req.header('authorization') ?? '';
     const key = /^Bearer\s+(\S+)$/i.exec(auth)?.[1] ?? '';
@@ -211,11 +255,12 @@ export function createDashboard(options: DashboardOptions): Hono {
     if (!scope) return c.json({ error: 'Missing, unknown or revoked secret key', code: 'UNAUTHORIZED' }, 401);
     const token = sessions.issueLoginToken(scope);
     const path = `/login/${token}`;
+    const origin = publicOrigin(facts(c), trustProxy);
     c.header('Cache-Control', 'no-store');
     return c.json(
       {
         path,
-        url: new URL(path, c.req.url).toString(),
+        url: new URL(path, trustProxy ? `${origin.proto}://${origin.host}` : c.req.url).toString(),
         expiresAt: new Date(Date.now() + sessions.loginTokenTtlMs).toISOString(),
       },
       201,

@@ -96,6 +96,30 @@ export function renderLogin(version: string, error?: string): string {
 }
 
 /**
+ * The page a one-time login link shows when another site sent the visitor to it: the link is only
+ * redeemed by a click on this page (a same-origin form post), so no site can log a visitor into a
+ * project of its choosing.
+ *
+ * @example
+ * ```ts
+ * c.html(renderLoginLinkConfirm('1.0.0', token));
+ * ```
+ */
+export function renderLoginLinkConfirm(version: string, token: string): string {
+  return layout({
+    title: 'Open the dashboard',
+    version,
+    body: `<section class="card login">
+  <h1>Open the dashboard?</h1>
+  <p>Another site sent you to this one-time login link. Continue only if you asked the Drip server for it.</p>
+  <form method="post" action="/login/${h(encodeURIComponent(token))}">
+    <button type="submit" data-testid="confirm-login">Open the dashboard</button>
+  </form>
+</section>`,
+  });
+}
+
+/**
  * A small page for errors (expired link, unknown run).
  *
  * @example

@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import { z } from 'zod';
+import { requireCurrentKey } from '../auth';
 import type { AppEnv, Deps, Queryable, Scope } from '../context';
 import { ApiError, notFound, pageQuery, pathId, readJson, send, validate, validateQuery } from '../http';
 import { apiKeyOut } from '../shapes';
@@ -32,6 +33,47 @@ export async function insertKeyPair(
   return { row: row ?? {}, secretKey, publicKey };
 }
 
+/**
+ * The id of the default project (the oldest one), created on first use. Servers starting at once on one
+ * PostgreSQL agree on it.
+ *
+ * @example
+ * ```ts
+ * const projectId = await defaultProjectId(db);
+ * ```
+ */
+export async function defaultProjectId(db: Queryable): Promise<string> {
+  const first = 'SELECT id FROM projects ORDER BY created_at, id LIMIT 1';
+  const [row] = await db.query<{ id: string }>(first);
+  if (row) return row.id;
+  const id = newId('prj');
+  await db.query('INSERT INTO projects (id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+    id,
+    'Default project',
+  ]);
+  const [again] = await db.query<{ id: string }>(first);
+  return again?.id ?? id;
+}
+
+/**
+ * A new key pair for the default project: what `drip-server keys create` prints, whether it writes the
+ * database itself or asks the running server that holds the data directory.
+ *
+ * @example
+ * ```ts
+ * const { secretKey, publicKey } = await createDefaultProjectKeys(db, 'test', 'cli');
+ * ```
+ */
+export async function createDefaultProjectKeys(
+  db: Queryable,
+  mode: 'test' | 'live',
+  name: string,
+): Promise<{ projectId: string; secretKey: string; publicKey: string }> {
+  const projectId = await defaultProjectId(db);
+  const pair = await insertKeyPair(db, { projectId, mode }, name);
+  return { projectId, secretKey: pair.secretKey, publicKey: pair.publicKey };
+}
+
 function hint(secretKey: string): string {
   return `${secretKey.slice(0, 8)}…${secretKey.slice(-4)}`;
 }
@@ -41,6 +83,7 @@ export function registerApiKeys(api: Hono<AppEnv>, deps: Deps): void {
 
   api.post('/api-keys', async (c) => {
     const auth = c.get('auth');
+    requireCurrentKey(auth);
     const b = validate(z.object({ name: z.string().min(1).max(100) }), await readJson(c));
     let wake = false;
     const out = await db.transaction(async (tx) => {
@@ -80,24 +123,23 @@ export function registerApiKeys(api: Hono<AppEnv>, deps: Deps): void {
 
   api.post('/api-keys/:id/rotate', async (c) => {
     const auth = c.get('auth');
+    requireCurrentKey(auth);
     const id = pathId(c, 'id', 'API_KEY_NOT_FOUND', 'API key');
     const b = validate(
       z.object({ gracePeriodHours: z.number().min(0).max(168).default(24) }),
       await readJson(c),
     );
-    const [cur] = await db.query(
-      'SELECT * FROM api_keys WHERE id = $1 AND project_id = $2 AND mode = $3 AND revoked_at IS NULL',
-      [id, auth.projectId, auth.mode],
-    );
-    if (!cur) throw notFound('API_KEY_NOT_FOUND', 'API key');
     const secretKey = newKeyValue(auth.mode === 'live' ? 'sk_live_' : 'sk_test_');
     const expires = new Date(Date.now() + b.gracePeriodHours * 3_600_000);
-    await db.query(
-      `UPDATE api_keys SET previous_secret_key_hash = secret_key_hash, previous_secret_key_expires_at = $2,
-         secret_key_hash = $3, secret_key_hint = $4, rotated_at = now() WHERE id = $1`,
-      [id, expires.toISOString(), sha256(secretKey), hint(secretKey)],
+    // One statement checks scope and revocation and rotates, so a revoke that commits in between
+    // cannot be undone by a rotation that read the row before it.
+    const [cur] = await db.query(
+      `UPDATE api_keys SET previous_secret_key_hash = secret_key_hash, previous_secret_key_expires_at = $4,
+         secret_key_hash = $5, secret_key_hint = $6, rotated_at = now()
+       WHERE id = $1 AND project_id = $2 AND mode = $3 AND revoked_at IS NULL RETURNING public_key`,
+      [id, auth.projectId, auth.mode, expires.toISOString(), sha256(secretKey), hint(secretKey)],
     );
-    deps.invalidateAuth();
+    if (!cur) throw notFound('API_KEY_NOT_FOUND', 'API key');
     return send(c, 200, {
       id,
       publicKey: cur.public_key,
@@ -109,6 +151,7 @@ export function registerApiKeys(api: Hono<AppEnv>, deps: Deps): void {
 
   api.post('/api-keys/:id/revoke', async (c) => {
     const auth = c.get('auth');
+    requireCurrentKey(auth);
     const id = pathId(c, 'id', 'API_KEY_NOT_FOUND', 'API key');
     await readJson(c);
     if (id === auth.keyId)
@@ -122,7 +165,6 @@ export function registerApiKeys(api: Hono<AppEnv>, deps: Deps): void {
       [id, auth.projectId, auth.mode],
     );
     if (!row) throw notFound('API_KEY_NOT_FOUND', 'API key');
-    deps.invalidateAuth();
     return send(c, 200, apiKeyOut(row));
   });
 }

@@ -1,3 +1,4 @@
+import { requireCurrentKey } from '../auth';
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv, Deps } from '../context';
@@ -75,6 +76,7 @@ export function registerWebhooks(api: Hono<AppEnv>, deps: Deps): void {
 
   api.post('/webhooks', async (c) => {
     const auth = c.get('auth');
+    requireCurrentKey(auth); // a key in its rotation grace must not leave an endpoint behind that outlives it
     const b = validate(createSchema, await readJson(c));
     const secret = newWebhookSecret();
     const id = newId('wh');
@@ -126,6 +128,7 @@ export function registerWebhooks(api: Hono<AppEnv>, deps: Deps): void {
   );
 
   api.patch('/webhooks/:id', async (c) => {
+    requireCurrentKey(c.get('auth'));
     const id = pathId(c, 'id', 'WEBHOOK_NOT_FOUND', 'Webhook');
     const b = validate(updateSchema, await readJson(c, ['filters']));
     await load(c, id);
@@ -206,6 +209,7 @@ export function registerWebhooks(api: Hono<AppEnv>, deps: Deps): void {
   });
 
   api.post('/webhooks/:id/rotate-secret', async (c) => {
+    requireCurrentKey(c.get('auth'));
     const id = pathId(c, 'id', 'WEBHOOK_NOT_FOUND', 'Webhook');
     await readJson(c);
     await load(c, id);

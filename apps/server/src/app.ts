@@ -4,7 +4,7 @@ import { createAuthenticator } from './auth';
 import type { AppEnv, Deps } from './context';
 import { createDashboard } from './dashboard/index';
 import { sqlState } from './db/driver';
-import { ApiError, send } from './http';
+import { ApiError, checkQueryText, send } from './http';
 import { registerApiKeys } from './routes/api-keys';
 import { registerCustomers } from './routes/customers';
 import { registerRuns } from './routes/runs';
@@ -127,6 +127,7 @@ export function createApp(deps: Deps, auth = createAuthenticator(deps)): Hono<Ap
       );
     }
     c.set('auth', info);
+    checkQueryText(c.req.url);
     return next();
   });
   registerCustomers(api, deps);
@@ -155,11 +156,17 @@ export function createApp(deps: Deps, auth = createAuthenticator(deps)): Hono<Ap
     if (err instanceof ApiError) return send(c, err.status, err.body(), err.headers ?? {});
     const state = sqlState(err);
     if (state?.startsWith('22')) {
-      // Data exceptions (out-of-range numbers, bad encodings) are the caller's input, not a crash.
+      // Data exceptions (out-of-range numbers, bad encodings) are the caller's input, not a crash. The
+      // database's own text (types, encodings, internals) stays in the log, never in the response.
+      deps.log.info('value refused by the database', {
+        requestId: c.get('requestId'),
+        sqlState: state,
+        error: String((err as Error).message).slice(0, 200),
+      });
       return send(c, 422, {
         error: 'A value is out of range or malformed',
         code: 'VALIDATION_ERROR',
-        details: [{ path: '', message: String((err as Error).message).slice(0, 200) }],
+        details: [{ path: '', message: 'a value is out of range or not storable' }],
       });
     }
     if (state?.startsWith('08') || state === '57P01' || state === '57P03') {

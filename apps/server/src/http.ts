@@ -188,6 +188,45 @@ export function validate<S extends z.ZodType>(schema: S, body: unknown): z.outpu
   return res.data;
 }
 
+/**
+ * Refuses a query string no route can use: malformed percent-encoding (bytes that are not UTF-8), NUL
+ * characters or lone surrogates in a name or value. Checked once for every API request, whatever names
+ * the route reads, so such text never reaches the database (which would answer with its own error text).
+ * Throws 400 INVALID_PARAMETER.
+ *
+ * @example
+ * ```ts
+ * checkQueryText('http://localhost/v1/customers?limit=10'); // fine
+ * checkQueryText('http://localhost/v1/customers?externalCustomerId=%00'); // throws 400 INVALID_PARAMETER
+ * ```
+ */
+export function checkQueryText(url: string): void {
+  const q = url.indexOf('?');
+  if (q === -1) return;
+  const end = url.indexOf('#', q);
+  const query = url.slice(q + 1, end === -1 ? undefined : end);
+  if (query === '') return;
+  for (const part of query.split('&')) {
+    const eq = part.indexOf('=');
+    const name = eq === -1 ? part : part.slice(0, eq);
+    for (const raw of eq === -1 ? [name] : [name, part.slice(eq + 1)]) {
+      let text: string;
+      try {
+        text = decodeURIComponent(raw.replaceAll('+', ' '));
+      } catch {
+        throw badParameter(name, 'must be percent-encoded UTF-8');
+      }
+      if (!storableText(text)) throw badParameter(name, 'must not contain NUL characters or lone surrogates');
+    }
+  }
+}
+
+function badParameter(name: string, message: string): ApiError {
+  // The name is echoed only when it is plain text, so the envelope never carries the bad bytes back.
+  const path = /^[A-Za-z0-9_.[\]-]{1,64}$/.test(name) ? name : '';
+  return new ApiError(400, 'INVALID_PARAMETER', 'Invalid query parameter', { details: [{ path, message }] });
+}
+
 /** Validates query parameters; violations become 400 INVALID_PARAMETER with `details[]`. */
 export function validateQuery<S extends z.ZodType>(schema: S, c: Context): z.output<S> {
   const res = schema.safeParse(c.req.query());

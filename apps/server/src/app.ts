@@ -5,6 +5,7 @@ import type { AppEnv, Deps } from './context';
 import { createDashboard } from './dashboard/index';
 import { sqlState } from './db/driver';
 import { ApiError, checkQueryText, send } from './http';
+import { parseRateLimit, RateLimiter } from './rate-limit';
 import { registerApiKeys } from './routes/api-keys';
 import { registerCustomers } from './routes/customers';
 import { registerEvents } from './routes/events';
@@ -60,6 +61,8 @@ export function createApp(deps: Deps, auth = createAuthenticator(deps)): Hono<Ap
   const app = new Hono<AppEnv>({ getPath: (req) => routedPath(req.url) });
   const api = new Hono<AppEnv>();
   let table: RouteShape[] | undefined;
+  const rate = parseRateLimit(deps.settings.rateLimit ?? undefined);
+  const limiter = rate ? new RateLimiter(rate) : undefined;
   const match = (method: string, path: string): 'ok' | 'method' | 'none' => {
     table ??= routeTable(api);
     const hits = table.filter((r) => r.re.test(path));
@@ -131,6 +134,8 @@ export function createApp(deps: Deps, auth = createAuthenticator(deps)): Hono<Ap
       );
     }
     c.set('auth', info);
+    // Per project: both modes and every key of a project share one budget.
+    limiter?.take(info.projectId);
     checkQueryText(c.req.url);
     return next();
   });

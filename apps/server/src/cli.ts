@@ -4,6 +4,7 @@ import type { LogLevel } from './context';
 import { migrate } from './db/migrate';
 import { openPglite } from './db/pglite-driver';
 import { openPostgres } from './db/pg-driver';
+import { parseRateLimit } from './rate-limit';
 import { insertKeyPair } from './routes/api-keys';
 import { seedDemoData } from './seed';
 import { startServer } from './server';
@@ -13,13 +14,19 @@ const HELP = `drip-server: a local Drip-compatible API server
 
 Usage:
   drip-server start [--port 3001] [--host 127.0.0.1] [--data-dir .drip-data | --memory | --database-url URL]
-                    [--log-level debug|info|warn|error] [--api-key sk_test_...]
+                    [--log-level debug|info|warn|error] [--api-key sk_test_...] [--rate-limit 100/s]
   drip-server keys create [--mode test|live] [--name NAME] [--data-dir DIR | --database-url URL]
   drip-server seed [--port 0] [--data-dir DIR | --memory | --database-url URL]
 
-DATABASE_URL selects PostgreSQL when --database-url is not given.`;
+DATABASE_URL selects PostgreSQL when --database-url is not given. --rate-limit (or DRIP_SERVER_RATE_LIMIT)
+limits each project to N requests per s, m or h (429 RATE_LIMIT_EXCEEDED with Retry-After); off by default.`;
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
+
+/** The `rateLimit` setting from --rate-limit / DRIP_SERVER_RATE_LIMIT, checked before the server starts. */
+function rateLimitSetting(text: string | undefined): string | null {
+  return parseRateLimit(text) ? (text ?? null) : null;
+}
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -33,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
       'database-url': { type: 'string' },
       'log-level': { type: 'string' },
       'api-key': { type: 'string' },
+      'rate-limit': { type: 'string' },
       mode: { type: 'string' },
       name: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -61,6 +69,7 @@ async function main(argv: string[]): Promise<number> {
       databaseUrl,
       logLevel: command === 'seed' ? 'warn' : logLevel,
       apiKey: values['api-key'] ?? process.env.DRIP_SERVER_API_KEY,
+      settings: { rateLimit: rateLimitSetting(values['rate-limit'] ?? process.env.DRIP_SERVER_RATE_LIMIT) },
     });
     if (command === 'seed') {
       const out = await seedDemoData(srv.url, srv.apiKey);

@@ -4,7 +4,7 @@ import { createAuthenticator } from './auth';
 import type { AppEnv, Deps } from './context';
 import { createDashboard } from './dashboard/index';
 import { sqlState } from './db/driver';
-import { ApiError, checkQueryText, send } from './http';
+import { ApiError, CLIENT_CLOSED, checkQueryText, send } from './http';
 import { parseRateLimit, RateLimiter } from './rate-limit';
 import { registerApiKeys } from './routes/api-keys';
 import { registerCustomers } from './routes/customers';
@@ -166,7 +166,16 @@ export function createApp(deps: Deps, auth = createAuthenticator(deps)): Hono<Ap
   });
 
   app.onError((err, c) => {
-    if (err instanceof ApiError) return send(c, err.status, err.body(), err.headers ?? {});
+    if (err instanceof ApiError) {
+      if (err.status === CLIENT_CLOSED) {
+        deps.log.info('request aborted by the client', {
+          requestId: c.get('requestId'),
+          method: c.req.method,
+          path: routedPath(c.req.url),
+        });
+      }
+      return send(c, err.status, err.body(), err.headers ?? {});
+    }
     const state = sqlState(err);
     if (state?.startsWith('22')) {
       // Data exceptions (out-of-range numbers, bad encodings) are the caller's input, not a crash. The

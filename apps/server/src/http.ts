@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { Context } from 'hono';
 import { z } from 'zod';
 
@@ -41,6 +42,23 @@ export class ApiError extends Error {
 
 export const notFound = (code: string, what: string) => new ApiError(404, code, `${what} not found`);
 
+/**
+ * The client closed its connection before the request body was complete (nginx's 499). Nobody receives
+ * the answer; the status marks the request log line as the client's abort rather than a server error.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof ApiError && err.status === CLIENT_CLOSED) log.info('request aborted by the client');
+ * ```
+ */
+export const CLIENT_CLOSED = 499;
+const clientClosed = () =>
+  new ApiError(
+    CLIENT_CLOSED,
+    'CLIENT_CLOSED_REQUEST',
+    'The client closed the connection before the body arrived',
+  );
+
 /** Body size limit (spec §2.4). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_BODY_DEPTH = 32;
@@ -74,7 +92,14 @@ async function readLimited(c: Context): Promise<string> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let step: ReadableStreamReadResult<Uint8Array>;
+    try {
+      step = await reader.read();
+    } catch {
+      // The body stream fails only when the connection closes before the declared body arrived.
+      throw clientClosed();
+    }
+    const { done, value } = step;
     if (done) break;
     size += value.byteLength;
     if (size > MAX_BODY_BYTES) {
@@ -289,3 +314,46 @@ export function depthOf(v: unknown): number {
 export const quantitySchema = z.number().min(0).max(1e15);
 
 export const idempotencyKeySchema = z.string().min(1).max(128);
+
+const CLIENT_ERRORS: Record<string, [number, string, string, string]> = {
+  HPE_HEADER_OVERFLOW: [
+    431,
+    'Request Header Fields Too Large',
+    'REQUEST_HEADERS_TOO_LARGE',
+    'Request line and headers exceed 16 KiB',
+  ],
+  ERR_HTTP_REQUEST_TIMEOUT: [
+    408,
+    'Request Timeout',
+    'REQUEST_TIMEOUT',
+    'The request took too long to arrive',
+  ],
+};
+
+/**
+ * Answers what Node's HTTP parser refuses before any route runs (a request line or headers over 16 KiB,
+ * malformed HTTP, a request that never completes) with the spec §2.7 JSON envelope instead of Node's bare
+ * status line. Attach it as the server's `clientError` listener. A connection the client already closed
+ * (reset, aborted) is simply dropped: there is no one to answer.
+ *
+ * @example
+ * ```ts
+ * server.on('clientError', answerClientError);
+ * ```
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [
+    400,
+    'Bad Request',
+    'BAD_REQUEST',
+    'Malformed HTTP request',
+  ];
+  const body = JSON.stringify({ error: message, code });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

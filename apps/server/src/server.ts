@@ -13,6 +13,7 @@ import {
   type ServerSettings,
 } from './context';
 import { createAnalyzer } from './db/analyze';
+import { answerClientError } from './http';
 import { migrate } from './db/migrate';
 import { openPglite } from './db/pglite-driver';
 import { openPostgres } from './db/pg-driver';
@@ -189,6 +190,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     const s = serve({ fetch: counted, hostname: host, port: opts.port ?? 3001 }, () => resolve(s));
     s.once('error', reject);
   });
+  server.on('clientError', answerClientError);
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info('listening', { url, database: db.kind });

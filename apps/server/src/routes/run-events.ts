@@ -3,7 +3,7 @@ import type { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv, Deps } from '../context';
 import { idempotencyKeySchema, readJson, send, validate } from '../http';
-import { fingerprint, inflightKey, runIdempotent } from '../idempotency';
+import { claimKeys, fingerprint, lostKeys, reserveKeys, runIdempotent, storeResponse } from '../idempotency';
 import { iso } from '../util';
 import { stripNulls } from './usage';
 import {
@@ -58,7 +58,7 @@ export function registerRunEvents(api: Hono<AppEnv>, deps: Deps): void {
       await readJson(c),
     );
     const results: Record<string, unknown>[] = [];
-    const mine: string[] = [];
+    const releases: (() => void)[] = [];
     let created = 0;
     let duplicates = 0;
     let skipped = 0;
@@ -115,52 +115,34 @@ export function registerRunEvents(api: Hono<AppEnv>, deps: Deps): void {
           if (!run && item.workflowId !== undefined)
             workflowId = String((await findWorkflow(tx, auth, item.workflowId))?.id ?? '') || null;
           const fp = fingerprint('run-event', item);
-          if (item.idempotencyKey !== undefined) {
-            const local = inflightKey(auth, item.idempotencyKey);
-            const running = deps.inflight.get(local);
-            if (running !== undefined) {
-              skip(item.eventType, running === fp ? 'IDEMPOTENCY_KEY_IN_PROGRESS' : 'IDEMPOTENCY_KEY_REUSED');
+          const key = item.idempotencyKey;
+          if (key !== undefined) {
+            const reservation = reserveKeys(deps, auth, [{ key, fp }]);
+            const refused = reservation.refused.get(0);
+            if (refused) {
+              skip(item.eventType, refused.code);
               continue;
             }
-            const claimed = await tx.query(
-              `INSERT INTO idempotency_keys (project_id, mode, key, route_class, fingerprint) VALUES ($1, $2, $3, 'run-event', $4)
-               ON CONFLICT DO NOTHING RETURNING key`,
-              [auth.projectId, auth.mode, item.idempotencyKey, fp],
-            );
-            if (claimed.length === 0) {
-              const [stored] = await tx.query<{
-                fingerprint: string;
-                response: Record<string, unknown> | null;
-              }>(
-                'SELECT fingerprint, response FROM idempotency_keys WHERE project_id = $1 AND mode = $2 AND key = $3',
-                [auth.projectId, auth.mode, item.idempotencyKey],
-              );
-              if (!stored || stored.fingerprint !== fp) {
-                skip(item.eventType, 'IDEMPOTENCY_KEY_REUSED');
-              } else if (!stored.response) {
-                skip(item.eventType, 'IDEMPOTENCY_KEY_IN_PROGRESS');
-              } else {
+            releases.push(reservation.release);
+            if (!(await claimKeys(tx, auth, [{ key, fp }])).has(key)) {
+              const v = (await lostKeys(tx, auth, [{ key, fp }])).get(key);
+              if (v?.kind === 'replay') {
                 duplicates++;
-                results.push({ id: stored.response.id, eventType: item.eventType, isDuplicate: true });
+                results.push({ id: v.response.id, eventType: item.eventType, isDuplicate: true });
+              } else {
+                skip(item.eventType, v?.error.code ?? 'IDEMPOTENCY_KEY_IN_PROGRESS');
               }
               continue;
             }
-            deps.inflight.set(local, fp);
-            mine.push(local);
           }
           const row = await insertRunEvent(tx, auth, item, run ?? undefined, customerId, workflowId);
-          if (item.idempotencyKey !== undefined) {
-            await tx.query(
-              'UPDATE idempotency_keys SET status_code = 201, response = $4::jsonb WHERE project_id = $1 AND mode = $2 AND key = $3',
-              [auth.projectId, auth.mode, item.idempotencyKey, JSON.stringify(singleEventBody(row))],
-            );
-          }
+          if (key !== undefined) await storeResponse(tx, auth, key, 201, singleEventBody(row));
           created++;
           results.push({ id: row.id, eventType: row.event_type, isDuplicate: false });
         }
       });
     } finally {
-      for (const k of mine) deps.inflight.delete(k);
+      for (const release of releases) release();
     }
     return send(c, 201, { success: true, created, duplicates, skipped, events: results });
   });

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { AppEnv, Deps, Queryable, Scope } from '../context';
 import { sqlState } from '../db/driver';
 import { ApiError, readJson, send, sendText, validate } from '../http';
-import { fingerprint, inflightKey, type Outcome, runIdempotent } from '../idempotency';
+import { claimKeys, fingerprint, type Outcome, reserveKeys, runIdempotent } from '../idempotency';
 import { durationMs } from '../shapes';
 import { decimalText, formatMicros, newId, numberToMicros } from '../util';
 import { Emitter } from '../webhooks/emit';
@@ -222,24 +222,29 @@ interface BulkRun {
 async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promise<Map<number, string>> {
   const seenKeys = new Set<string>();
   const seenExt = new Set<string>();
-  const cand: BulkRun[] = [];
+  const first: BulkRun[] = [];
   for (const r of runs) {
     const k = r.body.idempotencyKey;
     const e = r.body.externalRunId;
-    if (k !== undefined && (seenKeys.has(k) || deps.inflight.has(inflightKey(scope, k)))) continue;
+    if (k !== undefined && seenKeys.has(k)) continue;
     if (e !== undefined && seenExt.has(e)) continue;
     if (k !== undefined) seenKeys.add(k);
     if (e !== undefined) seenExt.add(e);
-    cand.push(r);
+    first.push(r);
   }
+  // A key executing elsewhere in this process is left to the per-run path, which answers it.
+  const reservation = reserveKeys(
+    deps,
+    scope,
+    first.map((r) =>
+      r.body.idempotencyKey === undefined ? undefined : { key: r.body.idempotencyKey, fp: r.fp },
+    ),
+  );
+  const cand = first.filter((_, i) => !reservation.refused.has(i));
   const done = new Map<number, string>();
-  if (cand.length === 0) return done;
-  const mine: string[] = [];
-  for (const r of cand) {
-    if (r.body.idempotencyKey === undefined) continue;
-    const local = inflightKey(scope, r.body.idempotencyKey);
-    deps.inflight.set(local, r.fp);
-    mine.push(local);
+  if (cand.length === 0) {
+    reservation.release();
+    return done;
   }
   const { projectId, mode } = scope;
   let deliveries = 0;
@@ -335,31 +340,20 @@ async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promis
           },
         ];
       });
-      // Keys are claimed in key order, like the usage bulk, so concurrent requests lock them in one order.
-      const keyed = go
-        .filter((r) => r.body.idempotencyKey !== undefined)
-        .sort((a, b) => ((a.body.idempotencyKey ?? '') < (b.body.idempotencyKey ?? '') ? -1 : 1));
+      // The response is stored with the key: both commit together, or neither does.
+      const keyed = go.filter((r) => r.body.idempotencyKey !== undefined);
       if (keyed.length > 0) {
-        // The response is stored with the key: both commit together, or neither does. `claimed` lists
-        // the keys written only when some were not.
-        let doc = '[';
-        for (let j = 0; j < keyed.length; j++) {
-          const r = keyed[j] as (typeof keyed)[number];
-          doc += `${j === 0 ? '' : ','}[${JSON.stringify(r.body.idempotencyKey)},${JSON.stringify(r.fp)},${r.response}]`;
-        }
-        doc += ']';
-        const [claimed] = await tx.query<{ keys: string[] | null }>(
-          `WITH c AS (
-             INSERT INTO idempotency_keys (project_id, mode, key, route_class, fingerprint, status_code, response)
-             SELECT $1, $2, e->>0, 'run-record', e->>1, 201, e->2 FROM jsonb_array_elements($3::jsonb) AS x(e)
-             ON CONFLICT DO NOTHING RETURNING key)
-           SELECT CASE WHEN count(*) = $4 THEN NULL ELSE coalesce(array_agg(key), '{}') END AS keys FROM c`,
-          [projectId, mode, doc, keyed.length],
+        const won = await claimKeys(
+          tx,
+          scope,
+          keyed.map((r) => ({
+            key: r.body.idempotencyKey as string,
+            fp: r.fp,
+            stored: { status: 201, json: r.response },
+          })),
         );
-        if (claimed?.keys) {
-          const won = new Set(claimed.keys);
+        if (won.size < keyed.length)
           go = go.filter((r) => r.body.idempotencyKey === undefined || won.has(r.body.idempotencyKey));
-        }
       }
       if (go.length === 0) return;
       // Rows travel as one JSON document per statement (one JSON.stringify for all of them).
@@ -478,7 +472,7 @@ async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promis
     }
     throw err;
   } finally {
-    for (const k of mine) deps.inflight.delete(k);
+    reservation.release();
   }
   if (deliveries > 0) deps.wake();
   return done;

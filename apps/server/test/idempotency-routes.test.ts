@@ -20,6 +20,13 @@ const usage = (customerId: string, key: string) => ({
   quantity: 2,
   idempotencyKey: key,
 });
+const recorded = (customerId: string, key: string) => ({
+  customerId,
+  workflow: 'keyed',
+  status: 'COMPLETED',
+  events: [{ eventType: 'step' }],
+  idempotencyKey: key,
+});
 const usageRows = async (srv: RunningServer, projectId: string) =>
   (await srv.store.listUsageEvents(projectId)).length;
 // The run that setUp starts for the run-event routes is not one of them.
@@ -51,29 +58,13 @@ const ROUTES: KeyedRoute[] = [
   },
   {
     path: '/runs/record',
-    body: (c) => ({
-      customerId: c.customerId,
-      workflow: 'keyed',
-      status: 'COMPLETED',
-      events: [{ eventType: 'step' }],
-      idempotencyKey: c.key,
-    }),
+    body: (c) => recorded(c.customerId, c.key),
     applied: runRows,
     ok: single,
   },
   {
     path: '/runs/record/bulk',
-    body: (c) => ({
-      runs: [
-        {
-          customerId: c.customerId,
-          workflow: 'keyed',
-          status: 'COMPLETED',
-          events: [{ eventType: 'step' }],
-          idempotencyKey: c.key,
-        },
-      ],
-    }),
+    body: (c) => ({ runs: [recorded(c.customerId, c.key)] }),
     applied: runRows,
     ok: (s, b) => s === 200 && itemsOk(b.results),
   },

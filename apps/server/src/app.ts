@@ -4,11 +4,16 @@ import { createAuthenticator } from './auth';
 import type { AppEnv, Deps } from './context';
 import { createDashboard } from './dashboard/index';
 import { sqlState } from './db/driver';
-import { ApiError, send } from './http';
+import { ApiError, CLIENT_CLOSED, checkQueryText, send } from './http';
 import { noteRefused } from './problems';
+import { parseRateLimit, RateLimiter } from './rate-limit';
 import { registerApiKeys } from './routes/api-keys';
 import { registerCustomers } from './routes/customers';
+import { registerEvents } from './routes/events';
+import { registerRunEvents } from './routes/run-events';
+import { registerRunRecord } from './routes/run-record';
 import { registerRuns } from './routes/runs';
+import { registerWorkflows } from './routes/workflows';
 import { registerUsage } from './routes/usage';
 import { registerWebhooks } from './routes/webhooks';
 import { newRequestId } from './util';
@@ -57,6 +62,8 @@ export function createApp(deps: Deps, auth = createAuthenticator(deps)): Hono<Ap
   const app = new Hono<AppEnv>({ getPath: (req) => routedPath(req.url) });
   const api = new Hono<AppEnv>();
   let table: RouteShape[] | undefined;
+  const rate = parseRateLimit(deps.settings.rateLimit ?? undefined);
+  const limiter = rate ? new RateLimiter(rate) : undefined;
   const match = (method: string, path: string): 'ok' | 'method' | 'none' => {
     table ??= routeTable(api);
     const hits = table.filter((r) => r.re.test(path));
@@ -130,11 +137,18 @@ export function createApp(deps: Deps, auth = createAuthenticator(deps)): Hono<Ap
       );
     }
     c.set('auth', info);
+    // Per project: both modes and every key of a project share one budget.
+    limiter?.take(info.projectId);
+    checkQueryText(c.req.url);
     return next();
   });
   registerCustomers(api, deps);
   registerUsage(api, deps);
+  registerWorkflows(api, deps);
   registerRuns(api, deps);
+  registerRunRecord(api, deps);
+  registerRunEvents(api, deps);
+  registerEvents(api, deps);
   registerWebhooks(api, deps);
   registerApiKeys(api, deps);
   app.route('/', api);
@@ -158,14 +172,29 @@ export function createApp(deps: Deps, auth = createAuthenticator(deps)): Hono<Ap
   });
 
   app.onError((err, c) => {
-    if (err instanceof ApiError) return send(c, err.status, err.body(), err.headers ?? {});
+    if (err instanceof ApiError) {
+      if (err.status === CLIENT_CLOSED) {
+        deps.log.info('request aborted by the client', {
+          requestId: c.get('requestId'),
+          method: c.req.method,
+          path: routedPath(c.req.url),
+        });
+      }
+      return send(c, err.status, err.body(), err.headers ?? {});
+    }
     const state = sqlState(err);
     if (state?.startsWith('22')) {
-      // Data exceptions (out-of-range numbers, bad encodings) are the caller's input, not a crash.
+      // Data exceptions (out-of-range numbers, bad encodings) are the caller's input, not a crash. The
+      // database's own text (types, encodings, internals) stays in the log, never in the response.
+      deps.log.info('value refused by the database', {
+        requestId: c.get('requestId'),
+        sqlState: state,
+        error: String((err as Error).message).slice(0, 200),
+      });
       return send(c, 422, {
         error: 'A value is out of range or malformed',
         code: 'VALIDATION_ERROR',
-        details: [{ path: '', message: String((err as Error).message).slice(0, 200) }],
+        details: [{ path: '', message: 'a value is out of range or not storable' }],
       });
     }
     if (state?.startsWith('08') || state === '57P01' || state === '57P03') {

@@ -14,6 +14,7 @@ import {
 import type { Driver } from './db/driver';
 import { createDefaultProjectKeys } from './routes/api-keys';
 import { ADMIN_KEYS_PATH } from './admin';
+import { parseRateLimit } from './rate-limit';
 import { seedDemoData } from './seed';
 import { startServer } from './server';
 
@@ -22,11 +23,14 @@ const HELP = `drip-server: a local Drip-compatible API server
 Usage:
   drip-server start [--port 3001] [--host 127.0.0.1] [--data-dir .drip-data | --memory | --database-url URL]
                     [--log-level debug|info|warn|error] [--api-key sk_test_...] [--trust-proxy]
+                    [--rate-limit 100/s]
   drip-server keys create [--mode test|live] [--name NAME] [--data-dir DIR | --database-url URL]
                     (on a data directory a server holds, the key is created through that server)
   drip-server seed [--port 0] [--data-dir DIR | --memory | --database-url URL]
 
 DATABASE_URL selects PostgreSQL when --database-url is not given. DRIP_SERVER_API_KEY stands for --api-key.
+--rate-limit (or DRIP_SERVER_RATE_LIMIT) limits each project to N requests per s, m or h (429 RATE_LIMIT_EXCEEDED
+with Retry-After); off by default.
 --trust-proxy (or DRIP_SERVER_TRUST_PROXY=1) believes X-Forwarded-Proto/-Host and Forwarded headers: use it
 only behind a reverse proxy that sets them (the dashboard cookie is then Secure behind https).`;
 
@@ -94,6 +98,11 @@ async function keysInDataDir(dir: string, mode: 'test' | 'live', name: string): 
   }
 }
 
+/** The `rateLimit` setting from --rate-limit / DRIP_SERVER_RATE_LIMIT, checked before the server starts. */
+function rateLimitSetting(text: string | undefined): string | null {
+  return parseRateLimit(text) ? (text ?? null) : null;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -107,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
       'log-level': { type: 'string' },
       'api-key': { type: 'string' },
       'trust-proxy': { type: 'boolean' },
+      'rate-limit': { type: 'string' },
       mode: { type: 'string' },
       name: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -136,6 +146,7 @@ async function main(argv: string[]): Promise<number> {
       logLevel: command === 'seed' ? 'warn' : logLevel,
       apiKey: values['api-key'] ?? process.env.DRIP_SERVER_API_KEY,
       trustProxy: values['trust-proxy'] ?? envFlag('DRIP_SERVER_TRUST_PROXY'),
+      settings: { rateLimit: rateLimitSetting(values['rate-limit'] ?? process.env.DRIP_SERVER_RATE_LIMIT) },
     });
     if (command === 'seed') {
       const out = await seedDemoData(srv.url, srv.apiKey);

@@ -46,6 +46,8 @@ export interface ServerSettings {
   webhookSecretGraceMs: number;
   /** Entitlement rules (one plan for every customer). Default none: everything is allowed. */
   entitlements: EntitlementRule[];
+  /** Per-project request rate of the API, e.g. `"100/s"` (429 `RATE_LIMIT_EXCEEDED` beyond it). Default `null`: off. */
+  rateLimit: string | null;
 }
 
 /** Default settings (spec §2.9, §8.4). */
@@ -63,6 +65,7 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   asyncSettleDelayMs: 250,
   webhookSecretGraceMs: 24 * 3600 * 1000,
   entitlements: [],
+  rateLimit: null,
 };
 
 /** Log levels, most verbose first. */

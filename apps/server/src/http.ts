@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { Context } from 'hono';
 import { z } from 'zod';
 
@@ -41,6 +42,23 @@ export class ApiError extends Error {
 
 export const notFound = (code: string, what: string) => new ApiError(404, code, `${what} not found`);
 
+/**
+ * The client closed its connection before the request body was complete (nginx's 499). Nobody receives
+ * the answer; the status marks the request log line as the client's abort rather than a server error.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof ApiError && err.status === CLIENT_CLOSED) log.info('request aborted by the client');
+ * ```
+ */
+export const CLIENT_CLOSED = 499;
+const clientClosed = () =>
+  new ApiError(
+    CLIENT_CLOSED,
+    'CLIENT_CLOSED_REQUEST',
+    'The client closed the connection before the body arrived',
+  );
+
 /** Body size limit (spec §2.4). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_BODY_DEPTH = 32;
@@ -74,7 +92,14 @@ async function readLimited(c: Context): Promise<string> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let step: ReadableStreamReadResult<Uint8Array>;
+    try {
+      step = await reader.read();
+    } catch {
+      // The body stream fails only when the connection closes before the declared body arrived.
+      throw clientClosed();
+    }
+    const { done, value } = step;
     if (done) break;
     size += value.byteLength;
     if (size > MAX_BODY_BYTES) {
@@ -188,6 +213,45 @@ export function validate<S extends z.ZodType>(schema: S, body: unknown): z.outpu
   return res.data;
 }
 
+/**
+ * Refuses a query string no route can use: malformed percent-encoding (bytes that are not UTF-8), NUL
+ * characters or lone surrogates in a name or value. Checked once for every API request, whatever names
+ * the route reads, so such text never reaches the database (which would answer with its own error text).
+ * Throws 400 INVALID_PARAMETER.
+ *
+ * @example
+ * ```ts
+ * checkQueryText('http://localhost/v1/customers?limit=10'); // fine
+ * checkQueryText('http://localhost/v1/customers?externalCustomerId=%00'); // throws 400 INVALID_PARAMETER
+ * ```
+ */
+export function checkQueryText(url: string): void {
+  const q = url.indexOf('?');
+  if (q === -1) return;
+  const end = url.indexOf('#', q);
+  const query = url.slice(q + 1, end === -1 ? undefined : end);
+  if (query === '') return;
+  for (const part of query.split('&')) {
+    const eq = part.indexOf('=');
+    const name = eq === -1 ? part : part.slice(0, eq);
+    for (const raw of eq === -1 ? [name] : [name, part.slice(eq + 1)]) {
+      let text: string;
+      try {
+        text = decodeURIComponent(raw.replaceAll('+', ' '));
+      } catch {
+        throw badParameter(name, 'must be percent-encoded UTF-8');
+      }
+      if (!storableText(text)) throw badParameter(name, 'must not contain NUL characters or lone surrogates');
+    }
+  }
+}
+
+function badParameter(name: string, message: string): ApiError {
+  // The name is echoed only when it is plain text, so the envelope never carries the bad bytes back.
+  const path = /^[A-Za-z0-9_.[\]-]{1,64}$/.test(name) ? name : '';
+  return new ApiError(400, 'INVALID_PARAMETER', 'Invalid query parameter', { details: [{ path, message }] });
+}
+
 /** Validates query parameters; violations become 400 INVALID_PARAMETER with `details[]`. */
 export function validateQuery<S extends z.ZodType>(schema: S, c: Context): z.output<S> {
   const res = schema.safeParse(c.req.query());
@@ -250,3 +314,46 @@ export function depthOf(v: unknown): number {
 export const quantitySchema = z.number().min(0).max(1e15);
 
 export const idempotencyKeySchema = z.string().min(1).max(128);
+
+const CLIENT_ERRORS: Record<string, [number, string, string, string]> = {
+  HPE_HEADER_OVERFLOW: [
+    431,
+    'Request Header Fields Too Large',
+    'REQUEST_HEADERS_TOO_LARGE',
+    'Request line and headers exceed 16 KiB',
+  ],
+  ERR_HTTP_REQUEST_TIMEOUT: [
+    408,
+    'Request Timeout',
+    'REQUEST_TIMEOUT',
+    'The request took too long to arrive',
+  ],
+};
+
+/**
+ * Answers what Node's HTTP parser refuses before any route runs (a request line or headers over 16 KiB,
+ * malformed HTTP, a request that never completes) with the spec §2.7 JSON envelope instead of Node's bare
+ * status line. Attach it as the server's `clientError` listener. A connection the client already closed
+ * (reset, aborted) is simply dropped: there is no one to answer.
+ *
+ * @example
+ * ```ts
+ * server.on('clientError', answerClientError);
+ * ```
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [
+    400,
+    'Bad Request',
+    'BAD_REQUEST',
+    'Malformed HTTP request',
+  ];
+  const body = JSON.stringify({ error: message, code });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

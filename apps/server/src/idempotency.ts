@@ -39,6 +39,148 @@ export const reused = (key: string) =>
 /** Local key of the in-process in-flight map. */
 export const inflightKey = (scope: Scope, key: string) => `${scope.projectId}\u0001${scope.mode}\u0001${key}`;
 
+/** A keyed write: its idempotency key and the fingerprint of its body. */
+export interface KeyedItem {
+  key: string;
+  fp: string;
+}
+
+/** What a key that this request did not claim stands for: a stored answer to replay, or a refusal. */
+export type KeyVerdict =
+  | { kind: 'replay'; status: number; response: Record<string, unknown> }
+  | { kind: 'refused'; error: ApiError };
+
+/**
+ * Reserves keys in this process's in-flight map, so a duplicate that arrives while the first is executing
+ * gets 409 IN_PROGRESS (same fingerprint) or REUSED (another) at once instead of waiting on a row lock.
+ * Returns the refusals by index (an `undefined` item has no key) and `release()`, to call when done.
+ *
+ * @example
+ * ```ts
+ * const r = reserveKeys(deps, scope, [{ key: 'k1', fp }]);
+ * try { ... } finally { r.release(); }
+ * ```
+ */
+export function reserveKeys(
+  deps: Deps,
+  scope: Scope,
+  items: readonly (KeyedItem | undefined)[],
+): { refused: Map<number, ApiError>; release(): void } {
+  const refused = new Map<number, ApiError>();
+  const mine: string[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (item === undefined) continue;
+    const local = inflightKey(scope, item.key);
+    const running = deps.inflight.get(local);
+    if (running !== undefined) {
+      refused.set(i, running === item.fp ? inProgress(item.key) : reused(item.key));
+      continue;
+    }
+    deps.inflight.set(local, item.fp);
+    mine.push(local);
+  }
+  return {
+    refused,
+    release: () => {
+      for (const k of mine) deps.inflight.delete(k);
+    },
+  };
+}
+
+/** A key to claim, with the answer to store along with it when the answer is known before the write. */
+export interface KeyClaim extends KeyedItem {
+  /** Status and JSON text of the response, stored in the same statement (bulk paths). */
+  stored?: { status: number; json: string };
+}
+
+/**
+ * Claims keys in the database in one statement: the primary key of `idempotency_keys` is the arbiter
+ * across requests and server instances (a concurrent claim blocks until the other transaction ends).
+ * Keys are claimed in key order so concurrent requests lock them in one order. Returns the keys claimed;
+ * for the others, ask {@link lostKeys}. The route class is the fingerprint's prefix.
+ *
+ * @example
+ * ```ts
+ * const won = await claimKeys(tx, scope, [{ key: 'k1', fp: 'usage:sync:ab12...' }]);
+ * ```
+ */
+export async function claimKeys(
+  tx: Queryable,
+  scope: Scope,
+  claims: readonly KeyClaim[],
+): Promise<Set<string>> {
+  if (claims.length === 0) return new Set();
+  const sorted = [...claims].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  // One JSON document; stored responses are embedded as JSON text as they are (no re-serialisation).
+  let doc = '[';
+  for (let j = 0; j < sorted.length; j++) {
+    const c = sorted[j] as KeyClaim;
+    const cls = c.fp.slice(0, c.fp.lastIndexOf(':'));
+    doc += `${j === 0 ? '' : ','}[${JSON.stringify(c.key)},${JSON.stringify(c.fp)},${JSON.stringify(cls)},${c.stored ? `${c.stored.status},${c.stored.json}` : 'null,null'}]`;
+  }
+  doc += ']';
+  const rows = await tx.query<{ key: string }>(
+    `INSERT INTO idempotency_keys (project_id, mode, key, route_class, fingerprint, status_code, response)
+     SELECT $1, $2, e->>0, e->>2, e->>1, (e->>3)::int, nullif(e->4, 'null'::jsonb)
+     FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY x.n
+     ON CONFLICT DO NOTHING RETURNING key`,
+    [scope.projectId, scope.mode, doc],
+  );
+  return new Set(rows.map((r) => r.key));
+}
+
+/**
+ * What each key that another request claimed stands for (spec §5.1): the same fingerprint with a stored
+ * answer is a replay; another fingerprint is 409 REUSED; no stored answer yet is 409 IN_PROGRESS.
+ *
+ * @example
+ * ```ts
+ * const verdicts = await lostKeys(tx, scope, [{ key: 'k1', fp }]);
+ * const v = verdicts.get('k1'); // { kind: 'replay', status: 201, response: {...} }
+ * ```
+ */
+export async function lostKeys(
+  tx: Queryable,
+  scope: Scope,
+  items: readonly KeyedItem[],
+): Promise<Map<string, KeyVerdict>> {
+  const out = new Map<string, KeyVerdict>();
+  if (items.length === 0) return out;
+  const stored = await tx.query<{
+    key: string;
+    fingerprint: string;
+    status_code: number | null;
+    response: Record<string, unknown> | null;
+  }>(
+    'SELECT key, fingerprint, status_code, response FROM idempotency_keys WHERE project_id = $1 AND mode = $2 AND key = ANY($3::text[])',
+    [scope.projectId, scope.mode, items.map((i) => i.key)],
+  );
+  const byKey = new Map(stored.map((s) => [s.key, s]));
+  for (const { key, fp } of items) {
+    const s = byKey.get(key);
+    if (s && s.fingerprint !== fp) out.set(key, { kind: 'refused', error: reused(key) });
+    else if (!s || s.status_code === null || !s.response)
+      out.set(key, { kind: 'refused', error: inProgress(key) });
+    else out.set(key, { kind: 'replay', status: Number(s.status_code), response: s.response });
+  }
+  return out;
+}
+
+/** Stores the answer of a claimed key, in the transaction of its effect. */
+export async function storeResponse(
+  tx: Queryable,
+  scope: Scope,
+  key: string,
+  status: number,
+  body: Record<string, unknown>,
+): Promise<void> {
+  await tx.query(
+    'UPDATE idempotency_keys SET status_code = $4, response = $5::jsonb WHERE project_id = $1 AND mode = $2 AND key = $3',
+    [scope.projectId, scope.mode, key, status, JSON.stringify(body)],
+  );
+}
+
 class Rollback extends Error {
   constructor(readonly outcome: Outcome) {
     super('rollback');
@@ -58,42 +200,20 @@ export async function runIdempotent(
   fp: string,
   exec: (tx: Queryable) => Promise<Outcome>,
 ): Promise<Outcome> {
-  const local = inflightKey(scope, key);
-  const running = deps.inflight.get(local);
-  if (running !== undefined) throw running === fp ? inProgress(key) : reused(key);
-  deps.inflight.set(local, fp);
+  const reservation = reserveKeys(deps, scope, [{ key, fp }]);
+  const refused = reservation.refused.get(0);
+  if (refused) throw refused;
   try {
     const out = await deps.db.transaction(async (tx) => {
       if (deps.db.kind === 'postgres') await tx.query("SET LOCAL lock_timeout = '3s'");
-      const claimed = await tx.query(
-        `INSERT INTO idempotency_keys (project_id, mode, key, route_class, fingerprint)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING key`,
-        [scope.projectId, scope.mode, key, fp.split(':')[0], fp],
-      );
-      if (claimed.length === 0) {
-        const [stored] = await tx.query<{
-          fingerprint: string;
-          status_code: number | null;
-          response: Record<string, unknown> | null;
-        }>(
-          'SELECT fingerprint, status_code, response FROM idempotency_keys WHERE project_id = $1 AND mode = $2 AND key = $3',
-          [scope.projectId, scope.mode, key],
-        );
-        if (!stored) throw inProgress(key);
-        if (stored.fingerprint !== fp) throw reused(key);
-        if (stored.status_code === null || !stored.response) throw inProgress(key);
-        return {
-          status: Number(stored.status_code),
-          body: { ...stored.response, isDuplicate: true },
-          replayed: true,
-        };
+      if (!(await claimKeys(tx, scope, [{ key, fp }])).has(key)) {
+        const v = (await lostKeys(tx, scope, [{ key, fp }])).get(key);
+        if (!v || v.kind === 'refused') throw v?.error ?? inProgress(key);
+        return { status: v.status, body: { ...v.response, isDuplicate: true }, replayed: true };
       }
       const outcome = await exec(tx);
       if (outcome.status < 200 || outcome.status > 299) throw new Rollback(outcome);
-      await tx.query(
-        'UPDATE idempotency_keys SET status_code = $4, response = $5::jsonb WHERE project_id = $1 AND mode = $2 AND key = $3',
-        [scope.projectId, scope.mode, key, outcome.status, JSON.stringify(outcome.body)],
-      );
+      await storeResponse(tx, scope, key, outcome.status, outcome.body);
       return outcome;
     });
     out.after?.();
@@ -103,6 +223,6 @@ export async function runIdempotent(
     if (sqlState(err) === '55P03' || sqlState(err) === '40P01') throw inProgress(key);
     throw err;
   } finally {
-    deps.inflight.delete(local);
+    reservation.release();
   }
 }

@@ -16,6 +16,7 @@ import {
 } from './context';
 import { createAnalyzer } from './db/analyze';
 import { acquireDataDirLock, type DataDirLock } from './db/data-dir-lock';
+import { answerClientError } from './http';
 import { migrate } from './db/migrate';
 import { openPglite } from './db/pglite-driver';
 import { openPostgres } from './db/pg-driver';
@@ -228,6 +229,7 @@ async function listen(
     await worker.stop();
     throw err;
   });
+  server.on('clientError', answerClientError);
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   lock?.update({ url, adminToken });

@@ -112,6 +112,38 @@ const BODY_FIELDS = [
   'isActive',
 ];
 
+/** Text of database errors (PostgreSQL and PGlite): must never reach a client. */
+const DB_TEXT =
+  /invalid byte sequence|invalid input syntax|out of range for type|numeric field overflow|violates|syntax error|relation "|column "|SQLSTATE|unterminated|invalid message format|PGlite|postgres|value too long/i;
+
+/** Query parameter names the routes read (an unknown name is ignored). */
+const QUERY_NAMES = [
+  'limit',
+  'offset',
+  'customerId',
+  'externalCustomerId',
+  'status',
+  'from',
+  'to',
+  'cursor',
+  'workflowId',
+  'runId',
+  'eventType',
+  'outcome',
+  'actionName',
+  'parentEventId',
+  'idempotencyKey',
+  'productSurface',
+  'isActive',
+  'isInternal',
+];
+
+/** Query text no route can use: NUL bytes and malformed UTF-8. */
+const BAD_QUERY_TEXT = ['%00', 'a%00b', '%FF%FE', '%C0%AF', '%E0%80'];
+/** Numbers beyond every column type. */
+const BAD_QUERY_NUMBERS = ['1e400', '-1e400', '9'.repeat(40), '0.0000000000000000000001'];
+const BAD_PATH_VALUES = ['%00', 'a%00b', '%FF%FE', '9'.repeat(40), '1e400'];
+
 for (const backend of BACKENDS) {
   describe(`bad input on every route (${backend})`, () => {
     const ctx = useServer(backend);
@@ -239,6 +271,48 @@ for (const backend of BACKENDS) {
       );
       expect(await ctx.srv.store.countRows(p.projectId)).toEqual(before);
     });
+
+    it('NUL bytes, invalid UTF-8 and huge numbers in query, path and body: no 5xx, no database text', async () => {
+      const p = await project(ctx.srv);
+      const cu = await p.call('POST', '/customers', { externalCustomerId: 'edge' });
+      const before = await ctx.srv.store.countRows(p.projectId);
+      const send = async (method: string, path: string, body?: string | Blob) => {
+        const res = await fetch(`${ctx.srv.url}/v1${path}`, {
+          method,
+          headers: { authorization: `Bearer ${p.apiKey}`, 'content-type': 'application/json' },
+          body: method === 'GET' ? undefined : body,
+        });
+        const text = await res.text();
+        const label = `${method} ${path} ${typeof body === 'string' ? body.slice(0, 80) : '<bytes>'}`;
+        if (res.status >= 500) throw new Error(`${label}: ${res.status} ${text.slice(0, 300)}`);
+        // Database errors name SQLSTATE classes, types and encodings; none of it may reach a client.
+        if (DB_TEXT.test(text)) throw new Error(`${label}: database text in ${text.slice(0, 300)}`);
+        return { status: res.status, json: JSON.parse(text) as Json };
+      };
+      for (const [method, template] of ROUTES) {
+        const path = template.replaceAll('{id}', String(cu.body.id));
+        for (const bad of BAD_QUERY_TEXT) {
+          // Text no route can use (NUL, malformed UTF-8): 400 INVALID_PARAMETER on every route, whatever the name.
+          for (const n of ['limit', 'customerId', 'from', 'cursor', 'status', 'unknownName']) {
+            const r = await send(method, `${path}?${n}=${bad}`, '{}');
+            if (r.status !== 400 || r.json.code !== 'INVALID_PARAMETER')
+              throw new Error(
+                `${method} ${path}?${n}=${bad}: ${r.status} ${JSON.stringify(r.json).slice(0, 200)}`,
+              );
+          }
+        }
+        for (const bad of BAD_QUERY_NUMBERS) {
+          await send(method, `${path}?${QUERY_NAMES.map((n) => `${n}=${bad}`).join('&')}`, '{}');
+        }
+        for (const bad of BAD_PATH_VALUES) await send(method, template.replaceAll('{id}', bad), '{}');
+        if (method === 'GET') continue;
+        for (const v of ['"\\u0000"', '"a\\u0000b"', '"\\ud800"', '1e400', '-1e400', '9'.repeat(40)])
+          await send(method, path, `{${BODY_FIELDS.map((f) => `"${f}":${v}`).join(',')}}`);
+        // Invalid UTF-8 inside a JSON string (decoded to U+FFFD, which is valid text).
+        await send(method, path, new Blob(['{"customerId":"', new Uint8Array([0xff, 0xfe]), '"}']));
+      }
+      expect(await ctx.srv.store.countRows(p.projectId)).toEqual(before);
+    }, 180_000);
 
     it('hostile but valid values are stored verbatim and parameterised (no injection)', async () => {
       const p = await project(ctx.srv);

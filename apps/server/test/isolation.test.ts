@@ -110,6 +110,65 @@ for (const backend of BACKENDS) {
       expect((await a.call('GET', `/runs/${runId}`)).body.status).toBe('COMPLETED');
     });
 
+    it('idempotency keys and parent events are per project on the set-based routes', async () => {
+      const a = await project(ctx.srv);
+      const b = await project(ctx.srv);
+      const setUp = async (p: typeof a) => {
+        const cu = await p.call('POST', '/customers', { externalCustomerId: 'iso' });
+        const rec = await p.call('POST', '/runs/record', {
+          customerId: cu.body.id,
+          workflow: 'iso',
+          status: 'COMPLETED',
+          events: [{ eventType: 'root' }],
+        });
+        return { customerId: String(cu.body.id), runId: String((rec.body.run as Json).id) };
+      };
+      const ia = await setUp(a);
+      const ib = await setUp(b);
+      const send = (p: typeof a, i: typeof ia) =>
+        Promise.all([
+          p.call('POST', '/usage/internal/bulk', {
+            events: [{ customerId: i.customerId, usageType: 'x', idempotencyKey: 'same-usage' }],
+          }),
+          p.call('POST', '/runs/record/bulk', {
+            runs: [
+              { customerId: i.customerId, workflow: 'iso', status: 'COMPLETED', idempotencyKey: 'same' },
+            ],
+          }),
+          p.call('POST', '/run-events/batch', {
+            events: [{ runId: i.runId, eventType: 'e', idempotencyKey: 'same-event' }],
+          }),
+        ]);
+      // The same keys in A and then in B: each project applies them once, as new writes.
+      for (const [p, i] of [
+        [a, ia],
+        [b, ib],
+      ] as const) {
+        const [usage, runs, events] = await send(p, i);
+        expect((usage.body.results as Json[])[0]).toMatchObject({ status: 201, isDuplicate: false });
+        expect((runs.body.results as Json[])[0]).toMatchObject({ status: 201, isDuplicate: false });
+        expect(events.body).toMatchObject({ created: 1, duplicates: 0 });
+      }
+      // A's root event cannot be a parent in B, on any route.
+      const [aRoot] = await ctx.srv.store.listRunEvents(ia.runId);
+      const parentEventId = String(aRoot?.id);
+      const rec = await b.call('POST', '/runs/record', {
+        customerId: ib.customerId,
+        workflow: 'iso',
+        status: 'COMPLETED',
+        events: [{ eventType: 'child', parentEventId }],
+      });
+      expect(rec.body.code).toBe('EVENT_NOT_FOUND');
+      const ev = await b.call('POST', '/run-events', {
+        runId: ib.runId,
+        eventType: 'child',
+        parentEventId,
+        idempotencyKey: 'child',
+      });
+      expect(ev.body.code).toBe('EVENT_NOT_FOUND');
+      expect((await a.call('GET', `/events/${parentEventId}`)).body.childEvents).toEqual([]);
+    });
+
     it('test and live data of one project are separate', async () => {
       const a = await project(ctx.srv);
       const live = await a.call('POST', '/api-keys', { name: 'live' }, {});

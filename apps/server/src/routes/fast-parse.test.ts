@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { canonicalJson, decimalText, formatMicros, numberToMicros } from '../util';
 import { fastEventItem, fastIsoMs, fastRecordBody, fastUsageItem } from './fast-parse';
-import { eventItemSchema, NAMED, recordSchema } from './runs';
+import { eventItemSchema, NAMED, recordSchema } from './run-model';
 import { stripNulls, usageSchema } from './usage';
 
 // Values that probe each limit: absent, null, wrong types, empty, at and just past the lengths.

@@ -14,7 +14,17 @@ import {
   validate,
   validateQuery,
 } from '../http';
-import { fingerprint, inflightKey, inProgress, type Outcome, reused, runIdempotent } from '../idempotency';
+import {
+  claimKeys,
+  fingerprint,
+  inProgress,
+  type KeyedItem,
+  lostKeys,
+  type Outcome,
+  reserveKeys,
+  reused,
+  runIdempotent,
+} from '../idempotency';
 import { chargeInfoOut } from '../shapes';
 import {
   canonicalJson,
@@ -178,7 +188,7 @@ export async function ingestInternal(
   }
   const firstByKey = new Map<string, number>();
   const dupOf = new Map<number, number>();
-  const mine: string[] = [];
+  const toReserve: (KeyedItem | undefined)[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const key = (bodies[i] as UsageBody).idempotencyKey;
     const seen = firstByKey.get(key);
@@ -188,15 +198,10 @@ export async function ingestInternal(
       continue;
     }
     firstByKey.set(key, i);
-    const local = inflightKey(scope, key);
-    const running = deps.inflight.get(local);
-    if (running !== undefined) {
-      results[i] = { status: 409, error: running === fps[i] ? inProgress(key) : reused(key) };
-      continue;
-    }
-    deps.inflight.set(local, fps[i] as string);
-    mine.push(local);
+    toReserve[i] = { key, fp: fps[i] as string };
   }
+  const reservation = reserveKeys(deps, scope, toReserve);
+  for (const [i, error] of reservation.refused) results[i] = { status: 409, error };
   const status = routeClass === 'usage:internal' ? 201 : 202;
   const custOf: ({ id: string; is_internal: boolean } | undefined)[] = new Array(count);
   const ids: string[] = new Array(count);
@@ -287,41 +292,29 @@ export async function ingestInternal(
       if (r?.has_hooks) return 'slow';
       if (r?.claimed) won = new Set(r.claimed);
     } else {
-      const claimed = await tx.query<{ key: string }>(
-        `INSERT INTO idempotency_keys (project_id, mode, key, route_class, fingerprint, status_code, response)
-           SELECT $1, $2, t.k, $3, t.f, $4, jsonb_build_object('usageEventId', t.id)
-           FROM (SELECT ${USAGE_ROW_COLUMNS} FROM jsonb_array_elements($5::jsonb) AS x(e)) AS t
-           ON CONFLICT DO NOTHING RETURNING key`,
-        [scope.projectId, scope.mode, routeClass, status, rowsOf(claim)],
+      won = await claimKeys(
+        tx,
+        scope,
+        claim.map((i) => ({
+          key: keyOf(i),
+          fp: fps[i] as string,
+          stored: { status, json: `{"usageEventId":"${ids[i]}"}` },
+        })),
       );
-      won = new Set(claimed.map((r) => r.key));
     }
     const lost = won === undefined ? [] : claim.filter((i) => !won.has(keyOf(i)));
     if (lost.length > 0) {
-      const stored = await tx.query<{
-        key: string;
-        fingerprint: string;
-        status_code: number | null;
-        response: Record<string, unknown> | null;
-      }>(
-        'SELECT key, fingerprint, status_code, response FROM idempotency_keys WHERE project_id = $1 AND mode = $2 AND key = ANY($3::text[])',
-        [scope.projectId, scope.mode, lost.map(keyOf)],
+      const verdicts = await lostKeys(
+        tx,
+        scope,
+        lost.map((i) => ({ key: keyOf(i), fp: fps[i] as string })),
       );
-      const byKey = new Map(stored.map((s) => [s.key, s]));
       for (const i of lost) {
-        const key = keyOf(i);
-        const s = byKey.get(key);
-        if (!s || s.status_code === null || !s.response) {
-          results[i] = { status: 409, error: inProgress(key) };
-        } else if (s.fingerprint !== fps[i]) {
-          results[i] = { status: 409, error: reused(key) };
-        } else {
-          results[i] = {
-            status: Number(s.status_code),
-            id: String(s.response.usageEventId),
-            replayed: true,
-          };
-        }
+        const v = verdicts.get(keyOf(i));
+        results[i] =
+          v?.kind === 'replay'
+            ? { status: v.status, id: String(v.response.usageEventId), replayed: true }
+            : { status: 409, error: v?.error ?? inProgress(keyOf(i)) };
       }
     }
     const fresh = won === undefined ? claim : claim.filter((i) => won.has(keyOf(i)));
@@ -357,7 +350,7 @@ export async function ingestInternal(
       await deps.db.transaction((tx) => work(tx, false));
     }
   } finally {
-    for (const k of mine) deps.inflight.delete(k);
+    reservation.release();
   }
   if (deliveries > 0) deps.wake();
   for (const [i, first] of dupOf) {

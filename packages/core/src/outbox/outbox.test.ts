@@ -238,7 +238,14 @@ describe('outbox bounds and drops', () => {
 
   it('logs a drop as one message, without a stray undefined argument', async () => {
     const calls: unknown[][] = [];
-    const logger = { warn: (...args: unknown[]) => calls.push(args), debug: () => {} };
+    const levels: string[] = [];
+    const log =
+      (level: string) =>
+      (...args: unknown[]) => {
+        levels.push(level);
+        calls.push(args);
+      };
+    const logger = { warn: log('warn'), error: log('error'), debug: () => {} };
     const { outbox } = harness({ logger });
     expect(outbox.enqueue(usage('', 1))).toBe(false);
     await outbox.close(1_000);
@@ -246,6 +253,8 @@ describe('outbox bounds and drops', () => {
     // Lines are grouped and written on the next timer tick (one line per kind of failure, with a count).
     await new Promise((r) => setTimeout(r, 5));
     expect(calls).toHaveLength(2);
+    // An invalid record is the caller's mistake (warn); one refused after close() is lost usage (error).
+    expect(levels.sort()).toEqual(['error', 'warn']);
     for (const args of calls) {
       expect(args).toHaveLength(1);
       expect(String(args[0])).toMatch(

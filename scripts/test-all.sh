@@ -40,8 +40,14 @@ tools=()
 for s in node24 node22 node26 bun deno; do wants "$s" && tools+=("$s"); done
 # vitest itself runs on Node 24 for the non-Node runtimes and the consumer fixtures.
 if wants bun || wants deno || wants workerd || wants consumers; then tools+=(node24); fi
+# The oldest supported Node is the machine's own when that is Node 20; otherwise it comes from npm too.
+machine_node20=0
+[[ "$(node --version)" == v20.* ]] && machine_node20=1
+wants node20 && [ $machine_node20 = 0 ] && tools+=(node20)
+node_of() {
+  if [ "$1" = node20 ] && [ $machine_node20 = 1 ]; then command -v node; else echo ".tools/$1/node_modules/.bin/node"; fi
+}
 [ ${#tools[@]} -gt 0 ] && bash scripts/runtimes.sh "${tools[@]}"
-node_of() { if [ "$1" = node20 ]; then command -v node; else echo ".tools/$1/node_modules/.bin/node"; fi; }
 
 t0=$SECONDS
 echo "== build"

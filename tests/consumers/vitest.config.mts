@@ -8,5 +8,9 @@ export default defineConfig({
     environment: 'node',
     testTimeout: 300_000,
     hookTimeout: 600_000,
+    // Each test runs a compiler or an app in a child process: a few at once keep both cores busy (they write
+    // distinct files).
+    sequence: { concurrent: true },
+    maxConcurrency: 3,
   },
 });

@@ -73,7 +73,15 @@ async function project(name: string, drip: string[], deps: Record<string, string
     overrides: { '@drip/core': '$@drip/core' },
   };
   writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
-  for (const f of readdirSync(join(fixtures, 'app'))) copyFileSync(join(fixtures, 'app', f), join(dir, f));
+  for (const f of readdirSync(join(fixtures, 'app'))) {
+    copyFileSync(join(fixtures, 'app', f), join(dir, f));
+    // Also as .mts (checked as ESM: import condition, .d.ts) and .cts (CommonJS: require condition, .d.cts),
+    // written before any test runs since the tests run concurrently.
+    if (/^use-.*\.ts$/.test(f)) {
+      copyFileSync(join(fixtures, 'app', f), join(dir, f.replace(/\.ts$/, '.mts')));
+      copyFileSync(join(fixtures, 'app', f), join(dir, f.replace(/\.ts$/, '.cts')));
+    }
+  }
   const args = ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'];
   if (omitOptional) args.push('--omit=optional');
   await ok('npm', args, dir);
@@ -83,18 +91,16 @@ async function project(name: string, drip: string[], deps: Record<string, string
 type Resolution = 'nodenext' | 'node16' | 'bundler';
 
 /** Writes a tsconfig for one resolution over the given fixtures (copied to the extensions it needs). */
-function tsconfig(dir: string, resolution: Resolution, uses: string[], lib: string[] = ['es2023']): string {
-  const files: string[] = [];
-  for (const u of uses) {
-    const src = join(dir, `use-${u}.ts`);
-    if (resolution === 'bundler') files.push(`use-${u}.ts`);
-    else {
-      // .mts is checked as ESM (import condition, .d.ts), .cts as CommonJS (require condition, .d.cts).
-      copyFileSync(src, join(dir, `use-${u}.mts`));
-      copyFileSync(src, join(dir, `use-${u}.cts`));
-      files.push(`use-${u}.mts`, `use-${u}.cts`);
-    }
-  }
+function tsconfig(
+  dir: string,
+  tag: string,
+  resolution: Resolution,
+  uses: string[],
+  lib: string[] = ['es2023'],
+): string {
+  const files = uses.flatMap((u) =>
+    resolution === 'bundler' ? [`use-${u}.ts`] : [`use-${u}.mts`, `use-${u}.cts`],
+  );
   const module = resolution === 'bundler' ? 'esnext' : resolution;
   const config = {
     compilerOptions: {
@@ -110,7 +116,8 @@ function tsconfig(dir: string, resolution: Resolution, uses: string[], lib: stri
     },
     files,
   };
-  const file = `tsconfig.${resolution}.json`;
+  // One file per test (tag): the tests run concurrently.
+  const file = `tsconfig.${tag}.${resolution}.json`;
   writeFileSync(join(dir, file), JSON.stringify(config, null, 2));
   return file;
 }
@@ -222,11 +229,11 @@ describe('packed packages installed with npm outside the workspace', () => {
     (resolution) => {
       const uses = ['core', 'hono', 'express', 'next'];
       it('type-checks with TypeScript 5.9.3', async () => {
-        const file = tsconfig(dirs.latest!, resolution, uses);
+        const file = tsconfig(dirs.latest!, 'ts5', resolution, uses);
         await ok(process.execPath, [tsc(dirs.latest!), '-p', file], dirs.latest!);
       });
       it('type-checks with TypeScript 7 (the registry latest)', async () => {
-        const file = tsconfig(dirs.latest!, resolution, uses);
+        const file = tsconfig(dirs.latest!, 'ts7', resolution, uses);
         await ok(process.execPath, [tsc(dirs.ts7!), '-p', file], dirs.latest!);
       });
     },
@@ -258,7 +265,7 @@ describe.each([
     const dir = dirs[name]!;
     // The latest majors were type-checked above under every resolution.
     if (name !== 'latest') {
-      const file = tsconfig(dir, 'nodenext', ['core', framework], ['es2023', ...lib]);
+      const file = tsconfig(dir, framework, 'nodenext', ['core', framework], ['es2023', ...lib]);
       await ok(process.execPath, [tsc(dir), '-p', file], dir);
     }
     const out = JSON.parse(await ok(process.execPath, ['calls.mjs', framework], dir));

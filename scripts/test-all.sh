@@ -92,7 +92,7 @@ run_vitest() {
   reports+=("test-results/$step.json")
   echo "== $step: $("$node" --version 2>/dev/null | head -1) vitest $*"
   "$node" node_modules/vitest/vitest.mjs run --reporter=default --reporter=json \
-    --outputFile.json="test-results/$step.json" "$@" || status=1
+    --outputFile.json="$PWD/test-results/$step.json" "$@" || status=1
   summary+=("$(node scripts/vitest-summary.mjs "$step" "$((SECONDS - start))" "test-results/$step.json")")
   echo "${summary[-1]}"
 }

@@ -21,6 +21,13 @@ const fixtures = join(here, '..', 'fixtures');
 const work = mkdtempSync(join(tmpdir(), 'drip-consumers-'));
 const tarballs = join(work, 'tarballs');
 
+// Without the npm_* settings a package manager running this test exports (`pnpm run` sets its own), which
+// would point npm's installs elsewhere: each consumer project must install like a fresh app.
+const cleanEnv: NodeJS.ProcessEnv = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))),
+  NO_COLOR: '1',
+};
+
 interface Result {
   code: number;
   out: string;
@@ -29,12 +36,8 @@ interface Result {
 /** Runs a command; never throws, so a failure's output ends up in the assertion message. */
 function run(cmd: string, args: string[], cwd: string): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(
-      cmd,
-      args,
-      { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: '1' } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` }),
+    execFile(cmd, args, { cwd, maxBuffer: 64 * 1024 * 1024, env: cleanEnv }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` }),
     );
   });
 }

@@ -11,6 +11,7 @@ export default defineConfig({
       'tests/readme-snippets',
       'tests/money-invariants',
       'tests/quickstarts',
+      'tests/runtimes',
     ],
     testTimeout: 30_000,
     hookTimeout: 120_000,

@@ -1,26 +1,114 @@
 #!/usr/bin/env bash
-# The whole test suite: build, typecheck, lint, package lint, then every vitest project against a real
-# PostgreSQL (started here, thrown away after) and headless Chromium.
+# The whole test suite across the runtime matrix. Build and checks first (typecheck, edge typecheck, lint,
+# package lint, unused exports), then vitest on each runtime against one real PostgreSQL (started here,
+# thrown away after) and headless Chromium:
+#   node24    the whole suite (primary runtime)
+#   node20    the whole suite again on the oldest supported Node (the machine's own)
+#   node22    the packages' tests (packages/*) and the runtime scenario
+#   node26    the same on the newest Node
+#   bun, deno, workerd   the runtime scenario (tests/runtimes): a Hono app with @drip/hono, core's default
+#             entry, the outbox's delivery and its SIGTERM/beforeExit shutdown, against a loopback Drip API
+#   consumers packed tarballs installed with npm into empty projects (tests/consumers)
+# Each step prints its own "<step>: N passed, N failed, N skipped (Ns)"; the last line sums them all.
+#   npm test                            -> everything
+#   npm test -- --runtime node24        -> only one step (repeat the flag, or a comma list, for several)
+#   DRIP_RUNTIMES=bun,deno npm test     -> the same through the environment
+#   npm test -- --no-checks             -> skip typecheck/lint/knip (the build always runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export TURBO_TELEMETRY_DISABLED=1 NEXT_TELEMETRY_DISABLED=1 WRANGLER_SEND_METRICS=false
+export TURBO_TELEMETRY_DISABLED=1 NEXT_TELEMETRY_DISABLED=1 WRANGLER_SEND_METRICS=false DENO_NO_UPDATE_CHECK=1
+
+ALL_STEPS=(node24 node20 node22 node26 bun deno workerd consumers)
+selected="${DRIP_RUNTIMES:-}"
+checks=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runtime) selected="${selected:+$selected,}${2:?--runtime needs a name}"; shift 2 ;;
+    --runtime=*) selected="${selected:+$selected,}${1#--runtime=}"; shift ;;
+    --no-checks) checks=0; shift ;;
+    *) echo "unknown argument $1 (known: --runtime <${ALL_STEPS[*]}>, --no-checks)" >&2; exit 2 ;;
+  esac
+done
+if [ -n "$selected" ]; then IFS=, read -r -a steps <<<"$selected"; else steps=("${ALL_STEPS[@]}"); fi
+for s in "${steps[@]}"; do
+  [[ " ${ALL_STEPS[*]} " == *" $s "* ]] || { echo "unknown runtime $s (known: ${ALL_STEPS[*]})" >&2; exit 2; }
+done
+wants() { [[ " ${steps[*]} " == *" $1 "* ]]; }
 
 bash scripts/system-deps.sh
+tools=()
+for s in node24 node22 node26 bun deno; do wants "$s" && tools+=("$s"); done
+# vitest itself runs on Node 24 for the non-Node runtimes and the consumer fixtures.
+if wants bun || wants deno || wants workerd || wants consumers; then tools+=(node24); fi
+# The oldest supported Node is the machine's own when that is Node 20; otherwise it comes from npm too.
+machine_node20=0
+[[ "$(node --version)" == v20.* ]] && machine_node20=1
+wants node20 && [ $machine_node20 = 0 ] && tools+=(node20)
+node_of() {
+  if [ "$1" = node20 ] && [ $machine_node20 = 1 ]; then command -v node; else echo ".tools/$1/node_modules/.bin/node"; fi
+}
+[ ${#tools[@]} -gt 0 ] && bash scripts/runtimes.sh "${tools[@]}"
 
+t0=$SECONDS
 echo "== build"
 pnpm exec turbo run build --output-logs=errors-only
-echo "== typecheck"
-pnpm exec turbo run typecheck --output-logs=errors-only
-echo "== lint"
-pnpm exec biome check .
-echo "== package lint (publint, attw)"
-node scripts/lint-packages.mjs
+if [ $checks = 1 ]; then
+  echo "== typecheck"
+  pnpm exec turbo run typecheck --output-logs=errors-only
+  echo "== edge typecheck (@drip/core's default entry without Node's types)"
+  pnpm exec tsc -p packages/core/tsconfig.edge.json
+  echo "== lint"
+  pnpm exec biome check .
+  echo "== package lint (publint, attw)"
+  node scripts/lint-packages.mjs
+  echo "== unused files, exports and dependencies (knip)"
+  pnpm exec knip --no-progress
+fi
+echo "build and checks: $((SECONDS - t0))s"
 
-read -r PGPORT PGDIR < <(bash scripts/pg-tmp.sh)
-trap 'bash scripts/pg-tmp.sh stop "$PGDIR"' EXIT
-export DRIP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:${PGPORT}/postgres"
-echo "== tests (PostgreSQL on port ${PGPORT})"
+mkdir -p test-results
+rm -f test-results/*.json
+PGDIR=""
+if wants node24 || wants node20; then
+  read -r PGPORT PGDIR < <(bash scripts/pg-tmp.sh)
+  trap 'bash scripts/pg-tmp.sh stop "$PGDIR"' EXIT
+  export DRIP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:${PGPORT}/postgres"
+fi
+
+# The packages' vitest projects, read from their configs (a new package is picked up without an edit here).
+package_projects=()
+for cfg in packages/*/vitest.config.mts; do
+  name=$(sed -n "s/.*name: '\([^']*\)'.*/\1/p" "$cfg" | head -1)
+  [ -n "$name" ] && package_projects+=(--project "$name")
+done
+
 status=0
-pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=vitest.json || status=$?
-node -e "const r=require('./vitest.json');console.log(r.numPassedTests+' passed, '+r.numFailedTests+' failed, '+(r.numPendingTests+r.numTodoTests)+' skipped')"
+summary=()
+reports=()
+# run_vitest <step> <node binary> [vitest args...]: one step's results go to test-results/<step>.json.
+run_vitest() {
+  local step=$1 node=$2; shift 2
+  local start=$SECONDS
+  reports+=("test-results/$step.json")
+  echo "== $step: $("$node" --version 2>/dev/null | head -1) vitest $*"
+  "$node" node_modules/vitest/vitest.mjs run --reporter=default --reporter=json \
+    --outputFile.json="$PWD/test-results/$step.json" "$@" || status=1
+  summary+=("$(node scripts/vitest-summary.mjs "$step" "$((SECONDS - start))" "test-results/$step.json")")
+  echo "${summary[-1]}"
+}
+
+# DRIP_TEST_RUNTIMES picks which runtimes tests/runtimes starts: each Node step runs the scenario on itself.
+wants node24 && DRIP_TEST_RUNTIMES=node run_vitest node24 "$(node_of node24)"
+wants node20 && DRIP_TEST_RUNTIMES=node run_vitest node20 "$(node_of node20)"
+for n in node22 node26; do
+  wants $n && DRIP_TEST_RUNTIMES=node run_vitest $n "$(node_of $n)" "${package_projects[@]}" --project runtimes
+done
+for r in bun deno workerd; do
+  wants $r && DRIP_TEST_RUNTIMES=$r run_vitest $r "$(node_of node24)" --project runtimes
+done
+wants consumers && run_vitest consumers "$(node_of node24)" --root tests/consumers
+
+echo "== results per runtime"
+printf '%s\n' "${summary[@]}"
+node scripts/vitest-summary.mjs --total "${reports[@]}"
 exit $status

@@ -1,11 +1,3 @@
-import { defineConfig } from 'tsdown';
+import { nodeApp } from '../../tsdown.base';
 
-export default defineConfig({
-  entry: ['src/main.ts'],
-  format: ['esm'],
-  dts: false,
-  clean: true,
-  platform: 'node',
-  target: 'node20',
-  fixedExtension: false,
-});
+export default nodeApp(['src/main.ts']);

@@ -1,11 +1,3 @@
-import { defineConfig } from 'tsdown';
+import { nodeApp } from '../../tsdown.base';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/cli.ts'],
-  format: ['esm'],
-  dts: true,
-  clean: true,
-  platform: 'node',
-  target: 'node20',
-  fixedExtension: false,
-});
+export default nodeApp(['src/index.ts', 'src/cli.ts'], { dts: true });

@@ -10,7 +10,6 @@ export default defineConfig({
       'tests/nest10',
       'tests/readme-snippets',
       'tests/money-invariants',
-      'tests/quickstarts',
       'tests/runtimes',
     ],
     testTimeout: 30_000,

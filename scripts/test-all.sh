@@ -8,7 +8,9 @@
 #   node26    the same on the newest Node
 #   bun, deno, workerd   the runtime scenario (tests/runtimes): a Hono app with @drip/hono, core's default
 #             entry, the outbox's delivery and its SIGTERM/beforeExit shutdown, against a loopback Drip API
+#   ai-sdk7   @drip/ai's tests on the real AI SDK 7 (it declares Node >= 22), on Node 24
 #   consumers packed tarballs installed with npm into empty projects (tests/consumers)
+#   quickstarts  each README's quick start run as written from packed tarballs against the packed server
 # Each step prints its own "<step>: N passed, N failed, N skipped (Ns)"; the last line sums them all.
 #   npm test                            -> everything
 #   npm test -- --runtime node24        -> only one step (repeat the flag, or a comma list, for several)
@@ -18,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export TURBO_TELEMETRY_DISABLED=1 NEXT_TELEMETRY_DISABLED=1 WRANGLER_SEND_METRICS=false DENO_NO_UPDATE_CHECK=1
 
-ALL_STEPS=(node24 node20 node22 node26 bun deno workerd consumers)
+ALL_STEPS=(node24 node20 node22 node26 bun deno workerd ai-sdk7 consumers quickstarts)
 selected="${DRIP_RUNTIMES:-}"
 checks=1
 while [ $# -gt 0 ]; do
@@ -39,7 +41,9 @@ bash scripts/system-deps.sh
 tools=()
 for s in node24 node22 node26 bun deno; do wants "$s" && tools+=("$s"); done
 # vitest itself runs on Node 24 for the non-Node runtimes and the consumer fixtures.
-if wants bun || wants deno || wants workerd || wants consumers; then tools+=(node24); fi
+if wants bun || wants deno || wants workerd || wants ai-sdk7 || wants consumers || wants quickstarts; then
+  tools+=(node24)
+fi
 # The oldest supported Node is the machine's own when that is Node 20; otherwise it comes from npm too.
 machine_node20=0
 [[ "$(node --version)" == v20.* ]] && machine_node20=1
@@ -106,7 +110,9 @@ done
 for r in bun deno workerd; do
   wants $r && DRIP_TEST_RUNTIMES=$r run_vitest $r "$(node_of node24)" --project runtimes
 done
+wants ai-sdk7 && run_vitest ai-sdk7 "$(node_of node24)" --root packages/ai --config vitest.node22.config.mts
 wants consumers && run_vitest consumers "$(node_of node24)" --root tests/consumers
+wants quickstarts && run_vitest quickstarts "$(node_of node24)" --root tests/quickstarts
 
 echo "== results per runtime"
 printf '%s\n' "${summary[@]}"

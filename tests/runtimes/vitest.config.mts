@@ -1,5 +1,16 @@
 import { defineProject } from 'vitest/config';
 
+// DRIP_TEST_RUNTIMES picks the runtimes (the test command runs one step per runtime). The outcome suite
+// file only has cases for Bun and Deno (Node and workerd run it in the hono project), so it is left out
+// of a step that runs neither, instead of reporting an empty file.
+const chosen = (process.env.DRIP_TEST_RUNTIMES ?? 'node,bun,deno,workerd').split(',');
+const outcome = chosen.includes('bun') || chosen.includes('deno');
+
 export default defineProject({
-  test: { name: 'runtimes', include: ['test/**/*.test.ts'], environment: 'node' },
+  test: {
+    name: 'runtimes',
+    include: ['test/**/*.test.ts'],
+    exclude: outcome ? [] : ['test/outcome.test.ts'],
+    environment: 'node',
+  },
 });

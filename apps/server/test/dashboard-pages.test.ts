@@ -3,7 +3,7 @@
 // both back ends (PGlite and PostgreSQL from DRIP_TEST_DATABASE_URL), whose drivers return numbers,
 // bigints and timestamps differently.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import pgPkg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,8 +29,11 @@ let sessions: DashboardSessions;
 let app: ReturnType<typeof createDashboard>;
 
 async function seed(): Promise<void> {
-  const migration = readFileSync(new URL('../migrations/001_init.sql', import.meta.url), 'utf8');
-  await exec(migration);
+  // Every migration, in name order, as the server applies them (later ones add tables pages read).
+  const dir = new URL('../migrations/', import.meta.url);
+  for (const name of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+    await exec(readFileSync(new URL(name, dir), 'utf8'));
+  }
   await exec(`
     INSERT INTO projects (id, name) VALUES ('proj_a', 'Acme Labs'), ('proj_b', 'Other Co'), ('proj_c', 'Crowded');
     INSERT INTO api_keys (id, project_id, mode, name, public_key, public_key_hash, secret_key_hash, secret_key_hint)

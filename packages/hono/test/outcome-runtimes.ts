@@ -2,7 +2,7 @@
  * The shared outcome suite for @drip/hono in the runtime that runs this file (Bun, Deno, or Node), on
  * the runtime's own web-standard path: in process (`app.fetch`) and over a real socket served by the
  * runtime's own server (`Bun.serve`, `Deno.serve`, @hono/node-server on Node). Exits non-zero when a case
- * fails. Run by `bash scripts/outcome-runtimes.sh` (see that script); needs `@drip/core` built.
+ * fails. Run on Bun and Deno by tests/runtimes/test/outcome.test.ts (`npm test -- --runtime bun`); needs `@drip/core` built.
  */
 
 import type { OutcomeCase } from '../../../tests/outcome-suite/cases';

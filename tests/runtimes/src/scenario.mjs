@@ -36,6 +36,8 @@ export async function honoApp(target) {
   const statuses = [];
   for (const path of ['/items/1', '/items/2', '/fail']) {
     const res = await app.request(path, { headers: { 'x-user': target.customer } });
+    // A response bills when its body has been sent (read here, as a server does for its client).
+    await res.text();
     statuses.push(res.status);
   }
   const closed = await metering.meter.close();

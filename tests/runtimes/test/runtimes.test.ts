@@ -69,10 +69,11 @@ function start(runtime: string, step: string, customer: string): Started {
   const firstLine = new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) resolve(out.slice(0, nl));
+      // The step prints its result as one JSON line; the SDK's own log lines (info, warnings) may come first.
+      const line = out.split('\n').find((l, i, all) => i < all.length - 1 && l.startsWith('{'));
+      if (line !== undefined) resolve(line);
     });
-    child.on('exit', () => reject(new Error(`${runtime} ${step} printed nothing; stderr:\n${stderr}`)));
+    child.on('exit', () => reject(new Error(`${runtime} ${step} printed no JSON result line; stderr:\n${stderr}`)));
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
     (resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr })),

@@ -31,7 +31,9 @@ let app: ReturnType<typeof createDashboard>;
 async function seed(): Promise<void> {
   // Every migration, in name order, as the server applies them (later ones add tables pages read).
   const dir = new URL('../migrations/', import.meta.url);
-  for (const name of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+  for (const name of readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()) {
     await exec(readFileSync(new URL(name, dir), 'utf8'));
   }
   await exec(`

@@ -26,9 +26,7 @@ const COMMANDS: Record<string, string[]> = {
     SCRIPT,
   ],
 };
-const chosen = (process.env.DRIP_TEST_RUNTIMES ?? 'bun,deno')
-  .split(',')
-  .filter((name) => name in COMMANDS);
+const chosen = (process.env.DRIP_TEST_RUNTIMES ?? 'bun,deno').split(',').filter((name) => name in COMMANDS);
 
 for (const runtime of chosen) {
   describe(`@drip/hono outcome suite on ${runtime}`, () => {

@@ -73,7 +73,9 @@ function start(runtime: string, step: string, customer: string): Started {
       const line = out.split('\n').find((l, i, all) => i < all.length - 1 && l.startsWith('{'));
       if (line !== undefined) resolve(line);
     });
-    child.on('exit', () => reject(new Error(`${runtime} ${step} printed no JSON result line; stderr:\n${stderr}`)));
+    child.on('exit', () =>
+      reject(new Error(`${runtime} ${step} printed no JSON result line; stderr:\n${stderr}`)),
+    );
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
     (resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr })),

@@ -1,11 +1,3 @@
-import { defineConfig } from 'tsdown';
+import { library } from '../../tsdown.base';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  platform: 'neutral',
-  target: 'es2022',
-  fixedExtension: false,
-});
+export default library();

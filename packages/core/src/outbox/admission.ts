@@ -177,6 +177,14 @@ export function runBodyOf(
   return body;
 }
 
+/**
+ * Whether the input's key was derived from the request (given by the caller and not marked `localKey`):
+ * its record gets `requestKey`, which `answers.ts` reads.
+ */
+export function isRequestKey(input: OutboxInput): boolean {
+  return input.idempotencyKey !== undefined && input.idempotencyKey !== '' && input.localKey !== true;
+}
+
 /** Approximate JSON size of a record (body plus the record's own fields), computed without serialising. */
 export function recordBytes(kind: 'usage' | 'run', body: OutboxUsageBody | OutboxRunBody): number {
   return (kind === 'usage' ? usageBytes(body as OutboxUsageBody) : estimateBytes(body, 0)) + 48;

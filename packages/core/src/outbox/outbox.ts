@@ -9,9 +9,9 @@ import { isRecord as isObject } from '../errors';
 import { generateIdempotencyKey } from '../keys';
 import { MAX_BODY_BYTES, MAX_BULK_ITEMS } from '../limits';
 import { backoffCeiling, backoffDelay } from '../retry';
-import { recordBytes, runBodyOf, runProblem, usageBodyOf, usageProblem } from './admission';
+import { isRequestKey, recordBytes, runBodyOf, runProblem, usageBodyOf, usageProblem } from './admission';
 import { AggregationWindow } from './aggregation';
-import { bulkItemAnswer, codeOf, isTransient } from './answers';
+import { bulkItemAnswer, codeOf, isTransient, verdictOf } from './answers';
 import type { DripLogger } from '../transport';
 import { createClientTransport } from './client-transport';
 import { withDeliveryRules } from './customers';
@@ -292,7 +292,9 @@ class OutboxImpl implements Outbox {
       return this.#aggregate(body);
     }
     if (body.idempotencyKey === '') body.idempotencyKey = this.#keyFor('mw');
-    return this.#admit(this.#makeRecord('usage', body));
+    const record = this.#makeRecord('usage', body);
+    if (isRequestKey(input)) record.requestKey = true;
+    return this.#admit(record);
   }
 
   #enqueueRun(input: OutboxInput & { type: 'run' }): boolean {
@@ -303,7 +305,9 @@ class OutboxImpl implements Outbox {
     }
     const body = runBodyOf(input, this.#keyFor);
     this.#counters.enqueued++;
-    return this.#admit(this.#makeRecord('run', body));
+    const record = this.#makeRecord('run', body);
+    if (isRequestKey(input)) record.requestKey = true;
+    return this.#admit(record);
   }
 
   #makeRecord(kind: 'usage', body: OutboxUsageBody): OutboxRecord & { kind: 'usage' };
@@ -899,7 +903,7 @@ class OutboxImpl implements Outbox {
         return;
       }
       this.#success();
-      this.#settle(first, res.status, res.body, codeOf(res), res);
+      this.#settle(first, res);
       return;
     }
     const path = `${route}/bulk`;
@@ -951,7 +955,7 @@ class OutboxImpl implements Outbox {
         transient = itemRes;
         return;
       }
-      this.#settle(record, itemRes.status, itemRes.body, itemRes.code, itemRes);
+      this.#settle(record, itemRes);
     });
     if (retry.length > 0) {
       this.#requeue(retry);
@@ -962,20 +966,16 @@ class OutboxImpl implements Outbox {
   }
 
   /** Final verdict on one record that got a non-transient answer. */
-  #settle(
-    record: OutboxRecord,
-    status: number,
-    body: unknown,
-    code: string | undefined,
-    res: DeliveryResponse,
-  ): void {
+  #settle(record: OutboxRecord, res: DeliveryResponse): void {
     this.#forget(record.id);
-    const duplicateRun = record.kind === 'run' && status === 409 && code === 'DUPLICATE_RUN';
-    if ((status >= 200 && status < 300) || duplicateRun) {
+    const verdict = verdictOf(record, res);
+    if (verdict !== 'rejected') {
       this.#counters.sent++;
-      if (duplicateRun || (isObject(body) && body.isDuplicate === true)) this.#counters.deduplicated++;
+      if (verdict === 'duplicate') this.#counters.deduplicated++;
       return;
     }
+    const { status } = res;
+    const code = codeOf(res);
     this.#counters.deadLettered++;
     const letter: DeadLetter = {
       record,

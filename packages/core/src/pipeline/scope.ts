@@ -256,6 +256,7 @@ export class RequestScope<Req> implements DripRequestContext, DripRunContext {
           events: this.events ?? [],
           externalRunId: this.externalRunId,
           idempotencyKey: this.externalRunId,
+          localKey: this.#localKey,
           startedAt: isoTime(this.startedAt),
           endedAt: isoTime(Math.max(endedAt, this.startedAt)),
         };

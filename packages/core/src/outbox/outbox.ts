@@ -5,13 +5,12 @@
  */
 
 import { type Clock, systemClock } from '../clock';
-import { isRecord as isObject } from '../errors';
 import { generateIdempotencyKey } from '../keys';
-import { MAX_BODY_BYTES, MAX_BULK_ITEMS } from '../limits';
-import { backoffCeiling, backoffDelay } from '../retry';
+import { backoffCeiling } from '../retry';
 import { isRequestKey, recordBytes, runBodyOf, runProblem, usageBodyOf, usageProblem } from './admission';
 import { AggregationWindow } from './aggregation';
-import { bulkItemAnswer, codeOf, isTransient, verdictOf } from './answers';
+import { codeOf, isTransient, verdictOf } from './answers';
+import { BatchShape, DeliveryPace, type Kind, sendBatch } from './delivery';
 import type { DripLogger } from '../transport';
 import { createClientTransport } from './client-transport';
 import { withDeliveryRules } from './customers';
@@ -19,6 +18,7 @@ import { Deque } from './deque';
 import { DeliveryReport } from './report';
 import { registerForShutdown, unregisterForShutdown } from './shutdown';
 import { createSpillDir, spillPlatform } from './spill-dir';
+import { StoreWriter } from './store-writer';
 import type {
   ClientLike,
   DeadLetter,
@@ -104,8 +104,6 @@ function unref(handle: unknown): void {
   if (h && typeof h.unref === 'function') h.unref();
 }
 
-type Kind = 'usage' | 'run';
-
 class OutboxImpl implements Outbox {
   readonly #options: OutboxOptions;
   readonly #clock: Clock;
@@ -143,7 +141,6 @@ class OutboxImpl implements Outbox {
   #inFlightRecords = 0;
   #inFlightRequests = 0;
   #spilled = 0;
-  #spillBuffer: OutboxRecord[] = [];
   #unspilling = false;
 
   readonly #counters: Omit<
@@ -172,16 +169,11 @@ class OutboxImpl implements Outbox {
   #lastError: OutboxStats['lastError'];
   readonly #deadLetterList: DeadLetter[] = [];
 
-  #bulkRoutes: { usage: boolean; runs: boolean } | undefined;
+  /** Bulk routes, batch size and bytes (`delivery.ts`). */
+  readonly #shape: BatchShape;
   #bulkRoutesProbe: Promise<void> | undefined;
-  #bulkRefusals = 0;
-  #maxRequestBytes: number;
-  /** Items per bulk request now: halved when a bulk request times out, grown back on success. */
-  #batchLimit: number;
-
-  #failuresInARow = 0;
-  #state: OutboxStats['state'] = 'open';
-  #sendNotBefore = 0;
+  /** Backoff and pause between sends (`delivery.ts`). */
+  readonly #pace = new DeliveryPace();
   #sendTimer: unknown;
   #sendTimerAt = Number.POSITIVE_INFINITY;
   #flushesWaiting = 0;
@@ -191,10 +183,22 @@ class OutboxImpl implements Outbox {
   /** Counted, rate-limited lines for every drop and dead letter (`report.ts`). */
   readonly #report: DeliveryReport;
 
-  #pendingPuts: OutboxRecord[] = [];
-  #pendingDeletes: number[] = [];
-  #persistScheduled = false;
-  #storeChain: Promise<void>;
+  /** Puts, deletes and spills, written together after the caller's code (`store-writer.ts`). */
+  readonly #writer = new StoreWriter({
+    store: () => (this.#durable ? this.#store : undefined),
+    spillTarget: () => this.#spillTarget,
+    spillFailed: (records, err) => {
+      this.#spilled -= records.length;
+      for (const r of records) {
+        this.#spilledBytes -= r.bytes;
+        this.#drop('overflow', r, err);
+      }
+    },
+    failed: (err) => {
+      this.#setError('STORE_ERROR', err);
+      this.#warnOnce('store-write', 'durable store write failed', { error: String(err) });
+    },
+  });
   #loaded = false;
   readonly #loading: Promise<void>;
   #hooked = false;
@@ -209,8 +213,11 @@ class OutboxImpl implements Outbox {
     this.#keyFor = options.idempotencyKey ?? generateIdempotencyKey;
     this.#maxRecords = Math.max(1, this.#option('maxRecords'));
     this.#maxBytes = Math.max(1024, this.#option('maxBytes'));
-    this.#maxRequestBytes = Math.min(this.#option('maxBatchBytes'), MAX_BODY_BYTES - 1024);
-    this.#batchLimit = Math.max(1, this.#option('batchSize'));
+    this.#shape = new BatchShape(
+      options.bulk ?? 'auto',
+      this.#option('batchSize'),
+      this.#option('maxBatchBytes'),
+    );
     const store = options.store;
     const storeSpills = this.#durable && store?.spill && store.unspill && store.spilledCount;
     let target: SpillStore | undefined;
@@ -239,7 +246,7 @@ class OutboxImpl implements Outbox {
       this.#transport = this.#rules(createClientTransport(options.client), options.client);
     this.#loading = this.#durable ? this.#load() : Promise.resolve();
     if (!this.#durable) this.#loaded = true;
-    this.#storeChain = this.#loading;
+    this.#writer.chain = this.#loading;
   }
 
   /** The transport with the customer and charge rules of `customers.ts` around it. */
@@ -359,14 +366,14 @@ class OutboxImpl implements Outbox {
   }
 
   #admit(record: OutboxRecord): boolean {
-    if (this.#spilled > 0 || this.#spillBuffer.length > 0 || !this.#fits(record.bytes)) {
+    if (this.#spilled > 0 || this.#writer.spills.length > 0 || !this.#fits(record.bytes)) {
       if (this.#canSpill()) {
         if (this.#spilledBytes + record.bytes > this.#option('maxSpillBytes')) {
           // Past the disk bound: the newest is dropped (the spilled ones keep their order).
           this.#drop('overflow', record, 'the spill bound (maxSpillBytes) is reached');
           return false;
         }
-        this.#spillBuffer.push(record);
+        this.#writer.spills.push(record);
         this.#spilled++;
         this.#spilledBytes += record.bytes;
         this.#schedulePersist();
@@ -380,7 +387,7 @@ class OutboxImpl implements Outbox {
     this.#queueOf(record.kind).push(record);
     this.#bytes += record.bytes;
     if (this.#durable) {
-      this.#pendingPuts.push(record);
+      this.#writer.puts.push(record);
       this.#schedulePersist();
     }
     this.#afterAdmit();
@@ -394,7 +401,7 @@ class OutboxImpl implements Outbox {
    * newer record never moves the due time earlier).
    */
   #afterAdmit(): void {
-    if (this.#loaded && this.#flushesWaiting === 0 && this.#state === 'open') {
+    if (this.#loaded && this.#flushesWaiting === 0 && this.#pace.state === 'open') {
       if (this.#bulkRoutesProbe !== undefined) return;
       if (this.#inFlightRequests > 0 && this.#inFlightRequests >= this.#limit()) return;
       if (this.#sendTimer !== undefined && this.#queued() < this.#option('batchSize')) return;
@@ -424,7 +431,7 @@ class OutboxImpl implements Outbox {
       this.#counters.aggregated++;
       // A member is stored only while its aggregate tracks members (it was opened with the store open).
       if (member && joined.memberIds) {
-        this.#pendingPuts.push(member);
+        this.#writer.puts.push(member);
         this.#schedulePersist();
       }
       return true;
@@ -437,7 +444,7 @@ class OutboxImpl implements Outbox {
     this.#bytes += record.bytes;
     window.open(record, member?.id);
     if (member) {
-      this.#pendingPuts.push(member);
+      this.#writer.puts.push(member);
       this.#schedulePersist();
     }
     return true;
@@ -452,8 +459,8 @@ class OutboxImpl implements Outbox {
       this.#usageQueue.push(record);
       if (this.#durable) {
         // The aggregate in, its members out: one store step, before the first send.
-        this.#pendingPuts.push(record);
-        if (memberIds) for (const m of memberIds) this.#pendingDeletes.push(m);
+        this.#writer.puts.push(record);
+        if (memberIds) for (const m of memberIds) this.#writer.deletes.push(m);
       }
     }
     this.#schedulePersist();
@@ -522,8 +529,8 @@ class OutboxImpl implements Outbox {
   #storeFailed(err: unknown): void {
     this.#durable = false;
     this.#loaded = true;
-    this.#pendingPuts = [];
-    this.#pendingDeletes = [];
+    this.#writer.puts = [];
+    this.#writer.deletes = [];
     const reason = err instanceof Error ? err.message : String(err);
     this.#storeProblem = reason;
     this.#setError('STORE_ERROR', err);
@@ -544,7 +551,7 @@ class OutboxImpl implements Outbox {
     if (this.#closed) return;
     this.#storeRetryTimer = this.#clock.setTimeout(() => {
       this.#storeRetryTimer = undefined;
-      this.#storeChain = this.#storeChain.then(() => this.#reopen());
+      this.#writer.after(() => this.#reopen());
     }, delay);
     unref(this.#storeRetryTimer);
   }
@@ -564,7 +571,7 @@ class OutboxImpl implements Outbox {
     this.#storeRetries = 0;
     this.#logger?.info?.(`${PREFIX}durable store opened`);
     // What this process accepted meanwhile goes in with what an earlier process left.
-    this.#pendingPuts.push(...this.#usageQueue.toArray(), ...this.#runQueue.toArray());
+    this.#writer.puts.push(...this.#usageQueue.toArray(), ...this.#runQueue.toArray());
     await this.#adopt(store, records);
   }
 
@@ -594,8 +601,8 @@ class OutboxImpl implements Outbox {
         this.#aggregate(body);
       }
       // Re-keyed ids (and re-opened aggregates): one atomic step replaces the old ids with the new ones.
-      put.push(...this.#pendingPuts);
-      this.#pendingPuts = [];
+      put.push(...this.#writer.puts);
+      this.#writer.puts = [];
       if (put.length > 0 || del.length > 0) await store.append(put, del);
       this.#loaded = true;
       if (this.#usageQueue.length + this.#runQueue.length > 0) this.#scheduleSend();
@@ -619,64 +626,28 @@ class OutboxImpl implements Outbox {
 
   #forget(id: number): void {
     if (this.#durable) {
-      this.#pendingDeletes.push(id);
+      this.#writer.deletes.push(id);
       this.#schedulePersist();
     }
   }
 
   #schedulePersist(): void {
-    if (this.#persistScheduled || (!this.#durable && this.#spillBuffer.length === 0)) return;
-    this.#persistScheduled = true;
-    // After the caller's synchronous code, never inside it.
-    queueMicrotask(() => this.#writeStore());
-  }
-
-  #writeStore(): void {
-    this.#persistScheduled = false;
-    const store = this.#durable ? this.#store : undefined;
-    const target = this.#spillTarget;
-    const put = this.#pendingPuts;
-    const del = this.#pendingDeletes;
-    const spill = this.#spillBuffer;
-    this.#pendingPuts = [];
-    this.#pendingDeletes = [];
-    this.#spillBuffer = [];
-    if (put.length === 0 && del.length === 0 && spill.length === 0) return;
-    this.#storeChain = this.#storeChain
-      .then(async () => {
-        if (spill.length > 0 && target) {
-          try {
-            await target.spill(spill);
-          } catch (err) {
-            // Nowhere to put them (e.g. a file system that refuses writes): lost, so counted and reported.
-            this.#spilled -= spill.length;
-            for (const r of spill) {
-              this.#spilledBytes -= r.bytes;
-              this.#drop('overflow', r, err);
-            }
-          }
-        }
-        if (store && (put.length > 0 || del.length > 0)) await store.append(put, del);
-      })
-      .catch((err: unknown) => {
-        this.#setError('STORE_ERROR', err);
-        this.#warnOnce('store-write', 'durable store write failed', { error: String(err) });
-      });
+    this.#writer.schedule(this.#durable);
   }
 
   #refill(): void {
     const target = this.#spillTarget;
     if (this.#unspilling || this.#spilled === 0 || !target) return;
-    if (this.#spillBuffer.length > 0) {
+    if (this.#writer.spills.length > 0) {
       // Still being written: refill after the write lands.
-      this.#storeChain.then(() => this.#refill());
+      this.#writer.chain.then(() => this.#refill());
       return;
     }
     const room = Math.floor(this.#maxRecords / 2) - this.#heldRecords();
     if (room <= 0) return;
     this.#unspilling = true;
     const unspill = target.unspill.bind(target);
-    this.#storeChain = this.#storeChain
+    this.#writer.chain = this.#writer.chain
       .then(async () => {
         const records = await unspill(Math.min(room, this.#spilled));
         this.#spilled -= records.length;
@@ -684,7 +655,7 @@ class OutboxImpl implements Outbox {
           this.#queueOf(r.kind).push(r);
           this.#bytes += r.bytes;
           this.#spilledBytes -= r.bytes;
-          if (this.#durable) this.#pendingPuts.push(r);
+          if (this.#durable) this.#writer.puts.push(r);
         }
         if (records.length === 0 || this.#spilled === 0) {
           this.#spilled = 0;
@@ -773,7 +744,7 @@ class OutboxImpl implements Outbox {
       );
       at = oldest + this.#option('flushIntervalMs');
     }
-    at = Math.max(at, this.#sendNotBefore);
+    at = Math.max(at, this.#pace.notBefore);
     if (at <= now) {
       this.#pump();
       return;
@@ -790,27 +761,27 @@ class OutboxImpl implements Outbox {
   }
 
   #limit(): number {
-    if (this.#state !== 'open') return 1;
+    if (this.#pace.state !== 'open') return 1;
     const max = Math.max(1, this.#option('maxInFlight'));
     // A bulk request carries hundreds of records: fewer of them at once keep a small server responsive.
-    return this.#useBulk(this.#oldestKind())
+    return this.#shape.useBulk(this.#oldestKind())
       ? Math.min(max, Math.max(1, this.#option('maxBulkInFlight')))
       : max;
   }
 
   #pump(): void {
-    if (this.#clock.now() < this.#sendNotBefore) {
+    if (this.#clock.now() < this.#pace.notBefore) {
       this.#scheduleSend();
       return;
     }
-    if (this.#state === 'paused') this.#state = 'probing';
+    if (this.#pace.state === 'paused') this.#pace.state = 'probing';
     const transport = this.#getTransport();
     if (!transport) {
       this.#dropQueued('no-client');
       this.#checkIdle();
       return;
     }
-    if (this.#bulkRoutes === undefined && (this.#options.bulk ?? 'auto') === 'auto') {
+    if (this.#shape.needsDiscovery()) {
       if (!this.#bulkRoutesProbe) this.#bulkRoutesProbe = this.#discover(transport);
       return;
     }
@@ -831,7 +802,7 @@ class OutboxImpl implements Outbox {
           // ignore
         }
       }
-      if (this.#state === 'probing') break;
+      if (this.#pace.state === 'probing') break;
     }
     if (this.#queued() < this.#maxRecords / 2 && this.#spilled > 0) this.#refill();
   }
@@ -842,28 +813,19 @@ class OutboxImpl implements Outbox {
     if (isTransient(r) && r.status !== 503) {
       this.#failure(r);
     } else {
-      const caps = isObject(r.body) && Array.isArray(r.body.capabilities) ? r.body.capabilities : [];
-      this.#bulkRoutes = { usage: caps.includes('usage-bulk'), runs: caps.includes('runs-record-bulk') };
+      this.#shape.discovered(r.body);
       if (r.status === 503) this.#failure(r);
-      this.#debug('capabilities', { ...this.#bulkRoutes });
+      this.#debug('capabilities', { ...this.#shape.routes });
     }
     this.#bulkRoutesProbe = undefined;
     this.#scheduleSend();
-  }
-
-  #useBulk(kind: Kind): boolean {
-    const mode = this.#options.bulk ?? 'auto';
-    if (mode === 'never' || this.#bulkRefusals >= 2) return false;
-    if (mode === 'always') return true;
-    return kind === 'usage' ? this.#bulkRoutes?.usage === true : this.#bulkRoutes?.runs === true;
   }
 
   /** Takes the next batch: one kind, the oldest first, bounded by count and bytes. */
   #take(): OutboxRecord[] {
     const kind = this.#oldestKind();
     const q = this.#queueOf(kind);
-    const bulk = this.#useBulk(kind) && this.#state === 'open';
-    const max = bulk ? Math.min(this.#batchLimit, MAX_BULK_ITEMS[kind]) : 1;
+    const max = this.#shape.maxItems(kind, this.#pace.state === 'open');
     const out: OutboxRecord[] = [];
     let bytes = 0;
     const now = this.#clock.now();
@@ -871,7 +833,7 @@ class OutboxImpl implements Outbox {
     while (out.length < max) {
       const next = q.peek();
       if (!next) break;
-      if (out.length > 0 && bytes + next.bytes > this.#maxRequestBytes) break;
+      if (out.length > 0 && bytes + next.bytes > this.#shape.maxBytes) break;
       q.shift();
       this.#bytes -= next.bytes;
       if (now - next.enqueuedAt > maxAge) {
@@ -885,83 +847,37 @@ class OutboxImpl implements Outbox {
     return out;
   }
 
+  /** Sends one batch (`delivery.ts`) and applies what its answer means. */
   async #send(transport: DeliveryTransport, batch: OutboxRecord[]): Promise<void> {
-    const first = batch[0];
-    if (!first) return;
-    const timeoutMs = this.#option('timeoutMs');
-    // The per-item route; its bulk twin is `<route>/bulk`.
-    const route = first.kind === 'usage' ? '/usage/internal' : '/runs/record';
-    const bulk = batch.length > 1 || (this.#useBulk(first.kind) && this.#state === 'open');
+    if (batch.length === 0) return;
     for (const r of batch) r.attempts++;
     this.#counters.requests++;
-    if (!bulk) {
-      const res = await transport.post(route, first.body, { timeoutMs });
-      this.#debug('sent', { path: route, status: res.status });
-      if (isTransient(res)) {
-        this.#requeue([first]);
-        this.#failure(res);
-        return;
-      }
-      this.#success();
-      this.#settle(first, res);
-      return;
-    }
-    const path = `${route}/bulk`;
-    const payload =
-      first.kind === 'usage' ? { events: batch.map((r) => r.body) } : { runs: batch.map((r) => r.body) };
-    const res = await transport.post(path, payload, { timeoutMs });
-    this.#debug('sent', { path, items: batch.length, status: res.status });
-    if (isTransient(res)) {
-      if ((res.status === 0 || res.status === 408) && batch.length > 1) {
-        // No answer in time: a smaller batch is more likely to finish (and to cost less if repeated).
-        this.#batchLimit = Math.max(10, Math.floor(batch.length / 2));
-      }
-      this.#requeue(batch);
-      this.#failure(res);
-      return;
-    }
-    const configured = Math.max(1, this.#option('batchSize'));
-    if (this.#batchLimit < configured)
-      this.#batchLimit = Math.min(configured, Math.ceil(this.#batchLimit * 1.25) + 1);
-    if (res.status === 404 || res.status === 405) {
-      // The server stopped advertising bulk (or never had it): re-read /health, per-item meanwhile.
-      this.#bulkRefusals++;
-      this.#bulkRoutes = undefined;
-      this.#requeue(batch, false);
-      return;
-    }
-    if (res.status === 413 && batch.length > 1) {
-      this.#maxRequestBytes = Math.max(16 * 1024, Math.floor(this.#maxRequestBytes / 2));
-      this.#requeue(batch, false);
-      return;
-    }
-    if (res.status >= 400) {
-      // An envelope the server refused as a whole: send each item alone so each gets its own verdict.
-      this.#bulkRefusals = 2;
-      this.#warnOnce('bulk-refused', `bulk route refused (${res.status}); sending per item`);
-      this.#requeue(batch, false);
-      return;
-    }
-    const retry: OutboxRecord[] = [];
-    let transient: DeliveryResponse | undefined;
-    batch.forEach((record, i) => {
-      const itemRes = bulkItemAnswer(res.body, i);
-      if (itemRes === undefined) {
-        retry.push(record);
-        return;
-      }
-      if (isTransient(itemRes)) {
-        retry.push(record);
-        transient = itemRes;
-        return;
-      }
-      this.#settle(record, itemRes);
+    const outcome = await sendBatch(transport, batch, {
+      shape: this.#shape,
+      open: this.#pace.state === 'open',
+      timeoutMs: this.#option('timeoutMs'),
+      debug: (message, context) => this.#debug(message, context),
     });
-    if (retry.length > 0) {
-      this.#requeue(retry);
-      this.#failure(transient ?? { status: 500, body: undefined, code: 'INCOMPLETE_BULK_ANSWER' });
-    } else {
-      this.#success();
+    switch (outcome.kind) {
+      case 'transient':
+        this.#requeue(outcome.records);
+        this.#failure(outcome.res);
+        return;
+      case 'resend':
+        if (outcome.warn !== undefined) this.#warnOnce('bulk-refused', outcome.warn);
+        this.#requeue(outcome.records, false);
+        return;
+      case 'answered':
+        // As before the split: a per-item answer marks delivery working before its verdict is applied.
+        if (outcome.perItem) this.#success();
+        for (const [record, res] of outcome.settled) this.#settle(record, res);
+        if (outcome.retry.length > 0) {
+          this.#requeue(outcome.retry);
+          if (outcome.res) this.#failure(outcome.res);
+        } else if (!outcome.perItem) {
+          this.#success();
+        }
+        return;
     }
   }
 
@@ -1007,13 +923,10 @@ class OutboxImpl implements Outbox {
   }
 
   #success(): void {
-    if (this.#failuresInARow > 0 || this.#state !== 'open') this.#debug('resumed');
-    this.#failuresInARow = 0;
-    this.#state = 'open';
+    if (this.#pace.succeeded()) this.#debug('resumed');
   }
 
   #failure(res: DeliveryResponse): void {
-    this.#failuresInARow++;
     const now = this.#clock.now();
     this.#lastError = {
       code: codeOf(res) ?? (res.status === 0 ? 'NETWORK_ERROR' : 'HTTP_ERROR'),
@@ -1021,25 +934,18 @@ class OutboxImpl implements Outbox {
       message: res.message ?? `HTTP ${res.status}`,
       at: now,
     };
-    const base = this.#option('backoffBaseMs');
-    const cap = this.#option('backoffCapMs');
-    let delay = backoffDelay(this.#failuresInARow, base, cap, this.#random);
-    if (res.retryAfterMs !== undefined) {
-      delay = Math.max(delay, Math.min(res.retryAfterMs, this.#option('retryAfterCapMs')));
-    }
-    // At least 1 ms and always through a timer: an in-process transport that fails at once must not
-    // turn retries into a microtask loop that starves the event loop.
-    this.#sendNotBefore = Math.max(this.#sendNotBefore, now + Math.max(1, delay));
-    if (this.#failuresInARow >= this.#option('pauseAfter') || this.#state === 'probing') {
-      if (this.#state !== 'paused')
-        this.#warnOnce('paused', 'delivery paused after repeated failures', {
-          code: this.#lastError.code,
-        });
-      this.#state = 'paused';
+    const delay = this.#pace.delayAfterFailure(res, {
+      baseMs: this.#option('backoffBaseMs'),
+      capMs: this.#option('backoffCapMs'),
+      retryAfterCapMs: this.#option('retryAfterCapMs'),
+      random: this.#random,
+    });
+    if (this.#pace.hold(now, delay, this.#option('pauseAfter'))) {
+      this.#warnOnce('paused', 'delivery paused after repeated failures', { code: this.#lastError.code });
     }
     this.#debug('retry scheduled', {
       delayMs: delay,
-      failures: this.#failuresInARow,
+      failures: this.#pace.failuresInARow,
       code: this.#lastError.code,
       status: res.status,
     });
@@ -1053,7 +959,7 @@ class OutboxImpl implements Outbox {
       this.#inFlightRequests === 0 &&
       this.#openAggregates() === 0 &&
       this.#spilled === 0 &&
-      this.#spillBuffer.length === 0
+      this.#writer.spills.length === 0
     );
   }
 
@@ -1087,7 +993,7 @@ class OutboxImpl implements Outbox {
     await this.#loading;
     this.#seal();
     if (this.#isIdle()) {
-      await this.#storeChain;
+      await this.#writer.chain;
       return { delivered: true, remaining: 0 };
     }
     this.#flushesWaiting++;
@@ -1103,7 +1009,7 @@ class OutboxImpl implements Outbox {
       this.#flushesWaiting--;
       this.#clock.clearTimeout(timer);
     }
-    await this.#storeChain;
+    await this.#writer.chain;
     const remaining = this.#remaining();
     return { delivered: remaining === 0, remaining };
   }
@@ -1127,7 +1033,7 @@ class OutboxImpl implements Outbox {
     if (!result.delivered && !this.#durable) {
       this.#dropQueued('closed', 'not delivered before close() timed out');
     }
-    await this.#storeChain;
+    await this.#writer.chain;
     const target = this.#spillTarget;
     if (target && !target.durable) {
       if (this.#spilled > 0) await this.#dropSpilled(target, 'closed');
@@ -1172,8 +1078,8 @@ class OutboxImpl implements Outbox {
           ? { durable: this.#durable }
           : { durable: false, reason: this.#storeProblem },
       bytes: this.#bytes,
-      state: this.#state,
-      bulk: this.#bulkRoutes ? { ...this.#bulkRoutes } : undefined,
+      state: this.#pace.state,
+      bulk: this.#shape.routes ? { ...this.#shape.routes } : undefined,
       lastError: this.#lastError,
       problems: this.#report.counts(),
     };

@@ -1,0 +1,93 @@
+/**
+ * Store writing of the outbox: puts and deletes for the durable store and records to spill, gathered
+ * during one synchronous stretch of the app's code and written together after it, in one chain of store
+ * steps (so a write, a spill read-back and a store takeover never interleave).
+ */
+
+import type { OutboxRecord, OutboxStore, SpillStore } from './types';
+
+/**
+ * Where a `StoreWriter` writes and whom it tells about failures.
+ *
+ * @example
+ * ```ts
+ * const sink: StoreSink = { store: () => undefined, spillTarget: () => undefined, spillFailed: () => {}, failed: () => {} };
+ * ```
+ */
+export interface StoreSink {
+  /** The durable store while it is open, else `undefined` (read at each write). */
+  store(): OutboxStore | undefined;
+  /** Where overflow goes, if anywhere. */
+  spillTarget(): SpillStore | undefined;
+  /** Spilling these records failed: they are lost (the outbox counts and reports them). */
+  spillFailed(records: OutboxRecord[], err: unknown): void;
+  /** A store step failed. */
+  failed(err: unknown): void;
+}
+
+/**
+ * Gathers puts, deletes and spills and writes them in one chained step per microtask.
+ *
+ * @example
+ * ```ts
+ * const writer = new StoreWriter(sink);
+ * writer.puts.push(record);
+ * writer.schedule(true); // written after the caller's synchronous code
+ * await writer.chain;
+ * ```
+ */
+export class StoreWriter {
+  /** Records to put into the durable store. */
+  puts: OutboxRecord[] = [];
+  /** Record ids to delete from the durable store. */
+  deletes: number[] = [];
+  /** Records waiting to be spilled. */
+  spills: OutboxRecord[] = [];
+  /** The chain of store steps; each step starts after the previous one ended. */
+  chain: Promise<void> = Promise.resolve();
+  #scheduled = false;
+  readonly #sink: StoreSink;
+
+  constructor(sink: StoreSink) {
+    this.#sink = sink;
+  }
+
+  /** Adds a step to the chain. */
+  after(step: () => Promise<void> | void): void {
+    this.chain = this.chain.then(step);
+  }
+
+  /** Writes what is pending after the caller's synchronous code (nothing to do without a target). */
+  schedule(durable: boolean): void {
+    if (this.#scheduled || (!durable && this.spills.length === 0)) return;
+    this.#scheduled = true;
+    // After the caller's synchronous code, never inside it.
+    queueMicrotask(() => this.#write());
+  }
+
+  #write(): void {
+    this.#scheduled = false;
+    const store = this.#sink.store();
+    const target = this.#sink.spillTarget();
+    const put = this.puts;
+    const del = this.deletes;
+    const spill = this.spills;
+    this.puts = [];
+    this.deletes = [];
+    this.spills = [];
+    if (put.length === 0 && del.length === 0 && spill.length === 0) return;
+    this.chain = this.chain
+      .then(async () => {
+        if (spill.length > 0 && target) {
+          try {
+            await target.spill(spill);
+          } catch (err) {
+            // Nowhere to put them (e.g. a file system that refuses writes): lost, so counted and reported.
+            this.#sink.spillFailed(spill, err);
+          }
+        }
+        if (store && (put.length > 0 || del.length > 0)) await store.append(put, del);
+      })
+      .catch((err: unknown) => this.#sink.failed(err));
+  }
+}

@@ -141,7 +141,6 @@ class OutboxImpl implements Outbox {
   #inFlightRecords = 0;
   #inFlightRequests = 0;
   #spilled = 0;
-  #unspilling = false;
 
   readonly #counters: Omit<
     OutboxStats,
@@ -635,9 +634,10 @@ class OutboxImpl implements Outbox {
     this.#writer.schedule(this.#durable);
   }
 
+  /** Reads spilled records back into the queues once there is room (`store-writer.ts`). */
   #refill(): void {
     const target = this.#spillTarget;
-    if (this.#unspilling || this.#spilled === 0 || !target) return;
+    if (this.#writer.readingBack || this.#spilled === 0 || !target) return;
     if (this.#writer.spills.length > 0) {
       // Still being written: refill after the write lands.
       this.#writer.chain.then(() => this.#refill());
@@ -645,11 +645,10 @@ class OutboxImpl implements Outbox {
     }
     const room = Math.floor(this.#maxRecords / 2) - this.#heldRecords();
     if (room <= 0) return;
-    this.#unspilling = true;
-    const unspill = target.unspill.bind(target);
-    this.#writer.chain = this.#writer.chain
-      .then(async () => {
-        const records = await unspill(Math.min(room, this.#spilled));
+    this.#writer.readBack(
+      target,
+      () => Math.min(room, this.#spilled),
+      (records) => {
         this.#spilled -= records.length;
         for (const r of records) {
           this.#queueOf(r.kind).push(r);
@@ -662,16 +661,10 @@ class OutboxImpl implements Outbox {
           this.#spilledBytes = 0;
         }
         this.#schedulePersist();
-      })
-      .catch((err: unknown) => {
-        this.#warnOnce('store-unspill', 'reading spilled records failed', {
-          error: String(err),
-        });
-      })
-      .finally(() => {
-        this.#unspilling = false;
-        this.#scheduleSend();
-      });
+      },
+      (err) => this.#warnOnce('store-unspill', 'reading spilled records failed', { error: String(err) }),
+      () => this.#scheduleSend(),
+    );
   }
 
   // ---------------------------------------------------------------- sending

@@ -45,6 +45,8 @@ export class StoreWriter {
   spills: OutboxRecord[] = [];
   /** The chain of store steps; each step starts after the previous one ended. */
   chain: Promise<void> = Promise.resolve();
+  /** A spill read-back is under way (one at a time). */
+  readingBack = false;
   #scheduled = false;
   readonly #sink: StoreSink;
 
@@ -89,5 +91,27 @@ export class StoreWriter {
         if (store && (put.length > 0 || del.length > 0)) await store.append(put, del);
       })
       .catch((err: unknown) => this.#sink.failed(err));
+  }
+
+  /**
+   * Reads up to `count()` spilled records back from `target` as the next store step (after every write
+   * before it); `take` gets them, `failed` a read error, and `done` runs either way.
+   */
+  readBack(
+    target: SpillStore,
+    count: () => number,
+    take: (records: OutboxRecord[]) => void,
+    failed: (err: unknown) => void,
+    done: () => void,
+  ): void {
+    this.readingBack = true;
+    const unspill = target.unspill.bind(target);
+    this.chain = this.chain
+      .then(async () => take(await unspill(count())))
+      .catch(failed)
+      .finally(() => {
+        this.readingBack = false;
+        done();
+      });
   }
 }

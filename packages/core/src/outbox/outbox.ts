@@ -6,7 +6,6 @@
 
 import { type Clock, systemClock } from '../clock';
 import { generateIdempotencyKey } from '../keys';
-import { backoffCeiling } from '../retry';
 import { isRequestKey, recordBytes, runBodyOf, runProblem, usageBodyOf, usageProblem } from './admission';
 import { AggregationWindow } from './aggregation';
 import { codeOf, isTransient, verdictOf } from './answers';
@@ -18,7 +17,7 @@ import { Deque } from './deque';
 import { DeliveryReport } from './report';
 import { registerForShutdown, unregisterForShutdown } from './shutdown';
 import { createSpillDir, spillPlatform } from './spill-dir';
-import { StoreWriter } from './store-writer';
+import { StoreRetry, StoreWriter } from './store-writer';
 import type {
   ClientLike,
   DeadLetter,
@@ -113,9 +112,7 @@ class OutboxImpl implements Outbox {
   /** Whether accepted records go to the durable store now: it is durable and opened (or opening). */
   #durable: boolean;
   /** Why the configured durable store is not in use (it could not be opened); retried until it is. */
-  #storeProblem: string | undefined;
-  #storeRetries = 0;
-  #storeRetryTimer: unknown;
+  readonly #storeRetry: StoreRetry;
   /** Where overflow goes: the durable store when it spills, else the overflow directory (Node). */
   readonly #spillTarget: SpillStore | undefined;
   /** Approximate bytes of the records spilled now (bounded by `maxSpillBytes`). */
@@ -205,6 +202,7 @@ class OutboxImpl implements Outbox {
   constructor(options: OutboxOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
+    this.#storeRetry = new StoreRetry(this.#clock);
     this.#random = options.random ?? Math.random;
     this.#logger = options.logger;
     this.#store = options.store;
@@ -531,11 +529,9 @@ class OutboxImpl implements Outbox {
     this.#writer.puts = [];
     this.#writer.deletes = [];
     const reason = err instanceof Error ? err.message : String(err);
-    this.#storeProblem = reason;
     this.#setError('STORE_ERROR', err);
-    this.#storeRetries++;
-    const delay = backoffCeiling(
-      this.#storeRetries,
+    const delay = this.#storeRetry.failed(
+      reason,
       this.#option('backoffBaseMs'),
       this.#option('backoffCapMs'),
     );
@@ -548,11 +544,7 @@ class OutboxImpl implements Outbox {
       // ignore logger failures
     }
     if (this.#closed) return;
-    this.#storeRetryTimer = this.#clock.setTimeout(() => {
-      this.#storeRetryTimer = undefined;
-      this.#writer.after(() => this.#reopen());
-    }, delay);
-    unref(this.#storeRetryTimer);
+    this.#storeRetry.arm(delay, () => this.#writer.after(() => this.#reopen()));
   }
 
   async #reopen(): Promise<void> {
@@ -566,8 +558,7 @@ class OutboxImpl implements Outbox {
       return;
     }
     this.#durable = true;
-    this.#storeProblem = undefined;
-    this.#storeRetries = 0;
+    this.#storeRetry.opened();
     this.#logger?.info?.(`${PREFIX}durable store opened`);
     // What this process accepted meanwhile goes in with what an earlier process left.
     this.#writer.puts.push(...this.#usageQueue.toArray(), ...this.#runQueue.toArray());
@@ -1021,8 +1012,7 @@ class OutboxImpl implements Outbox {
     if (this.#sendTimer !== undefined) this.#clock.clearTimeout(this.#sendTimer);
     this.#window?.stop();
     this.#sendTimer = undefined;
-    if (this.#storeRetryTimer !== undefined) this.#clock.clearTimeout(this.#storeRetryTimer);
-    this.#storeRetryTimer = undefined;
+    this.#storeRetry.cancel();
     if (!result.delivered && !this.#durable) {
       this.#dropQueued('closed', 'not delivered before close() timed out');
     }
@@ -1067,9 +1057,9 @@ class OutboxImpl implements Outbox {
       queued: this.#queued() + this.#openAggregates(),
       spilled: this.#spilled,
       store:
-        this.#storeProblem === undefined
+        this.#storeRetry.problem === undefined
           ? { durable: this.#durable }
-          : { durable: false, reason: this.#storeProblem },
+          : { durable: false, reason: this.#storeRetry.problem },
       bytes: this.#bytes,
       state: this.#pace.state,
       bulk: this.#shape.routes ? { ...this.#shape.routes } : undefined,

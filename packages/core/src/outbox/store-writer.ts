@@ -4,6 +4,8 @@
  * steps (so a write, a spill read-back and a store takeover never interleave).
  */
 
+import type { Clock } from '../clock';
+import { backoffCeiling } from '../retry';
 import type { OutboxRecord, OutboxStore, SpillStore } from './types';
 
 /**
@@ -113,5 +115,57 @@ export class StoreWriter {
         this.readingBack = false;
         done();
       });
+  }
+}
+
+/**
+ * Takeover of a durable store that could not be opened (e.g. another live process holds its directory):
+ * why it is not in use, and the next attempt to open it, with backoff, until one succeeds.
+ *
+ * @example
+ * ```ts
+ * const retry = new StoreRetry(systemClock);
+ * const delay = retry.failed('in use', 100, 30_000); // 100 ms, then doubling up to 30 s
+ * retry.arm(delay, () => reopen());
+ * ```
+ */
+export class StoreRetry {
+  /** Why the store is not in use, or `undefined` while it is (or was never tried). */
+  problem: string | undefined;
+  #attempts = 0;
+  #timer: unknown;
+  readonly #clock: Clock;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** Opening failed for `reason`: the delay before the next attempt. */
+  failed(reason: string, baseMs: number, capMs: number): number {
+    this.problem = reason;
+    this.#attempts++;
+    return backoffCeiling(this.#attempts, baseMs, capMs);
+  }
+
+  /** Runs `attempt` after `delay` (a timer that does not hold the process open). */
+  arm(delay: number, attempt: () => void): void {
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      attempt();
+    }, delay);
+    const h = this.#timer as { unref?: () => void } | null;
+    if (h && typeof h.unref === 'function') h.unref();
+  }
+
+  /** The store opened. */
+  opened(): void {
+    this.problem = undefined;
+    this.#attempts = 0;
+  }
+
+  /** No further attempt (at close). */
+  cancel(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 }

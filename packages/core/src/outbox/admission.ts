@@ -4,8 +4,14 @@
  */
 
 import { isValidQuantity, MAX_RUN_EVENTS } from '../limits';
+import {
+  idempotencyKey as idempotencyKeyRule,
+  isValidIdempotencyKey,
+  meterNameProblem,
+  quantityProblem,
+} from '../validation';
+import { customerProblem } from './customers';
 import type { OutboxInput, OutboxRunBody, OutboxUsageBody } from './types';
-import { validCustomer } from './customers';
 
 /** Final run statuses a record may carry. */
 export const RUN_STATUSES = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT']);
@@ -78,26 +84,46 @@ export function validString(v: unknown, min: number, max: number): v is string {
 /** A finite quantity in [0, 1e15] (shared with the request meter; the rule lives in `limits.ts`). */
 export const validQuantity: (q: unknown) => q is number = isValidQuantity;
 
-/** Why a usage input is refused, or `undefined` when it is valid. */
+/** `field problem` for the first rule of `validation.ts` the value breaks, or `undefined`. */
+function firstProblem(checks: readonly [string, string | undefined][]): string | undefined {
+  for (const [field, problem] of checks) if (problem !== undefined) return `${field} ${problem}`;
+  return undefined;
+}
+
+/** Why a usage input is refused (the API's own rules, from `validation.ts`), or `undefined` when valid. */
 export function usageProblem(input: OutboxInput & { type: 'usage' }): string | undefined {
-  return !validCustomer(input) ||
-    !validString(input.meter, 1, 100) ||
-    !validQuantity(input.quantity) ||
-    (input.idempotencyKey !== undefined && !validString(input.idempotencyKey, 1, 128))
-    ? 'usage needs customerId, meter and a quantity in [0, 1e15]'
-    : undefined;
+  return firstProblem([
+    customerProblem(input),
+    ['meter', meterNameProblem(input.meter)],
+    ['quantity', quantityProblem(input.quantity)],
+    ['idempotencyKey', keyProblem(input.idempotencyKey)],
+  ]);
 }
 
 /** Why a run input is refused, or `undefined` when it is valid. */
 export function runProblem(input: OutboxInput & { type: 'run' }): string | undefined {
   const events = input.events ?? [];
-  return !validCustomer(input) ||
-    !validString(input.workflow, 1, 100) ||
-    !RUN_STATUSES.has(input.status) ||
-    !Array.isArray(events) ||
-    events.length > MAX_RUN_EVENTS
-    ? 'run needs customerId, workflow, final status, <= 100 events'
-    : undefined;
+  return firstProblem([
+    customerProblem(input),
+    ['workflow', validString(input.workflow, 1, 100) ? undefined : 'must be 1-100 characters'],
+    [
+      'status',
+      RUN_STATUSES.has(input.status) ? undefined : 'must be COMPLETED, FAILED, CANCELLED or TIMEOUT',
+    ],
+    [
+      'events',
+      Array.isArray(events) && events.length <= MAX_RUN_EVENTS
+        ? undefined
+        : `must be an array of at most ${MAX_RUN_EVENTS} items`,
+    ],
+    // An empty run key means "make one" (`runBodyOf`), as before.
+    ['idempotencyKey', keyProblem(input.idempotencyKey || undefined)],
+  ]);
+}
+
+/** A caller's key, when given, follows the API's key rule. */
+function keyProblem(key: unknown): string | undefined {
+  return key === undefined || isValidIdempotencyKey(key) ? undefined : idempotencyKeyRule(key);
 }
 
 /** The wire body of a valid usage input; `idempotencyKey` is `''` when the outbox must make it. */
@@ -175,6 +201,14 @@ export function runBodyOf(
   }
   if (input.externalCustomerId !== undefined) body.externalCustomerId = input.externalCustomerId;
   return body;
+}
+
+/**
+ * Whether the input's key was derived from the request (given by the caller and not marked `localKey`):
+ * its record gets `requestKey`, which `answers.ts` reads.
+ */
+export function isRequestKey(input: OutboxInput): boolean {
+  return input.idempotencyKey !== undefined && input.idempotencyKey !== '' && input.localKey !== true;
 }
 
 /** Approximate JSON size of a record (body plus the record's own fields), computed without serialising. */

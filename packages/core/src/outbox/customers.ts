@@ -14,6 +14,7 @@
  */
 
 import { isRecord } from '../errors';
+import { idProblem } from '../validation';
 import { toDeliveryResponse } from './client-transport';
 import type { ClientLike, DeliveryResponse, DeliveryTransport } from './types';
 
@@ -349,18 +350,21 @@ function refusalBody(res: DeliveryResponse): Body {
 }
 
 /**
- * Whether an outbox input names its customer exactly once: a Drip `customerId` or the app's own
- * `externalCustomerId` (1-255 characters, spec §3.3).
+ * Why an outbox input does not name its customer exactly once (a Drip `customerId` or the app's own
+ * `externalCustomerId`, each an id by `validation.ts`'s rule), as `[field, problem]`; the problem is
+ * `undefined` when it does.
  *
  * @example
  * ```ts
- * validCustomer({ externalCustomerId: 'alice' }); // true
- * validCustomer({ customerId: 'cus_1', externalCustomerId: 'alice' }); // false
+ * customerProblem({ externalCustomerId: 'alice' }); // ['externalCustomerId', undefined]
+ * customerProblem({ customerId: 'cus_1', externalCustomerId: 'alice' }); // ['customerId', 'must not be given ...']
  * ```
  */
-export function validCustomer(input: { customerId?: unknown; externalCustomerId?: unknown }): boolean {
-  const ok = (v: unknown) => typeof v === 'string' && v.length >= 1 && v.length <= 255;
-  return input.externalCustomerId === undefined
-    ? ok(input.customerId)
-    : ok(input.externalCustomerId) && !input.customerId;
+export function customerProblem(input: {
+  customerId?: unknown;
+  externalCustomerId?: unknown;
+}): [string, string | undefined] {
+  if (input.externalCustomerId === undefined) return ['customerId', idProblem(input.customerId)];
+  if (input.customerId) return ['customerId', 'must not be given together with externalCustomerId'];
+  return ['externalCustomerId', idProblem(input.externalCustomerId)];
 }

@@ -5,13 +5,11 @@
  */
 
 import { type Clock, systemClock } from '../clock';
-import { isRecord as isObject } from '../errors';
 import { generateIdempotencyKey } from '../keys';
-import { MAX_BODY_BYTES, MAX_BULK_ITEMS } from '../limits';
-import { backoffCeiling, backoffDelay } from '../retry';
-import { recordBytes, runBodyOf, runProblem, usageBodyOf, usageProblem } from './admission';
+import { isRequestKey, recordBytes, runBodyOf, runProblem, usageBodyOf, usageProblem } from './admission';
 import { AggregationWindow } from './aggregation';
-import { bulkItemAnswer, codeOf, isTransient } from './answers';
+import { codeOf, isTransient, verdictOf } from './answers';
+import { BatchShape, DeliveryPace, type Kind, sendBatch } from './delivery';
 import type { DripLogger } from '../transport';
 import { createClientTransport } from './client-transport';
 import { withDeliveryRules } from './customers';
@@ -19,6 +17,7 @@ import { Deque } from './deque';
 import { DeliveryReport } from './report';
 import { registerForShutdown, unregisterForShutdown } from './shutdown';
 import { createSpillDir, spillPlatform } from './spill-dir';
+import { StoreRetry, StoreWriter } from './store-writer';
 import type {
   ClientLike,
   DeadLetter,
@@ -104,8 +103,6 @@ function unref(handle: unknown): void {
   if (h && typeof h.unref === 'function') h.unref();
 }
 
-type Kind = 'usage' | 'run';
-
 class OutboxImpl implements Outbox {
   readonly #options: OutboxOptions;
   readonly #clock: Clock;
@@ -115,9 +112,7 @@ class OutboxImpl implements Outbox {
   /** Whether accepted records go to the durable store now: it is durable and opened (or opening). */
   #durable: boolean;
   /** Why the configured durable store is not in use (it could not be opened); retried until it is. */
-  #storeProblem: string | undefined;
-  #storeRetries = 0;
-  #storeRetryTimer: unknown;
+  readonly #storeRetry: StoreRetry;
   /** Where overflow goes: the durable store when it spills, else the overflow directory (Node). */
   readonly #spillTarget: SpillStore | undefined;
   /** Approximate bytes of the records spilled now (bounded by `maxSpillBytes`). */
@@ -143,8 +138,6 @@ class OutboxImpl implements Outbox {
   #inFlightRecords = 0;
   #inFlightRequests = 0;
   #spilled = 0;
-  #spillBuffer: OutboxRecord[] = [];
-  #unspilling = false;
 
   readonly #counters: Omit<
     OutboxStats,
@@ -172,16 +165,11 @@ class OutboxImpl implements Outbox {
   #lastError: OutboxStats['lastError'];
   readonly #deadLetterList: DeadLetter[] = [];
 
-  #bulkRoutes: { usage: boolean; runs: boolean } | undefined;
+  /** Bulk routes, batch size and bytes (`delivery.ts`). */
+  readonly #shape: BatchShape;
   #bulkRoutesProbe: Promise<void> | undefined;
-  #bulkRefusals = 0;
-  #maxRequestBytes: number;
-  /** Items per bulk request now: halved when a bulk request times out, grown back on success. */
-  #batchLimit: number;
-
-  #failuresInARow = 0;
-  #state: OutboxStats['state'] = 'open';
-  #sendNotBefore = 0;
+  /** Backoff and pause between sends (`delivery.ts`). */
+  readonly #pace = new DeliveryPace();
   #sendTimer: unknown;
   #sendTimerAt = Number.POSITIVE_INFINITY;
   #flushesWaiting = 0;
@@ -191,10 +179,22 @@ class OutboxImpl implements Outbox {
   /** Counted, rate-limited lines for every drop and dead letter (`report.ts`). */
   readonly #report: DeliveryReport;
 
-  #pendingPuts: OutboxRecord[] = [];
-  #pendingDeletes: number[] = [];
-  #persistScheduled = false;
-  #storeChain: Promise<void>;
+  /** Puts, deletes and spills, written together after the caller's code (`store-writer.ts`). */
+  readonly #writer = new StoreWriter({
+    store: () => (this.#durable ? this.#store : undefined),
+    spillTarget: () => this.#spillTarget,
+    spillFailed: (records, err) => {
+      this.#spilled -= records.length;
+      for (const r of records) {
+        this.#spilledBytes -= r.bytes;
+        this.#drop('overflow', r, err);
+      }
+    },
+    failed: (err) => {
+      this.#setError('STORE_ERROR', err);
+      this.#warnOnce('store-write', 'durable store write failed', { error: String(err) });
+    },
+  });
   #loaded = false;
   readonly #loading: Promise<void>;
   #hooked = false;
@@ -202,6 +202,7 @@ class OutboxImpl implements Outbox {
   constructor(options: OutboxOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
+    this.#storeRetry = new StoreRetry(this.#clock);
     this.#random = options.random ?? Math.random;
     this.#logger = options.logger;
     this.#store = options.store;
@@ -209,8 +210,11 @@ class OutboxImpl implements Outbox {
     this.#keyFor = options.idempotencyKey ?? generateIdempotencyKey;
     this.#maxRecords = Math.max(1, this.#option('maxRecords'));
     this.#maxBytes = Math.max(1024, this.#option('maxBytes'));
-    this.#maxRequestBytes = Math.min(this.#option('maxBatchBytes'), MAX_BODY_BYTES - 1024);
-    this.#batchLimit = Math.max(1, this.#option('batchSize'));
+    this.#shape = new BatchShape(
+      options.bulk ?? 'auto',
+      this.#option('batchSize'),
+      this.#option('maxBatchBytes'),
+    );
     const store = options.store;
     const storeSpills = this.#durable && store?.spill && store.unspill && store.spilledCount;
     let target: SpillStore | undefined;
@@ -239,7 +243,7 @@ class OutboxImpl implements Outbox {
       this.#transport = this.#rules(createClientTransport(options.client), options.client);
     this.#loading = this.#durable ? this.#load() : Promise.resolve();
     if (!this.#durable) this.#loaded = true;
-    this.#storeChain = this.#loading;
+    this.#writer.chain = this.#loading;
   }
 
   /** The transport with the customer and charge rules of `customers.ts` around it. */
@@ -292,7 +296,9 @@ class OutboxImpl implements Outbox {
       return this.#aggregate(body);
     }
     if (body.idempotencyKey === '') body.idempotencyKey = this.#keyFor('mw');
-    return this.#admit(this.#makeRecord('usage', body));
+    const record = this.#makeRecord('usage', body);
+    if (isRequestKey(input)) record.requestKey = true;
+    return this.#admit(record);
   }
 
   #enqueueRun(input: OutboxInput & { type: 'run' }): boolean {
@@ -303,7 +309,9 @@ class OutboxImpl implements Outbox {
     }
     const body = runBodyOf(input, this.#keyFor);
     this.#counters.enqueued++;
-    return this.#admit(this.#makeRecord('run', body));
+    const record = this.#makeRecord('run', body);
+    if (isRequestKey(input)) record.requestKey = true;
+    return this.#admit(record);
   }
 
   #makeRecord(kind: 'usage', body: OutboxUsageBody): OutboxRecord & { kind: 'usage' };
@@ -355,14 +363,14 @@ class OutboxImpl implements Outbox {
   }
 
   #admit(record: OutboxRecord): boolean {
-    if (this.#spilled > 0 || this.#spillBuffer.length > 0 || !this.#fits(record.bytes)) {
+    if (this.#spilled > 0 || this.#writer.spills.length > 0 || !this.#fits(record.bytes)) {
       if (this.#canSpill()) {
         if (this.#spilledBytes + record.bytes > this.#option('maxSpillBytes')) {
           // Past the disk bound: the newest is dropped (the spilled ones keep their order).
           this.#drop('overflow', record, 'the spill bound (maxSpillBytes) is reached');
           return false;
         }
-        this.#spillBuffer.push(record);
+        this.#writer.spills.push(record);
         this.#spilled++;
         this.#spilledBytes += record.bytes;
         this.#schedulePersist();
@@ -376,7 +384,7 @@ class OutboxImpl implements Outbox {
     this.#queueOf(record.kind).push(record);
     this.#bytes += record.bytes;
     if (this.#durable) {
-      this.#pendingPuts.push(record);
+      this.#writer.puts.push(record);
       this.#schedulePersist();
     }
     this.#afterAdmit();
@@ -390,7 +398,7 @@ class OutboxImpl implements Outbox {
    * newer record never moves the due time earlier).
    */
   #afterAdmit(): void {
-    if (this.#loaded && this.#flushesWaiting === 0 && this.#state === 'open') {
+    if (this.#loaded && this.#flushesWaiting === 0 && this.#pace.state === 'open') {
       if (this.#bulkRoutesProbe !== undefined) return;
       if (this.#inFlightRequests > 0 && this.#inFlightRequests >= this.#limit()) return;
       if (this.#sendTimer !== undefined && this.#queued() < this.#option('batchSize')) return;
@@ -420,7 +428,7 @@ class OutboxImpl implements Outbox {
       this.#counters.aggregated++;
       // A member is stored only while its aggregate tracks members (it was opened with the store open).
       if (member && joined.memberIds) {
-        this.#pendingPuts.push(member);
+        this.#writer.puts.push(member);
         this.#schedulePersist();
       }
       return true;
@@ -433,7 +441,7 @@ class OutboxImpl implements Outbox {
     this.#bytes += record.bytes;
     window.open(record, member?.id);
     if (member) {
-      this.#pendingPuts.push(member);
+      this.#writer.puts.push(member);
       this.#schedulePersist();
     }
     return true;
@@ -448,8 +456,8 @@ class OutboxImpl implements Outbox {
       this.#usageQueue.push(record);
       if (this.#durable) {
         // The aggregate in, its members out: one store step, before the first send.
-        this.#pendingPuts.push(record);
-        if (memberIds) for (const m of memberIds) this.#pendingDeletes.push(m);
+        this.#writer.puts.push(record);
+        if (memberIds) for (const m of memberIds) this.#writer.deletes.push(m);
       }
     }
     this.#schedulePersist();
@@ -518,14 +526,12 @@ class OutboxImpl implements Outbox {
   #storeFailed(err: unknown): void {
     this.#durable = false;
     this.#loaded = true;
-    this.#pendingPuts = [];
-    this.#pendingDeletes = [];
+    this.#writer.puts = [];
+    this.#writer.deletes = [];
     const reason = err instanceof Error ? err.message : String(err);
-    this.#storeProblem = reason;
     this.#setError('STORE_ERROR', err);
-    this.#storeRetries++;
-    const delay = backoffCeiling(
-      this.#storeRetries,
+    const delay = this.#storeRetry.failed(
+      reason,
       this.#option('backoffBaseMs'),
       this.#option('backoffCapMs'),
     );
@@ -538,11 +544,7 @@ class OutboxImpl implements Outbox {
       // ignore logger failures
     }
     if (this.#closed) return;
-    this.#storeRetryTimer = this.#clock.setTimeout(() => {
-      this.#storeRetryTimer = undefined;
-      this.#storeChain = this.#storeChain.then(() => this.#reopen());
-    }, delay);
-    unref(this.#storeRetryTimer);
+    this.#storeRetry.arm(delay, () => this.#writer.after(() => this.#reopen()));
   }
 
   async #reopen(): Promise<void> {
@@ -556,11 +558,10 @@ class OutboxImpl implements Outbox {
       return;
     }
     this.#durable = true;
-    this.#storeProblem = undefined;
-    this.#storeRetries = 0;
+    this.#storeRetry.opened();
     this.#logger?.info?.(`${PREFIX}durable store opened`);
     // What this process accepted meanwhile goes in with what an earlier process left.
-    this.#pendingPuts.push(...this.#usageQueue.toArray(), ...this.#runQueue.toArray());
+    this.#writer.puts.push(...this.#usageQueue.toArray(), ...this.#runQueue.toArray());
     await this.#adopt(store, records);
   }
 
@@ -590,8 +591,8 @@ class OutboxImpl implements Outbox {
         this.#aggregate(body);
       }
       // Re-keyed ids (and re-opened aggregates): one atomic step replaces the old ids with the new ones.
-      put.push(...this.#pendingPuts);
-      this.#pendingPuts = [];
+      put.push(...this.#writer.puts);
+      this.#writer.puts = [];
       if (put.length > 0 || del.length > 0) await store.append(put, del);
       this.#loaded = true;
       if (this.#usageQueue.length + this.#runQueue.length > 0) this.#scheduleSend();
@@ -615,88 +616,46 @@ class OutboxImpl implements Outbox {
 
   #forget(id: number): void {
     if (this.#durable) {
-      this.#pendingDeletes.push(id);
+      this.#writer.deletes.push(id);
       this.#schedulePersist();
     }
   }
 
   #schedulePersist(): void {
-    if (this.#persistScheduled || (!this.#durable && this.#spillBuffer.length === 0)) return;
-    this.#persistScheduled = true;
-    // After the caller's synchronous code, never inside it.
-    queueMicrotask(() => this.#writeStore());
+    this.#writer.schedule(this.#durable);
   }
 
-  #writeStore(): void {
-    this.#persistScheduled = false;
-    const store = this.#durable ? this.#store : undefined;
-    const target = this.#spillTarget;
-    const put = this.#pendingPuts;
-    const del = this.#pendingDeletes;
-    const spill = this.#spillBuffer;
-    this.#pendingPuts = [];
-    this.#pendingDeletes = [];
-    this.#spillBuffer = [];
-    if (put.length === 0 && del.length === 0 && spill.length === 0) return;
-    this.#storeChain = this.#storeChain
-      .then(async () => {
-        if (spill.length > 0 && target) {
-          try {
-            await target.spill(spill);
-          } catch (err) {
-            // Nowhere to put them (e.g. a file system that refuses writes): lost, so counted and reported.
-            this.#spilled -= spill.length;
-            for (const r of spill) {
-              this.#spilledBytes -= r.bytes;
-              this.#drop('overflow', r, err);
-            }
-          }
-        }
-        if (store && (put.length > 0 || del.length > 0)) await store.append(put, del);
-      })
-      .catch((err: unknown) => {
-        this.#setError('STORE_ERROR', err);
-        this.#warnOnce('store-write', 'durable store write failed', { error: String(err) });
-      });
-  }
-
+  /** Reads spilled records back into the queues once there is room (`store-writer.ts`). */
   #refill(): void {
     const target = this.#spillTarget;
-    if (this.#unspilling || this.#spilled === 0 || !target) return;
-    if (this.#spillBuffer.length > 0) {
+    if (this.#writer.readingBack || this.#spilled === 0 || !target) return;
+    if (this.#writer.spills.length > 0) {
       // Still being written: refill after the write lands.
-      this.#storeChain.then(() => this.#refill());
+      this.#writer.chain.then(() => this.#refill());
       return;
     }
     const room = Math.floor(this.#maxRecords / 2) - this.#heldRecords();
     if (room <= 0) return;
-    this.#unspilling = true;
-    const unspill = target.unspill.bind(target);
-    this.#storeChain = this.#storeChain
-      .then(async () => {
-        const records = await unspill(Math.min(room, this.#spilled));
+    this.#writer.readBack(
+      target,
+      () => Math.min(room, this.#spilled),
+      (records) => {
         this.#spilled -= records.length;
         for (const r of records) {
           this.#queueOf(r.kind).push(r);
           this.#bytes += r.bytes;
           this.#spilledBytes -= r.bytes;
-          if (this.#durable) this.#pendingPuts.push(r);
+          if (this.#durable) this.#writer.puts.push(r);
         }
         if (records.length === 0 || this.#spilled === 0) {
           this.#spilled = 0;
           this.#spilledBytes = 0;
         }
         this.#schedulePersist();
-      })
-      .catch((err: unknown) => {
-        this.#warnOnce('store-unspill', 'reading spilled records failed', {
-          error: String(err),
-        });
-      })
-      .finally(() => {
-        this.#unspilling = false;
-        this.#scheduleSend();
-      });
+      },
+      (err) => this.#warnOnce('store-unspill', 'reading spilled records failed', { error: String(err) }),
+      () => this.#scheduleSend(),
+    );
   }
 
   // ---------------------------------------------------------------- sending
@@ -769,7 +728,7 @@ class OutboxImpl implements Outbox {
       );
       at = oldest + this.#option('flushIntervalMs');
     }
-    at = Math.max(at, this.#sendNotBefore);
+    at = Math.max(at, this.#pace.notBefore);
     if (at <= now) {
       this.#pump();
       return;
@@ -786,27 +745,27 @@ class OutboxImpl implements Outbox {
   }
 
   #limit(): number {
-    if (this.#state !== 'open') return 1;
+    if (this.#pace.state !== 'open') return 1;
     const max = Math.max(1, this.#option('maxInFlight'));
     // A bulk request carries hundreds of records: fewer of them at once keep a small server responsive.
-    return this.#useBulk(this.#oldestKind())
+    return this.#shape.useBulk(this.#oldestKind())
       ? Math.min(max, Math.max(1, this.#option('maxBulkInFlight')))
       : max;
   }
 
   #pump(): void {
-    if (this.#clock.now() < this.#sendNotBefore) {
+    if (this.#clock.now() < this.#pace.notBefore) {
       this.#scheduleSend();
       return;
     }
-    if (this.#state === 'paused') this.#state = 'probing';
+    if (this.#pace.state === 'paused') this.#pace.state = 'probing';
     const transport = this.#getTransport();
     if (!transport) {
       this.#dropQueued('no-client');
       this.#checkIdle();
       return;
     }
-    if (this.#bulkRoutes === undefined && (this.#options.bulk ?? 'auto') === 'auto') {
+    if (this.#shape.needsDiscovery()) {
       if (!this.#bulkRoutesProbe) this.#bulkRoutesProbe = this.#discover(transport);
       return;
     }
@@ -827,7 +786,7 @@ class OutboxImpl implements Outbox {
           // ignore
         }
       }
-      if (this.#state === 'probing') break;
+      if (this.#pace.state === 'probing') break;
     }
     if (this.#queued() < this.#maxRecords / 2 && this.#spilled > 0) this.#refill();
   }
@@ -838,28 +797,19 @@ class OutboxImpl implements Outbox {
     if (isTransient(r) && r.status !== 503) {
       this.#failure(r);
     } else {
-      const caps = isObject(r.body) && Array.isArray(r.body.capabilities) ? r.body.capabilities : [];
-      this.#bulkRoutes = { usage: caps.includes('usage-bulk'), runs: caps.includes('runs-record-bulk') };
+      this.#shape.discovered(r.body);
       if (r.status === 503) this.#failure(r);
-      this.#debug('capabilities', { ...this.#bulkRoutes });
+      this.#debug('capabilities', { ...this.#shape.routes });
     }
     this.#bulkRoutesProbe = undefined;
     this.#scheduleSend();
-  }
-
-  #useBulk(kind: Kind): boolean {
-    const mode = this.#options.bulk ?? 'auto';
-    if (mode === 'never' || this.#bulkRefusals >= 2) return false;
-    if (mode === 'always') return true;
-    return kind === 'usage' ? this.#bulkRoutes?.usage === true : this.#bulkRoutes?.runs === true;
   }
 
   /** Takes the next batch: one kind, the oldest first, bounded by count and bytes. */
   #take(): OutboxRecord[] {
     const kind = this.#oldestKind();
     const q = this.#queueOf(kind);
-    const bulk = this.#useBulk(kind) && this.#state === 'open';
-    const max = bulk ? Math.min(this.#batchLimit, MAX_BULK_ITEMS[kind]) : 1;
+    const max = this.#shape.maxItems(kind, this.#pace.state === 'open');
     const out: OutboxRecord[] = [];
     let bytes = 0;
     const now = this.#clock.now();
@@ -867,7 +817,7 @@ class OutboxImpl implements Outbox {
     while (out.length < max) {
       const next = q.peek();
       if (!next) break;
-      if (out.length > 0 && bytes + next.bytes > this.#maxRequestBytes) break;
+      if (out.length > 0 && bytes + next.bytes > this.#shape.maxBytes) break;
       q.shift();
       this.#bytes -= next.bytes;
       if (now - next.enqueuedAt > maxAge) {
@@ -881,101 +831,51 @@ class OutboxImpl implements Outbox {
     return out;
   }
 
+  /** Sends one batch (`delivery.ts`) and applies what its answer means. */
   async #send(transport: DeliveryTransport, batch: OutboxRecord[]): Promise<void> {
-    const first = batch[0];
-    if (!first) return;
-    const timeoutMs = this.#option('timeoutMs');
-    // The per-item route; its bulk twin is `<route>/bulk`.
-    const route = first.kind === 'usage' ? '/usage/internal' : '/runs/record';
-    const bulk = batch.length > 1 || (this.#useBulk(first.kind) && this.#state === 'open');
+    if (batch.length === 0) return;
     for (const r of batch) r.attempts++;
     this.#counters.requests++;
-    if (!bulk) {
-      const res = await transport.post(route, first.body, { timeoutMs });
-      this.#debug('sent', { path: route, status: res.status });
-      if (isTransient(res)) {
-        this.#requeue([first]);
-        this.#failure(res);
-        return;
-      }
-      this.#success();
-      this.#settle(first, res.status, res.body, codeOf(res), res);
-      return;
-    }
-    const path = `${route}/bulk`;
-    const payload =
-      first.kind === 'usage' ? { events: batch.map((r) => r.body) } : { runs: batch.map((r) => r.body) };
-    const res = await transport.post(path, payload, { timeoutMs });
-    this.#debug('sent', { path, items: batch.length, status: res.status });
-    if (isTransient(res)) {
-      if ((res.status === 0 || res.status === 408) && batch.length > 1) {
-        // No answer in time: a smaller batch is more likely to finish (and to cost less if repeated).
-        this.#batchLimit = Math.max(10, Math.floor(batch.length / 2));
-      }
-      this.#requeue(batch);
-      this.#failure(res);
-      return;
-    }
-    const configured = Math.max(1, this.#option('batchSize'));
-    if (this.#batchLimit < configured)
-      this.#batchLimit = Math.min(configured, Math.ceil(this.#batchLimit * 1.25) + 1);
-    if (res.status === 404 || res.status === 405) {
-      // The server stopped advertising bulk (or never had it): re-read /health, per-item meanwhile.
-      this.#bulkRefusals++;
-      this.#bulkRoutes = undefined;
-      this.#requeue(batch, false);
-      return;
-    }
-    if (res.status === 413 && batch.length > 1) {
-      this.#maxRequestBytes = Math.max(16 * 1024, Math.floor(this.#maxRequestBytes / 2));
-      this.#requeue(batch, false);
-      return;
-    }
-    if (res.status >= 400) {
-      // An envelope the server refused as a whole: send each item alone so each gets its own verdict.
-      this.#bulkRefusals = 2;
-      this.#warnOnce('bulk-refused', `bulk route refused (${res.status}); sending per item`);
-      this.#requeue(batch, false);
-      return;
-    }
-    const retry: OutboxRecord[] = [];
-    let transient: DeliveryResponse | undefined;
-    batch.forEach((record, i) => {
-      const itemRes = bulkItemAnswer(res.body, i);
-      if (itemRes === undefined) {
-        retry.push(record);
-        return;
-      }
-      if (isTransient(itemRes)) {
-        retry.push(record);
-        transient = itemRes;
-        return;
-      }
-      this.#settle(record, itemRes.status, itemRes.body, itemRes.code, itemRes);
+    const outcome = await sendBatch(transport, batch, {
+      shape: this.#shape,
+      open: this.#pace.state === 'open',
+      timeoutMs: this.#option('timeoutMs'),
+      debug: (message, context) => this.#debug(message, context),
     });
-    if (retry.length > 0) {
-      this.#requeue(retry);
-      this.#failure(transient ?? { status: 500, body: undefined, code: 'INCOMPLETE_BULK_ANSWER' });
-    } else {
-      this.#success();
+    switch (outcome.kind) {
+      case 'transient':
+        this.#requeue(outcome.records);
+        this.#failure(outcome.res);
+        return;
+      case 'resend':
+        if (outcome.warn !== undefined) this.#warnOnce('bulk-refused', outcome.warn);
+        this.#requeue(outcome.records, false);
+        return;
+      case 'answered':
+        // As before the split: a per-item answer marks delivery working before its verdict is applied.
+        if (outcome.perItem) this.#success();
+        for (const [record, res] of outcome.settled) this.#settle(record, res);
+        if (outcome.retry.length > 0) {
+          this.#requeue(outcome.retry);
+          if (outcome.res) this.#failure(outcome.res);
+        } else if (!outcome.perItem) {
+          this.#success();
+        }
+        return;
     }
   }
 
   /** Final verdict on one record that got a non-transient answer. */
-  #settle(
-    record: OutboxRecord,
-    status: number,
-    body: unknown,
-    code: string | undefined,
-    res: DeliveryResponse,
-  ): void {
+  #settle(record: OutboxRecord, res: DeliveryResponse): void {
     this.#forget(record.id);
-    const duplicateRun = record.kind === 'run' && status === 409 && code === 'DUPLICATE_RUN';
-    if ((status >= 200 && status < 300) || duplicateRun) {
+    const verdict = verdictOf(record, res);
+    if (verdict !== 'rejected') {
       this.#counters.sent++;
-      if (duplicateRun || (isObject(body) && body.isDuplicate === true)) this.#counters.deduplicated++;
+      if (verdict === 'duplicate') this.#counters.deduplicated++;
       return;
     }
+    const { status } = res;
+    const code = codeOf(res);
     this.#counters.deadLettered++;
     const letter: DeadLetter = {
       record,
@@ -1007,13 +907,10 @@ class OutboxImpl implements Outbox {
   }
 
   #success(): void {
-    if (this.#failuresInARow > 0 || this.#state !== 'open') this.#debug('resumed');
-    this.#failuresInARow = 0;
-    this.#state = 'open';
+    if (this.#pace.succeeded()) this.#debug('resumed');
   }
 
   #failure(res: DeliveryResponse): void {
-    this.#failuresInARow++;
     const now = this.#clock.now();
     this.#lastError = {
       code: codeOf(res) ?? (res.status === 0 ? 'NETWORK_ERROR' : 'HTTP_ERROR'),
@@ -1021,25 +918,18 @@ class OutboxImpl implements Outbox {
       message: res.message ?? `HTTP ${res.status}`,
       at: now,
     };
-    const base = this.#option('backoffBaseMs');
-    const cap = this.#option('backoffCapMs');
-    let delay = backoffDelay(this.#failuresInARow, base, cap, this.#random);
-    if (res.retryAfterMs !== undefined) {
-      delay = Math.max(delay, Math.min(res.retryAfterMs, this.#option('retryAfterCapMs')));
-    }
-    // At least 1 ms and always through a timer: an in-process transport that fails at once must not
-    // turn retries into a microtask loop that starves the event loop.
-    this.#sendNotBefore = Math.max(this.#sendNotBefore, now + Math.max(1, delay));
-    if (this.#failuresInARow >= this.#option('pauseAfter') || this.#state === 'probing') {
-      if (this.#state !== 'paused')
-        this.#warnOnce('paused', 'delivery paused after repeated failures', {
-          code: this.#lastError.code,
-        });
-      this.#state = 'paused';
+    const delay = this.#pace.delayAfterFailure(res, {
+      baseMs: this.#option('backoffBaseMs'),
+      capMs: this.#option('backoffCapMs'),
+      retryAfterCapMs: this.#option('retryAfterCapMs'),
+      random: this.#random,
+    });
+    if (this.#pace.hold(now, delay, this.#option('pauseAfter'))) {
+      this.#warnOnce('paused', 'delivery paused after repeated failures', { code: this.#lastError.code });
     }
     this.#debug('retry scheduled', {
       delayMs: delay,
-      failures: this.#failuresInARow,
+      failures: this.#pace.failuresInARow,
       code: this.#lastError.code,
       status: res.status,
     });
@@ -1053,7 +943,7 @@ class OutboxImpl implements Outbox {
       this.#inFlightRequests === 0 &&
       this.#openAggregates() === 0 &&
       this.#spilled === 0 &&
-      this.#spillBuffer.length === 0
+      this.#writer.spills.length === 0
     );
   }
 
@@ -1087,7 +977,7 @@ class OutboxImpl implements Outbox {
     await this.#loading;
     this.#seal();
     if (this.#isIdle()) {
-      await this.#storeChain;
+      await this.#writer.chain;
       return { delivered: true, remaining: 0 };
     }
     this.#flushesWaiting++;
@@ -1103,7 +993,7 @@ class OutboxImpl implements Outbox {
       this.#flushesWaiting--;
       this.#clock.clearTimeout(timer);
     }
-    await this.#storeChain;
+    await this.#writer.chain;
     const remaining = this.#remaining();
     return { delivered: remaining === 0, remaining };
   }
@@ -1122,12 +1012,11 @@ class OutboxImpl implements Outbox {
     if (this.#sendTimer !== undefined) this.#clock.clearTimeout(this.#sendTimer);
     this.#window?.stop();
     this.#sendTimer = undefined;
-    if (this.#storeRetryTimer !== undefined) this.#clock.clearTimeout(this.#storeRetryTimer);
-    this.#storeRetryTimer = undefined;
+    this.#storeRetry.cancel();
     if (!result.delivered && !this.#durable) {
       this.#dropQueued('closed', 'not delivered before close() timed out');
     }
-    await this.#storeChain;
+    await this.#writer.chain;
     const target = this.#spillTarget;
     if (target && !target.durable) {
       if (this.#spilled > 0) await this.#dropSpilled(target, 'closed');
@@ -1168,12 +1057,12 @@ class OutboxImpl implements Outbox {
       queued: this.#queued() + this.#openAggregates(),
       spilled: this.#spilled,
       store:
-        this.#storeProblem === undefined
+        this.#storeRetry.problem === undefined
           ? { durable: this.#durable }
-          : { durable: false, reason: this.#storeProblem },
+          : { durable: false, reason: this.#storeRetry.problem },
       bytes: this.#bytes,
-      state: this.#state,
-      bulk: this.#bulkRoutes ? { ...this.#bulkRoutes } : undefined,
+      state: this.#pace.state,
+      bulk: this.#shape.routes ? { ...this.#shape.routes } : undefined,
       lastError: this.#lastError,
       problems: this.#report.counts(),
     };

@@ -94,6 +94,8 @@ export type OutboxInput =
         externalCustomerId?: string | undefined;
         externalRunId?: string | undefined;
         events?: OutboxRunEvent[] | undefined;
+        /** As for usage: `true` when `idempotencyKey` was made from an identity local to this process. */
+        localKey?: boolean | undefined;
       });
 
 /**
@@ -116,8 +118,23 @@ export type OutboxRecord =
       bytes: number;
       /** A usage call waiting in an open aggregation window (durable stores only); not sent as is. */
       aggregating?: boolean | undefined;
+      /** See the run variant. */
+      requestKey?: true | undefined;
     }
-  | { id: number; kind: 'run'; body: OutboxRunBody; enqueuedAt: number; attempts: number; bytes: number };
+  | {
+      id: number;
+      kind: 'run';
+      body: OutboxRunBody;
+      enqueuedAt: number;
+      attempts: number;
+      bytes: number;
+      /**
+       * `true` when the caller gave the key and it was derived from the request (not marked `localKey`):
+       * a client's retry of that request sends the same key, so the API's `IDEMPOTENCY_KEY_REUSED` means
+       * the request was already applied (`answers.ts`). Persisted with the record.
+       */
+      requestKey?: true | undefined;
+    };
 
 /**
  * Why a record left the outbox without being delivered.

@@ -5,9 +5,9 @@
 
 import { isRecord, validationError } from '../errors';
 import { isSafeKey, requestIdentity, runExternalId, usageKeyFromBase } from '../keys';
-import { type Outbox, round6, validQuantity, validString } from '../outbox/outbox';
+import { type Outbox, round6, validQuantity } from '../outbox/outbox';
 import type { OutboxRunEvent } from '../outbox/types';
-import { meter as meterRule } from '../validation';
+import { isValidEventType, meter as meterRule } from '../validation';
 import { contextStorage } from './context-storage';
 import { isoTime, recordMetadata, routeSlug, runMeta, traceIdFrom } from './metadata';
 import type { QuantitySpec, RouteRule } from './options';
@@ -131,7 +131,7 @@ export class RequestScope<Req> implements DripRequestContext, DripRunContext {
         s.error(new Error('run.event() after the request ended'), 'event');
         return;
       }
-      if (!isRecord(event) || !validString(event.eventType, 1, 100)) {
+      if (!isRecord(event) || !isValidEventType(event.eventType)) {
         s.error(new TypeError('run.event() needs an eventType of 1-100 characters'), 'event');
         return;
       }
@@ -256,6 +256,7 @@ export class RequestScope<Req> implements DripRequestContext, DripRunContext {
           events: this.events ?? [],
           externalRunId: this.externalRunId,
           idempotencyKey: this.externalRunId,
+          localKey: this.#localKey,
           startedAt: isoTime(this.startedAt),
           endedAt: isoTime(Math.max(endedAt, this.startedAt)),
         };

@@ -218,6 +218,13 @@ afterAll(() => {
 
 const tsc = (dir: string) => join(dir, 'node_modules', 'typescript', 'bin', 'tsc');
 
+/** The app prints its result as one JSON line; the SDK's own log lines (the first delivery, warnings) may come first. */
+function resultLine(stdout: string): Record<string, unknown> {
+  const line = stdout.split('\n').findLast((l) => l.startsWith('{'));
+  if (line === undefined) throw new Error(`no JSON result line in:\n${stdout}`);
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
 describe('packed packages installed with npm outside the workspace', () => {
   it('every published package loads with require() (CommonJS) and import (ESM)', async () => {
     const names = published.map((p) => p.name).concat('@drip/core/node');
@@ -271,7 +278,7 @@ describe.each([
       const file = tsconfig(dir, framework, 'nodenext', ['core', framework], ['es2023', ...lib]);
       await ok(process.execPath, [tsc(dir), '-p', file], dir);
     }
-    const out = JSON.parse(await ok(process.execPath, ['calls.mjs', framework], dir));
+    const out = resultLine(await ok(process.execPath, ['calls.mjs', framework], dir));
     expect(out).toMatchObject({ status: 200, body: { id: '7' } });
     expect(out.usage).toBeGreaterThanOrEqual(1);
   });
@@ -300,7 +307,7 @@ describe.each([
     };
     writeFileSync(join(dir, 'tsconfig.nest.json'), JSON.stringify(config, null, 2));
     await ok(process.execPath, [tsc(dir), '-p', 'tsconfig.nest.json'], dir);
-    const out = JSON.parse(await ok(process.execPath, ['dist-nest/nest-app.js'], dir));
+    const out = resultLine(await ok(process.execPath, ['dist-nest/nest-app.js'], dir));
     expect(out).toMatchObject({ status: 200, body: { id: '7' }, usage: 1 });
   });
 });

@@ -1,6 +1,7 @@
+import { meterModel } from '@drip/ai';
 import { type DripExpressOptions, dripErrorHandler, dripMiddleware } from '@drip/express';
+import { fakeModel, runAgent } from '@drip/example-agent';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { simulateAgent } from './agent';
 
 /** The app's API keys and the users they belong to (a real app would look them up in its database). */
 export const API_KEYS: Readonly<Record<string, string>> = {
@@ -60,21 +61,15 @@ export function createApp(options: ExampleAppOptions): {
     res.json({ id: req.params.id, name: `Item ${req.params.id}` });
   });
 
+  // The agent's model, metered by @drip/ai: each model call (the search step, then the answer) adds an
+  // llm.call event to the request's run and bills its tokens (llm_tokens) to the request's customer,
+  // through the same outbox as the request's own records.
+  const model = meterModel(fakeModel(), { outbox: metering.meter.outbox });
+
   api.post('/agent', async (req, res) => {
     const prompt = typeof req.body?.prompt === 'string' ? req.body.prompt : '';
-    const result = await simulateAgent(prompt);
-    req.drip?.run.event({
-      eventType: 'llm.call',
-      model: 'gpt-4o-mini',
-      inputTokens: result.inputTokens,
-      outputTokens: result.outputTokens,
-    });
-    req.drip?.run.event({ eventType: 'tool.call', name: 'web-search', duration: result.toolDurationMs });
-    req.drip?.usage('llm_tokens', result.inputTokens + result.outputTokens);
-    res.json({
-      answer: result.answer,
-      usage: { inputTokens: result.inputTokens, outputTokens: result.outputTokens },
-    });
+    const { answer, usage } = await runAgent(model, prompt);
+    res.json({ answer, usage });
   });
 
   api.get('/fail', () => {

@@ -1,7 +1,8 @@
+import { meterModel } from '@drip/ai';
+import { fakeModel, runAgent } from '@drip/example-agent';
 import { type DripHonoMiddleware, type DripHonoOptions, drip } from '@drip/hono';
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
-import { simulateAgent } from './agent';
 
 /** The app's API keys and the users they belong to (a real app would look them up in its database). */
 export const API_KEYS: Readonly<Record<string, string>> = {
@@ -58,26 +59,19 @@ export function createApp(options: ExampleAppOptions): { app: Hono; metering: Dr
     return c.json({ id, name: `Item ${id}` });
   });
 
+  // The agent's model, metered by @drip/ai: each model call (the search step, then the answer) adds an
+  // llm.call event to the request's run and bills its tokens (llm_tokens) to the request's customer,
+  // through the same outbox as the request's own records.
+  const model = meterModel(fakeModel(), { outbox: metering.meter.outbox });
+
   app.post('/api/agent', async (c) => {
     const body: unknown = await c.req.json().catch(() => ({}));
     const prompt =
       typeof body === 'object' && body !== null && typeof (body as { prompt?: unknown }).prompt === 'string'
         ? (body as { prompt: string }).prompt
         : '';
-    const result = await simulateAgent(prompt);
-    const run = c.get('drip');
-    run?.run.event({
-      eventType: 'llm.call',
-      model: 'gpt-4o-mini',
-      inputTokens: result.inputTokens,
-      outputTokens: result.outputTokens,
-    });
-    run?.run.event({ eventType: 'tool.call', name: 'web-search', duration: result.toolDurationMs });
-    run?.usage('llm_tokens', result.inputTokens + result.outputTokens);
-    return c.json({
-      answer: result.answer,
-      usage: { inputTokens: result.inputTokens, outputTokens: result.outputTokens },
-    });
+    const { answer, usage } = await runAgent(model, prompt);
+    return c.json({ answer, usage });
   });
 
   app.get('/api/fail', () => {

@@ -1,7 +1,18 @@
-import type { DripRequestContext } from '@drip/core';
-import { DripInterceptor, DripMeter, DripRun } from '@drip/nestjs';
-import { Body, Controller, Get, HttpCode, Param, Post, UseGuards, UseInterceptors } from '@nestjs/common';
-import { simulateAgent } from './agent';
+import { meterModel } from '@drip/ai';
+import type { RequestMeter } from '@drip/core';
+import { type AgentResult, fakeModel, runAgent } from '@drip/example-agent';
+import { DRIP_REQUEST_METER, DripInterceptor, DripMeter } from '@drip/nestjs';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  UseGuards,
+  UseInterceptors,
+} from '@nestjs/common';
 import { ApiKeyGuard } from './auth.guard';
 
 /** The "AI agent API": every route is metered to `api_calls` (1 per call) for the caller's customer. */
@@ -10,6 +21,17 @@ import { ApiKeyGuard } from './auth.guard';
 @UseInterceptors(DripInterceptor)
 @DripMeter('api_calls')
 export class ApiController {
+  /**
+   * The agent's model, metered by @drip/ai: each model call (the search step, then the answer) adds an
+   * llm.call event to the request's run and bills its tokens (llm_tokens) to the request's customer,
+   * through the module's outbox, with the request's own records.
+   */
+  private readonly model: ReturnType<typeof fakeModel>;
+
+  constructor(@Inject(DRIP_REQUEST_METER) meter: RequestMeter) {
+    this.model = meterModel(fakeModel(), { outbox: meter.outbox });
+  }
+
   @Get('items/:id')
   item(@Param('id') id: string): { id: string; name: string } {
     return { id, name: `Item ${id}` };
@@ -17,21 +39,10 @@ export class ApiController {
 
   @Post('agent')
   @HttpCode(200)
-  async agent(@Body() body: { prompt?: unknown } | undefined, @DripRun() drip?: DripRequestContext) {
+  async agent(@Body() body: { prompt?: unknown } | undefined): Promise<Omit<AgentResult, 'steps'>> {
     const prompt = typeof body?.prompt === 'string' ? body.prompt : '';
-    const result = await simulateAgent(prompt);
-    drip?.run.event({
-      eventType: 'llm.call',
-      model: 'gpt-4o-mini',
-      inputTokens: result.inputTokens,
-      outputTokens: result.outputTokens,
-    });
-    drip?.run.event({ eventType: 'tool.call', name: 'web-search', duration: result.toolDurationMs });
-    drip?.usage('llm_tokens', result.inputTokens + result.outputTokens);
-    return {
-      answer: result.answer,
-      usage: { inputTokens: result.inputTokens, outputTokens: result.outputTokens },
-    };
+    const { answer, usage } = await runAgent(this.model, prompt);
+    return { answer, usage };
   }
 
   @Get('fail')

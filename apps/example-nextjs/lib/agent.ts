@@ -1,26 +1,17 @@
-/** What the simulated agent answers: deterministic, so the demo and the tests know the token counts. */
-export interface AgentResult {
-  answer: string;
-  inputTokens: number;
-  outputTokens: number;
-  toolDurationMs: number;
-}
+import { meterModel } from '@drip/ai';
+import { fakeModel } from '@drip/example-agent';
+import { dripMeter } from '@drip/nextjs';
+import { dripOptions } from './drip';
+
+let model: ReturnType<typeof fakeModel> | undefined;
 
 /**
- * A stand-in for an LLM agent: "calls" a model and a web-search tool. Token counts derive from the
- * prompt length only (input = ceil(length / 4) + 8 for the system prompt, output = 2 × input), so the
- * same prompt always bills the same.
+ * The agent's model, metered by @drip/ai: each model call (the search step, then the answer) adds an
+ * `llm.call` event to the request's run and bills its tokens (`llm_tokens`) to the request's customer.
+ * Its records go through the routes' own outbox (`dripMeter(dripOptions)`), so they are delivered with
+ * the request's records after the response. Created on first use, once per runtime (Node, Edge).
  */
-export async function simulateAgent(prompt: string): Promise<AgentResult> {
-  const inputTokens = Math.ceil(prompt.length / 4) + 8;
-  const outputTokens = inputTokens * 2;
-  const started = performance.now();
-  await new Promise((resolve) => setTimeout(resolve, 2)); // the "web-search" tool
-  const toolDurationMs = Math.round((performance.now() - started) * 100) / 100;
-  return {
-    answer: `Here is what I found about "${prompt.slice(0, 60)}".`,
-    inputTokens,
-    outputTokens,
-    toolDurationMs,
-  };
+export function agentModel(): ReturnType<typeof fakeModel> {
+  model ??= meterModel(fakeModel(), { outbox: dripMeter(dripOptions).outbox });
+  return model;
 }

@@ -145,12 +145,14 @@ describe('example-nextjs built with next build, served by next start', () => {
       status: 200,
       body: { id: '42', name: 'Item 42' },
     });
-    const prompt = 'What is the weather in Paris today?'; // 35 chars: input 9 + 8 = 17, output 34
+    // The AI SDK over the examples' fake model, metered by @drip/ai: two model calls (web search, then
+    // the answer) of 25 + 12 and 61 + 17 tokens for this prompt (see tests/example-scenario).
+    const prompt = 'What is the weather in Paris today?';
     const agent = await call('/api/agent', 'key_acme', { prompt });
     expect(agent.status).toBe(200);
     expect(agent.body).toMatchObject({
       answer: expect.stringContaining('What is the weather'),
-      usage: { inputTokens: 17, outputTokens: 34 },
+      usage: { inputTokens: 25 + 61, outputTokens: 12 + 17 },
     });
     expect(await call('/api/legacy/items/7', 'key_globex')).toMatchObject({
       status: 200,
@@ -168,9 +170,9 @@ describe('example-nextjs built with next build, served by next start', () => {
     const [acme, globex, initech] = await Promise.all(['acme', 'globex', 'initech'].map(customerId));
     const acmeUsage = await eventually(
       () => usageOf(acme as string),
-      (u) => u.api_calls === 2 && u.llm_tokens === 51,
+      (u) => u.api_calls === 2 && u.llm_tokens === 115,
     );
-    expect(acmeUsage).toEqual({ api_calls: 2, llm_tokens: 51 });
+    expect(acmeUsage).toEqual({ api_calls: 2, llm_tokens: 25 + 12 + 61 + 17 });
     expect(
       await eventually(
         () => usageOf(globex as string),
@@ -189,22 +191,32 @@ describe('example-nextjs built with next build, served by next start', () => {
     const acmeRecords = (await api(`/events?customerId=${acme}&eventType=USAGE&limit=100`)).data as Json[];
     const described = acmeRecords.map((e) => {
       const meta = e.metadata as Json;
-      return `${String(e.usageType)} ${String(meta.method)} ${String(meta.route)}`;
+      return e.usageType === 'llm_tokens'
+        ? `llm_tokens ${Number(e.quantity)} ${String(meta.model)}`
+        : `${String(e.usageType)} ${String(meta.method)} ${String(meta.route)}`;
     });
     expect(described.sort()).toEqual([
       'api_calls GET /api/items/[id]',
       'api_calls POST /api/agent',
-      'llm_tokens POST /api/agent',
+      'llm_tokens 37 fake-4o-mini',
+      'llm_tokens 78 fake-4o-mini',
     ]);
 
-    const agentRun = acmeRuns.find((r) => r.eventCount === 2);
+    // The Edge route's run: one llm.call per model call, and the tool's tool.call.
+    const agentRun = acmeRuns.find((r) => r.eventCount === 3);
     expect(agentRun).toBeDefined();
     const events = (await api(`/events?runId=${String(agentRun?.id)}&limit=100`)).data as Json[];
-    const byType = Object.fromEntries(events.map((e) => [e.eventType, e]));
-    expect(byType['llm.call']).toMatchObject({
-      attributes: { model: 'gpt-4o-mini', inputTokens: 17, outputTokens: 34 },
-    });
-    expect(byType['tool.call']).toMatchObject({ attributes: { name: 'web-search' } });
+    const calls = events
+      .filter((e) => e.eventType === 'llm.call')
+      .map((e) => e.attributes as Json)
+      .sort((a, b) => Number(a.callIndex) - Number(b.callIndex));
+    expect(calls).toMatchObject([
+      { model: 'fake-4o-mini', inputTokens: 25, outputTokens: 12, callIndex: 0 },
+      { model: 'fake-4o-mini', inputTokens: 61, outputTokens: 17, callIndex: 1 },
+    ]);
+    expect(events.filter((e) => e.eventType === 'tool.call')).toMatchObject([
+      { attributes: { name: 'web-search' } },
+    ]);
 
     const globexRuns = await eventually(
       () => runsOf(globex as string),

@@ -118,33 +118,62 @@ export function exampleScenario(scenario: ExampleScenario): ScenarioHandles {
       expect((await call('/api/items/7', 'key_globex')).status).toBe(200);
       expect((await call('/api/items/8', 'key_globex')).status).toBe(200);
 
-      const prompt = 'What is the weather in Paris today?'; // 35 chars: input 9 + 8 = 17, output 34
+      // The agent route runs the AI SDK over the examples' fake model (one token per 4 characters it
+      // reads or writes), metered by @drip/ai. For this 35-character prompt, with the 63-character
+      // system prompt: step 1 reads 98 characters (25 tokens) and calls web-search with
+      // {"query":"<prompt>"} (47 characters, 12 tokens); step 2 also reads that call and the
+      // 97-character result (242 characters, 61 tokens) and answers in 65 characters (17 tokens).
+      const prompt = 'What is the weather in Paris today?';
       const agent = await call('/api/agent', 'key_acme', { prompt });
       expect(agent.status).toBe(200);
-      expect(agent.body).toMatchObject({ usage: { inputTokens: 17, outputTokens: 34 } });
+      expect(agent.body).toMatchObject({ usage: { inputTokens: 25 + 61, outputTokens: 12 + 17 } });
 
       expect(await call('/api/fail', 'key_initech')).toEqual({ status: 500, body: scenario.failBody });
 
       await example.flush(10_000);
       const { acme, globex, initech } = example.customers as Record<'acme' | 'globex' | 'initech', string>;
 
-      expect(await usageOf(acme)).toEqual({ api_calls: 2, llm_tokens: 51 });
+      expect(await usageOf(acme)).toEqual({ api_calls: 2, llm_tokens: 25 + 12 + 61 + 17 });
       expect(await usageOf(globex)).toEqual({ api_calls: 2 });
       expect(await usageOf(initech)).toEqual({}); // a failed request is not billed by default
 
       const acmeRuns = await runsOf(acme);
       expect(acmeRuns).toHaveLength(2);
       expect(acmeRuns.every((r) => r.status === 'COMPLETED')).toBe(true);
-      const agentRun = acmeRuns.find((r) => r.eventCount === 2);
+      const agentRun = acmeRuns.find((r) => r.eventCount === 3);
       expect(agentRun).toBeDefined();
       const events = (await api(`/events?runId=${String(agentRun?.id)}&limit=100`)).data as Json[];
-      const byType = Object.fromEntries(events.map((e) => [e.eventType, e]));
-      expect(byType['llm.call']).toMatchObject({
-        attributes: { model: 'gpt-4o-mini', inputTokens: 17, outputTokens: 34 },
-      });
-      expect(byType['tool.call']).toMatchObject({ attributes: { name: 'web-search' } });
-      const tool = byType['tool.call'] as { attributes: Json } | undefined;
-      expect(tool?.attributes.duration).toBeGreaterThan(0);
+      // One llm.call per model call (the tool loop's two steps), in order, and the tool's own event.
+      const calls = events
+        .filter((e) => e.eventType === 'llm.call')
+        .map((e) => e.attributes as Json)
+        .sort((a, b) => Number(a.callIndex) - Number(b.callIndex));
+      expect(calls).toMatchObject([
+        {
+          model: 'fake-4o-mini',
+          provider: 'fake',
+          inputTokens: 25,
+          outputTokens: 12,
+          finishReason: 'tool-calls',
+        },
+        { model: 'fake-4o-mini', provider: 'fake', inputTokens: 61, outputTokens: 17, finishReason: 'stop' },
+      ]);
+      expect(calls.map((c) => c.callIndex)).toEqual([0, 1]);
+      const tools = events.filter((e) => e.eventType === 'tool.call');
+      expect(tools).toHaveLength(1);
+      expect(tools[0]).toMatchObject({ attributes: { name: 'web-search' } });
+      expect(Number((tools[0]?.attributes as Json | undefined)?.duration)).toBeGreaterThan(0);
+      // The tokens are billed per model call, with the model in the usage metadata.
+      const acmeTokens = (await api(`/events?customerId=${acme}&eventType=USAGE&limit=100`)).data as Json[];
+      expect(
+        acmeTokens
+          .filter((e) => e.usageType === 'llm_tokens')
+          .map((e) => [Number(e.quantity), (e.metadata as Json | undefined)?.model])
+          .sort((a, b) => Number(a[0]) - Number(b[0])),
+      ).toEqual([
+        [37, 'fake-4o-mini'],
+        [78, 'fake-4o-mini'],
+      ]);
 
       expect(await runsOf(globex)).toHaveLength(2);
       // The route template, never the concrete path, is what the records carry.

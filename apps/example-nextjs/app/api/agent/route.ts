@@ -1,27 +1,17 @@
+import { runAgent } from '@drip/example-agent';
 import { withDrip } from '@drip/nextjs';
-import { simulateAgent } from '../../../lib/agent';
+import { agentModel } from '../../../lib/agent';
 import { dripOptions, withAuth } from '../../../lib/drip';
-import { recordWebSearch } from '../../../lib/tools';
 
-// Edge runtime route: api_calls (1 per call) plus llm_tokens, and the run's llm.call / tool.call events.
+// Edge runtime route: api_calls (1 per call) plus, through @drip/ai, llm_tokens and an llm.call event
+// per model call; the agent's web-search tool adds its tool.call event from deep code (getCurrentRun()).
 export const runtime = 'edge';
 
 export const POST = withAuth(
-  withDrip(async (request, _context: unknown, drip) => {
+  withDrip(async (request) => {
     const body = (await request.json().catch(() => ({}))) as { prompt?: unknown };
     const prompt = typeof body.prompt === 'string' ? body.prompt : '';
-    const result = await simulateAgent(prompt);
-    drip?.run.event({
-      eventType: 'llm.call',
-      model: 'gpt-4o-mini',
-      inputTokens: result.inputTokens,
-      outputTokens: result.outputTokens,
-    });
-    recordWebSearch(result.toolDurationMs); // deep code: reaches the run through getDripContext()
-    drip?.usage('llm_tokens', result.inputTokens + result.outputTokens);
-    return Response.json({
-      answer: result.answer,
-      usage: { inputTokens: result.inputTokens, outputTokens: result.outputTokens },
-    });
+    const { answer, usage } = await runAgent(agentModel(), prompt);
+    return Response.json({ answer, usage });
   }, dripOptions),
 );

@@ -137,7 +137,10 @@ function run(cmd, argv, options = {}) {
   });
 }
 
-/** Every apps/example-* with a package.json, as `{ name: 'express', dir, pkg }`. */
+/**
+ * Every apps/example-* app (a package.json with a `start` script), as `{ name: 'express', dir, pkg }`;
+ * apps/example-agent, the agent they share, is a library and is built as their dependency.
+ */
 function discoverExamples() {
   const appsDir = join(ROOT, 'apps');
   return readdirSync(appsDir)
@@ -147,7 +150,8 @@ function discoverExamples() {
       name: d.slice('example-'.length),
       dir: join(appsDir, d),
       pkg: JSON.parse(readFileSync(join(appsDir, d, 'package.json'), 'utf8')),
-    }));
+    }))
+    .filter((ex) => typeof ex.pkg.scripts?.start === 'string');
 }
 
 async function build(examples) {
@@ -330,6 +334,9 @@ function newTally() {
         failed: 0,
         unexpected: 0,
         llmTokens: 0,
+        inputTokens: 0,
+        outputTokens: 0,
+        agentOk: 0,
         items: 0,
         agent: 0,
         charges: 0,
@@ -393,6 +400,9 @@ async function driveTraffic(apps, drip, customerIds) {
           res = await callApp(app, customer, 'POST', '/api/agent', { prompt });
           if (res.status === 200) {
             const u = res.json?.usage ?? {};
+            t.agentOk++;
+            t.inputTokens += Number(u.inputTokens ?? 0);
+            t.outputTokens += Number(u.outputTokens ?? 0);
             t.llmTokens += Number(u.inputTokens ?? 0) + Number(u.outputTokens ?? 0);
           }
           if (res.status === 200 && random() < p.report) {
@@ -493,6 +503,9 @@ async function readSummary(drip, customerIds) {
     const id = customerIds[c];
     const row = {
       usage: {},
+      // Per model: input/output tokens and calls from the llm.call run events (@drip/ai records one per
+      // model call), and the llm_tokens usage billed with that model in its metadata.
+      models: {},
       runs: {},
       runTotal: 0,
       charges: 0,
@@ -502,9 +515,21 @@ async function readSummary(drip, customerIds) {
     };
     rows[c] = row;
     if (!id) continue;
+    const model = (name) => {
+      row.models[name] ??= { calls: 0, input: 0, output: 0, billed: 0 };
+      return row.models[name];
+    };
     for (const e of await drip.all(`/events?customerId=${id}&eventType=USAGE`)) {
       const meter = e.usageType ?? 'generic';
       row.usage[meter] = (row.usage[meter] ?? 0) + Number(e.quantity ?? 0);
+      if (meter === 'llm_tokens') model(String(e.metadata?.model ?? '?')).billed += Number(e.quantity ?? 0);
+    }
+    for (const e of await drip.all(`/events?customerId=${id}&eventType=llm.call`)) {
+      const a = e.attributes ?? {};
+      const m = model(String(a.model ?? '?'));
+      m.calls++;
+      m.input += Number(a.inputTokens ?? 0);
+      m.output += Number(a.outputTokens ?? 0);
     }
     for (const status of ['COMPLETED', 'FAILED', 'RUNNING', 'PENDING', 'CANCELLED', 'TIMEOUT']) {
       const res = await drip.get(`/runs?customerId=${id}&status=${status}&limit=1`);
@@ -546,6 +571,17 @@ function checks(tally, summary, hooks) {
     out.push([`${c}: FAILED runs = 500 answers`, s.runs.FAILED ?? 0, t.failed]);
     out.push([`${c}: api_calls = successful requests`, s.usage.api_calls ?? 0, t.ok]);
     out.push([`${c}: llm_tokens = tokens the agent reported`, s.usage.llm_tokens ?? 0, t.llmTokens]);
+    const models = Object.values(s.models);
+    const sum = (field) => models.reduce((n, m) => n + m[field], 0);
+    // The example agent makes two model calls per answer (the web search, then the answer).
+    out.push([`${c}: llm.call events = 2 per agent answer`, sum('calls'), 2 * t.agentOk]);
+    out.push([`${c}: llm.call input tokens = input the agent reported`, sum('input'), t.inputTokens]);
+    out.push([`${c}: llm.call output tokens = output the agent reported`, sum('output'), t.outputTokens]);
+    out.push([
+      `${c}: llm_tokens per model = llm.call input + output per model`,
+      models.filter((m) => m.billed !== m.input + m.output).length,
+      0,
+    ]);
     out.push([`${c}: confirmed charges = premium reports billed`, s.charges, t.charges]);
     out.push([`${c}: unexpected answers`, t.unexpected, 0]);
   }
@@ -594,6 +630,25 @@ function printSummary(apps, tally, summary) {
       ['customer', ...meters],
       CUSTOMERS.map((c) => [c, ...meters.map((m) => fmtQty(summary[c].usage[m] ?? 0))]),
     ),
+  );
+  const modelRows = CUSTOMERS.flatMap((c) =>
+    Object.entries(summary[c].models)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([model, m]) => [
+        c,
+        model,
+        fmtQty(m.calls),
+        fmtQty(m.input),
+        fmtQty(m.output),
+        fmtQty(m.input + m.output),
+        fmtQty(m.billed),
+      ]),
+  );
+  console.log('\n  Tokens per customer and model (llm.call run events; billed = llm_tokens usage)');
+  console.log(
+    modelRows.length > 0
+      ? table(['customer', 'model', 'calls', 'input', 'output', 'total', 'billed'], modelRows)
+      : '  (no model calls)',
   );
   const statuses = [...new Set(CUSTOMERS.flatMap((c) => Object.keys(summary[c].runs)))].sort();
   console.log('\n  Runs by status');

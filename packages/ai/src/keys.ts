@@ -1,49 +1,7 @@
 /**
- * Deterministic keys of model calls. To promote into `@drip/core`'s key module (it would also give the
- * safe-key check below a single home); until then the hashed form builds on core's public `usageKey`.
- *
- * A call's key is fixed by who pays (customer), what it ran in (the request's identity, a run named by
- * the app, or a key the app passed), the call's position there, and the meter:
- * `ai:<customer>:<requestId>:<position>:<meter>` (`air:` for a named run, `aik:` for the app's own key,
- * `airec:` for the run record of a call made outside a request). None of these prefixes is `mw`, so a
- * call's key never equals a request-metering key (`mw:<customer>:<identity>:<meter>:<i>`), whatever
- * identity header a client sends. A key that would be longer than 128 characters or hold other characters
- * is hashed instead (`mw_` + 43 characters) from a form containing `·` (U+00B7), which no request identity
- * can contain (they are printable ASCII), so hashed keys cannot be forged from a header either.
+ * Call positions of model calls. The keys built from them live in `@drip/core`'s key module
+ * (`modelCallKey`), with every other idempotency key of the SDK.
  */
-
-import { usageKey } from '@drip/core';
-
-/** Where a call's identity comes from. */
-export type KeyScope =
-  | { kind: 'request'; requestId: string }
-  | { kind: 'run'; runId: string }
-  | { kind: 'key'; key: string };
-
-const PREFIX = { request: 'ai', run: 'air', key: 'aik' } as const;
-/** The slot of a call's run record, in place of a meter name (`#` is never in a meter name). */
-export const RUN_SLOT = '#run';
-const SAFE = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/**
- * The key of one record of a call: its usage for `slot` = a meter, or its run record for
- * {@link RUN_SLOT}.
- *
- * @example
- * ```ts
- * callKey({ kind: 'request', requestId: 'req-1' }, 'cus_1', 0, 'llm_tokens'); // 'ai:cus_1:req-1:0:llm_tokens'
- * ```
- */
-export function callKey(scope: KeyScope, customerId: string, position: number, slot: string): string {
-  const id = scope.kind === 'request' ? scope.requestId : scope.kind === 'run' ? scope.runId : scope.key;
-  const prefix = slot === RUN_SLOT ? 'airec' : PREFIX[scope.kind];
-  const plain =
-    slot === RUN_SLOT
-      ? `${prefix}:${customerId}:${id}:${position}`
-      : `${prefix}:${customerId}:${id}:${position}:${slot}`;
-  if (SAFE.test(plain)) return plain;
-  return usageKey(customerId, `${prefix}\u00b7${id}\u00b7${position}`, slot, 0);
-}
 
 interface Positions {
   byRequest: WeakMap<object, { n: number }>;

@@ -16,8 +16,11 @@ import {
   createOutbox,
   generateIdempotencyKey,
   getDripContext,
+  MODEL_CALL_RUN_SLOT,
+  type ModelCallKeyScope,
+  modelCallKey,
 } from '@drip/core';
-import { type KeyScope, RUN_SLOT, callKey, nextPosition } from './keys';
+import { nextPosition } from './keys';
 import type { TokenUsage } from './usage';
 
 /**
@@ -221,7 +224,7 @@ export class Recorder {
     const explicitCustomer = nonEmpty(c?.customerId) || nonEmpty(c?.externalCustomerId);
     if (ctx !== undefined && !explicitCustomer) {
       const position = nextPosition(ctx);
-      const keyScope: KeyScope = nonEmpty(c?.key)
+      const keyScope: ModelCallKeyScope = nonEmpty(c?.key)
         ? { kind: 'key', key: c.key }
         : { kind: 'request', requestId: ctx.requestId };
       ctx.run.event({ ...event, callIndex: position });
@@ -239,7 +242,7 @@ export class Recorder {
       return;
     }
     const run = c?.run ?? o.run;
-    let keyScope: KeyScope;
+    let keyScope: ModelCallKeyScope;
     let position = 0;
     if (nonEmpty(c?.key)) keyScope = { kind: 'key', key: c.key };
     else if (nonEmpty(run)) {
@@ -252,7 +255,7 @@ export class Recorder {
     }
     const endedAt = scope.startedAt + call.latencyMs;
     const send = (id: string): void => {
-      const runKey = callKey(keyScope, id, position, RUN_SLOT);
+      const runKey = modelCallKey(keyScope, id, position, MODEL_CALL_RUN_SLOT);
       this.outbox.enqueue({
         type: 'run',
         customerId: id,
@@ -323,7 +326,7 @@ export class Recorder {
   /** One usage record per billed meter, keyed by the call's identity. */
   #usage(
     customerId: string,
-    keyScope: KeyScope,
+    keyScope: ModelCallKeyScope,
     position: number,
     call: ModelCall,
     event: Record<string, unknown>,
@@ -358,7 +361,7 @@ export class Recorder {
         customerId,
         meter,
         quantity,
-        idempotencyKey: callKey(keyScope, customerId, position, meter),
+        idempotencyKey: modelCallKey(keyScope, customerId, position, meter),
         metadata,
       });
     }

@@ -56,11 +56,13 @@ export {
   createIdempotencyKeyGenerator,
   createInstanceId,
   getIdempotencyInstanceId,
+  MODEL_CALL_RUN_SLOT,
+  modelCallKey,
   requestIdentity,
   runExternalId,
   usageKey,
 } from './keys';
-export type { IdempotencyKeyGenerator, IdempotencyKeyGeneratorOptions } from './keys';
+export type { IdempotencyKeyGenerator, IdempotencyKeyGeneratorOptions, ModelCallKeyScope } from './keys';
 export {
   generateWebhookSignature,
   verifyWebhookSignature,

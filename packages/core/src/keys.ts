@@ -280,3 +280,64 @@ export function runEventKey(externalRunId: string, index: number): string {
 export function streamFlushKey(base: string, n: number): string {
   return `${base}:flush:${n}`;
 }
+
+// ---------------------------------------------------------------- model-call keys (@drip/ai)
+
+/**
+ * What a model call's key is fixed by, besides customer, position and meter: the request it ran in (its
+ * identity), a run the app named, or a key the app passed for that one call.
+ *
+ * @example
+ * ```ts
+ * const scope: ModelCallKeyScope = { kind: 'run', runId: 'nightly-digest' };
+ * ```
+ */
+export type ModelCallKeyScope =
+  | { kind: 'request'; requestId: string }
+  | { kind: 'run'; runId: string }
+  | { kind: 'key'; key: string };
+
+/**
+ * The slot of a model call's run record (a call made outside a request), passed to
+ * {@link modelCallKey} in place of a meter name; `#` is never in a meter name.
+ *
+ * @example
+ * ```ts
+ * modelCallKey({ kind: 'run', runId: 'job-7' }, 'cus_1', 2, MODEL_CALL_RUN_SLOT); // 'airec:cus_1:job-7:2'
+ * ```
+ */
+export const MODEL_CALL_RUN_SLOT = '#run';
+
+const MODEL_CALL_PREFIX = { request: 'ai', run: 'air', key: 'aik' } as const;
+
+/**
+ * Key of one record of a model call (`@drip/ai`): its usage on the meter `slot`, or its run record for
+ * {@link MODEL_CALL_RUN_SLOT}. Deterministic from who pays, the scope, the call's position there and the
+ * meter: `ai:<customerId>:<requestId>:<position>:<meter>` (`air:` for a named run, `aik:` for the app's
+ * own key, `airec:<customerId>:<id>:<position>` for a run record), so an SDK retry of a call and a
+ * client retrying the whole request bill once. None of these prefixes is `mw`, so a call's key never
+ * equals a request-metering key ({@link usageKey}) whatever identity header a client sends. A key that
+ * would not be safe ({@link isSafeKey}) is hashed to `mw_` + 43 characters from a form containing `·`
+ * (U+00B7), which no request identity can hold (they are printable ASCII), so hashed keys cannot be
+ * forged from a header either.
+ *
+ * @example
+ * ```ts
+ * modelCallKey({ kind: 'request', requestId: 'req-1' }, 'cus_1', 0, 'llm_tokens'); // 'ai:cus_1:req-1:0:llm_tokens'
+ * ```
+ */
+export function modelCallKey(
+  scope: ModelCallKeyScope,
+  customerId: string,
+  position: number,
+  slot: string,
+): string {
+  const id = scope.kind === 'request' ? scope.requestId : scope.kind === 'run' ? scope.runId : scope.key;
+  const prefix = slot === MODEL_CALL_RUN_SLOT ? 'airec' : MODEL_CALL_PREFIX[scope.kind];
+  const plain =
+    slot === MODEL_CALL_RUN_SLOT
+      ? `${prefix}:${customerId}:${id}:${position}`
+      : `${prefix}:${customerId}:${id}:${position}:${slot}`;
+  if (isSafeKey(plain)) return plain;
+  return usageKey(customerId, `${prefix}\u00b7${id}\u00b7${position}`, slot, 0);
+}

@@ -15,6 +15,7 @@ export type {
   DripTelemetryOptions,
   TelemetryModelCallEnd,
   TelemetryModelCallStart,
+  TelemetryOperationStart,
   TelemetryToolEnd,
   TelemetryToolStart,
 } from './telemetry';

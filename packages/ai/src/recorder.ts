@@ -131,11 +131,20 @@ export interface ModelCall {
   aborted?: boolean | undefined;
 }
 
+/** A finished tool execution as the telemetry integration observed it. */
+export interface ToolCall {
+  name: string;
+  durationMs: number;
+  success: boolean;
+}
+
 /** What a call captured when it started: where it bills, read in the caller's async context. */
 export interface CallScope {
   context: DripRequestContext | undefined;
   call: DripCallOptions | undefined;
   startedAt: number;
+  /** A position in the named run taken at the start (tool executions), else taken when recorded. */
+  position?: number | undefined;
 }
 
 const MAX_PENDING = 1_000;
@@ -147,6 +156,11 @@ function round6(n: number): number {
 
 function nonEmpty(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0;
+}
+
+/** Whether per-call options name who pays (then a call inside a request bills them, not the request's customer). */
+function namesCustomer(c: DripCallOptions | undefined): boolean {
+  return nonEmpty(c?.customerId) || nonEmpty(c?.externalCustomerId);
 }
 
 /** Reads the `drip` entry of AI SDK provider options (or of an OpenAI/Anthropic request's options). */
@@ -218,11 +232,9 @@ export class Recorder {
   #record(scope: CallScope, call: ModelCall): void {
     const c = scope.call;
     if (c?.meter === false) return;
-    const o = this.#o;
     const event = this.#event(call);
     const ctx = scope.context;
-    const explicitCustomer = nonEmpty(c?.customerId) || nonEmpty(c?.externalCustomerId);
-    if (ctx !== undefined && !explicitCustomer) {
+    if (ctx !== undefined && !namesCustomer(c)) {
       const position = nextPosition(ctx);
       const keyScope: ModelCallKeyScope = nonEmpty(c?.key)
         ? { kind: 'key', key: c.key }
@@ -231,44 +243,112 @@ export class Recorder {
       this.#usage(ctx.customerId, keyScope, keyScope.kind === 'key' ? 0 : position, call, event);
       return;
     }
+    this.#outside(scope, 'model call', {
+      event,
+      status: call.aborted ? 'CANCELLED' : 'COMPLETED',
+      endedAt: scope.startedAt + call.latencyMs,
+      key: c?.key,
+      usage: (id, keyScope, position) => this.#usage(id, keyScope, position, call, event),
+    });
+  }
+
+  /**
+   * Records one finished tool execution, a `tool.call` event (`name`, `duration` in ms, `success`): on
+   * the request's run, or outside a request as a run of its own for the customer the options name,
+   * keyed like a model call's run record (position in the named run, taken when the tool started).
+   * Never throws.
+   */
+  recordTool(scope: CallScope, tool: ToolCall): void {
+    try {
+      const c = scope.call;
+      if (c?.meter === false) return;
+      const event = {
+        eventType: 'tool.call',
+        name: tool.name,
+        duration: Math.max(0, Math.round(tool.durationMs)),
+        success: tool.success,
+      };
+      if (scope.context !== undefined && !namesCustomer(c)) {
+        scope.context.run.event(event);
+        return;
+      }
+      // A per-call `key` names the model call; a tool of that call must not take the same key.
+      this.#outside(scope, 'tool call', {
+        event,
+        status: 'COMPLETED',
+        endedAt: scope.startedAt + tool.durationMs,
+      });
+    } catch (err) {
+      this.error(err, 'record');
+    }
+  }
+
+  /**
+   * The position a tool execution takes in the run named for calls outside a request, taken when it
+   * starts: tools start in the order the model asked for them, so a retried job numbers them the same
+   * even when they finish in another order. Undefined inside a request or without a named run.
+   */
+  toolPosition(scope: CallScope): number | undefined {
+    const c = scope.call;
+    if (c?.meter === false || (scope.context !== undefined && !namesCustomer(c))) return undefined;
+    const run = c?.run ?? this.#o.run;
+    return nonEmpty(run) ? nextPosition(run) : undefined;
+  }
+
+  /**
+   * A call made outside a request (or naming its own customer): one run record of its own for the
+   * customer named in the call or wrapper options, in the named run if any, then its usage.
+   */
+  #outside(
+    scope: CallScope,
+    what: string,
+    r: {
+      event: Record<string, unknown> & { eventType: string };
+      status: 'COMPLETED' | 'CANCELLED';
+      endedAt: number;
+      key?: string | undefined;
+      usage?: (customerId: string, keyScope: ModelCallKeyScope, position: number) => void;
+    },
+  ): void {
+    const o = this.#o;
+    const c = scope.call;
     const customerId = c?.customerId ?? (nonEmpty(c?.externalCustomerId) ? undefined : o.customerId);
     const external = c?.externalCustomerId ?? (customerId === undefined ? o.externalCustomerId : undefined);
     if (!nonEmpty(customerId) && !nonEmpty(external)) {
       this.#warnOnce(
-        'no-customer',
-        'drip: a model call outside a metered request named no customer; it was not metered (set customerId or externalCustomerId)',
+        `no-customer:${what}`,
+        `drip: a ${what} outside a metered request named no customer; it was not recorded (set customerId or externalCustomerId)`,
       );
-      this.error(new Error('model call outside a request without a customer'), 'record');
+      this.error(new Error(`${what} outside a request without a customer`), 'record');
       return;
     }
     const run = c?.run ?? o.run;
     let keyScope: ModelCallKeyScope;
     let position = 0;
-    if (nonEmpty(c?.key)) keyScope = { kind: 'key', key: c.key };
+    if (nonEmpty(r.key)) keyScope = { kind: 'key', key: r.key };
     else if (nonEmpty(run)) {
-      position = nextPosition(run);
+      position = scope.position ?? nextPosition(run);
       keyScope = { kind: 'run', runId: run };
     } else {
       // Without a request, a run or a key there is nothing to make the key deterministic from: one key
       // per call, fixed now, still reused by every delivery attempt.
       keyScope = { kind: 'key', key: generateIdempotencyKey('ai') };
     }
-    const endedAt = scope.startedAt + call.latencyMs;
     const send = (id: string): void => {
       const runKey = modelCallKey(keyScope, id, position, MODEL_CALL_RUN_SLOT);
       this.outbox.enqueue({
         type: 'run',
         customerId: id,
         workflow: o.workflow ?? 'llm',
-        status: call.aborted ? 'CANCELLED' : 'COMPLETED',
-        events: [{ ...event, callIndex: position }],
+        status: r.status,
+        events: [{ ...r.event, callIndex: position }],
         externalRunId: runKey,
         idempotencyKey: runKey,
         correlationId: nonEmpty(run) ? run : undefined,
         startedAt: new Date(scope.startedAt).toISOString(),
-        endedAt: new Date(endedAt).toISOString(),
+        endedAt: new Date(r.endedAt).toISOString(),
       });
-      this.#usage(id, keyScope, position, call, event);
+      r.usage?.(id, keyScope, position);
     };
     if (nonEmpty(customerId)) send(customerId);
     else this.#withCustomer(external as string, send);

@@ -7,6 +7,12 @@
 import { type DripAiOptions, Recorder, type CallScope } from './recorder';
 import { normalizeModelUsage } from './usage';
 
+/** The fields of AI SDK 7's operation start events (`GenerateTextStartEvent`, ...) this integration reads. */
+export interface TelemetryOperationStart {
+  readonly callId: string;
+  readonly providerOptions?: unknown;
+}
+
 /** The fields of AI SDK 7's `LanguageModelCallStartEvent` this integration reads. */
 export interface TelemetryModelCallStart {
   readonly callId: string;
@@ -50,6 +56,7 @@ export interface TelemetryToolEnd {
  * ```
  */
 export interface DripTelemetry {
+  onStart: (event: TelemetryOperationStart) => void;
   onLanguageModelCallStart: (event: TelemetryModelCallStart) => void;
   onLanguageModelCallEnd: (event: TelemetryModelCallEnd) => void;
   onToolExecutionStart: (event: TelemetryToolStart) => void;
@@ -79,8 +86,9 @@ const MAX_OPEN = 10_000;
  * as {@link dripLanguageModelMiddleware} does) and each tool execution (a `tool.call` event with `name`,
  * `duration` in ms and `success`) on the run of the request being handled. Telemetry events do not fire
  * for a stream that is aborted before it finishes, so use the middleware where aborted streams must be
- * billed; with both, pass `modelCalls: false` here. Tool calls made outside a metered request are not
- * recorded.
+ * billed; with both, pass `modelCalls: false` here. Outside a metered request, model calls and tool
+ * executions are recorded for the customer named in the options or the call's `providerOptions.drip`
+ * (a tool bills like the model call it came from), each as a run of its own, grouped by `run`.
  *
  * @example
  * ```ts
@@ -110,11 +118,30 @@ export function dripTelemetry(options: DripTelemetryOptions = {}): DripTelemetry
     if (list && list.length === 0) open.delete(key);
     return scope;
   };
+  // Per-call options (`providerOptions.drip`) by the generateText/streamText call they came with, so that
+  // the tools of that call bill the same customer and run (tool events carry no provider options).
+  const callOptions = new Map<string, unknown>();
+  const remember = (callId: string, providerOptions: unknown): void => {
+    if (callOptions.size >= MAX_OPEN && !callOptions.has(callId)) {
+      const oldest = callOptions.keys().next().value;
+      if (oldest !== undefined) callOptions.delete(oldest);
+    }
+    callOptions.set(callId, providerOptions);
+  };
   return {
+    // The call's options (`providerOptions.drip`) arrive with the operation (generateText, streamText),
+    // not with each model call or tool execution of it.
+    onStart(event) {
+      try {
+        if (event.providerOptions !== undefined) remember(event.callId, event.providerOptions);
+      } catch (err) {
+        recorder.error(err, 'record');
+      }
+    },
     onLanguageModelCallStart(event) {
       if (!modelCalls) return;
       try {
-        const providerOptions = (event as { providerOptions?: unknown }).providerOptions;
+        const providerOptions = event.providerOptions ?? callOptions.get(event.callId);
         push(`m:${event.callId}`, recorder.begin(providerOptions, Date.now()));
       } catch (err) {
         recorder.error(err, 'record');
@@ -140,18 +167,21 @@ export function dripTelemetry(options: DripTelemetryOptions = {}): DripTelemetry
     },
     onToolExecutionStart(event) {
       try {
-        push(`t:${event.toolCall.toolCallId}`, recorder.begin(undefined, Date.now()));
+        const scope = recorder.begin(callOptions.get(event.callId), Date.now());
+        scope.position = recorder.toolPosition(scope);
+        push(`t:${event.toolCall.toolCallId}`, scope);
       } catch (err) {
         recorder.error(err, 'record');
       }
     },
     onToolExecutionEnd(event) {
       try {
-        const scope = take(`t:${event.toolCall.toolCallId}`) ?? recorder.begin(undefined, Date.now());
-        scope.context?.run.event({
-          eventType: 'tool.call',
+        const scope =
+          take(`t:${event.toolCall.toolCallId}`) ??
+          recorder.begin(callOptions.get(event.callId), Date.now() - event.toolExecutionMs);
+        recorder.recordTool(scope, {
           name: event.toolCall.toolName,
-          duration: Math.round(event.toolExecutionMs),
+          durationMs: event.toolExecutionMs,
           success: event.toolOutput?.type !== 'tool-error',
         });
       } catch (err) {

@@ -5,12 +5,14 @@ import { defineProject } from 'vitest/config';
 // of a step that runs neither, instead of reporting an empty file.
 const chosen = (process.env.DRIP_TEST_RUNTIMES ?? 'node,bun,deno,workerd').split(',');
 const outcome = chosen.includes('bun') || chosen.includes('deno');
+// @drip/ai's scenario runs on Node, Bun and Deno (not in workerd).
+const ai = chosen.some((name) => name === 'node' || name === 'bun' || name === 'deno');
 
 export default defineProject({
   test: {
     name: 'runtimes',
     include: ['test/**/*.test.ts'],
-    exclude: outcome ? [] : ['test/outcome.test.ts'],
+    exclude: [...(outcome ? [] : ['test/outcome.test.ts']), ...(ai ? [] : ['test/ai.test.ts'])],
     environment: 'node',
   },
 });

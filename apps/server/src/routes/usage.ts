@@ -158,13 +158,12 @@ function internalBody(
 }
 
 /**
- * The usage rows of {@link ingestInternal}, written with the keys that claim them: one JSON document
- * ($6, rows `[key, id, customer, usageType, quantity, units, description, metadata]`), created at $5.
- * Only the rows whose key this statement claimed are written (see `claimKeysAnd`).
+ * The usage rows of {@link ingestInternal}, written with the keys that claim them (`claimKeysAnd`): rows
+ * `[id, customer, usageType, quantity, units, description, metadata]` of the keys won, created at $5.
  */
 const INSERT_CLAIMED_USAGE = `INSERT INTO events (id, project_id, mode, kind, customer_id, event_type, idempotency_key, usage_type, quantity, units, description, metadata, created_at)
-  SELECT e->>1, $1, $2, 'usage', e->>2, 'USAGE', e->>0, e->>3, (e->>4)::numeric, e->>5, e->>6, nullif(e->7, 'null'::jsonb), $5
-  FROM jsonb_array_elements($6::jsonb) AS x(e) WHERE e->>0 IN (SELECT key FROM claimed)`;
+  SELECT r->>0, $1, $2, 'usage', r->>1, 'USAGE', r->>7, r->>2, (r->>3)::numeric, r->>4, r->>5, nullif(r->6, 'null'::jsonb), $5
+  FROM claimed_rows`;
 
 /** "The scope has an active webhook": usage must then be emitted in the transaction of its write. */
 const ACTIVE_WEBHOOK =
@@ -255,23 +254,6 @@ export async function ingestInternal(
     }
     if (claim.length === 0) return undefined;
     const keyOf = (i: number) => (bodies[i] as UsageBody).idempotencyKey;
-    // One JSON document for the rows: one JSON.stringify over all rows costs less than a text array
-    // per column (each element escaped on its own).
-    const rows: unknown[] = new Array(claim.length);
-    for (let j = 0; j < claim.length; j++) {
-      const i = claim[j] as number;
-      const b = bodies[i] as UsageBody;
-      rows[j] = [
-        b.idempotencyKey,
-        ids[i],
-        (custOf[i] as { id: string }).id,
-        b.usageType,
-        qtys[i],
-        b.units ?? null,
-        b.description ?? null,
-        b.metadata ?? null,
-      ];
-    }
     // Keys and events in one statement. Only the event id is stored with the key: a replay has the same
     // fingerprint, so the rest of the body is this one. The fast path claims nothing when the scope has
     // an active webhook: the events must then be emitted in the same transaction, so the work runs again
@@ -279,16 +261,25 @@ export async function ingestInternal(
     const r = await claimKeysAnd(
       tx,
       scope,
-      claim.map((i) => ({
-        key: keyOf(i),
-        fp: fps[i] as string,
-        stored: { status, json: `{"usageEventId":"${ids[i]}"}` },
-      })),
-      {
-        sql: INSERT_CLAIMED_USAGE,
-        params: [now, JSON.stringify(rows)],
-        unless: fast ? ACTIVE_WEBHOOK : undefined,
-      },
+      claim.map((i) => {
+        const b = bodies[i] as UsageBody;
+        return {
+          key: b.idempotencyKey,
+          fp: fps[i] as string,
+          stored: { status, json: `{"usageEventId":"${ids[i]}"}` },
+          row: [
+            ids[i],
+            (custOf[i] as { id: string }).id,
+            b.usageType,
+            qtys[i],
+            b.units ?? null,
+            b.description ?? null,
+            b.metadata ?? null,
+            b.idempotencyKey,
+          ],
+        };
+      }),
+      { sql: INSERT_CLAIMED_USAGE, params: [now], unless: fast ? ACTIVE_WEBHOOK : undefined },
     );
     if (r.blocked) return 'slow';
     const won = r.won;

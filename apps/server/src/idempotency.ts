@@ -92,13 +92,47 @@ export function reserveKeys(
 export interface KeyClaim extends KeyedItem {
   /** Status and JSON text of the response, stored in the same statement (bulk paths). */
   stored?: { status: number; json: string };
+  /**
+   * The values of this key's effect row, for {@link claimKeysAnd}: they travel in the claim document and
+   * the effect reads them from `claimed_rows(r)` only if this key is claimed.
+   */
+  row?: readonly unknown[];
 }
 
 /**
- * Claims keys in the database in one statement: the primary key of `idempotency_keys` is the arbiter
- * across requests and server instances (a concurrent claim blocks until the other transaction ends).
- * Keys are claimed in key order so concurrent requests lock them in one order. Returns the keys claimed;
- * for the others, ask {@link lostKeys}. The route class is the fingerprint's prefix.
+ * The claims as one JSON document, in key order (concurrent requests then lock their keys in one order).
+ * Stored responses are embedded as JSON text as they are (no re-serialisation).
+ */
+function claimDocument(claims: readonly KeyClaim[]): string {
+  const sorted = [...claims].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  let doc = '[';
+  for (let j = 0; j < sorted.length; j++) {
+    const c = sorted[j] as KeyClaim;
+    const cls = c.fp.slice(0, c.fp.lastIndexOf(':'));
+    const row = c.row === undefined ? '' : `,${JSON.stringify(c.row)}`;
+    doc += `${j === 0 ? '' : ','}[${JSON.stringify(c.key)},${JSON.stringify(c.fp)},${JSON.stringify(cls)},${c.stored ? `${c.stored.status},${c.stored.json}` : 'null,null'}${row}]`;
+  }
+  return `${doc}]`;
+}
+
+/**
+ * The claiming insert, the one place where a key is applied once: the primary key of `idempotency_keys`
+ * is the arbiter across requests and server instances (a concurrent claim blocks until the other
+ * transaction ends). Parameters: $1 project id, $2 mode; `from` yields the claims of the document as
+ * `x(e, n)`. `guard` is an extra WHERE condition (nothing is claimed when it is false).
+ */
+const claimInsert = (from: string, guard = '') =>
+  `INSERT INTO idempotency_keys (project_id, mode, key, route_class, fingerprint, status_code, response)
+     SELECT $1, $2, e->>0, e->>2, e->>1, (e->>3)::int, nullif(e->4, 'null'::jsonb)
+     FROM ${from}${guard ? ` WHERE ${guard}` : ''} ORDER BY x.n
+     ON CONFLICT DO NOTHING RETURNING key`;
+
+const CLAIM_ELEMENTS = 'jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(e, n)';
+
+/**
+ * Claims keys in the database in one statement (see {@link claimKeysAnd} to write the effect in the same
+ * statement). Keys are claimed in key order so concurrent requests lock them in one order. Returns the
+ * keys claimed; for the others, ask {@link lostKeys}. The route class is the fingerprint's prefix.
  *
  * @example
  * ```ts
@@ -111,23 +145,71 @@ export async function claimKeys(
   claims: readonly KeyClaim[],
 ): Promise<Set<string>> {
   if (claims.length === 0) return new Set();
-  const sorted = [...claims].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  // One JSON document; stored responses are embedded as JSON text as they are (no re-serialisation).
-  let doc = '[';
-  for (let j = 0; j < sorted.length; j++) {
-    const c = sorted[j] as KeyClaim;
-    const cls = c.fp.slice(0, c.fp.lastIndexOf(':'));
-    doc += `${j === 0 ? '' : ','}[${JSON.stringify(c.key)},${JSON.stringify(c.fp)},${JSON.stringify(cls)},${c.stored ? `${c.stored.status},${c.stored.json}` : 'null,null'}]`;
-  }
-  doc += ']';
-  const rows = await tx.query<{ key: string }>(
-    `INSERT INTO idempotency_keys (project_id, mode, key, route_class, fingerprint, status_code, response)
-     SELECT $1, $2, e->>0, e->>2, e->>1, (e->>3)::int, nullif(e->4, 'null'::jsonb)
-     FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY x.n
-     ON CONFLICT DO NOTHING RETURNING key`,
-    [scope.projectId, scope.mode, doc],
-  );
+  const rows = await tx.query<{ key: string }>(claimInsert(CLAIM_ELEMENTS), [
+    scope.projectId,
+    scope.mode,
+    claimDocument(claims),
+  ]);
   return new Set(rows.map((r) => r.key));
+}
+
+/** The write that goes with a set of claims in {@link claimKeysAnd}. */
+export interface ClaimedEffect {
+  /**
+   * A data-modifying statement (an INSERT ... SELECT) that reads its rows from the CTE `claimed_rows(r)`:
+   * the `row` of each claim this statement won, as a JSON array, in key order; the rows of keys not won
+   * are not there. It may use $1 (project id) and $2 (mode); its own parameters are numbered from $5 on
+   * ($3 and $4 belong to the claim).
+   */
+  sql: string;
+  /** The values of $5, $6, ... */
+  params: readonly unknown[];
+  /**
+   * A query: when it returns a row, nothing is claimed nor written and the result says `blocked` (for
+   * example "the scope has an active webhook", where the caller must take a transactional path).
+   */
+  unless?: string;
+}
+
+/**
+ * Claims keys and writes their effect in one statement: a single statement is atomic, so no explicit
+ * transaction (and no round trip for BEGIN/COMMIT) is needed, and the effect sees only the rows of the
+ * keys this statement claimed. Keys and effect rows travel as one JSON document. The claims are the same
+ * as {@link claimKeys} takes (in key order, with their stored responses) plus each one's `row`; for the
+ * keys not won, ask {@link lostKeys}.
+ *
+ * @example
+ * ```ts
+ * const r = await claimKeysAnd(db, scope, [{ key: 'k1', fp, row: ['use_1', 'cus_1'] }], {
+ *   sql: `INSERT INTO events (id, project_id, mode, kind, customer_id, created_at)
+ *         SELECT r->>0, $1, $2, 'usage', r->>1, $5 FROM claimed_rows`,
+ *   params: [new Date().toISOString()],
+ * });
+ * if (!r.blocked && !r.won.has('k1')) ...; // a replay or a 409: see lostKeys
+ * ```
+ */
+export async function claimKeysAnd(
+  db: Queryable,
+  scope: Scope,
+  claims: readonly KeyClaim[],
+  effect: ClaimedEffect,
+): Promise<{ blocked: boolean; won: Set<string> }> {
+  if (claims.length === 0) return { blocked: false, won: new Set() };
+  const unless = effect.unless !== undefined;
+  const guard = unless ? `unless AS (${effect.unless}),\n       ` : '';
+  // `claimed` lists the keys written only when some were not (replays), so the common answer is one row
+  // with two small values.
+  const [r] = await db.query<{ blocked: boolean; claimed: string[] | null }>(
+    `WITH src AS (SELECT e, n FROM ${CLAIM_ELEMENTS}),
+       ${guard}claimed AS (${claimInsert('src AS x', unless ? 'NOT EXISTS (SELECT 1 FROM unless)' : '')}),
+       claimed_rows AS (SELECT x.e->5 AS r FROM src AS x WHERE x.e->>0 IN (SELECT key FROM claimed) ORDER BY x.n),
+       effect AS (${effect.sql})
+     SELECT ${unless ? 'EXISTS (SELECT 1 FROM unless)' : 'false'} AS blocked,
+       (SELECT CASE WHEN count(*) = $4 THEN NULL ELSE coalesce(array_agg(key), '{}') END FROM claimed) AS claimed`,
+    [scope.projectId, scope.mode, claimDocument(claims), claims.length, ...effect.params],
+  );
+  if (r?.blocked) return { blocked: true, won: new Set() };
+  return { blocked: false, won: new Set(r?.claimed ?? claims.map((c) => c.key)) };
 }
 
 /**

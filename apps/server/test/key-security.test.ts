@@ -100,6 +100,28 @@ for (const backend of BACKENDS) {
       expect((await fresh('PATCH', `/webhooks/${hook.body.id}`, { description: 'ok' })).status).toBe(200);
     });
 
+    // No key cache on either database (README "Security"): a key that was just accepted, and so would sit
+    // in any per-process cache, is refused on the very next request after its pair changes.
+    it('a key accepted on one request is refused on the very next one after rotation or revocation', async () => {
+      const p = await project(ctx.srv);
+      const pair = await p.call('POST', '/api-keys', { name: 'hot' });
+      const secret = client(ctx.srv, String(pair.body.secretKey));
+      const publicKey = client(ctx.srv, String(pair.body.publicKey));
+      expect((await secret('GET', '/customers')).status).toBe(200);
+      expect((await publicKey('GET', '/customers')).status).toBe(200);
+      const rotated = await p.call('POST', `/api-keys/${pair.body.id}/rotate`, { gracePeriodHours: 0 });
+      expect(rotated.status).toBe(200);
+      expect((await secret('GET', '/customers')).status).toBe(401);
+      const current = client(ctx.srv, String(rotated.body.secretKey));
+      expect((await current('GET', '/customers')).status).toBe(200);
+      expect((await publicKey('GET', '/customers')).status).toBe(200);
+      expect((await p.call('POST', `/api-keys/${pair.body.id}/revoke`)).status).toBe(200);
+      const afterCurrent = await current('GET', '/customers');
+      expect(afterCurrent.status).toBe(401);
+      expect(afterCurrent.body.code).toBe('UNAUTHORIZED');
+      expect((await publicKey('GET', '/customers')).status).toBe(401);
+    });
+
     it('rotating or revoking a revoked pair changes nothing', async () => {
       const p = await project(ctx.srv);
       const other = await p.call('POST', '/api-keys', { name: 'gone' });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Queryable, Scope } from '../context';
 import { depthOf, idempotencyKeySchema, metadataSchema, notFound, quantitySchema } from '../http';
 import { durationMs } from '../shapes';
-import { formatMicros, newId, numberToMicros, numericText } from '../util';
+import { decimalText, newId, numericText } from '../util';
 import type { Emitter } from '../webhooks/emit';
 
 export type Row = Record<string, unknown>;
@@ -194,6 +194,79 @@ export async function emitRunEndWith(
     });
 }
 
+/** Where run events belong and when they happened: the same for every event of one write. */
+export interface RunEventPlace {
+  customerId: string;
+  runId: string | null;
+  workflowId: string | null;
+  /** `created_at`; `null` for the database's `now()`. */
+  at: string | null;
+}
+
+/**
+ * The values of one run-event row, in the order {@link insertRunEventRows} reads them: the one place that
+ * maps an event item to its columns, for the single-event routes and the set-based bulk path alike.
+ *
+ * @example
+ * ```ts
+ * const row = runEventRow(item, { customerId: 'cus_1', runId: 'run_1', workflowId: 'wf_1', at: null });
+ * await insertRunEventRows(tx, scope, [row]);
+ * ```
+ */
+export function runEventRow(item: EventItem, place: RunEventPlace): unknown[] {
+  return [
+    newId('evt'),
+    place.customerId,
+    place.runId,
+    place.workflowId,
+    item.eventType,
+    item.actionName ?? null,
+    item.outcome ?? 'SUCCEEDED',
+    item.explanation ?? null,
+    item.idempotencyKey ?? null,
+    item.parentEventId ?? null,
+    decimalText(item.quantity),
+    item.units ?? null,
+    item.description ?? null,
+    item.costUnits === undefined ? null : decimalText(item.costUnits),
+    item.costCurrency ?? null,
+    item.correlationId ?? null,
+    item.spanId ?? null,
+    place.at,
+    item.metadata ?? null,
+    attributesOf(item),
+  ];
+}
+
+/**
+ * Inserts run-event rows built by {@link runEventRow}, in the given order (seq follows it), as one JSON
+ * document in one statement. `attributes` is JSON null, not SQL NULL, when there are none; `metadata` is
+ * SQL NULL. Returns the rows written when `returning` is set.
+ *
+ * @example
+ * ```ts
+ * const [row] = await insertRunEventRows(tx, scope, [runEventRow(item, place)], true);
+ * ```
+ */
+export async function insertRunEventRows(
+  tx: Queryable,
+  scope: Scope,
+  rows: readonly unknown[][],
+  returning = false,
+): Promise<Row[]> {
+  if (rows.length === 0) return [];
+  return tx.query(
+    `INSERT INTO events (id, project_id, mode, kind, customer_id, run_id, workflow_id, event_type, action_name, outcome, explanation,
+       idempotency_key, parent_event_id, usage_type, quantity, units, description, cost_units, cost_currency, correlation_id, span_id,
+       metadata, attributes, created_at)
+     SELECT e->>0, $1, $2, 'run', e->>1, e->>2, e->>3, e->>4, e->>5, e->>6, e->>7, e->>8, e->>9, e->>4, (e->>10)::numeric, e->>11,
+       e->>12, (e->>13)::numeric, e->>14, e->>15, e->>16, nullif(e->18, 'null'::jsonb), e->19, coalesce((e->>17)::timestamptz, now())
+     FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(e, n)
+     ORDER BY x.n${returning ? '\n     RETURNING *' : ''}`,
+    [scope.projectId, scope.mode, JSON.stringify(rows)],
+  );
+}
+
 /** Inserts one run event row; a PENDING run becomes RUNNING. */
 export async function insertRunEvent(
   tx: Queryable,
@@ -204,38 +277,8 @@ export async function insertRunEvent(
   workflowId: string | null,
   at?: string,
 ): Promise<Row> {
-  const id = newId('evt');
-  const [row] = await tx.query(
-    `INSERT INTO events (id, project_id, mode, kind, customer_id, run_id, workflow_id, event_type, action_name, outcome, explanation,
-       idempotency_key, parent_event_id, usage_type, quantity, units, description, cost_units, cost_currency, correlation_id, span_id,
-       metadata, attributes, created_at)
-     VALUES ($1, $2, $3, 'run', $4, $5, $6, $7, $8, $9, $10, $11, $12, $7, $13::numeric, $14, $15, $16::numeric, $17, $18, $19, $20::jsonb, $21::jsonb,
-       coalesce($22::timestamptz, now())) RETURNING *`,
-    [
-      id,
-      scope.projectId,
-      scope.mode,
-      customerId,
-      run?.id ?? null,
-      workflowId,
-      item.eventType,
-      item.actionName ?? null,
-      item.outcome ?? 'SUCCEEDED',
-      item.explanation ?? null,
-      item.idempotencyKey ?? null,
-      item.parentEventId ?? null,
-      formatMicros(numberToMicros(item.quantity)),
-      item.units ?? null,
-      item.description ?? null,
-      item.costUnits === undefined ? null : formatMicros(numberToMicros(item.costUnits)),
-      item.costCurrency ?? null,
-      item.correlationId ?? null,
-      item.spanId ?? null,
-      item.metadata ? JSON.stringify(item.metadata) : null,
-      JSON.stringify(attributesOf(item)),
-      at ?? null,
-    ],
-  );
+  const place = { customerId, runId: run ? String(run.id) : null, workflowId, at: at ?? null };
+  const [row] = await insertRunEventRows(tx, scope, [runEventRow(item, place)], true);
   if (run && run.status === 'PENDING') {
     await tx.query(
       "UPDATE runs SET status = 'RUNNING', started_at = coalesce(started_at, now()) WHERE id = $1 AND status = 'PENDING'",

@@ -6,7 +6,7 @@ import { sqlState } from '../db/driver';
 import { ApiError, readJson, send, sendText, validate } from '../http';
 import { claimKeys, fingerprint, type Outcome, reserveKeys, runIdempotent } from '../idempotency';
 import { durationMs } from '../shapes';
-import { decimalText, formatMicros, newId, numberToMicros } from '../util';
+import { formatMicros, newId, numberToMicros } from '../util';
 import { Emitter } from '../webhooks/emit';
 import { fastEventItem, fastRecordBody } from './fast-parse';
 import { stripNulls } from './usage';
@@ -17,7 +17,6 @@ import {
   NAMED,
   eventItemSchema,
   type EventItem,
-  attributesOf,
   recordSchema,
   type RecordBody,
   titleCase,
@@ -26,6 +25,8 @@ import {
   emitRunEnd,
   emitRunEndWith,
   insertRunEvent,
+  insertRunEventRows,
+  runEventRow,
   checkParents,
   missingParents,
 } from './run-model';
@@ -409,49 +410,18 @@ async function recordRunsFast(deps: Deps, scope: Scope, runs: BulkRun[]): Promis
           );
         go = go.filter((r) => !skipped.has(String(r.run.id)));
       }
-      const eventRows: unknown[] = [];
+      const eventRows: unknown[][] = [];
       for (const r of go) {
         const run = r.run;
-        for (const item of r.items) {
-          // The same columns and values as insertRunEvent.
-          eventRows.push([
-            newId('evt'),
-            run.customer_id,
-            run.id,
-            run.workflow_id,
-            item.eventType,
-            item.actionName ?? null,
-            item.outcome ?? 'SUCCEEDED',
-            item.explanation ?? null,
-            item.idempotencyKey ?? null,
-            item.parentEventId ?? null,
-            decimalText(item.quantity),
-            item.units ?? null,
-            item.description ?? null,
-            item.costUnits === undefined ? null : decimalText(item.costUnits),
-            item.costCurrency ?? null,
-            item.correlationId ?? null,
-            item.spanId ?? null,
-            run.started_at,
-            item.metadata ?? null,
-            attributesOf(item),
-          ]);
-        }
+        const place = {
+          customerId: String(run.customer_id),
+          runId: String(run.id),
+          workflowId: String(run.workflow_id),
+          at: String(run.started_at),
+        };
+        for (const item of r.items) eventRows.push(runEventRow(item, place));
       }
-      if (eventRows.length > 0) {
-        // In input order (seq follows it). `attributes` is JSON null, not SQL NULL, when there are none,
-        // as insertRunEvent stores it.
-        await tx.query(
-          `INSERT INTO events (id, project_id, mode, kind, customer_id, run_id, workflow_id, event_type, action_name, outcome, explanation,
-             idempotency_key, parent_event_id, usage_type, quantity, units, description, cost_units, cost_currency, correlation_id, span_id,
-             metadata, attributes, created_at)
-           SELECT e->>0, $1, $2, 'run', e->>1, e->>2, e->>3, e->>4, e->>5, e->>6, e->>7, e->>8, e->>9, e->>4, (e->>10)::numeric, e->>11,
-             e->>12, (e->>13)::numeric, e->>14, e->>15, e->>16, nullif(e->18, 'null'::jsonb), e->19, (e->>17)::timestamptz
-           FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(e, n)
-           ORDER BY x.n`,
-          [projectId, mode, JSON.stringify(eventRows)],
-        );
-      }
+      await insertRunEventRows(tx, scope, eventRows);
       const em = new Emitter(tx, scope);
       // Without an active webhook nothing is emitted, so the per-run payloads are not even built.
       const emitting = await em.active();

@@ -15,7 +15,7 @@ import {
   validateQuery,
 } from '../http';
 import {
-  claimKeys,
+  claimKeysAnd,
   fingerprint,
   inProgress,
   type KeyedItem,
@@ -157,9 +157,17 @@ function internalBody(
       };
 }
 
-/** Columns of a usage row as the statements read them from `jsonb_array_elements(...) AS x(e)`. */
-const USAGE_ROW_COLUMNS =
-  "e->>0 AS k, e->>1 AS f, e->>2 AS id, e->>3 AS c, e->>4 AS u, e->>5 AS q, e->>6 AS un, e->>7 AS d, nullif(e->8, 'null'::jsonb) AS m";
+/**
+ * The usage rows of {@link ingestInternal}, written with the keys that claim them (`claimKeysAnd`): rows
+ * `[id, customer, usageType, quantity, units, description, metadata]` of the keys won, created at $5.
+ */
+const INSERT_CLAIMED_USAGE = `INSERT INTO events (id, project_id, mode, kind, customer_id, event_type, idempotency_key, usage_type, quantity, units, description, metadata, created_at)
+  SELECT r->>0, $1, $2, 'usage', r->>1, 'USAGE', r->>7, r->>2, (r->>3)::numeric, r->>4, r->>5, nullif(r->6, 'null'::jsonb), $5
+  FROM claimed_rows`;
+
+/** "The scope has an active webhook": usage must then be emitted in the transaction of its write. */
+const ACTIVE_WEBHOOK =
+  'SELECT 1 FROM webhooks WHERE project_id = $1 AND mode = $2 AND is_active AND deleted_at IS NULL LIMIT 1';
 
 /**
  * Set-based ingest of internal usage (no price, balance or cap checks) for `/usage/internal`,
@@ -207,8 +215,8 @@ export async function ingestInternal(
   const ids: string[] = new Array(count);
   let deliveries = 0;
   // Fast path: one statement claims the keys and inserts the events, guarded by "no active webhook"
-  // (a single statement is atomic, so no explicit transaction). With webhooks the events must be
-  // emitted in the same transaction, so the work runs again on the transactional path.
+  // (a single statement is atomic, so no explicit transaction). With webhooks the same statement runs
+  // unguarded in a transaction, followed by the emits.
   const work = async (tx: Queryable, fast: boolean): Promise<'slow' | undefined> => {
     const todo: number[] = [];
     const custIds = new Set<string>();
@@ -245,64 +253,37 @@ export async function ingestInternal(
       claim.push(i);
     }
     if (claim.length === 0) return undefined;
-    // Keys are claimed in key order, so concurrent requests lock them in one order.
     const keyOf = (i: number) => (bodies[i] as UsageBody).idempotencyKey;
-    claim.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1));
-    // One JSON document per statement: one JSON.stringify over all rows costs less than a text array
-    // per column (each element escaped on its own).
-    const rowsOf = (list: number[]) => {
-      const rows: unknown[] = new Array(list.length);
-      for (let j = 0; j < list.length; j++) {
-        const i = list[j] as number;
+    // Keys and events in one statement. Only the event id is stored with the key: a replay has the same
+    // fingerprint, so the rest of the body is this one. The fast path claims nothing when the scope has
+    // an active webhook: the events must then be emitted in the same transaction, so the work runs again
+    // on the transactional path.
+    const r = await claimKeysAnd(
+      tx,
+      scope,
+      claim.map((i) => {
         const b = bodies[i] as UsageBody;
-        rows[j] = [
-          b.idempotencyKey,
-          fps[i],
-          ids[i],
-          (custOf[i] as { id: string }).id,
-          b.usageType,
-          qtys[i],
-          b.units ?? null,
-          b.description ?? null,
-          b.metadata ?? null,
-        ];
-      }
-      return JSON.stringify(rows);
-    };
-    let won: Set<string> | undefined;
-    if (fast) {
-      const [r] = await tx.query<{ has_hooks: boolean; claimed: string[] | null }>(
-        `WITH hooks AS (SELECT 1 FROM webhooks WHERE project_id = $1 AND mode = $2 AND is_active AND deleted_at IS NULL LIMIT 1),
-           t AS (SELECT ${USAGE_ROW_COLUMNS} FROM jsonb_array_elements($5::jsonb) AS x(e)),
-           claimed AS (
-             INSERT INTO idempotency_keys (project_id, mode, key, route_class, fingerprint, status_code, response)
-             SELECT $1, $2, t.k, $3, t.f, $4, jsonb_build_object('usageEventId', t.id) FROM t
-             WHERE NOT EXISTS (SELECT 1 FROM hooks)
-             ON CONFLICT DO NOTHING RETURNING key),
-           ins AS (
-             INSERT INTO events (id, project_id, mode, kind, customer_id, event_type, idempotency_key, usage_type, quantity, units, description, metadata, created_at)
-             SELECT t.id, $1, $2, 'usage', t.c, 'USAGE', t.k, t.u, t.q::numeric, t.un, t.d, t.m, $6
-             FROM t WHERE t.k IN (SELECT key FROM claimed) RETURNING 1)
-           SELECT EXISTS (SELECT 1 FROM hooks) AS has_hooks, (SELECT count(*) FROM ins) AS n,
-             (SELECT CASE WHEN count(*) = $7 THEN NULL ELSE coalesce(array_agg(key), '{}') END FROM claimed) AS claimed`,
-        // Only the event id is stored with the key: a replay has the same fingerprint, so the rest of
-        // the body is this one. `claimed` lists the keys written only when some were not (replays).
-        [scope.projectId, scope.mode, routeClass, status, rowsOf(claim), now, claim.length],
-      );
-      if (r?.has_hooks) return 'slow';
-      if (r?.claimed) won = new Set(r.claimed);
-    } else {
-      won = await claimKeys(
-        tx,
-        scope,
-        claim.map((i) => ({
-          key: keyOf(i),
+        return {
+          key: b.idempotencyKey,
           fp: fps[i] as string,
           stored: { status, json: `{"usageEventId":"${ids[i]}"}` },
-        })),
-      );
-    }
-    const lost = won === undefined ? [] : claim.filter((i) => !won.has(keyOf(i)));
+          row: [
+            ids[i],
+            (custOf[i] as { id: string }).id,
+            b.usageType,
+            qtys[i],
+            b.units ?? null,
+            b.description ?? null,
+            b.metadata ?? null,
+            b.idempotencyKey,
+          ],
+        };
+      }),
+      { sql: INSERT_CLAIMED_USAGE, params: [now], unless: fast ? ACTIVE_WEBHOOK : undefined },
+    );
+    if (r.blocked) return 'slow';
+    const won = r.won;
+    const lost = won.size === claim.length ? [] : claim.filter((i) => !won.has(keyOf(i)));
     if (lost.length > 0) {
       const verdicts = await lostKeys(
         tx,
@@ -317,16 +298,10 @@ export async function ingestInternal(
             : { status: 409, error: v?.error ?? inProgress(keyOf(i)) };
       }
     }
-    const fresh = won === undefined ? claim : claim.filter((i) => won.has(keyOf(i)));
+    const fresh = lost.length === 0 ? claim : claim.filter((i) => won.has(keyOf(i)));
     if (fresh.length === 0) return undefined;
     for (const i of fresh) results[i] = { status, id: ids[i] as string };
     if (fast) return undefined;
-    await tx.query(
-      `INSERT INTO events (id, project_id, mode, kind, customer_id, event_type, idempotency_key, usage_type, quantity, units, description, metadata, created_at)
-         SELECT t.id, $1, $2, 'usage', t.c, 'USAGE', t.k, t.u, t.q::numeric, t.un, t.d, t.m, $3
-         FROM (SELECT ${USAGE_ROW_COLUMNS} FROM jsonb_array_elements($4::jsonb) AS x(e)) AS t`,
-      [scope.projectId, scope.mode, now, rowsOf(fresh)],
-    );
     const em = new Emitter(tx, scope);
     for (const i of fresh) {
       await em.emit(

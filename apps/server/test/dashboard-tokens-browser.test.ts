@@ -6,9 +6,10 @@
 // One browser for the file (a launch costs about a second); screenshots go to test-results/.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../src/index';
+import { launchChromium } from './chromium';
 
 type Json = Record<string, unknown>;
 
@@ -118,17 +119,7 @@ beforeAll(async () => {
   server = await startServer({ port: 0, memory: true });
   await sendCalls();
   mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-  });
+  browser = await launchChromium();
   page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   page.on('pageerror', (err) => pageErrors.push(String(err)));
   page.on('console', (msg) => {

@@ -7,6 +7,15 @@ import pgPkg from 'pg';
 import type { DashboardDb } from '../src/dashboard/index';
 import { type Backend, freshDatabase } from './helpers';
 
+/**
+ * An open test database.
+ *
+ * @example
+ * ```ts
+ * const t: TestDb = await openTestDb('pglite');
+ * await t.exec("INSERT INTO projects (id, name) VALUES ('proj_a', 'A')");
+ * ```
+ */
 export interface TestDb {
   /** Runs SQL text with any number of statements and no parameters. */
   exec(sql: string): Promise<void>;
@@ -14,7 +23,15 @@ export interface TestDb {
   close(): Promise<void>;
 }
 
-/** Opens an empty database on `backend` with every migration applied, in name order, as the server does. */
+/**
+ * Opens an empty database on `backend` with every migration applied, in name order, as the server does.
+ *
+ * @example
+ * ```ts
+ * const { db, exec, close } = await openTestDb('postgres');
+ * const app = createDashboard({ version: '1.0.0', db });
+ * ```
+ */
 export async function openTestDb(backend: Backend): Promise<TestDb> {
   let t: TestDb;
   if (backend === 'postgres') {

@@ -3,12 +3,10 @@
 // both back ends (PGlite and PostgreSQL from DRIP_TEST_DATABASE_URL), whose drivers return numbers,
 // bigints and timestamps differently.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
-import pgPkg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDashboard, type DashboardDb, DashboardSessions } from '../src/dashboard/index';
-import { BACKENDS, type Backend, freshDatabase } from './helpers';
+import { openTestDb } from './dashboard-db';
+import { BACKENDS, type Backend } from './helpers';
 
 const SK_A = 'sk_test_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const PK_A = 'pk_test_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
@@ -29,13 +27,6 @@ let sessions: DashboardSessions;
 let app: ReturnType<typeof createDashboard>;
 
 async function seed(): Promise<void> {
-  // Every migration, in name order, as the server applies them (later ones add tables pages read).
-  const dir = new URL('../migrations/', import.meta.url);
-  for (const name of readdirSync(dir)
-    .filter((f) => f.endsWith('.sql'))
-    .sort()) {
-    await exec(readFileSync(new URL(name, dir), 'utf8'));
-  }
   await exec(`
     INSERT INTO projects (id, name) VALUES ('proj_a', 'Acme Labs'), ('proj_b', 'Other Co'), ('proj_c', 'Crowded');
     INSERT INTO api_keys (id, project_id, mode, name, public_key, public_key_hash, secret_key_hash, secret_key_hint)
@@ -85,31 +76,8 @@ async function seed(): Promise<void> {
 }
 
 async function open(backend: Backend): Promise<void> {
-  if (backend === 'postgres') {
-    const fresh = await freshDatabase();
-    const pool = new pgPkg.Pool({ connectionString: fresh.url, max: 2 });
-    exec = async (sql) => {
-      await pool.query(sql);
-    };
-    db = {
-      query: async <T>(sql: string, params?: readonly unknown[]) =>
-        (await pool.query(sql, params as unknown[])).rows as T[],
-    };
-    close = async () => {
-      await pool.end();
-      await fresh.drop();
-    };
-  } else {
-    const lite = await PGlite.create();
-    exec = async (sql) => {
-      await lite.exec(sql);
-    };
-    db = {
-      query: async <T>(sql: string, params?: readonly unknown[]) =>
-        (await lite.query<T>(sql, params as unknown[])).rows,
-    };
-    close = () => lite.close();
-  }
+  // Every migration applied, in name order, as the server applies them (later ones add tables pages read).
+  ({ exec, db, close } = await openTestDb(backend));
   await seed();
   now = T0;
   sessions = new DashboardSessions({ now: () => now, loginTokenTtlMs: 60_000, sessionTtlMs: 3_600_000 });

@@ -2,9 +2,10 @@
 // The dashboard's problems panel in headless Chromium (issue 15): requests the API refused (an unknown key,
 // an unknown customer, refused items of a bulk request) must show by code, key prefix and customer, and
 // the secret key itself must never appear on the page.
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../src/index';
+import { launchChromium } from './chromium';
 
 let server: RunningServer;
 let browser: Browser;
@@ -21,17 +22,7 @@ async function post(path: string, body: unknown, key = server.apiKey): Promise<n
 
 beforeAll(async () => {
   server = await startServer({ port: 0, memory: true });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

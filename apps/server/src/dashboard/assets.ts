@@ -75,6 +75,11 @@ li.event::before { content: ""; position: absolute; left: -7px; top: 15px; width
 .chip { background: var(--chip); border-radius: 6px; padding: 2px 8px; font-size: 12.5px; font-variant-numeric: tabular-nums; }
 .chip-key { color: var(--muted); }
 pre { background: var(--bg); padding: 8px; border-radius: 6px; overflow: auto; max-height: 280px; }
+h3 { font-size: 14px; margin: 14px 0 6px; }
+.periods { margin: 0 0 8px; color: var(--muted); } .periods strong { color: var(--fg); }
+table.tokens tr.group td { border-top: 1px solid var(--line); } table.tokens tr.sub td { color: var(--muted); padding-top: 3px; padding-bottom: 3px; }
+table.tokens code { overflow-wrap: anywhere; }
+.call { font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
 `;
 
 /**

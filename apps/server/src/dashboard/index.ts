@@ -16,6 +16,7 @@ import {
 } from './render';
 import { isCrossSite, publicOrigin, type RequestFacts } from './request-origin';
 import { type DashboardScope, DashboardSessions } from './sessions';
+import { loadTokenUsage, parseTokenPeriod, renderTokenUsage } from './tokens';
 
 export { DashboardSessions } from './sessions';
 export type { DashboardScope, DashboardSessionsOptions } from './sessions';
@@ -51,6 +52,8 @@ export interface DashboardOptions {
    * client could send them. Default `false`.
    */
   trustProxy?: boolean;
+  /** Clock (epoch ms) that the token panel's periods end at. Default `Date.now`. */
+  now?: () => number;
 }
 
 /**
@@ -86,8 +89,9 @@ function sha256Hex(text: string): string {
 /**
  * The dashboard sub-app, mounted by the server at `/` (the API lives under `/v1`).
  *
- * Pages: `/` (overview: customers with usage per meter and a chart, balances and charges, recent runs,
- * webhook deliveries) and `/dashboard/runs/:id` (a run's timeline with every event field). Every page
+ * Pages: `/` (overview: customers with usage per meter and a chart, balances and charges, tokens per
+ * model and customer from `llm.call` events over `?tokens=24h|7d|30d|all`, recent runs, webhook
+ * deliveries) and `/dashboard/runs/:id` (a run's timeline with every event field). Every page
  * needs a session, opened either by posting the project's secret key to `/login` or by following a
  * one-time link `/login/<token>`; the session id is kept in an HttpOnly cookie. A caller holding the
  * secret key can ask for such a link with `POST /dashboard/login-links` (Bearer auth), which is how the
@@ -104,6 +108,7 @@ function sha256Hex(text: string): string {
 export function createDashboard(options: DashboardOptions): Hono {
   const { version, db } = options;
   const trustProxy = options.trustProxy ?? false;
+  const now = options.now ?? Date.now;
   const facts = (c: Context): RequestFacts => ({ url: c.req.url, header: (name) => c.req.header(name) });
   // Login, logout and redeeming a login link change which session a browser holds: a page of another
   // site must not be able to do that with a form (login CSRF would put the victim in the attacker's
@@ -174,7 +179,9 @@ export function createDashboard(options: DashboardOptions): Hono {
     const scope = await sessionScope(c);
     if (!scope) return html(c, renderLogin(version));
     const problems = renderProblems(await loadProblems(db, scope));
-    return html(c, renderOverview(await loadOverview(db, scope), scope, version, problems));
+    const period = parseTokenPeriod(c.req.query('tokens'));
+    const tokens = renderTokenUsage(await loadTokenUsage(db, scope, period, now()));
+    return html(c, renderOverview(await loadOverview(db, scope), scope, version, problems, tokens));
   });
 
   // A login form holds one key: anything bigger is refused before it is read.

@@ -168,15 +168,21 @@ function runsTable(runs: RunView[]): string {
 }
 
 /**
- * The overview page: customers with usage per meter (table and chart), balances and charges, recent
- * runs, webhook deliveries.
+ * The overview page: customers with usage per meter (table and chart), balances and charges, the token
+ * panel (`tokens`, HTML from `renderTokenUsage`), recent runs, webhook deliveries.
  *
  * @example
  * ```ts
  * c.html(renderOverview(overview, scope, '1.0.0'));
  * ```
  */
-export function renderOverview(o: Overview, scope: DashboardScope, version: string, problems = ''): string {
+export function renderOverview(
+  o: Overview,
+  scope: DashboardScope,
+  version: string,
+  problems = '',
+  tokens = '',
+): string {
   const statusSummary = Object.entries(o.runsByStatus)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([s, n]) => `<span data-testid="runs-${h(s.toLowerCase())}">${statusBadge(s)} ${n}</span>`)
@@ -261,6 +267,7 @@ ${kpi('Charged (confirmed)', formatUsdc(o.totals.chargedMicros), 'kpi-charged', 
     body: `${kpis}${problems}
 <section class="card"><h2>Usage per meter over time</h2>${chart}</section>
 <section class="card"><h2>Customers, usage and balances</h2>${customers}</section>
+${tokens}
 <section class="card"><h2>Recent runs${o.runCount > o.recentRuns.length ? ` <span class="hint">(the ${o.recentRuns.length} most recent of ${o.runCount.toLocaleString('en-US')})</span>` : ''}</h2>${runsTable(o.recentRuns)}</section>
 <section class="card"><h2>Recent charges</h2>${charges}</section>
 <section class="card"><h2>Webhook deliveries</h2>${deliveries}</section>`,
@@ -285,8 +292,88 @@ function attributeChips(e: RunEventView): string {
   return `<div class="chips">${chips}</div>`;
 }
 
+/** A finite JSON number attribute, else `undefined` (event fields are whatever the client sent). */
+function numberAttr(attrs: Record<string, unknown> | null, key: string): number | undefined {
+  const v = attrs?.[key];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function tokens(v: number | undefined): string {
+  return v === undefined ? '—' : v.toLocaleString('en-US', { maximumFractionDigits: 6 });
+}
+
 /**
- * The run page: the run's facts and its timeline of events, with every schema-flexible field.
+ * The readable line of a model or tool call (the conventions of spec §2.4.1 and `@drip/ai`): model,
+ * tokens in and out with their cached and reasoning parts, latency, time to first token, finish reason and
+ * whether the counts are estimates; for a tool, its name and duration. Other events get none; every field
+ * still shows as a chip below.
+ */
+function callSummary(e: RunEventView): string {
+  const a = e.attributes;
+  if (e.eventType === 'llm.call') {
+    const model = a?.model;
+    const provider = a?.provider;
+    const cached = numberAttr(a, 'cachedInputTokens');
+    const written = numberAttr(a, 'cacheWriteTokens');
+    const reasoning = numberAttr(a, 'reasoningTokens');
+    const inParts = [
+      cached ? `${tokens(cached)} cached` : '',
+      written ? `${tokens(written)} cache write` : '',
+    ].filter(Boolean);
+    const latency = numberAttr(a, 'latencyMs');
+    const ttft = numberAttr(a, 'timeToFirstTokenMs');
+    const finish = a?.finishReason;
+    const parts = [
+      `<code data-testid="call-model">${h(model === undefined ? '(no model)' : formatValue(model))}</code>${provider === undefined ? '' : ` <span class="muted">${h(formatValue(provider))}</span>`}`,
+      `<span data-testid="call-tokens"><strong>${h(tokens(numberAttr(a, 'inputTokens')))}</strong> in${inParts.length > 0 ? ` <span class="muted">(${h(inParts.join(', '))})</span>` : ''} → <strong>${h(tokens(numberAttr(a, 'outputTokens')))}</strong> out${reasoning ? ` <span class="muted">(${h(tokens(reasoning))} reasoning)</span>` : ''}</span>`,
+      latency === undefined ? '' : `<span data-testid="call-latency">${h(formatDuration(latency))}</span>`,
+      ttft === undefined
+        ? ''
+        : `<span data-testid="call-ttft">first token after ${h(formatDuration(ttft))}</span>`,
+      finish === undefined ? '' : `<span class="muted">finish: ${h(formatValue(finish))}</span>`,
+    ].filter(Boolean);
+    const flags = [
+      a?.estimated === true
+        ? '<span class="badge status-pending" data-testid="call-estimated" title="token counts are estimates">estimated</span>'
+        : '',
+      a?.aborted === true ? '<span class="badge status-cancelled">aborted</span>' : '',
+    ].join(' ');
+    return `<div class="call" data-testid="llm-call">${parts.join(' · ')} ${flags}</div>`;
+  }
+  if (e.eventType === 'tool.call') {
+    const name = a?.name;
+    const duration = numberAttr(a, 'duration') ?? numberAttr(a, 'durationMs');
+    const parts = [
+      `<code data-testid="call-tool">${h(name === undefined ? '(no name)' : formatValue(name))}</code>`,
+      duration === undefined ? '' : `<span data-testid="call-duration">${h(formatDuration(duration))}</span>`,
+    ].filter(Boolean);
+    const failed = a?.success === false ? ' <span class="badge status-failed">failed</span>' : '';
+    return `<div class="call" data-testid="tool-call">${parts.join(' · ')}${failed}</div>`;
+  }
+  return '';
+}
+
+/** The run's model calls in one line of facts: calls, tokens in and out, summed latency. */
+function runTokenFact(events: readonly RunEventView[]): string | undefined {
+  let calls = 0;
+  let input = 0;
+  let output = 0;
+  let estimated = 0;
+  for (const e of events) {
+    if (e.eventType !== 'llm.call') continue;
+    calls++;
+    input += numberAttr(e.attributes, 'inputTokens') ?? 0;
+    output += numberAttr(e.attributes, 'outputTokens') ?? 0;
+    if (e.attributes?.estimated === true) estimated++;
+  }
+  if (calls === 0) return undefined;
+  return `<span data-testid="run-tokens">${h(tokens(input))} in → ${h(tokens(output))} out</span> <span class="muted">in ${calls} model call${calls === 1 ? '' : 's'}${estimated > 0 ? `, ${estimated} estimated` : ''}</span>`;
+}
+
+/**
+ * The run page: the run's facts (with the tokens of its model calls) and its timeline of events: a
+ * readable line for each model call (model, tokens, latency) and tool call (name, duration), then every
+ * schema-flexible field.
  *
  * @example
  * ```ts
@@ -309,6 +396,8 @@ export function renderRun(
     ['Ended', h(formatTime(run.endedAtMs))],
     ['Events', String(events.length)],
   ];
+  const tokenFact = runTokenFact(events);
+  if (tokenFact) facts.push([detail.truncated ? 'Tokens (events shown)' : 'Tokens', tokenFact]);
   if (run.externalRunId) facts.push(['External run id', `<code>${h(run.externalRunId)}</code>`]);
   if (run.correlationId) facts.push(['Correlation id', `<code>${h(run.correlationId)}</code>`]);
   if (run.errorMessage || run.errorCode)
@@ -340,6 +429,7 @@ export function renderRun(
   <div class="event-body">
     <div><strong class="event-type">${h(e.eventType)}</strong>${e.actionName ? ` <span class="muted">${h(e.actionName)}</span>` : ''} ${statusBadge(e.outcome)} ${qty}${cost}</div>
     ${e.description ? `<div>${h(e.description)}</div>` : ''}
+    ${callSummary(e)}
     ${attributeChips(e)}
     ${meta}
     <div class="muted small"><code>${h(e.id)}</code> · ${h(formatTime(e.createdAtMs))}</div>

@@ -6,6 +6,9 @@
 //            delivered to the sink (BENCH_SINK: the sink's prefix for this app)
 //   posthog  posthog-node, one capture per request, delivered to the sink
 //   otel     OpenTelemetry, two spans per request, batch exporter to the sink
+//   drip-before  `drip` with another build of the adapter and @drip/core: BENCH_BEFORE names a folder whose
+//            node_modules/@drip/{core,express,hono} hold that build (package.json + dist), so a change to the hot
+//            path is measured against the code before it in the same interleaved run (--before on overhead.mjs)
 //   queued   the adapter with a client whose fetch never answers (records stay queued): for memory per record
 //   no-scope, no-run, no-metadata, file-store: the adapter with `asyncContext: false`, with `run: false` (usage
 //            only), with `metadata: false`, with a file-backed durable store (each feature's share)
@@ -14,7 +17,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Drip } from '@drip/core';
+import { pathToFileURL } from 'node:url';
 import { floorMeter, otelMeter, posthogMeter } from './lib/reference-meters.mjs';
 
 const [framework, mode = 'bare'] = process.argv.slice(2);
@@ -22,14 +25,21 @@ const sink = process.env.BENCH_SINK;
 const customerId = 'cus_bench';
 let served = 0;
 
-const dripModes = ['drip', 'queued', 'no-scope', 'no-run', 'no-metadata', 'file-store'];
+const dripModes = ['drip', 'drip-before', 'queued', 'no-scope', 'no-run', 'no-metadata', 'file-store'];
 let metering; // the adapter (has .meter)
 let ref; // a reference meter
 if (mode === 'floor') ref = floorMeter();
 if (mode === 'posthog') ref = await posthogMeter(sink);
 if (mode === 'otel') ref = await otelMeter(sink);
 
+/** An adapter package: this checkout's, or the `drip-before` build's. */
+async function load(name) {
+  if (mode !== 'drip-before') return import(name);
+  return import(pathToFileURL(join(process.env.BENCH_BEFORE, 'node_modules', name, 'dist', 'index.js')).href);
+}
+
 async function dripOptions() {
+  const { Drip } = await load('@drip/core');
   const client = new Drip({
     apiKey: 'sk_test_bench',
     baseUrl: `${sink}/v1`,
@@ -71,7 +81,7 @@ const body = (id) => ({ id, name: 'Widget', price: 42 });
 let listen;
 if (framework === 'express') {
   const { default: express } = await import('express');
-  const { dripMiddleware } = await import('@drip/express');
+  const { dripMiddleware } = await load('@drip/express');
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -102,7 +112,7 @@ if (framework === 'express') {
 } else if (framework === 'hono') {
   const { Hono } = await import('hono');
   const { serve } = await import('@hono/node-server');
-  const { drip } = await import('@drip/hono');
+  const { drip } = await load('@drip/hono');
   const app = new Hono();
   app.get('/__bench/stats', (c) => c.json({ served, cpu: process.cpuUsage() }));
   app.get('/__bench/heap', (c) => c.json(heap()));

@@ -19,7 +19,9 @@
 // heap after GC around 4 000 requests. JSON bytes per request: what the sink received, decompressed.
 //
 // Usage: node bench/overhead.mjs [--frameworks express,hono,nest] [--nodes 24,20] [--rounds 3] [--duration 5]
-//          [--warmup 2] [--connections 50] [--extra no-scope,file-store] [--quick] [--write false]
+//          [--warmup 2] [--connections 50] [--extra no-scope,file-store] [--before DIR] [--quick] [--write false]
+//   --before DIR: adds a `drip-before` row, the adapter and @drip/core from DIR/node_modules/@drip/{core,express,hono}
+//   (copies of another build's package.json + dist), measured in the same interleaved rounds.
 //   --quick: Node 24 only, rounds of 2 s (a smoke run; its figures are noisy).
 // Node 24 is `.tools/node24/node_modules/.bin/node` (scripts/runtimes.sh installs it); `20` is this process's
 // Node when it is 20, else `.tools/node20/...`. Each framework writes its own section of BENCHMARKS.md
@@ -39,13 +41,14 @@ const quick = argv.includes('--quick');
 const flags = parseFlags(
   argv.filter((a) => a !== '--quick'),
   {
-    frameworks: 'express,hono,nest',
+    frameworks: 'express,hono',
     nodes: quick ? '24' : '24,20',
     rounds: 3,
     duration: quick ? 2 : 5,
     warmup: quick ? 1 : 2,
     connections: 50,
     extra: '',
+    before: '',
     write: !quick,
   },
 );
@@ -100,6 +103,7 @@ const ROW_LABELS = {
   drip: '@drip adapter: usage + run with one event, delivered',
   posthog: 'posthog-node, one capture, delivered (reference)',
   otel: 'OpenTelemetry, two spans, batch OTLP/HTTP exporter to the sink (reference)',
+  'drip-before': '@drip adapter, the build before this change (--before)',
   'no-scope': 'diagnostic: @drip with `asyncContext: false`',
   'no-run': 'diagnostic: @drip with `run: false` (usage only)',
   'no-metadata': 'diagnostic: @drip with `metadata: false`',
@@ -194,7 +198,10 @@ async function runOne(framework, major) {
   try {
     for (const mode of modes) {
       const key = `${framework}-${mode}`;
-      const started = await start(bin, [appScript, framework, mode], { BENCH_SINK: `${sinkUrl}/${key}` });
+      const started = await start(bin, [appScript, framework, mode], {
+        BENCH_SINK: `${sinkUrl}/${key}`,
+        ...(flags.before ? { BENCH_BEFORE: String(flags.before) } : {}),
+      });
       apps[mode] = { ...started, url: started.info.url, key, mode };
     }
     const version =

@@ -211,9 +211,34 @@ export function isRequestKey(input: OutboxInput): boolean {
   return input.idempotencyKey !== undefined && input.idempotencyKey !== '' && input.localKey !== true;
 }
 
+/** Bytes of an optional string field (`key` of `keyLength` characters), as `estimateBytes` counts it. */
+function optional(keyLength: number, v: string | undefined): number {
+  return v === undefined ? 0 : keyLength + 4 + v.length + 2;
+}
+
+/**
+ * `estimateBytes` of a run body, field by field (the same sum, without walking the body: this runs for every
+ * run record); only the events and the metadata are walked.
+ */
+function runBytes(b: OutboxRunBody): number {
+  // 2 for the braces; per field: key length + 4, then the value (a string by its length + 2).
+  let n =
+    2 + (10 + 4 + b.customerId.length + 2) + (8 + 4 + b.workflow.length + 2) + (6 + 4 + b.status.length + 2);
+  n += 6 + 4 + estimateBytes(b.events, 1);
+  n += 13 + 4 + b.externalRunId.length + 2;
+  n += optional(18, b.externalCustomerId) + optional(14, b.idempotencyKey) + optional(13, b.correlationId);
+  n +=
+    optional(12, b.errorMessage) +
+    optional(9, b.errorCode) +
+    optional(9, b.startedAt) +
+    optional(7, b.endedAt);
+  if (b.metadata !== undefined) n += 8 + 4 + estimateBytes(b.metadata, 1);
+  return n;
+}
+
 /** Approximate JSON size of a record (body plus the record's own fields), computed without serialising. */
 export function recordBytes(kind: 'usage' | 'run', body: OutboxUsageBody | OutboxRunBody): number {
-  return (kind === 'usage' ? usageBytes(body as OutboxUsageBody) : estimateBytes(body, 0)) + 48;
+  return (kind === 'usage' ? usageBytes(body as OutboxUsageBody) : runBytes(body as OutboxRunBody)) + 48;
 }
 
 /** Usage with the same group (customer, meter, units, description, metadata) may be summed. */

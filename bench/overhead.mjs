@@ -25,7 +25,8 @@
 //   --quick: Node 24 only, rounds of 2 s (a smoke run; its figures are noisy).
 // Node 24 is `.tools/node24/node_modules/.bin/node` (scripts/runtimes.sh installs it); `20` is this process's
 // Node when it is 20, else `.tools/node20/...`. Each framework writes its own section of BENCHMARKS.md
-// ("bench:overhead-<framework>") with the rows of every Node it ran on.
+// ("bench:overhead-<framework>", or "bench:overhead-<framework>-features" with --extra) with the rows of every
+// Node it ran on.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -49,6 +50,7 @@ const flags = parseFlags(
     connections: 50,
     extra: '',
     before: '',
+    rate: 200,
     write: !quick,
   },
 );
@@ -137,11 +139,12 @@ function deliveryCheck(mode, served, sunk, flushed) {
 }
 
 /** One measurement of one app: saturation under autocannon, then a flush, CPU around both. */
-async function measure(app, sinkUrl) {
+async function measure(app, sinkUrl, rate = 0) {
   const before = await getJson(`${app.url}/__bench/stats`);
   const result = await autocannon(`${app.url}/items/42`, {
-    connections: flags.connections,
+    connections: rate ? 10 : flags.connections,
     duration: flags.duration,
+    ...(rate ? { rate } : {}),
   });
   const flushed = await getJson(`${app.url}/__bench/flush`, { method: 'POST' });
   const after = await getJson(`${app.url}/__bench/stats`);
@@ -187,6 +190,7 @@ async function runOne(framework, major) {
   const nest = framework === 'nest';
   const appScript = join(benchDir, nest ? 'overhead-nest-app.mjs' : 'overhead-app.mjs');
   const modes = nest ? ['bare', 'noop', 'floor', 'drip'] : ['bare', 'floor', 'drip', 'posthog', 'otel'];
+  if (flags.before && !nest) modes.push('drip-before');
   for (const m of String(flags.extra || '')
     .split(',')
     .filter(Boolean))
@@ -232,8 +236,20 @@ async function runOne(framework, major) {
         );
       }
     }
+    // Paired, fixed rate: every app at once, each under its own autocannon at the same rate (well below
+    // saturation), so the machine's noise hits every row at the same moments; the extra CPU per request is a
+    // row's minus the bare app's in the same round.
+    const paired = Object.fromEntries(modes.map((m) => [m, []]));
+    for (let round = 0; round < (flags.rate > 0 ? flags.rounds : 0); round++) {
+      const rs = await Promise.all(modes.map((m) => measure(apps[m], sinkUrl, flags.rate)));
+      for (const [i, m] of modes.entries()) paired[m].push(rs[i]);
+      log(
+        `${framework} ${version} paired round ${round + 1} at ${flags.rate} req/s each: ` +
+          modes.map((m, i) => `${m} ${rs[i].cpuUs.toFixed(1)} µs/req`).join(', '),
+      );
+    }
     const memory = nest ? undefined : await queuedMemory(bin, appScript, framework, sinkUrl);
-    return { framework, version, modes, results, memory, loadBefore, loadAfter: loadavg() };
+    return { framework, version, modes, results, paired, memory, loadBefore, loadAfter: loadavg() };
   } finally {
     await Promise.all(Object.values(apps).map((a) => stopChild(a.child)));
     await stopChild(sink.child);
@@ -241,27 +257,32 @@ async function runOne(framework, major) {
 }
 
 function summarise(run) {
-  const { modes, results } = run;
+  const { modes, results, paired } = run;
   const base = run.framework === 'nest' ? 'noop' : 'floor';
-  const extraOf = (mode) => median(results[mode].map((r, i) => r.cpuUs - results.bare[i].cpuUs));
+  const havePaired = paired.bare.length > 0;
+  const extraIn = (set, mode) => median(set[mode].map((r, i) => r.cpuUs - set.bare[i].cpuUs));
+  // The extra CPU per request: from the paired fixed-rate rounds when run (every row measured at the same
+  // moments), else from the saturation rounds.
+  const extraOf = (mode) => extraIn(havePaired ? paired : results, mode);
   const ratioOf = (mode) => median(results[mode].map((r, i) => r.rps / results.bare[i].rps));
   const baseExtra = extraOf(base);
   const rows = modes.map((mode) => {
     const rs = results[mode];
     const extra = mode === 'bare' ? 0 : extraOf(mode);
     const vsBase = mode === 'bare' || mode === base ? '' : `${(extra / baseExtra).toFixed(1)}×`;
-    const last = rs[rs.length - 1];
-    const ok = rs.every((r) => r.check.ok);
-    const errors = rs.reduce((a, r) => a + r.errors, 0);
+    const all = [...rs, ...paired[mode]];
+    const last = all[all.length - 1];
+    const ok = all.every((r) => r.check.ok);
+    const errors = all.reduce((a, r) => a + r.errors, 0);
+    const sat = mode === 'bare' ? '' : extraIn(results, mode).toFixed(1);
     return (
       `| ${ROW_LABELS[mode] ?? mode} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${mode === 'bare' ? '1' : ratioOf(mode).toFixed(3)} | ` +
-      `${median(rs.map((r) => r.cpuUs)).toFixed(1)} | ${mode === 'bare' ? '' : extra.toFixed(1)} | ${vsBase} | ` +
+      `${median(rs.map((r) => r.cpuUs)).toFixed(1)} | ${sat} | ${havePaired ? `${median(paired[mode].map((r) => r.cpuUs)).toFixed(1)} | ${mode === 'bare' ? '' : extra.toFixed(1)} | ` : ''}${vsBase} | ` +
       `${last.check.text}${ok ? '' : ' **mismatch**'}${errors ? ` (${errors} errors)` : ''} | ${mode === 'bare' || mode === 'noop' ? '' : last.bytesPerRequest.toFixed(0)} |`
     );
   });
-  const perRound = modes
-    .map((mode) => `${mode} ${results[mode].map((r) => r.cpuUs.toFixed(1)).join(' / ')}`)
-    .join('; ');
+  const perRound = (set) =>
+    modes.map((mode) => `${mode} ${set[mode].map((r) => r.cpuUs.toFixed(1)).join(' / ')}`).join('; ');
   const dripExtra = extraOf('drip');
   const ratio = ratioOf('drip');
   const target =
@@ -271,6 +292,8 @@ function summarise(run) {
         (run.framework === 'express'
           ? `; throughput ratio ${ratio.toFixed(3)} vs 0.88: ${ratio >= 0.88 ? 'met' : '**not met**'}`
           : '');
+  const pairedHead = havePaired ? ` CPU µs/req at ${flags.rate} req/s | extra µs/req (paired) |` : '';
+  const pairedSep = havePaired ? ' --- | --- |' : '';
   const memory = run.memory
     ? `Memory per queued record (heap after GC, ${run.memory.records} records queued, delivery never answering): ${run.memory.perRecord.toFixed(0)} bytes.\n`
     : '';
@@ -278,11 +301,11 @@ function summarise(run) {
 
 Load average before ${run.loadBefore}, after ${run.loadAfter}. Target (Node 24): ${target}.
 
-| Row | req/s | ratio | CPU µs/req | extra µs/req | extra / ${base} | delivered / served | JSON bytes/req |
-| --- | --- | --- | --- | --- | --- | --- | --- |
+| Row | req/s (saturation) | ratio | CPU µs/req (saturation) | extra µs/req (saturation) |${pairedHead} extra / ${base} | delivered / served | JSON bytes/req |
+| --- | --- | --- | --- | --- |${pairedSep} --- | --- | --- |
 ${rows.join('\n')}
 
-${memory}CPU µs/req per round: ${perRound}.
+${memory}CPU µs/req per saturation round: ${perRound(results)}.${havePaired ? `\nCPU µs/req per paired round: ${perRound(paired)}.` : ''}
 `;
 }
 
@@ -303,7 +326,7 @@ for (const framework of frameworks) {
     hono: 'Hono 4 on @hono/node-server',
     nest: 'NestJS 11 (Express platform)',
   }[framework];
-  const body = `## Overhead: ${title}, against a sink
+  const body = `## Overhead: ${title}, against a sink${flags.extra ? ' (feature shares)' : ''}
 
 Command: \`node bench/overhead.mjs --frameworks ${framework} --nodes ${nodes.join(',')} --rounds ${flags.rounds} --duration ${flags.duration}\`${flags.extra ? ` \`--extra ${flags.extra}\`` : ''}.
 Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${process.platform}/${process.arch}, ${os.availableParallelism()} cores shared with other
@@ -315,6 +338,7 @@ throughput over the bare app's in the same round. Delivered is checked against s
 counters: usage items, runs and run events for Drip, captures for posthog-node, spans / 2 for OpenTelemetry).
 
 ${sections.join('\n')}`;
-  if (flags.write !== false && flags.write !== 'false') writeSection(`bench:overhead-${framework}`, body);
+  if (flags.write !== false && flags.write !== 'false')
+    writeSection(`bench:overhead-${framework}${flags.extra ? '-features' : ''}`, body);
 }
 process.exit(failed ? 1 : 0);

@@ -3,14 +3,16 @@
 // record), and every record delivered through a real `Drip` client whose fetch answers at once (one success per
 // bulk item, bench/lib/instant-fetch.mjs). What bench/overhead.mjs measures over HTTP, without the HTTP stack's
 // noise, so two builds of @drip/core can be compared in one run (A/B, interleaved):
-//   node bench/pipeline-deliver.mjs [--requests 50000] [--rounds 7] [--other path/to/other/core/dist/index.mjs]
+//   node bench/pipeline-deliver.mjs [--requests 50000] [--rounds 7] [--other path/to/other/core/dist/index.js]
+//                                   [--features false] [--write false]
+// Writes the "Pipeline: per request with delivery" section of BENCHMARKS.md.
 // With --other the rounds alternate between this checkout's @drip/core and the other build. --cpu-prof works.
 // Also reports the share of each request-path feature (request scope off, run off, metadata off).
 import { pathToFileURL } from 'node:url';
 import { instantFetch } from './lib/instant-fetch.mjs';
-import { calibrate, flags, machine, median } from './outbox-common.mjs';
+import { calibrate, flags, machine, median, writeSection } from './outbox-common.mjs';
 
-const f = flags({ requests: 50_000, rounds: 7, other: '', features: true });
+const f = flags({ requests: 50_000, rounds: 7, other: '', features: true, write: true });
 const builds = [{ name: 'this', core: await import('@drip/core') }];
 if (f.other) builds.push({ name: 'other', core: await import(pathToFileURL(String(f.other)).href) });
 
@@ -72,13 +74,22 @@ for (let round = 0; round < f.rounds; round++) {
     }
   }
 }
-console.log(
-  `pipeline-deliver: ${machine()}. ${cal.note} Median of ${f.rounds} rounds of ${f.requests} requests.`,
-);
-console.log(`| Configuration | ${builds.map((b) => `${b.name} µs/request`).join(' | ')} |`);
-console.log(`| --- | ${builds.map(() => '---').join(' | ')} |`);
-for (const c of configs) {
-  console.log(
-    `| ${c.label} | ${builds.map((b) => median(results.get(`${b.name}|${c.label}`)).toFixed(2)).join(' | ')} |`,
-  );
-}
+const lines = [
+  `| Configuration | ${builds.map((b) => (b.name === 'this' ? 'this build µs/request' : 'other build (--other) µs/request')).join(' | ')} |`,
+  `| --- | ${builds.map(() => '---').join(' | ')} |`,
+  ...configs.map(
+    (c) =>
+      `| ${c.label} | ${builds.map((b) => median(results.get(`${b.name}|${c.label}`)).toFixed(2)).join(' | ')} |`,
+  ),
+];
+const body = `## Pipeline: per request with delivery
+
+Command: \`node bench/pipeline-deliver.mjs --requests ${f.requests} --rounds ${f.rounds}${f.other ? ' --other <build>' : ''}\` (${machine()}).
+${cal.note} One request = what \`@drip/express\` does for \`GET /items/:id\` (begin, run() with one \`run.event()\`,
+finish), and every record delivered through a \`Drip\` client whose fetch answers at once (one success per bulk item), no
+sockets. Median of ${f.rounds} rounds${builds.length > 1 ? ', the two builds alternating' : ''}.
+
+${lines.join('\n')}
+`;
+console.log(body);
+if (f.write !== false && f.write !== 'false') writeSection('bench:pipeline-deliver', body);

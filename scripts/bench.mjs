@@ -22,6 +22,7 @@ const benches = {
   'next-call': [],
   'next-http': [],
   overhead: [],
+  'pipeline-deliver': [],
 };
 
 const wanted = process.argv.slice(2);

@@ -299,7 +299,7 @@ function summarise(run) {
     : '';
   return `### Node ${run.version}
 
-Load average before ${run.loadBefore}, after ${run.loadAfter}. Target (Node 24): ${target}.
+Load average before ${run.loadBefore}, after ${run.loadAfter}. ${run.version.startsWith('v24') ? 'Target' : 'Node 24 target, applied here for comparison'}: ${target}.
 
 | Row | req/s (saturation) | ratio | CPU µs/req (saturation) | extra µs/req (saturation) |${pairedHead} extra / ${base} | delivered / served | JSON bytes/req |
 | --- | --- | --- | --- | --- |${pairedSep} --- | --- | --- |

@@ -1,6 +1,7 @@
 // Runs the benchmarks one after another; each writes its own section of BENCHMARKS.md.
 //   pnpm bench                   every benchmark (most of an hour on 2 cores: the four HTTP ones take 5-12 minutes each)
 //   pnpm bench pipeline-request  only the named ones (file names under bench/ without .mjs)
+//   overhead (issue 17's fair per-request figures against a sink, Node 24 and 20): about 10 minutes per framework
 // Build first (`pnpm build`): the benchmarks load the packages' dist folders.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -20,6 +21,8 @@ const benches = {
   'http-inject': [],
   'next-call': [],
   'next-http': [],
+  overhead: [],
+  'pipeline-deliver': [],
 };
 
 const wanted = process.argv.slice(2);

@@ -41,12 +41,20 @@ export function traceIdFrom(view: RequestView): string | undefined {
 
 let isoMs: number | undefined;
 let isoText = '';
-/** ISO 8601 of an epoch ms, remembering the last one (requests ending in the same ms share it). */
+let isoPrevMs: number | undefined;
+let isoPrevText = '';
+/**
+ * ISO 8601 of an epoch ms, remembering the last two: a request asks for its start and its end, and under
+ * load requests start and end in the same few milliseconds, so one remembered value would be replaced on
+ * every call (start, end, next start...) and miss.
+ */
 export function isoTime(ms: number): string {
-  if (ms !== isoMs) {
-    isoText = new Date(ms).toISOString();
-    isoMs = ms;
-  }
+  if (ms === isoMs) return isoText;
+  if (ms === isoPrevMs) return isoPrevText;
+  isoPrevMs = isoMs;
+  isoPrevText = isoText;
+  isoText = new Date(ms).toISOString();
+  isoMs = ms;
   return isoText;
 }
 

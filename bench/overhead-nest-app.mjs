@@ -1,0 +1,89 @@
+// The Nest app of bench/overhead.mjs: `node overhead-nest-app.mjs nest <mode>`, NestJS 11 on the Express
+// platform. Modes: `bare` (no interceptor), `noop` (an interceptor that only returns next.handle(): what Nest's
+// interceptor machinery costs before any metering), `floor` (an interceptor that pushes an event into an
+// in-memory array, drained), `drip` (DripModule.forRoot() + DripInterceptor, usage and a run with one event per
+// request, delivered to the sink: BENCH_SINK). Control routes under /__bench as in bench/overhead-app.mjs.
+// Plain JavaScript: decorators are applied with Reflect.decorate (no decorator metadata, as in an esbuild build).
+import 'reflect-metadata';
+import { Drip } from '@drip/core';
+import { DRIP_REQUEST_METER, DripInterceptor, DripModule, DripRun } from '@drip/nestjs';
+import { Controller, Get, Injectable, Module, Param, Post, UseInterceptors } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { floorMeter } from './lib/reference-meters.mjs';
+
+const mode = process.argv[3] ?? 'bare';
+const customerId = 'cus_bench';
+let served = 0;
+let meter;
+const floor = mode === 'floor' ? floorMeter() : undefined;
+
+class ItemsController {
+  get(id, drip) {
+    served++;
+    drip?.run.event({ eventType: 'bench.lookup', quantity: 1 });
+    return { id, name: 'Widget', price: 42 };
+  }
+}
+class NoopInterceptor {
+  intercept(_context, next) {
+    return next.handle();
+  }
+}
+Reflect.decorate([Injectable()], NoopInterceptor);
+class FloorInterceptor {
+  intercept(_context, next) {
+    floor.inHandler(undefined, customerId);
+    return next.handle();
+  }
+}
+Reflect.decorate([Injectable()], FloorInterceptor);
+const itemDecorators = [Controller('items')];
+if (mode === 'drip') itemDecorators.push(UseInterceptors(DripInterceptor));
+if (mode === 'noop') itemDecorators.push(UseInterceptors(NoopInterceptor));
+if (mode === 'floor') itemDecorators.push(UseInterceptors(FloorInterceptor));
+Reflect.decorate(itemDecorators, ItemsController);
+const getDescriptor = Object.getOwnPropertyDescriptor(ItemsController.prototype, 'get');
+Param('id')(ItemsController.prototype, 'get', 0);
+DripRun()(ItemsController.prototype, 'get', 1);
+Reflect.decorate([Get(':id')], ItemsController.prototype, 'get', getDescriptor);
+
+class BenchController {
+  stats() {
+    return { served, cpu: process.cpuUsage() };
+  }
+  async flush() {
+    if (meter) await meter.flush(120_000);
+    if (floor) await floor.flush();
+    return { served, delivered: floor ? floor.delivered() : null, stats: meter ? meter.stats() : null };
+  }
+}
+Reflect.decorate([Controller('__bench')], BenchController);
+for (const [name, decorator] of [
+  ['stats', Get('stats')],
+  ['flush', Post('flush')],
+]) {
+  const descriptor = Object.getOwnPropertyDescriptor(BenchController.prototype, name);
+  Reflect.decorate([decorator], BenchController.prototype, name, descriptor);
+}
+
+class AppModule {}
+const imports = [];
+if (mode === 'drip') {
+  const client = new Drip({ apiKey: 'sk_test_bench', baseUrl: `${process.env.BENCH_SINK}/v1` });
+  imports.push(DripModule.forRoot({ client, customer: () => customerId }));
+}
+Reflect.decorate([Module({ imports, controllers: [ItemsController, BenchController] })], AppModule);
+
+const app = await NestFactory.create(AppModule, { logger: ['error'] });
+const express = app.getHttpAdapter().getInstance();
+express.disable('x-powered-by');
+express.disable('etag');
+await app.listen(0, '127.0.0.1');
+if (mode === 'drip') meter = app.get(DRIP_REQUEST_METER);
+process.stdout.write(
+  `${JSON.stringify({ url: `http://127.0.0.1:${app.getHttpServer().address().port}` })}\n`,
+);
+process.once('SIGTERM', async () => {
+  await app.close(); // DripModule flushes on shutdown
+  process.exit(0);
+});

@@ -1,0 +1,344 @@
+// Per-request overhead, measured fairly (issue 17): every app delivers over real HTTP to a minimal Drip-shaped
+// sink in its own process (bench/lib/sink.mjs), so no database's CPU shares the cores, and every row is
+// measured in the same interleaved run as its baseline. Rows per framework:
+//   bare     the app without metering
+//   floor    an event pushed into an in-memory array per request, drained: the least any metering can cost
+//   drip     @drip/<adapter> with its usage record and a run with one event per request, delivered
+//   posthog  posthog-node (one capture per request, its default batching, delivered to the sink)
+//   otel     OpenTelemetry (two spans per request, BatchSpanProcessor + OTLP/HTTP JSON exporter to the sink)
+// Nest (bench/overhead-nest-app.mjs) adds `noop` (an interceptor that only returns next.handle()) and compares
+// the metered interceptor with it. Optional diagnostic rows (--extra no-scope,no-run,no-metadata,file-store)
+// show each feature's share.
+//
+// Method: the apps run one at a time under autocannon (its own process, --connections, saturation) for
+// --duration seconds, in --rounds rounds whose order alternates (a b c, c b a, ...). Each measurement reads the
+// app's process.cpuUsage() before the load and after the app has flushed everything it queued, so the CPU
+// includes delivery; the sink's counters are then checked against the app's served count (delivered == served,
+// after every measurement). Figures are medians over rounds; "extra" is a row's CPU per request minus the bare
+// app's in the same round. Memory per queued record: the metered app with a client whose fetch never answers,
+// heap after GC around 4 000 requests. JSON bytes per request: what the sink received, decompressed.
+//
+// Usage: node bench/overhead.mjs [--frameworks express,hono,nest] [--nodes 24,20] [--rounds 3] [--duration 5]
+//          [--warmup 2] [--connections 50] [--extra no-scope,file-store] [--before DIR] [--quick] [--write false]
+//   --before DIR: adds a `drip-before` row, the adapter and @drip/core from DIR/node_modules/@drip/{core,express,hono}
+//   (copies of another build's package.json + dist), measured in the same interleaved rounds.
+//   --quick: Node 24 only, rounds of 2 s (a smoke run; its figures are noisy).
+// Node 24 is `.tools/node24/node_modules/.bin/node` (scripts/runtimes.sh installs it); `20` is this process's
+// Node when it is 20, else `.tools/node20/...`. Each framework writes its own section of BENCHMARKS.md
+// ("bench:overhead-<framework>", or "bench:overhead-<framework>-features" with --extra) with the rows of every
+// Node it ran on.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { median, parseFlags, writeSection } from './lib/common.mjs';
+import { autocannon, getJson, stopChild } from './lib/http-bench.mjs';
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const rootDir = join(benchDir, '..');
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const flags = parseFlags(
+  argv.filter((a) => a !== '--quick'),
+  {
+    frameworks: 'express,hono',
+    nodes: quick ? '24' : '24,20',
+    rounds: 3,
+    duration: quick ? 2 : 5,
+    warmup: quick ? 1 : 2,
+    connections: 50,
+    extra: '',
+    before: '',
+    rate: 200,
+    write: !quick,
+  },
+);
+const log = (...a) => console.error('[overhead]', ...a);
+const loadavg = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' / ');
+
+/** The Node binary for a major version. */
+function nodeBinary(major) {
+  if (process.versions.node.split('.')[0] === String(major)) return process.execPath;
+  const bin = join(rootDir, '.tools', `node${major}`, 'node_modules', '.bin', 'node');
+  if (!existsSync(bin)) throw new Error(`no Node ${major} at ${bin} (scripts/runtimes.sh installs it)`);
+  return bin;
+}
+
+/** Spawns a child that prints one JSON line when ready; resolves with { child, info }. */
+function start(bin, args, env = {}) {
+  const child = spawn(bin, args, {
+    cwd: benchDir,
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start within 60 s`)), 60_000);
+    child.stdout.on('data', (d) => {
+      buf += d;
+      // The SDK prints an info line on its first delivery: the ready line is the first JSON object line.
+      for (const line of buf.split('\n')) {
+        if (!line.startsWith('{"url"')) continue;
+        clearTimeout(timer);
+        child.stdout.removeAllListeners('data');
+        child.stdout.resume();
+        resolve({ child, info: JSON.parse(line) });
+        return;
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args.join(' ')} exited with ${code} before it was ready`));
+    });
+  });
+}
+
+const ROW_LABELS = {
+  bare: 'bare app',
+  floor: 'in-memory floor (event pushed into an array, drained)',
+  noop: 'no-op interceptor',
+  drip: '@drip adapter: usage + run with one event, delivered',
+  posthog: 'posthog-node, one capture, delivered (reference)',
+  otel: 'OpenTelemetry, two spans, batch OTLP/HTTP exporter to the sink (reference)',
+  'drip-before': '@drip adapter, the build before this change (--before)',
+  'no-scope': 'diagnostic: @drip with `asyncContext: false`',
+  'no-run': 'diagnostic: @drip with `run: false` (usage only)',
+  'no-metadata': 'diagnostic: @drip with `metadata: false`',
+  'file-store': 'diagnostic: @drip with a file-backed durable store',
+};
+
+/** What the sink must have received for `served` requests of a mode; a message when it differs. */
+function deliveryCheck(mode, served, sunk, flushed) {
+  const c = sunk ?? { usage: 0, runs: 0, runEvents: 0, posthog: 0, spans: 0, repeats: 0 };
+  switch (mode) {
+    case 'bare':
+    case 'noop':
+      return { ok: true, text: '—' };
+    case 'floor':
+      return { ok: flushed.delivered === served, text: `${flushed.delivered} / ${served}` };
+    case 'posthog':
+      return { ok: c.posthog === served && c.repeats === 0, text: `${c.posthog} / ${served}` };
+    case 'otel':
+      return { ok: c.spans === 2 * served, text: `${c.spans / 2} / ${served} (spans / 2)` };
+    case 'no-run':
+      return { ok: c.usage === served && c.repeats === 0, text: `${c.usage} / ${served}` };
+    default: {
+      const ok = c.usage === served && c.runs === served && c.runEvents === served && c.repeats === 0;
+      const text =
+        c.usage === c.runs && c.runs === c.runEvents
+          ? `${c.usage} / ${served}`
+          : `usage ${c.usage}, runs ${c.runs}, run events ${c.runEvents} / ${served}`;
+      return { ok, text: c.repeats ? `${text}, ${c.repeats} keys sent twice` : text };
+    }
+  }
+}
+
+/** One measurement of one app: saturation under autocannon, then a flush, CPU around both. */
+async function measure(app, sinkUrl, rate = 0) {
+  const before = await getJson(`${app.url}/__bench/stats`);
+  const result = await autocannon(`${app.url}/items/42`, {
+    connections: rate ? 10 : flags.connections,
+    duration: flags.duration,
+    ...(rate ? { rate } : {}),
+  });
+  const flushed = await getJson(`${app.url}/__bench/flush`, { method: 'POST' });
+  const after = await getJson(`${app.url}/__bench/stats`);
+  const sunk = (await getJson(`${sinkUrl}/__sink/stats`))[app.key];
+  const served = after.served - before.served;
+  const cpu = after.cpu.user + after.cpu.system - (before.cpu.user + before.cpu.system);
+  return {
+    rps: result.requests.average,
+    errors: result.errors + result.timeouts + result.non2xx,
+    cpuUs: served > 0 ? cpu / served : Number.NaN,
+    check: deliveryCheck(app.mode, after.served, sunk, flushed),
+    bytesPerRequest: sunk ? sunk.bytes / after.served : 0,
+  };
+}
+
+/** Heap per queued record: the metered app whose delivery never answers, around 4 000 requests. */
+async function queuedMemory(bin, appScript, framework, sinkUrl) {
+  const app = await start(bin, ['--expose-gc', appScript, framework, 'queued'], {
+    BENCH_SINK: `${sinkUrl}/queued-${framework}`,
+  });
+  try {
+    await autocannon(`${app.info.url}/items/42`, { connections: 10, duration: 1 }); // warm the code, fill a little
+    const before = await getJson(`${app.info.url}/__bench/heap`);
+    const bin2 = (await import('node:module')).createRequire(join(benchDir, 'package.json'));
+    await new Promise((resolve, reject) => {
+      const c = spawn(
+        process.execPath,
+        [bin2.resolve('autocannon/autocannon.js'), '-c', '10', '-a', '4000', `${app.info.url}/items/42`],
+        { stdio: 'ignore' },
+      );
+      c.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`autocannon ${code}`))));
+    });
+    const after = await getJson(`${app.info.url}/__bench/heap`);
+    const records = after.queued - before.queued;
+    return { perRecord: (after.heapUsed - before.heapUsed) / records, records };
+  } finally {
+    app.child.kill('SIGKILL');
+  }
+}
+
+async function runOne(framework, major) {
+  const bin = nodeBinary(major);
+  const nest = framework === 'nest';
+  const appScript = join(benchDir, nest ? 'overhead-nest-app.mjs' : 'overhead-app.mjs');
+  const modes = nest ? ['bare', 'noop', 'floor', 'drip'] : ['bare', 'floor', 'drip', 'posthog', 'otel'];
+  if (flags.before && !nest) modes.push('drip-before');
+  for (const m of String(flags.extra || '')
+    .split(',')
+    .filter(Boolean))
+    modes.push(m);
+  const loadBefore = loadavg();
+  const sink = await start(process.execPath, [join(benchDir, 'lib', 'sink.mjs')]);
+  const sinkUrl = sink.info.url;
+  const apps = {};
+  try {
+    for (const mode of modes) {
+      const key = `${framework}-${mode}`;
+      const started = await start(bin, [appScript, framework, mode], {
+        BENCH_SINK: `${sinkUrl}/${key}`,
+        ...(flags.before ? { BENCH_BEFORE: String(flags.before) } : {}),
+      });
+      apps[mode] = { ...started, url: started.info.url, key, mode };
+    }
+    const version =
+      (await new Promise((resolve) => {
+        const c = spawn(bin, ['--version']);
+        let out = '';
+        c.stdout.on('data', (d) => {
+          out += d;
+        });
+        c.once('exit', () => resolve(out.trim()));
+      })) || `v${major}`;
+    log(`${framework} on Node ${version}: warm-up`);
+    for (const mode of modes) {
+      await autocannon(`${apps[mode].url}/items/42`, {
+        connections: flags.connections,
+        duration: flags.warmup,
+      });
+    }
+    const results = Object.fromEntries(modes.map((m) => [m, []]));
+    for (let round = 0; round < flags.rounds; round++) {
+      const order = round % 2 === 0 ? modes : [...modes].reverse();
+      for (const mode of order) {
+        const r = await measure(apps[mode], sinkUrl);
+        results[mode].push(r);
+        log(
+          `${framework} ${version} round ${round + 1} ${mode}: ${r.rps.toFixed(0)} req/s, ${r.cpuUs.toFixed(1)} µs/req, ` +
+            `delivered ${r.check.text}${r.check.ok ? '' : ' MISMATCH'}`,
+        );
+      }
+    }
+    // Paired, fixed rate: every app at once, each under its own autocannon at the same rate (well below
+    // saturation), so the machine's noise hits every row at the same moments; the extra CPU per request is a
+    // row's minus the bare app's in the same round.
+    const paired = Object.fromEntries(modes.map((m) => [m, []]));
+    for (let round = 0; round < (flags.rate > 0 ? flags.rounds : 0); round++) {
+      const rs = await Promise.all(modes.map((m) => measure(apps[m], sinkUrl, flags.rate)));
+      for (const [i, m] of modes.entries()) paired[m].push(rs[i]);
+      log(
+        `${framework} ${version} paired round ${round + 1} at ${flags.rate} req/s each: ` +
+          modes.map((m, i) => `${m} ${rs[i].cpuUs.toFixed(1)} µs/req`).join(', '),
+      );
+    }
+    const memory = nest ? undefined : await queuedMemory(bin, appScript, framework, sinkUrl);
+    return { framework, version, modes, results, paired, memory, loadBefore, loadAfter: loadavg() };
+  } finally {
+    await Promise.all(Object.values(apps).map((a) => stopChild(a.child)));
+    await stopChild(sink.child);
+  }
+}
+
+function summarise(run) {
+  const { modes, results, paired } = run;
+  const base = run.framework === 'nest' ? 'noop' : 'floor';
+  const havePaired = paired.bare.length > 0;
+  const extraIn = (set, mode) => median(set[mode].map((r, i) => r.cpuUs - set.bare[i].cpuUs));
+  // The extra CPU per request: from the paired fixed-rate rounds when run (every row measured at the same
+  // moments), else from the saturation rounds.
+  const extraOf = (mode) => extraIn(havePaired ? paired : results, mode);
+  const ratioOf = (mode) => median(results[mode].map((r, i) => r.rps / results.bare[i].rps));
+  const baseExtra = extraOf(base);
+  const rows = modes.map((mode) => {
+    const rs = results[mode];
+    const extra = mode === 'bare' ? 0 : extraOf(mode);
+    const vsBase = mode === 'bare' || mode === base ? '' : `${(extra / baseExtra).toFixed(1)}×`;
+    const all = [...rs, ...paired[mode]];
+    const last = all[all.length - 1];
+    const ok = all.every((r) => r.check.ok);
+    const errors = all.reduce((a, r) => a + r.errors, 0);
+    const sat = mode === 'bare' ? '' : extraIn(results, mode).toFixed(1);
+    return (
+      `| ${ROW_LABELS[mode] ?? mode} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${mode === 'bare' ? '1' : ratioOf(mode).toFixed(3)} | ` +
+      `${median(rs.map((r) => r.cpuUs)).toFixed(1)} | ${sat} | ${havePaired ? `${median(paired[mode].map((r) => r.cpuUs)).toFixed(1)} | ${mode === 'bare' ? '' : extra.toFixed(1)} | ` : ''}${vsBase} | ` +
+      `${last.check.text}${ok ? '' : ' **mismatch**'}${errors ? ` (${errors} errors)` : ''} | ${mode === 'bare' || mode === 'noop' ? '' : last.bytesPerRequest.toFixed(0)} |`
+    );
+  });
+  const perRound = (set) =>
+    modes.map((mode) => `${mode} ${set[mode].map((r) => r.cpuUs.toFixed(1)).join(' / ')}`).join('; ');
+  const dripExtra = extraOf('drip');
+  const ratio = ratioOf('drip');
+  const target =
+    run.framework === 'nest'
+      ? `@drip interceptor's extra beyond the no-op interceptor ${(dripExtra - baseExtra).toFixed(1)} µs vs 2× the no-op's own ${(2 * baseExtra).toFixed(1)} µs: ${dripExtra - baseExtra <= 2 * baseExtra ? 'met' : '**not met**'}`
+      : `extra ${dripExtra.toFixed(1)} µs vs 2× floor ${(2 * baseExtra).toFixed(1)} µs: ${dripExtra <= 2 * baseExtra ? 'met' : '**not met**'}` +
+        (run.framework === 'express'
+          ? `; throughput ratio ${ratio.toFixed(3)} vs 0.88: ${ratio >= 0.88 ? 'met' : '**not met**'}`
+          : '');
+  const pairedHead = havePaired ? ` CPU µs/req at ${flags.rate} req/s | extra µs/req (paired) |` : '';
+  const pairedSep = havePaired ? ' --- | --- |' : '';
+  const memory = run.memory
+    ? `Memory per queued record (heap after GC, ${run.memory.records} records queued, delivery never answering): ${run.memory.perRecord.toFixed(0)} bytes.\n`
+    : '';
+  return `### Node ${run.version}
+
+Load average before ${run.loadBefore}, after ${run.loadAfter}. ${run.version.startsWith('v24') ? 'Target' : 'Node 24 target, applied here for comparison'}: ${target}.
+
+| Row | req/s (saturation) | ratio | CPU µs/req (saturation) | extra µs/req (saturation) |${pairedHead} extra / ${base} | delivered / served | JSON bytes/req |
+| --- | --- | --- | --- | --- |${pairedSep} --- | --- | --- |
+${rows.join('\n')}
+
+${memory}CPU µs/req per saturation round: ${perRound(results)}.${havePaired ? `\nCPU µs/req per paired round: ${perRound(paired)}.` : ''}
+`;
+}
+
+const frameworks = String(flags.frameworks).split(',').filter(Boolean);
+const nodes = String(flags.nodes).split(',').filter(Boolean);
+let failed = false;
+for (const framework of frameworks) {
+  const sections = [];
+  for (const major of nodes) {
+    const run = await runOne(framework, major);
+    const text = summarise(run);
+    console.log(text);
+    sections.push(text);
+    if (Object.values(run.results).some((rs) => rs.some((r) => !r.check.ok))) failed = true;
+  }
+  const title = {
+    express: 'Express 5',
+    hono: 'Hono 4 on @hono/node-server',
+    nest: 'NestJS 11 (Express platform)',
+  }[framework];
+  const body = `## Overhead: ${title}, against a sink${flags.extra ? ' (feature shares)' : ''}
+
+Command: \`node bench/overhead.mjs --frameworks ${framework} --nodes ${nodes.join(',')} --rounds ${flags.rounds} --duration ${flags.duration}\`${flags.extra ? ` \`--extra ${flags.extra}\`` : ''}.
+Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${process.platform}/${process.arch}, ${os.availableParallelism()} cores shared with other
+work (see the load averages). Each app delivers over real HTTP to a minimal Drip-shaped sink process (\`bench/lib/sink.mjs\`);
+autocannon (${flags.connections} connections, saturation) runs in its own process; ${flags.rounds} interleaved rounds of ${flags.duration} s per app; medians.
+CPU per request is the app process's \`process.cpuUsage()\` from before the load until the app has flushed what it queued
+(delivery included); "extra" is a row's CPU per request minus the bare app's in the same round; "ratio" is its
+throughput over the bare app's in the same round. Delivered is checked against served after every measurement (sink
+counters: usage items, runs and run events for Drip, captures for posthog-node, spans / 2 for OpenTelemetry).
+
+${sections.join('\n')}`;
+  if (flags.write !== false && flags.write !== 'false')
+    writeSection(`bench:overhead-${framework}${flags.extra ? '-features' : ''}`, body);
+}
+process.exit(failed ? 1 : 0);

@@ -260,7 +260,7 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
   ): Promise<BeginResult> => {
     try {
       const meterName = view.rule?.meter ?? rule?.meter ?? state.defaultMeter;
-      const d = await (gate as Gate<Req>).decide(customerId, view, meterName);
+      const d = await (gate as Gate<Req>).decide(customerId, view, meterName, external);
       if (!d.allow) {
         stats.gated++;
         return {

@@ -251,9 +251,7 @@ describe('README quick starts against the packed server', () => {
     const out = await runQuickStart('@drip/express', 'express-app.cjs', async (base, output) => {
       const r = await fetch(`${base}/items/7`, { headers: { 'x-user-id': 'carol' } });
       expect(await r.json()).toEqual({ id: '7' });
-      // The outbox installs its SIGTERM flush with its first record, so a signal racing the first
-      // response is not what this checks: wait for the first delivery, then the second request's record
-      // must be flushed by SIGTERM.
+      // Wait for the first delivery, then the second request's record must be flushed by SIGTERM.
       for (let i = 0; i < 100 && !output().includes('first batch accepted'); i++) {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }

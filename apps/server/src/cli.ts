@@ -21,12 +21,15 @@ import { startServer } from './server';
 const HELP = `drip-server: a local Drip-compatible API server
 
 Usage:
-  drip-server start [--port 3001] [--host 127.0.0.1] [--data-dir .drip-data | --memory | --database-url URL]
+  drip-server [start] [--port 3001] [--host 127.0.0.1] [--data-dir .drip-data | --memory | --database-url URL]
                     [--log-level debug|info|warn|error] [--api-key sk_test_...] [--trust-proxy]
                     [--rate-limit 100/s]
   drip-server keys create [--mode test|live] [--name NAME] [--data-dir DIR | --database-url URL]
                     (on a data directory a server holds, the key is created through that server)
   drip-server seed [--port 0] [--data-dir DIR | --memory | --database-url URL]
+  drip-server --help
+
+With no command, drip-server starts the server (as \`start\`), so \`npx @drip/server\` is enough.
 
 DATABASE_URL selects PostgreSQL when --database-url is not given. DRIP_SERVER_API_KEY stands for --api-key.
 --rate-limit (or DRIP_SERVER_RATE_LIMIT) limits each project to N requests per s, m or h (429 RATE_LIMIT_EXCEEDED
@@ -122,11 +125,11 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const [command, sub] = positionals;
-  if (values.help || !command) {
+  // No command means `start`: `npx @drip/server` (with or without flags) is how most people run it.
+  const [command = 'start', sub] = positionals;
+  if (values.help || command === 'help') {
     console.log(HELP);
-    // Asked for help: success. No command at all: a usage error.
-    return values.help ? 0 : 1;
+    return 0;
   }
   const databaseUrl = values['database-url'] ?? process.env.DATABASE_URL ?? undefined;
   const dataDir = values.memory ? undefined : (values['data-dir'] ?? '.drip-data');
@@ -190,7 +193,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(`DRIP_PUBLIC_KEY=${pair.publicKey}`);
     return 0;
   }
-  console.error(HELP);
+  console.error(`drip-server: unknown command "${positionals.join(' ')}"\n\n${HELP}`);
   return 1;
 }
 

@@ -107,12 +107,24 @@ describe('drip-server CLI', () => {
     expect(bad.output()).toContain('--port');
   });
 
-  it('--help prints the usage and succeeds; no command prints it and fails', async () => {
+  it('--help prints the usage and succeeds; an unknown command prints it and fails', async () => {
     const help = cli(['--help']);
     expect(await help.exit).toBe(0);
     expect(help.output()).toContain('Usage:');
-    const none = cli([]);
-    expect(await none.exit).toBe(1);
-    expect(none.output()).toContain('Usage:');
+    const unknown = cli(['stat', '--memory']);
+    expect(await unknown.exit).toBe(1);
+    expect(unknown.output()).toContain('unknown command "stat"');
+    expect(unknown.output()).toContain('Usage:');
+  });
+
+  it('no command starts the server, like `start` (`npx @drip/server`)', { timeout: 240_000 }, async () => {
+    const srv = cli(['--memory', '--port', '0', '--log-level', 'warn']);
+    const url = await printedUrl(srv);
+    const sk = /Secret key\s+(sk_test_\S+)/.exec(srv.output())?.[1];
+    const res = await fetch(`${url}/customers`, { headers: { authorization: `Bearer ${sk}` } });
+    expect(res.status).toBe(200);
+    expect(srv.output()).not.toContain('Usage:');
+    srv.child.kill('SIGTERM');
+    expect(await srv.exit).toBe(0);
   });
 });

@@ -217,3 +217,89 @@ describe('failures that explain themselves', () => {
     await outbox.close();
   });
 });
+
+describe('the gate with the app own ids', () => {
+  type Req = { user: string };
+  const begin = async (meter: ReturnType<typeof createRequestMeter<Req>>, user: string) =>
+    meter.begin({ method: 'GET', path: '/items', route: '/items', header: () => undefined, raw: { user } });
+
+  it('asks the API about the Drip customer the own id maps to, with one create per id for gate and delivery', async () => {
+    const asked: string[] = [];
+    const api = createTestDrip({
+      autoCreateCustomers: false,
+      bulk: false,
+      // Only the Drip customer of "bob" is over its limit.
+      entitlements: (customerId) => {
+        asked.push(customerId);
+        return customerId === 'cus_bob' ? { allowed: false, remaining: 0, limit: 10 } : { allowed: true };
+      },
+    });
+    const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch, maxAttempts: 1 });
+    const meter = createRequestMeter<Req>({
+      client,
+      customer: (req) => ({ externalCustomerId: req.user }),
+      gate: { entitlement: true },
+      outbox: { shutdownHooks: false },
+    });
+    const alice = await begin(meter, 'alice');
+    if (alice.kind !== 'continue') throw new Error(`expected continue, got ${alice.kind}`);
+    alice.handle.finish({ status: 200 });
+    expect(await begin(meter, 'bob')).toMatchObject({
+      kind: 'respond',
+      status: 429,
+      body: { code: 'ENTITLEMENT_LIMIT_REACHED' },
+    });
+    expect(asked).toEqual(['cus_alice', 'cus_bob']);
+    await meter.flush(5_000);
+    expect(api.totalUsage({ customerId: 'cus_alice', meter: 'api_calls' })).toBe(1);
+    // The gate's lookup and the delivery share one directory: one create per id.
+    const creates = api.requests.filter((r) => r.method === 'POST' && r.path === '/customers');
+    expect(creates.map((r) => (r.body as { externalCustomerId: string }).externalCustomerId)).toEqual([
+      'alice',
+      'bob',
+    ]);
+    await meter.close();
+  });
+
+  it('checks the balance of the mapped customer (a balance below the minimum answers 402)', async () => {
+    const api = createTestDrip({ autoCreateCustomers: false });
+    const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch, maxAttempts: 1 });
+    const meter = createRequestMeter<Req>({
+      client,
+      customer: (req) => ({ externalCustomerId: req.user }),
+      gate: { balance: { minUsdc: '500' } },
+      outbox: { shutdownHooks: false },
+    });
+    expect(await begin(meter, 'carol')).toMatchObject({
+      kind: 'respond',
+      status: 402,
+      body: { code: 'PAYMENT_REQUIRED', availableUsdc: '100.000000' },
+    });
+    await meter.close();
+  });
+
+  it('an API that cannot answer the lookup is an outage: onApiError decides, one lookup per failure window', async () => {
+    const api = createTestDrip({ autoCreateCustomers: false });
+    const client = new Drip({ apiKey: api.apiKey, baseUrl: api.baseUrl, fetch: api.fetch, maxAttempts: 1 });
+    const { out, logger } = lines();
+    const meter = createRequestMeter<Req>({
+      client,
+      logger,
+      customer: (req) => ({ externalCustomerId: req.user }),
+      gate: { entitlement: true, onApiError: 'deny' },
+      outbox: { shutdownHooks: false },
+    });
+    api.inject({ type: 'status', status: 503, route: '/customers' });
+    for (let i = 0; i < 3; i++) {
+      expect(await begin(meter, 'dave')).toMatchObject({
+        kind: 'respond',
+        status: 503,
+        body: { code: 'BILLING_UNAVAILABLE' },
+      });
+    }
+    expect(api.requests.filter((r) => r.path === '/customers')).toHaveLength(1);
+    expect(api.requests.filter((r) => r.path === '/entitlements/check')).toHaveLength(0);
+    expect(out.join('\n')).toContain('drip: metering error (gate): customer lookup for "dave" failed');
+    await meter.close();
+  });
+});

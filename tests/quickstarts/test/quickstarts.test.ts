@@ -1,15 +1,26 @@
 // From an empty folder to billed usage (issue 15): every package and the server are packed into tarballs,
-// installed with plain npm into an empty project outside the workspace, the server is started with its
-// `drip-server` bin, and each README's quick start runs as written (compiled with `tsc`, module
-// `nodenext`). The usage must then be in the server under the app's own customer ids.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+// installed with plain npm into an empty project outside the workspace (one install shared by every
+// quick start), the server is started with its `drip-server` bin, and each README's quick start runs as
+// written: Express and Hono compiled with `tsc` (module `nodenext`), Express CommonJS as is, Nest compiled
+// to CommonJS with the README's tsconfig, Next built with `next build` and served by `next start`, and the
+// testing README's app test run by vitest. The usage must then be in the server under the app's own ids.
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..', '..');
-const PACKAGES = ['packages/core', 'packages/express', 'packages/hono', 'apps/server'];
+const PACKAGES = [
+  'packages/core',
+  'packages/express',
+  'packages/hono',
+  'packages/nestjs',
+  'packages/nextjs',
+  'packages/testing',
+  'apps/server',
+];
 const work = mkdtempSync(join(tmpdir(), 'drip-quickstarts-'));
 const project = join(work, 'app');
 const children: ChildProcess[] = [];
@@ -50,13 +61,27 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-/** The first ```ts (or ```js) block after `## Quick start` in a packed README, as the user sees it. */
-function quickStart(pkg: string, lang = 'ts'): string {
+/**
+ * The `nth` ```ts (or ```js, ```json) block after `heading` in a packed README, as the user sees it.
+ */
+function readmeBlock(pkg: string, lang = 'ts', heading = '## Quick start', nth = 0): string {
   const readme = readFileSync(join(project, 'node_modules', pkg, 'README.md'), 'utf8');
-  const from = readme.indexOf('## Quick start');
-  const m = new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``).exec(readme.slice(from));
-  if (!m?.[1]) throw new Error(`no quick start in ${pkg}`);
-  return m[1];
+  const from = readme.indexOf(heading);
+  if (from === -1) throw new Error(`no "${heading}" in ${pkg}`);
+  const blocks = [...readme.slice(from).matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, 'g'))];
+  const block = blocks[nth]?.[1];
+  if (!block) throw new Error(`no ${lang} block ${nth} after "${heading}" in ${pkg}`);
+  return block;
+}
+
+function quickStart(pkg: string, lang = 'ts'): string {
+  return readmeBlock(pkg, lang);
+}
+
+/** Writes `text` to `file` under the project, creating its folders. */
+function put(file: string, text: string): void {
+  mkdirSync(dirname(join(project, file)), { recursive: true });
+  writeFileSync(join(project, file), text);
 }
 
 async function api<T>(path: string): Promise<T> {
@@ -86,9 +111,14 @@ beforeAll(async () => {
   const tarballs = join(work, 'tarballs');
   mkdirSync(tarballs);
   mkdirSync(project);
-  for (const dir of PACKAGES) {
-    run('npx', ['-y', 'pnpm@10.34.9', 'pack', '--pack-destination', tarballs], join(root, dir));
-  }
+  // In parallel: each `pnpm pack` is mostly npx start-up time.
+  await Promise.all(
+    PACKAGES.map((dir) =>
+      promisify(execFile)('npx', ['-y', 'pnpm@10.34.9', 'pack', '--pack-destination', tarballs], {
+        cwd: join(root, dir),
+      }),
+    ),
+  );
   const tgz = readdirTgz(tarballs);
   writeFileSync(
     join(project, 'package.json'),
@@ -107,6 +137,18 @@ beforeAll(async () => {
       '@hono/node-server@2.1.8',
       '@types/node@20.19.43',
       'typescript@5.9.3',
+      // Nest (11: the pinned line that runs on Node 20), Next and the testing README's test runner.
+      '@nestjs/common@11.2.10',
+      '@nestjs/core@11.2.10',
+      '@nestjs/platform-express@11.2.10',
+      'reflect-metadata@0.2.2',
+      'rxjs@7.8.2',
+      'next@16.4.6',
+      'react@19.3.1',
+      'react-dom@19.3.1',
+      '@types/react@19.3.0',
+      'vitest@4.1.12',
+      'supertest@7.3.2',
     ],
     project,
   );
@@ -154,11 +196,19 @@ async function runQuickStart(
   const cjs = file.endsWith('.cjs');
   writeFileSync(join(project, cjs ? file : `${file}.ts`), quickStart(pkg, cjs ? 'js' : 'ts'));
   if (!cjs) run('npx', ['tsc', '-p', '.'], project);
-  const port = String(20_000 + Math.floor(Math.random() * 20_000));
+  return serveAndCall([cjs ? file : `dist/${file}.js`], requests);
+}
+
+/** Starts the app (`args` after node), waits until it answers, sends the requests, stops it with SIGTERM. */
+async function serveAndCall(
+  args: string[],
+  requests: (base: string, output: () => string) => Promise<void>,
+  port = String(20_000 + Math.floor(Math.random() * 20_000)),
+) {
   const env = { PORT: port, DRIP_API_KEY: secretKey, DRIP_API_URL: apiUrl };
-  const app = await start([cjs ? file : `dist/${file}.js`], env);
+  const app = await start(args, env);
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 300; i++) {
     try {
       await fetch(`${base}/`);
       break;
@@ -169,6 +219,16 @@ async function runQuickStart(
   await requests(base, app.out);
   await stop(app.child);
   return app.out();
+}
+
+/** Usage of `externalId`, read until it has `meter` (delivery after a response is in the background). */
+async function usageOnceDelivered(externalId: string, meter: string): Promise<Record<string, number>> {
+  let usage: Record<string, number> = {};
+  for (let i = 0; i < 200 && usage[meter] === undefined; i++) {
+    usage = await usageOf(externalId);
+    if (usage[meter] === undefined) await new Promise((r) => setTimeout(r, 100));
+  }
+  return usage;
 }
 
 describe('README quick starts against the packed server', () => {
@@ -191,9 +251,7 @@ describe('README quick starts against the packed server', () => {
     const out = await runQuickStart('@drip/express', 'express-app.cjs', async (base, output) => {
       const r = await fetch(`${base}/items/7`, { headers: { 'x-user-id': 'carol' } });
       expect(await r.json()).toEqual({ id: '7' });
-      // The outbox installs its SIGTERM flush with its first record, so a signal racing the first
-      // response is not what this checks: wait for the first delivery, then the second request's record
-      // must be flushed by SIGTERM.
+      // Wait for the first delivery, then the second request's record must be flushed by SIGTERM.
       for (let i = 0; i < 100 && !output().includes('first batch accepted'); i++) {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
@@ -214,5 +272,97 @@ describe('README quick starts against the packed server', () => {
       expect(await r.json()).toEqual({ answer: 'echo: yo' });
     });
     expect(await usageOf('bob')).toEqual({ api_calls: 2, llm_tokens: 52 });
+  });
+
+  it('Nest (compiled to CommonJS with the README tsconfig): usage arrives under the app own id', async () => {
+    // The README's tsconfig is for a package without "type": "module", as `nest new` makes it.
+    put('nest/package.json', JSON.stringify({ name: 'nest-app', private: true }));
+    put('nest/tsconfig.json', readmeBlock('@drip/nestjs', 'json'));
+    put('nest/src/main.ts', quickStart('@drip/nestjs'));
+    run('npx', ['tsc', '-p', 'nest'], project);
+    const out = await serveAndCall(['nest/dist/main.js'], async (base) => {
+      const h = { 'x-user-id': 'erin', 'content-type': 'application/json' };
+      expect((await fetch(`${base}/api/items/1`)).status).toBe(403); // the guard: no user, not metered
+      expect(await (await fetch(`${base}/api/items/1`, { headers: h })).json()).toEqual({ id: '1' });
+      const r = await fetch(`${base}/api/agent`, {
+        method: 'POST',
+        headers: h,
+        body: JSON.stringify({ prompt: 'hi' }),
+      });
+      expect(await r.json()).toEqual({ answer: 'echo: hi' });
+    });
+    // SIGTERM closed the app (enableShutdownHooks), which delivered what was still queued.
+    expect(await usageOf('erin'), out).toEqual({ api_calls: 2, llm_tokens: 52 });
+  });
+
+  it('Next route handler (next build + next start): usage arrives under the app own id', async () => {
+    // What `create-next-app` writes for TypeScript (the `@/` alias the README uses).
+    put(
+      'web/tsconfig.json',
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2017',
+          lib: ['dom', 'dom.iterable', 'esnext'],
+          allowJs: true,
+          skipLibCheck: true,
+          strict: true,
+          noEmit: true,
+          esModuleInterop: true,
+          module: 'esnext',
+          moduleResolution: 'bundler',
+          resolveJsonModule: true,
+          isolatedModules: true,
+          jsx: 'react-jsx',
+          incremental: true,
+          plugins: [{ name: 'next' }],
+          paths: { '@/*': ['./*'] },
+        },
+        include: ['next-env.d.ts', '**/*.ts', '**/*.tsx', '.next/types/**/*.ts'],
+        exclude: ['node_modules'],
+      }),
+    );
+    // Each block names its file in its first line (`// app/api/items/[id]/route.ts`).
+    for (const nth of [0, 1]) {
+      const block = readmeBlock('@drip/nextjs', 'ts', '## Quick start', nth);
+      const file = /^\/\/ (\S+\.ts)/.exec(block)?.[1];
+      if (!file) throw new Error(`block ${nth} of the Next quick start names no file`);
+      put(join('web', file), block);
+    }
+    const next = join('node_modules', 'next', 'dist', 'bin', 'next');
+    run(process.execPath, [next, 'build', 'web'], project);
+    const port = String(20_000 + Math.floor(Math.random() * 20_000));
+    let usage: Record<string, number> = {};
+    const out = await serveAndCall(
+      [next, 'start', 'web', '-p', port, '-H', '127.0.0.1'],
+      async (base) => {
+        const r = await fetch(`${base}/api/items/3`, { headers: { 'x-user-id': 'frank' } });
+        expect(await r.json()).toEqual({ id: '3' });
+        // Delivered through `after()` while the server runs: no shutdown needed.
+        usage = await usageOnceDelivered('frank', 'api_calls');
+      },
+      port,
+    );
+    expect(usage, out).toEqual({ api_calls: 1 });
+  });
+});
+
+/** This process's environment without what the surrounding vitest set for its own workers. */
+function plainEnv(): Record<string, string | undefined> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && k !== 'FORCE_COLOR'),
+  );
+}
+
+describe('@drip/testing README', () => {
+  it('"Testing an app" runs as written with vitest in the empty project', async () => {
+    put('testing-app.test.ts', readmeBlock('@drip/testing', 'ts', '## Testing an app'));
+    const r = await promisify(execFile)(
+      process.execPath,
+      [join('node_modules', 'vitest', 'vitest.mjs'), 'run', 'testing-app.test.ts'],
+      { cwd: project, env: { ...plainEnv(), CI: '1', NO_COLOR: '1' } },
+    ).catch((err: { stdout?: string; stderr?: string }) => {
+      throw new Error(`vitest failed: ${err.stdout ?? ''}${err.stderr ?? ''}`);
+    });
+    expect(r.stdout).toMatch(/Tests\s+1 passed \(1\)/);
   });
 });

@@ -48,8 +48,31 @@ export interface CustomerProvisioningOptions {
  */
 export type ChargeOption = readonly string[] | ((meter: string) => boolean);
 
-/** Outcome of resolving one external id: a Drip id, or the answer to give the outbox instead. */
-type Resolution = { id: string } | { refused: DeliveryResponse };
+/**
+ * Outcome of resolving one external id: a Drip id, or the API's answer that stands in for it (a 404
+ * `CUSTOMER_NOT_FOUND` under `provision: false`, or the failure of the lookup).
+ *
+ * @example
+ * ```ts
+ * const r: CustomerResolution = { id: 'cus_1' };
+ * ```
+ */
+export type CustomerResolution = { id: string } | { refused: DeliveryResponse };
+type Resolution = CustomerResolution;
+
+/**
+ * A delivery transport with the customer and charge rules, and the one way to resolve an external id
+ * (the gate asks it too, so gate and delivery share one cache and one lookup per id).
+ *
+ * @example
+ * ```ts
+ * const r = await transport.resolveCustomer('alice', 2_000); // { id: 'cus_…' }
+ * ```
+ */
+export interface RulesTransport extends DeliveryTransport {
+  /** The Drip id of the app's own id, created first unless `customers.provision` is `false`. */
+  resolveCustomer(externalId: string, timeoutMs: number): Promise<CustomerResolution>;
+}
 
 /** How long a "does not exist" answer is remembered under `provision: false` (a storm costs one lookup). */
 const MISSING_TTL_MS = 30_000;
@@ -227,7 +250,7 @@ export function withDeliveryRules(
   inner: DeliveryTransport,
   client: ClientLike | undefined,
   rules: DeliveryRules,
-): DeliveryTransport {
+): RulesTransport {
   const directory = new CustomerDirectory(client, inner, rules.customers ?? {}, rules.now ?? Date.now);
   const charge = rules.charge;
   const charged: (meter: unknown) => boolean =
@@ -336,6 +359,7 @@ export function withDeliveryRules(
       return inner.post(path, body, options);
     },
     health: (options) => inner.health(options),
+    resolveCustomer: (externalId, timeoutMs) => directory.resolve(externalId, timeoutMs),
   };
 }
 

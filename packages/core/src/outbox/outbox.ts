@@ -12,7 +12,7 @@ import { codeOf, isTransient, verdictOf } from './answers';
 import { BatchShape, DeliveryPace, type Kind, sendBatch } from './delivery';
 import type { DripLogger } from '../transport';
 import { createClientTransport } from './client-transport';
-import { withDeliveryRules } from './customers';
+import { type CustomerResolution, type RulesTransport, withDeliveryRules } from './customers';
 import { Deque } from './deque';
 import { DeliveryReport } from './report';
 import { registerForShutdown, unregisterForShutdown } from './shutdown';
@@ -130,6 +130,8 @@ class OutboxImpl implements Outbox {
   #window: AggregationWindow | undefined;
 
   #transport: DeliveryTransport | undefined;
+  /** The customer rules around `#transport` (see `customers.ts`), which also resolve external ids. */
+  #customers: RulesTransport | undefined;
   #transportFailed = false;
   readonly #usageQueue = new Deque<OutboxRecord>();
   readonly #runQueue = new Deque<OutboxRecord>();
@@ -250,12 +252,28 @@ class OutboxImpl implements Outbox {
   #rules(transport: DeliveryTransport, client: ClientLike | undefined): DeliveryTransport {
     this.#report.bind(client);
     const o = this.#options;
-    return withDeliveryRules(transport, client, {
+    this.#customers = withDeliveryRules(transport, client, {
       customers: o.customers,
       charge: o.charge,
       observer: this.#report,
       now: () => this.#clock.now(),
     });
+    return this.#customers;
+  }
+
+  /**
+   * @internal The Drip id of the app's own customer id, through the same directory (cache, single
+   * flight, provisioning rule) delivery uses: the request meter's gate asks it.
+   */
+  resolveCustomer(externalId: string, timeoutMs: number): Promise<CustomerResolution> {
+    const customers = this.#getTransport() ? this.#customers : undefined;
+    if (!customers) {
+      const message = 'no Drip client (set DRIP_API_KEY)';
+      return Promise.resolve({
+        refused: { status: 0, body: undefined, code: 'CONFIGURATION_ERROR', message },
+      });
+    }
+    return customers.resolveCustomer(externalId, timeoutMs);
   }
 
   /** A numeric option, or its default when left out. */

@@ -1,6 +1,9 @@
 /**
  * Flush on SIGTERM, SIGINT and `beforeExit` where a Node-like `process` exists. Uses the `process`
- * global only (no `node:` import), and only once an outbox has accepted its first record.
+ * global only (no `node:` import), and only once an outbox has accepted its first record, or a request
+ * meter has begun its first request (`registerMeterForShutdown`): a signal that comes while a request is
+ * in flight, before anything was queued, then waits for the request to end (bounded by the shutdown
+ * timeout) and delivers its records, where without a listener the process would have died with them.
  *
  * Re-raising rule: after the flush, core re-raises the signal (so the default action, exit, happens)
  * only when the app had no listener of its own for that signal at the moment the signal arrived and has
@@ -11,7 +14,8 @@
  */
 
 interface Flushable {
-  shutdownFlush(timeoutMs: number): Promise<unknown>;
+  /** `signal`: the flush of a signal (requests still running may end); else the one of `beforeExit`. */
+  shutdownFlush(timeoutMs: number, signal?: boolean): Promise<unknown>;
   stats(): { queued: number; inFlight: number };
 }
 
@@ -77,12 +81,12 @@ function registry(): Registry {
   return r;
 }
 
-function flushAll(r: Registry): Promise<void> {
-  r.running ??= Promise.all([...r.outboxes].map(([o, t]) => o.shutdownFlush(t).catch(() => undefined))).then(
-    () => {
-      r.running = undefined;
-    },
-  );
+function flushAll(r: Registry, signal: boolean): Promise<void> {
+  r.running ??= Promise.all(
+    [...r.outboxes].map(([o, t]) => o.shutdownFlush(t, signal).catch(() => undefined)),
+  ).then(() => {
+    r.running = undefined;
+  });
   return r.running;
 }
 
@@ -122,7 +126,7 @@ export function install(p: ProcessLike, r: Registry): void {
       // means the app handles the signal itself.
       const appHandles = p.listenerCount(signal) > 1 || removedNow.has(signal);
       p.removeListener(signal, onSignal);
-      void flushAll(r).then(() => {
+      void flushAll(r, true).then(() => {
         if (!appHandles && p.listenerCount(signal) === 0) p.kill(p.pid, signal);
       });
     };
@@ -134,7 +138,7 @@ export function install(p: ProcessLike, r: Registry): void {
     // One attempt per exit: a flush that times out must not keep re-arming `beforeExit` forever. After a
     // complete flush the process may go on (new work was scheduled), so a later exit flushes again.
     r.exitFlushed = true;
-    void flushAll(r).then(() => {
+    void flushAll(r, false).then(() => {
       if (pending(r) === 0) r.exitFlushed = false;
     });
   });
@@ -152,4 +156,63 @@ export function registerForShutdown(outbox: Flushable, timeoutMs: number): void 
 /** Removes an outbox from the shutdown flush (after `close()`). */
 export function unregisterForShutdown(outbox: Flushable): void {
   registry().outboxes.delete(outbox);
+}
+
+/**
+ * @internal What a request meter registers for the shutdown flush (see the top of this file).
+ *
+ * @example
+ * ```ts
+ * const hook = meterShutdownHook(() => open, () => outbox, 5_000);
+ * hook.register(); // at the first request
+ * ```
+ */
+export interface MeterShutdownHook {
+  /** Registers the meter (installs the process listeners on first use); idempotent. */
+  register(): void;
+  /** Removes it (after the meter's `close()`). */
+  unregister(): void;
+}
+
+/**
+ * @internal The shutdown hook of a request meter: on a signal, waits (polling, with timers that keep the
+ * process alive) until `open()` requests have ended or `timeoutMs` passed, then flushes the meter's
+ * outbox. On `beforeExit` nothing can still end, so it flushes at once.
+ *
+ * @example
+ * ```ts
+ * const hook = meterShutdownHook(() => state.open, () => outbox, 5_000);
+ * ```
+ */
+export function meterShutdownHook(
+  open: () => number,
+  outbox: () => (Partial<Flushable> & { flush(timeoutMs?: number): Promise<unknown> }) | undefined,
+  timeoutMs: number,
+): MeterShutdownHook {
+  const empty = { queued: 0, inFlight: 0 };
+  const flushable: Flushable = {
+    stats: () => outbox()?.stats?.() ?? empty,
+    async shutdownFlush(t: number, signal?: boolean): Promise<unknown> {
+      const until = Date.now() + t;
+      while (signal === true && open() > 0 && Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const o = outbox();
+      if (!o) return undefined;
+      // The records of requests that ended just now still get at least half the time to go out.
+      const left = Math.max(until - Date.now(), t / 2);
+      return typeof o.shutdownFlush === 'function' ? o.shutdownFlush(left) : o.flush(left);
+    },
+  };
+  let registered = false;
+  return {
+    register() {
+      if (registered) return;
+      registered = true;
+      registerForShutdown(flushable, timeoutMs);
+    },
+    unregister() {
+      unregisterForShutdown(flushable);
+    },
+  };
 }

@@ -2,9 +2,19 @@
  * The optional gate before the handler (`gate` option): entitlement, balance and spending-cap checks
  * through the client's own methods, one call per customer and check cached for `ttlMs`, and a failure
  * cache so an API outage costs at most one timeout per `failureTtlMs` (default 5 s), not one per request.
+ *
+ * The app's own ids (`{ externalCustomerId }`): the API's checks take a Drip customer id, so the gate
+ * first resolves the external id through the outbox's customer directory (`outbox/customers.ts`: the one
+ * resolver, shared with delivery: one cache, one lookup or create per id). With provisioning on (the
+ * default) an unknown id is created there, then checked like any customer (a new customer has no
+ * balance: a `balance` gate refuses it until it is funded). With `customers: { provision: false }` an
+ * unknown id is refused with 402 `CUSTOMER_NOT_FOUND`, as a Drip id the API does not know is. A lookup
+ * the API cannot answer is an outage (`onApiError`). A custom `check` receives the id the resolver
+ * returned (the app's own), and is asked without a lookup.
  */
 
 import { isDripError, isRecord } from '../errors';
+import type { CustomerResolution } from '../outbox/customers';
 import type { ClientLike } from '../outbox/types';
 import type {
   Balance,
@@ -49,9 +59,23 @@ function micros(value: unknown): bigint | undefined {
  * this one call was wrong: only those open the failure window.
  */
 function isOutage(err: unknown): boolean {
-  if (!isDripError(err)) return false;
-  return err.statusCode === 0 || err.statusCode === 429 || err.statusCode >= 500;
+  return isDripError(err) && isOutageStatus(err.statusCode);
 }
+
+function isOutageStatus(status: number): boolean {
+  return status === 0 || status === 429 || status >= 500;
+}
+
+/** What resolves the app's own ids: the meter's outbox (see the module comment). */
+interface CustomerLookup {
+  resolveCustomer(externalId: string, timeoutMs: number): Promise<CustomerResolution>;
+}
+
+const CUSTOMER_NOT_FOUND: GateDecision = Object.freeze({
+  allow: false,
+  status: 402,
+  body: { error: 'Customer not found', code: 'CUSTOMER_NOT_FOUND' },
+}) as GateDecision;
 
 /** The gate of one request meter. */
 export class Gate<Req> {
@@ -71,9 +95,24 @@ export class Gate<Req> {
     this.#client = client;
   }
 
-  async decide(customerId: string, view: RequestView<Req>, meter: string): Promise<GateDecision> {
+  /**
+   * Whether the request may go on. `external`: `customerId` is the app's own id, resolved to a Drip id
+   * before the API's checks.
+   */
+  async decide(
+    customerId: string,
+    view: RequestView<Req>,
+    meter: string,
+    external = false,
+  ): Promise<GateDecision> {
     const checks: Array<[string, () => Promise<GateDecision>]> = [];
     const g = this.#options;
+    const appId = customerId;
+    if (external && (g.entitlement || g.balance || g.spendingCap)) {
+      const resolved = await this.#dripId(customerId);
+      if (typeof resolved !== 'string') return resolved;
+      customerId = resolved;
+    }
     if (g.entitlement) {
       const feature =
         typeof g.entitlement === 'string'
@@ -87,13 +126,41 @@ export class Gate<Req> {
     if (g.spendingCap) checks.push([`c:${customerId}`, () => this.#caps(customerId)]);
     if (g.check) {
       const check = g.check;
-      checks.push(['', async () => check({ customerId, req: view.raw, view, client: this.#client() })]);
+      checks.push([
+        '',
+        async () => check({ customerId: appId, req: view.raw, view, client: this.#client() }),
+      ]);
     }
     for (const [key, run] of checks) {
       const d = await this.#cached(key, run);
       if (!d.allow) return d;
     }
     return { allow: true };
+  }
+
+  /** The Drip id of the app's own id, or the decision when there is none (see the module comment). */
+  async #dripId(externalId: string): Promise<string | GateDecision> {
+    if (this.#state.now() < this.#outageUntil) return this.#unavailable();
+    const outbox = this.#state.outbox as Partial<CustomerLookup>;
+    let r: CustomerResolution;
+    try {
+      if (typeof outbox.resolveCustomer !== 'function') {
+        throw new TypeError("the gate needs the meter's own outbox to look up external customer ids");
+      }
+      r = await outbox.resolveCustomer(externalId, this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    } catch (err) {
+      this.#state.error(err, 'gate');
+      return this.#unavailable();
+    }
+    if ('id' in r) return r.id;
+    const { status, code, message } = r.refused;
+    if (status === 404 && code === 'CUSTOMER_NOT_FOUND') return CUSTOMER_NOT_FOUND;
+    this.#state.error(
+      new Error(`customer lookup for "${externalId}" failed: ${message ?? code ?? `HTTP ${status}`}`),
+      'gate',
+    );
+    if (isOutageStatus(status)) this.#outageUntil = this.#state.now() + this.#failureTtl();
+    return this.#unavailable();
   }
 
   /** What a check answers when the API cannot: `onApiError` decides (fail-open by default). */
@@ -185,13 +252,7 @@ export class Gate<Req> {
       d = isRecord(result) ? result : {};
     } catch (err) {
       // An unknown customer cannot be entitled; any other failure is the API's.
-      if (isDripError(err) && err.statusCode === 404) {
-        return {
-          allow: false,
-          status: 402,
-          body: { error: 'Customer not found', code: 'CUSTOMER_NOT_FOUND' },
-        };
-      }
+      if (isDripError(err) && err.statusCode === 404) return CUSTOMER_NOT_FOUND;
       throw err;
     }
     if (d.allowed !== false) return { allow: true };

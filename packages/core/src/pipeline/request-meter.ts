@@ -9,6 +9,7 @@
 import { Drip } from '../client';
 import { externalIdOf } from '../outbox/customers';
 import { type Outbox, createOutbox, validString } from '../outbox/outbox';
+import { meterShutdownHook } from '../outbox/shutdown';
 import type { ClientLike, FlushResult } from '../outbox/types';
 import { contextStorage } from './context-storage';
 import { Gate } from './gate';
@@ -157,6 +158,7 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
       return outbox;
     },
     stats,
+    open: 0,
     warned,
     recordRuns: o.run !== false,
     asyncContext,
@@ -217,6 +219,16 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
     },
   };
   const gate = o.gate ? new Gate<Req>(o.gate, state, buildClient) : undefined;
+  // Registered at the first metered request, not at the first record: a SIGTERM while that request runs
+  // then waits for it and delivers its records (see `outbox/shutdown.ts`).
+  const shutdown =
+    outboxRest.shutdownHooks === false
+      ? undefined
+      : meterShutdownHook(
+          () => state.open,
+          () => outbox,
+          outboxRest.shutdownTimeoutMs ?? 5_000,
+        );
 
   const unidentified = (
     view: RequestView<Req>,
@@ -248,6 +260,7 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
     rule: RouteRule<Req> | undefined,
     external = false,
   ): BeginResult | Promise<BeginResult> => {
+    shutdown?.register();
     if (gate) return gated(view, customerId, rule, external);
     return beginScope(state, view, customerId, rule, external);
   };
@@ -260,7 +273,7 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
   ): Promise<BeginResult> => {
     try {
       const meterName = view.rule?.meter ?? rule?.meter ?? state.defaultMeter;
-      const d = await (gate as Gate<Req>).decide(customerId, view, meterName);
+      const d = await (gate as Gate<Req>).decide(customerId, view, meterName, external);
       if (!d.allow) {
         stats.gated++;
         return {
@@ -343,6 +356,7 @@ export function createRequestMeter<Req = unknown>(options: RequestMeterOptions<R
       return outbox ? outbox.flush(timeoutMs) : idle();
     },
     close(timeoutMs?: number): Promise<FlushResult> {
+      shutdown?.unregister();
       return outbox ? outbox.close(timeoutMs) : idle();
     },
     stats(): RequestMeterStats {

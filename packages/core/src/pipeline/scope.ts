@@ -196,6 +196,7 @@ export class RequestScope<Req> implements DripRequestContext, DripRunContext {
     if (this.finished) return;
     this.finished = true;
     const s = this.state;
+    s.open--;
     try {
       const o = s.options;
       const view = this.view;
@@ -355,5 +356,6 @@ export function begin<Req>(
   rule: RouteRule<Req> | undefined,
   external = false,
 ): BeginResult {
+  state.open++;
   return new Begun(new RequestScope<Req>(state, view, customerId, rule, external) as RequestScope<unknown>);
 }

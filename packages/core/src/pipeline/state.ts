@@ -29,6 +29,8 @@ export interface MeterState<Req> {
   routes: CompiledRoute<RouteRule<Req>>[];
   outbox: Outbox;
   stats: PipelineStats;
+  /** Requests begun and not ended yet (the shutdown hook waits for them on a signal). */
+  open: number;
   warned: Set<string>;
   /** Counts a metering error, logs it once per phase and passes it to `onError`; never throws. */
   error(err: unknown, phase: MeteringErrorInfo['phase']): void;

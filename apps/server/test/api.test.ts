@@ -317,5 +317,76 @@ for (const backend of BACKENDS) {
       });
       expect((bulk.body.results as Json[]).map((r) => r.status)).toEqual([201, 404, 422]);
     });
+
+    // Boundaries: an exact balance, exactly half a micro-USDC, an async charge equal to the balance.
+    it('charges a balance down to exactly zero; one more micro-USDC is 402', async () => {
+      const p = await project(ctx.srv);
+      const cu = await p.call('POST', '/customers', { externalCustomerId: 'exact' });
+      const id = String(cu.body.id);
+      // Test-mode customers start at 100.000000 and api_calls cost the default 0.001000 each.
+      const all = await p.call('POST', '/usage', {
+        customerId: id,
+        usageType: 'api_calls',
+        quantity: 100_000,
+        idempotencyKey: 'all-of-it',
+      });
+      expect(all.status).toBe(201);
+      expect((all.body.charge as Json).amountUsdc).toBe('100.000000');
+      expect((await p.call('GET', `/customers/${id}/balance`)).body).toMatchObject({
+        balanceUsdc: '0.000000',
+        availableUsdc: '0.000000',
+      });
+      const more = await p.call('POST', '/usage', {
+        customerId: id,
+        usageType: 'llm_tokens',
+        quantity: 1,
+        idempotencyKey: 'one-more',
+      });
+      expect(more.status).toBe(402);
+      expect(more.body.code).toBe('PAYMENT_REQUIRED');
+    });
+
+    it('rounds a charge of exactly half a micro-USDC up (spec §2.9 half up)', async () => {
+      const p = await project(ctx.srv);
+      const cu = await p.call('POST', '/customers', { externalCustomerId: 'half' });
+      // 0.25 × 0.000002 = 0.0000005: exactly half of the smallest unit.
+      const half = await p.call('POST', '/usage', {
+        customerId: cu.body.id,
+        usageType: 'llm_tokens',
+        quantity: 0.25,
+        idempotencyKey: 'half',
+      });
+      expect(half.status).toBe(201);
+      expect((half.body.charge as Json).amountUsdc).toBe('0.000001');
+      expect((half.body.charge as Json).amountToken).toBe('1');
+      // Just below the half rounds down to nothing.
+      const below = await p.call('POST', '/usage', {
+        customerId: cu.body.id,
+        usageType: 'llm_tokens',
+        quantity: 0.249999,
+        idempotencyKey: 'below',
+      });
+      expect((below.body.charge as Json).amountUsdc).toBe('0.000000');
+    });
+
+    it('settles an async charge equal to the whole balance as CONFIRMED', async () => {
+      const p = await project(ctx.srv);
+      const cu = await p.call('POST', '/customers', { externalCustomerId: 'async-exact' });
+      const id = String(cu.body.id);
+      const pending = await p.call('POST', '/usage/async', {
+        customerId: id,
+        usageType: 'api_calls',
+        quantity: 100_000,
+        idempotencyKey: 'async-all',
+      });
+      expect(pending.status).toBe(202);
+      const chargeId = String((pending.body.charge as Json).id);
+      const settled = await settleCharge(ctx.srv, p.call, chargeId);
+      expect(settled).toMatchObject({ status: 'CONFIRMED', amountUsdc: '100.000000' });
+      expect((await p.call('GET', `/customers/${id}/balance`)).body).toMatchObject({
+        balanceUsdc: '0.000000',
+        pendingChargesUsdc: '0.000000',
+      });
+    });
   });
 }

@@ -6,8 +6,26 @@ import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { type ProjectKeys, type RunningServer, type ServerSettings, startServer } from '../src/index';
 
-export const BACKENDS = ['pglite', 'postgres'] as const;
-export type Backend = (typeof BACKENDS)[number];
+const ALL_BACKENDS = ['pglite', 'postgres'] as const;
+export type Backend = (typeof ALL_BACKENDS)[number];
+
+/**
+ * The back ends the suite runs on: both, unless DRIP_TEST_BACKENDS names fewer (a comma list; an unknown
+ * name fails). The test command's node20 step runs on PGlite only: the PostgreSQL half is the same server
+ * code against another database, and runs on Node 24.
+ */
+export const BACKENDS: readonly Backend[] = selectBackends(process.env.DRIP_TEST_BACKENDS);
+
+function selectBackends(list: string | undefined): readonly Backend[] {
+  if (list === undefined || list.trim() === '') return ALL_BACKENDS;
+  const names = list.split(',').map((n) => n.trim());
+  for (const n of names) {
+    if (!(ALL_BACKENDS as readonly string[]).includes(n)) {
+      throw new Error(`DRIP_TEST_BACKENDS: unknown back end ${n} (known: ${ALL_BACKENDS.join(', ')})`);
+    }
+  }
+  return ALL_BACKENDS.filter((b) => names.includes(b));
+}
 
 export type Json = Record<string, unknown>;
 

@@ -213,3 +213,61 @@ describe('two server instances on one PostgreSQL', () => {
     }
   });
 });
+
+for (const backend of BACKENDS) {
+  describe(`usage bulk keys inside one request (${backend})`, () => {
+    const ctx = useServer(backend);
+
+    it('a repeated key with the same body is a duplicate; with another body it is 409 REUSED', async () => {
+      const p = await project(ctx.srv);
+      const cu = await p.call('POST', '/customers', { externalCustomerId: 'bulk-keys' });
+      const item = (key: string, quantity: number) => ({
+        customerId: cu.body.id,
+        usageType: 'api_calls',
+        quantity,
+        idempotencyKey: key,
+      });
+      const res = await p.call('POST', '/usage/internal/bulk', {
+        events: [item('k-1', 1), item('k-1', 1), item('k-2', 1), item('k-2', 2)],
+      });
+      expect(res.status).toBe(200);
+      const results = res.body.results as Json[];
+      expect(results.map((r) => r.status)).toEqual([201, 201, 201, 409]);
+      expect(results[0]?.isDuplicate).toBe(false);
+      expect(results[1]).toMatchObject({ isDuplicate: true, usageEventId: results[0]?.usageEventId });
+      expect(results[3]).toMatchObject({ index: 3, error: { code: 'IDEMPOTENCY_KEY_REUSED' } });
+      const usage = await ctx.srv.store.listUsageEvents(p.projectId);
+      expect(usage.map((u) => u.quantity)).toEqual(['1.000000', '1.000000']);
+      // A later retry of the whole bulk replays both stored items and still refuses the conflicting one.
+      const retry = await p.call('POST', '/usage/internal/bulk', {
+        events: [item('k-1', 1), item('k-2', 2)],
+      });
+      expect((retry.body.results as Json[]).map((r) => [r.status, r.isDuplicate])).toEqual([
+        [201, true],
+        [409, undefined],
+      ]);
+      expect(await ctx.srv.store.listUsageEvents(p.projectId)).toHaveLength(2);
+    });
+
+    it('answers every item at its own index when invalid items come before valid ones', async () => {
+      const p = await project(ctx.srv);
+      const cu = await p.call('POST', '/customers', { externalCustomerId: 'bulk-order' });
+      const ok = (key: string) => ({ customerId: cu.body.id, quantity: 1, idempotencyKey: key });
+      const res = await p.call('POST', '/usage/internal/bulk', {
+        events: [{ quantity: -1, idempotencyKey: 'bad-1' }, ok('good-1'), 'not an object', ok('good-2')],
+      });
+      const results = res.body.results as Json[];
+      expect(results.map((r) => [r.index, r.status])).toEqual([
+        [0, 422],
+        [1, 201],
+        [2, 422],
+        [3, 201],
+      ]);
+      expect(results[0]).toMatchObject({ error: { code: 'VALIDATION_ERROR' } });
+      const stored = await ctx.srv.store.listUsageEvents(p.projectId);
+      expect(stored.map((u) => u.id).sort()).toEqual(
+        [results[1]?.usageEventId, results[3]?.usageEventId].sort(),
+      );
+    });
+  });
+}

@@ -1,7 +1,12 @@
 // Isolation (spec §2.2): project B's keys get 404 on project A's ids and see none of A's data in any
 // list; test and live data of one project are separate too.
-import { describe, expect, it } from 'vitest';
-import { BACKENDS, type Json, project, useServer } from './helpers';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startServer } from '../src/index';
+import { type Backend, BACKENDS, client, freshDatabase, type Json, project, useServer } from './helpers';
 
 for (const backend of BACKENDS) {
   describe(`isolation between projects (${backend})`, () => {
@@ -195,4 +200,106 @@ for (const backend of BACKENDS) {
       expect(priced.body.code).toBe('PRICING_PLAN_NOT_FOUND');
     });
   });
+}
+
+for (const backend of BACKENDS) {
+  describe(`one project's test and live modes (${backend})`, () => {
+    // The live key pair belongs to the same (default) project as the test pair: the server is started
+    // once to issue the test pair, then again on the same database with a configured live key.
+    const liveKey = `sk_live_${randomBytes(16).toString('hex')}`;
+    let srv: RunningServer | undefined;
+    let testKey = '';
+    let cleanup: () => Promise<void> = async () => {};
+
+    beforeAll(async () => {
+      const target = await storage(backend);
+      cleanup = target.cleanup;
+      const first = await startServer({ port: 0, host: '127.0.0.1', ...target.options });
+      testKey = first.apiKey;
+      await first.close();
+      srv = await startServer({ port: 0, host: '127.0.0.1', ...target.options, apiKey: liveKey });
+    });
+    afterAll(async () => {
+      await srv?.close();
+      await cleanup();
+    });
+
+    it('keeps idempotency keys per mode: the same key value in test and live is two requests', async () => {
+      if (!srv) throw new Error('server not started');
+      const test = client(srv, testKey);
+      const live = client(srv, liveKey);
+      // Internal customers are never charged, so the live side needs no price or balance.
+      const testCustomer = await test('POST', '/customers', { externalCustomerId: 'm', isInternal: true });
+      const liveCustomer = await live('POST', '/customers', { externalCustomerId: 'm', isInternal: true });
+      const routes = ['/usage', '/usage/async', '/usage/internal'];
+      for (const route of routes) {
+        const key = `shared${route.replaceAll('/', '-')}`;
+        const a = await test('POST', route, {
+          customerId: testCustomer.body.id,
+          quantity: 2,
+          idempotencyKey: key,
+        });
+        const b = await live('POST', route, {
+          customerId: liveCustomer.body.id,
+          quantity: 3,
+          idempotencyKey: key,
+        });
+        expect([route, a.status, b.status]).toEqual([route, a.status, a.status]);
+        expect(a.status).toBeLessThan(300);
+        expect(b.body.isDuplicate).toBe(false);
+        expect(b.headers.get('idempotent-replayed')).toBeNull();
+        expect(b.body.usageEventId).not.toBe(a.body.usageEventId);
+        // Each mode replays its own answer.
+        const again = await live('POST', route, {
+          customerId: liveCustomer.body.id,
+          quantity: 3,
+          idempotencyKey: key,
+        });
+        expect(again.body).toMatchObject({ isDuplicate: true, usageEventId: b.body.usageEventId });
+      }
+      const projectId = srv.projectId;
+      const liveUsage = await srv.store.listUsageEvents(projectId, { mode: 'live' });
+      const testUsage = await srv.store.listUsageEvents(projectId, { mode: 'test' });
+      expect(liveUsage).toHaveLength(routes.length);
+      expect(testUsage).toHaveLength(routes.length);
+    });
+
+    it("lists never show the other mode's rows (customers, workflows, runs, events)", async () => {
+      if (!srv) throw new Error('server not started');
+      const test = client(srv, testKey);
+      const live = client(srv, liveKey);
+      const own = await test('POST', '/customers', { externalCustomerId: 'list-test', isInternal: true });
+      await test('POST', '/workflows', { name: 'Only test', slug: 'only-test' });
+      const run = await test('POST', '/runs', { customerId: own.body.id, workflowId: 'only-test' });
+      expect(run.status).toBe(201);
+      await test('POST', '/run-events', { runId: run.body.id, eventType: 'x', idempotencyKey: 'list-ev' });
+      const liveOwn = await live('POST', '/customers', { externalCustomerId: 'list-live', isInternal: true });
+      const mine = (await live('GET', '/customers?limit=100')).body;
+      const ids = (mine.data as Json[]).map((c) => c.id);
+      expect(ids).toContain(liveOwn.body.id);
+      expect(ids).not.toContain(own.body.id);
+      expect(mine.count).toBe(ids.length);
+      const testIds = ((await test('GET', '/customers?limit=100')).body.data as Json[]).map((c) => c.id);
+      expect(testIds).toContain(own.body.id);
+      expect(testIds).not.toContain(liveOwn.body.id);
+      for (const path of ['/workflows', '/runs', `/events?runId=${run.body.id}`]) {
+        const page = (await live('GET', path)).body;
+        expect([path, page.data]).toEqual([path, []]);
+        expect([path, page.count ?? page.total]).toEqual([path, 0]);
+      }
+      expect((await test('GET', '/runs')).body.count).toBe(1);
+    });
+  });
+}
+
+/** Where a server keeps its data so that a second start sees the first one's keys. */
+async function storage(
+  backend: Backend,
+): Promise<{ options: { databaseUrl?: string; dataDir?: string }; cleanup: () => Promise<void> }> {
+  if (backend === 'postgres') {
+    const db = await freshDatabase();
+    return { options: { databaseUrl: db.url }, cleanup: db.drop };
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'drip-modes-'));
+  return { options: { dataDir: dir }, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }

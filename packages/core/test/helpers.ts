@@ -1,6 +1,8 @@
 import { createTestDrip } from '@drip/testing';
 import type { Clock } from '../src/clock';
 import { Drip, type DripOptions } from '../src/client';
+import { createOutbox } from '../src/outbox/outbox';
+import type { DeliveryResponse, DeliveryTransport, DropInfo, OutboxOptions } from '../src/outbox/types';
 import type { RequestMeterOptions } from '../src/pipeline/options';
 import { createRequestMeter, isPromiseLike } from '../src/pipeline/request-meter';
 import type { BeginResult, RequestView } from '../src/pipeline/types';
@@ -181,3 +183,41 @@ export function setupMeter(options: RequestMeterOptions<MeterReq> = {}) {
 export async function resolveBegin(r: BeginResult | Promise<BeginResult>): Promise<BeginResult> {
   return isPromiseLike(r) ? await r : r;
 }
+
+/** A POST the outbox made through `transportOutbox`'s transport. */
+export interface Post {
+  path: string;
+  body: Record<string, unknown>;
+}
+
+/**
+ * An outbox on a per-item transport whose answer the test picks (fast backoff, no shutdown hooks);
+ * returns it with every POST it made and every drop it reported.
+ */
+export function transportOutbox(answer: (post: Post) => DeliveryResponse, options: OutboxOptions = {}) {
+  const posts: Post[] = [];
+  const transport: DeliveryTransport = {
+    post: async (path, body) => {
+      const post = { path, body: body as Record<string, unknown> };
+      posts.push(post);
+      return answer(post);
+    },
+    health: async () => ({ status: 200, body: { status: 'healthy', capabilities: [] } }),
+  };
+  const drops: DropInfo[] = [];
+  const outbox = createOutbox({
+    transport,
+    bulk: 'never',
+    shutdownHooks: false,
+    flushIntervalMs: 1,
+    backoffBaseMs: 1,
+    backoffCapMs: 2,
+    logger: { warn: () => {}, debug: () => {} },
+    onDrop: (d) => drops.push(d),
+    ...options,
+  });
+  return { outbox, posts, drops };
+}
+
+/** A 201 answer to any POST. */
+export const created = (): DeliveryResponse => ({ status: 201, body: { success: true } });

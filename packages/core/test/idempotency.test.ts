@@ -177,3 +177,12 @@ describe('automatic idempotency keys (spec §5.2)', () => {
     expect((calls[5]!.body as { externalRunId: string }).externalRunId).toMatch(/^run_testinst_/);
   });
 });
+
+describe('instance ids', () => {
+  it('instance ids use the whole base32 alphabet (5 random bits per character)', () => {
+    const seen = new Set<string>();
+    // 64 ids = 1024 characters: the chance that one of 32 letters never appears is below 1e-12.
+    for (let i = 0; i < 64; i++) for (const ch of createInstanceId()) seen.add(ch);
+    expect([...seen].sort().join('')).toBe([...'abcdefghijklmnopqrstuvwxyz234567'].sort().join(''));
+  });
+});

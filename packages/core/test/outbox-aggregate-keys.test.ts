@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createOutbox } from '../src/outbox/outbox';
 import { createTestDrip } from '@drip/testing';
 import { Drip } from '../src/client';
-import { type MeterReq, meterView, resolveBegin, setupMeter } from './helpers';
+import { created, type MeterReq, meterView, resolveBegin, setupMeter, transportOutbox } from './helpers';
 
 /** One request through the meter, as a client sends it (with its own `Idempotency-Key`). */
 async function serve(meter: ReturnType<typeof setupMeter>['meter'], key: string, customer = 'cus_1') {
@@ -77,6 +77,23 @@ describe('aggregation never bills a retried request twice (issue 12, item 1)', (
     await outbox.flush(5_000);
     expect(api.totalUsage({ customerId: 'cus_1', meter: 'tokens' })).toBe(6);
     expect(api.usage.map((u) => u.idempotencyKey)).toContain('k-1');
+    await outbox.close(1_000);
+  });
+});
+
+describe('aggregation groups by units', () => {
+  it('aggregation keeps records with different units apart', async () => {
+    const { outbox, posts } = transportOutbox(created, { aggregate: { windowMs: 5 } });
+    const base = { type: 'usage' as const, customerId: 'cus_1', meter: 'storage' };
+    outbox.enqueue({ ...base, quantity: 2, units: 'GB' });
+    outbox.enqueue({ ...base, quantity: 3, units: 'MB' });
+    outbox.enqueue({ ...base, quantity: 4, units: 'GB' });
+    expect(await outbox.flush(5_000)).toEqual({ delivered: true, remaining: 0 });
+    const sent = posts.map((p) => [p.body.units, p.body.quantity]).sort();
+    expect(sent).toEqual([
+      ['GB', 6],
+      ['MB', 3],
+    ]);
     await outbox.close(1_000);
   });
 });

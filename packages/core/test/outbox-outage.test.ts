@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Drip } from '../src/client';
 import { createOutbox } from '../src/outbox/outbox';
 import type { DropInfo } from '../src/outbox/types';
+import { transportOutbox } from './helpers';
 
 function setup(options: Parameters<typeof createOutbox>[0] = {}) {
   const api = createTestDrip();
@@ -133,5 +134,22 @@ describe('a spill target that fails', () => {
     await outbox.flush(10_000);
     expect(api.totalUsage()).toBe(10);
     await outbox.close(100);
+  });
+});
+
+describe('close() during an outage without a durable store', () => {
+  it('close() counts what it could not deliver as dropped (closed) when the store is not durable', async () => {
+    const { outbox, drops } = transportOutbox(() => ({
+      status: 503,
+      body: undefined,
+      code: 'SERVICE_UNAVAILABLE',
+    }));
+    for (let i = 0; i < 3; i++)
+      outbox.enqueue({ type: 'usage', customerId: 'cus_1', meter: 'm', quantity: 1 });
+    const r = await outbox.close(50);
+    expect(r.delivered).toBe(false);
+    expect(outbox.stats().dropped.closed).toBe(3);
+    expect(outbox.stats().queued).toBe(0);
+    expect(drops.filter((d) => d.reason === 'closed')).toHaveLength(3);
   });
 });

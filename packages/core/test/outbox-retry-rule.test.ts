@@ -3,6 +3,7 @@ import { errorFromResponse } from '../src/errors';
 import { createOutbox } from '../src/outbox/outbox';
 import type { DeliveryResponse } from '../src/outbox/types';
 import { isRetryable } from '../src/transport';
+import { created, transportOutbox } from './helpers';
 
 /** Whether the outbox sends a record again after `answer` (one record, per-item route). */
 async function outboxRetries(answer: DeliveryResponse): Promise<boolean> {
@@ -46,5 +47,21 @@ describe('one retry rule for the transport and the outbox (issue 12, one rule on
 
   it('no answer at all is retried whatever the transport named it', async () => {
     expect(await outboxRetries({ status: 0, body: undefined, code: 'ECONNRESET' })).toBe(true);
+  });
+});
+
+describe('a run the API already has', () => {
+  it('a run answered 409 DUPLICATE_RUN counts as delivered (deduplicated), not dead-lettered', async () => {
+    const { outbox } = transportOutbox((p) =>
+      p.path === '/runs/record'
+        ? { status: 409, body: { error: 'dup', code: 'DUPLICATE_RUN' }, code: 'DUPLICATE_RUN' }
+        : created(),
+    );
+    outbox.enqueue({ type: 'run', customerId: 'cus_1', workflow: 'chat', status: 'COMPLETED' });
+    expect(await outbox.flush(5_000)).toEqual({ delivered: true, remaining: 0 });
+    expect(outbox.stats()).toMatchObject({ sent: 1, deduplicated: 1, deadLettered: 0 });
+    expect(outbox.stats().dropped.rejected).toBe(0);
+    expect(outbox.deadLetters()).toHaveLength(0);
+    await outbox.close(1_000);
   });
 });

@@ -202,3 +202,37 @@ describe('adapter kit: one rule for web responses', () => {
     expect(ends[1]).toEqual({ status: 200, aborted: true });
   });
 });
+
+describe('the route the framework reports at the end, and handler errors', () => {
+  const req: MeterReq = { headers: {}, user: { customerId: 'cus_p' } };
+  async function begin(r: BeginResult | Promise<BeginResult>) {
+    const b = await resolveBegin(r);
+    if (b.kind !== 'continue') throw new Error(`expected continue, got ${b.kind}`);
+    return b;
+  }
+
+  it('a skip rule matched only by the route the framework reports at the end bills nothing', async () => {
+    const { api, meter } = setupMeter({ routes: { 'GET /users/:id': { skip: true } } });
+    // A mounted router: the full path does not match the template; the route arrives with the outcome.
+    const b = await begin(meter.begin(meterView('GET', '/api/users/7', req)));
+    b.handle.finish({ status: 200, route: '/users/:id' });
+    const billed = await begin(meter.begin(meterView('GET', '/api/other/7', req)));
+    billed.handle.finish({ status: 200, route: '/other/:id' });
+    await meter.flush(5_000);
+    expect(api.usage).toHaveLength(1);
+    expect(api.runs).toHaveLength(1);
+    expect(meter.stats().pipeline).toMatchObject({ skipped: 1, metered: 1 });
+    await meter.close(1_000);
+  });
+
+  it('a handler error with a 2xx status records the run as FAILED with the error', async () => {
+    const { api, meter } = setupMeter();
+    const b = await begin(meter.begin(meterView('GET', '/stream', req)));
+    b.handle.finish({ status: 200, error: new RangeError('stream broke') });
+    await meter.flush(5_000);
+    const run = api.expectRun({ status: 'FAILED', count: 1 });
+    expect(run.errorCode).toBe('RangeError');
+    expect(run.errorMessage).toBe('stream broke');
+    await meter.close(1_000);
+  });
+});

@@ -401,3 +401,47 @@ describe('an injected fetch that ignores its signal', () => {
     await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
   });
 });
+
+describe('which failures are retried, and the attempt budget', () => {
+  it('client.request: an unkeyed POST is not retried after a network error; a keyed POST and a GET are', async () => {
+    const a = makeClient(['network-error', { status: 200, body: {} }]);
+    await expect(a.clock.run(a.client.request('POST', '/x', { body: { a: 1 } }))).rejects.toMatchObject({
+      code: 'NETWORK_ERROR',
+      attempts: 1,
+    });
+    expect(a.calls).toHaveLength(1);
+
+    const b = makeClient(['network-error', { status: 200, body: {} }]);
+    const keyed = await b.clock.run(b.client.request('POST', '/x', { body: { idempotencyKey: 'k_1' } }));
+    expect(keyed.attempts).toBe(2);
+    expect(b.calls).toHaveLength(2);
+
+    const c = makeClient(['network-error', { status: 200, body: {} }]);
+    expect((await c.clock.run(c.client.request('GET', '/x'))).attempts).toBe(2);
+  });
+
+  it('Retry-After waits leave the attempt budget for later backoff retries', async () => {
+    const clock = new FakeClock();
+    const ra = { ...err(429, 'RATE_LIMIT_EXCEEDED'), headers: { 'retry-after': '1' } };
+    const created = { status: 201, body: { success: true, usageEventId: 'use_1' } };
+    const { client, calls } = makeClient([ra, ra, err(500, 'INTERNAL_ERROR'), created], {
+      clock,
+      maxAttempts: 2,
+    });
+    const res = await clock.run(client.trackUsage({ customerId: 'cus_1', meter: 'api_calls', quantity: 1 }));
+    expect(res.usageEventId).toBe('use_1');
+    expect(calls).toHaveLength(4);
+    // Two Retry-After waits, then one backoff retry: still within maxAttempts 2.
+    expect(new Set(calls.map((c) => (c.body as { idempotencyKey: string }).idempotencyKey)).size).toBe(1);
+  });
+});
+
+describe('429 answers', () => {
+  it('a 429 without Retry-After carries the body retryAfter (s) as retryAfterMs', async () => {
+    const { client, calls } = makeClient([err(429, 'RATE_LIMIT_EXCEEDED', { retryAfter: 7 })]);
+    const e = await client.getCustomer('cus_1', { maxAttempts: 1 }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(DripRateLimitError);
+    expect((e as DripRateLimitError).retryAfterMs).toBe(7_000);
+    expect(calls).toHaveLength(1);
+  });
+});

@@ -354,3 +354,22 @@ function errorOfSync(fn: () => unknown): unknown {
   }
   return undefined;
 }
+
+describe('metadata with shared references', () => {
+  it('metadata may reference one object from two places (shared, not circular)', async () => {
+    const created = { status: 201, body: { success: true, usageEventId: 'use_1' } };
+    const { client, calls } = makeClient([created]);
+    const shared = { plan: 'pro' };
+    await client.trackUsage({
+      customerId: 'cus_1',
+      meter: 'api_calls',
+      quantity: 1,
+      metadata: { a: shared, b: [shared, { c: shared }] },
+    });
+    expect(calls).toHaveLength(1);
+    expect((calls[0]!.body as { metadata: unknown }).metadata).toEqual({
+      a: { plan: 'pro' },
+      b: [{ plan: 'pro' }, { c: { plan: 'pro' } }],
+    });
+  });
+});

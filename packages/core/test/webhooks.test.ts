@@ -160,3 +160,13 @@ describe('a timestamped signature is valid only in its timestamped form (issue 1
     expect(await verifyWebhookSignature(body, header, SECRET, { toleranceSec: 0, now: T + 1 })).toBe(false);
   });
 });
+
+describe('the v1 value is compared whole', () => {
+  it('a v1 value with extra characters after the right signature is refused', async () => {
+    const header = await generateWebhookSignature(body, SECRET, T);
+    const v1 = header.split('v1=')[1] as string;
+    expect(await verifyWebhookSignature(body, header, SECRET, { now: T })).toBe(true);
+    expect(await verifyWebhookSignature(body, `t=${T},v1=${v1}00`, SECRET, { now: T })).toBe(false);
+    expect(await verifyWebhookSignature(body, `t=${T},v1=${v1}${v1}`, SECRET, { now: T })).toBe(false);
+  });
+});

@@ -1,6 +1,7 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import {
   copyFileSync,
+  cpSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -8,6 +9,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +28,7 @@ const tarballs = join(work, 'tarballs');
 const cleanEnv: NodeJS.ProcessEnv = {
   ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))),
   NO_COLOR: '1',
+  NEXT_TELEMETRY_DISABLED: '1',
 };
 
 interface Result {
@@ -64,7 +67,13 @@ const TS5 = { typescript: '5.9.3' };
  * copied in. `@drip/core` is overridden to its tarball so the adapters' dependency on it never reaches
  * the registry.
  */
-async function project(name: string, drip: string[], deps: Record<string, string>, omitOptional = true) {
+async function project(
+  name: string,
+  drip: string[],
+  deps: Record<string, string>,
+  omitOptional = true,
+  fixture = 'app',
+) {
   const dir = join(work, name);
   mkdirSync(dir, { recursive: true });
   const dependencies: Record<string, string> = { ...deps };
@@ -76,15 +85,18 @@ async function project(name: string, drip: string[], deps: Record<string, string
     overrides: { '@drip/core': '$@drip/core' },
   };
   writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
-  for (const f of readdirSync(join(fixtures, 'app'))) {
-    copyFileSync(join(fixtures, 'app', f), join(dir, f));
-    // Also as .mts (checked as ESM: import condition, .d.ts) and .cts (CommonJS: require condition, .d.cts),
-    // written before any test runs since the tests run concurrently.
-    if (/^use-.*\.ts$/.test(f)) {
-      copyFileSync(join(fixtures, 'app', f), join(dir, f.replace(/\.ts$/, '.mts')));
-      copyFileSync(join(fixtures, 'app', f), join(dir, f.replace(/\.ts$/, '.cts')));
+  // Another fixture (a whole app, with folders) is copied as it is.
+  if (fixture !== 'app') cpSync(join(fixtures, fixture), dir, { recursive: true });
+  else
+    for (const f of readdirSync(join(fixtures, 'app'))) {
+      copyFileSync(join(fixtures, 'app', f), join(dir, f));
+      // Also as .mts (checked as ESM: import condition, .d.ts) and .cts (CommonJS: require condition, .d.cts),
+      // written before any test runs since the tests run concurrently.
+      if (/^use-.*\.ts$/.test(f)) {
+        copyFileSync(join(fixtures, 'app', f), join(dir, f.replace(/\.ts$/, '.mts')));
+        copyFileSync(join(fixtures, 'app', f), join(dir, f.replace(/\.ts$/, '.cts')));
+      }
     }
-  }
   const args = ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'];
   if (omitOptional) args.push('--omit=optional');
   await ok('npm', args, dir);
@@ -175,7 +187,7 @@ beforeAll(async () => {
     ...TS5,
     ...TYPES_NODE,
   });
-  const specs: [string, string[], Record<string, string>, boolean?][] = [
+  const specs: [string, string[], Record<string, string>, boolean?, string?][] = [
     [
       'latest',
       all,
@@ -195,6 +207,12 @@ beforeAll(async () => {
       [...core, '@drip/express'],
       { express: '4.22.3', '@types/express': '4.17.25', ...TS5, ...TYPES_NODE },
     ],
+    // The lowest Express the peer range (^4.17.0 || ^5.0.0) admits.
+    [
+      'express417',
+      [...core, '@drip/express'],
+      { express: '4.17.0', '@types/express': '4.17.25', ...TS5, ...TYPES_NODE },
+    ],
     ['hono-lowest', [...core, '@drip/hono'], { hono: '4.6.0', ...TS5, ...TYPES_NODE }],
     [
       'next-lowest',
@@ -204,10 +222,18 @@ beforeAll(async () => {
     ['nest10', [...core, '@drip/nestjs'], nest('10.4.9')],
     ['nest12', [...core, '@drip/nestjs'], nest('12.6.3')],
     ['edge-bad', ['edge-bad-fixture'], {}],
+    // A Next app built with `next build` (its SWC binary is an optional dependency: not omitted).
+    [
+      'next-build',
+      [...core, '@drip/nextjs'],
+      { next: '16.5.0', react: '19.3.1', 'react-dom': '19.3.1' },
+      false,
+      'next-app',
+    ],
   ];
   await Promise.all(
-    specs.map(async ([name, drip, deps, omit]) => {
-      dirs[name] = await project(name, drip, deps, omit);
+    specs.map(async ([name, drip, deps, omit, fixture]) => {
+      dirs[name] = await project(name, drip, deps, omit, fixture);
     }),
   );
 });
@@ -268,6 +294,7 @@ describe.each([
   ['Hono 4.6 (lowest supported)', 'hono-lowest', 'hono', ['dom']],
   ['Express 5', 'latest', 'express', []],
   ['Express 4', 'express4', 'express', []],
+  ['Express 4.17 (lowest supported)', 'express417', 'express', []],
   ['Next 16.5 (latest)', 'latest', 'next', []],
   ['Next 14.2 (lowest supported)', 'next-lowest', 'next', []],
 ])('%s from the tarballs', (_title, name, framework, lib) => {
@@ -309,5 +336,88 @@ describe.each([
     await ok(process.execPath, [tsc(dir), '-p', 'tsconfig.nest.json'], dir);
     const out = resultLine(await ok(process.execPath, ['dist-nest/nest-app.js'], dir));
     expect(out).toMatchObject({ status: 200, body: { id: '7' }, usage: 1 });
+  });
+});
+
+/** A free loopback port (the OS picks it; closed again before the caller listens on it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a long-running child; resolves with it and its output so far once `ready` matches that output. */
+function startChild(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; out: () => string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd, env: { ...cleanEnv, ...env } });
+    let out = '';
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      if (ready.test(out)) resolve({ child, out: () => out });
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) =>
+      reject(new Error(`${args.join(' ')} exited (${code}) before ready:\n${out}`)),
+    );
+  });
+}
+
+describe('Next 16.5 (latest) app from the tarballs', () => {
+  // Costs about a minute on a 2-core machine (the build itself), once, on Node 24.
+  it('builds with `next build`, starts with `next start`, and meters an App Router and a Pages API call', async () => {
+    const dir = dirs['next-build']!;
+    const next = join(dir, 'node_modules', 'next', 'dist', 'bin', 'next');
+    const started = Date.now();
+    const built = await ok(process.execPath, [next, 'build'], dir);
+    console.log(
+      `next build (Next 16.5.0, from the tarballs): ${Math.round((Date.now() - started) / 1000)} s`,
+    );
+    expect(built).toMatch(/api\/items\/\[id\]/);
+    expect(built).toMatch(/api\/legacy\/\[id\]/);
+
+    const children: ChildProcess[] = [];
+    try {
+      const api = await startChild(['api-server.mjs'], dir, {}, /"port":\d+/);
+      children.push(api.child);
+      const { port: apiPort, apiKey } = resultLine(api.out()) as { port: number; apiKey: string };
+      const port = await freePort();
+      const app = await startChild(
+        [next, 'start', '-p', String(port), '-H', '127.0.0.1'],
+        dir,
+        { DRIP_API_KEY: apiKey, DRIP_BASE_URL: `http://127.0.0.1:${apiPort}/v1`, NODE_ENV: 'production' },
+        /Ready in|started server|Local:/i,
+      );
+      children.push(app.child);
+      const usage = async (customerId: string) =>
+        (
+          (await (await fetch(`http://127.0.0.1:${apiPort}/__usage?customerId=${customerId}`)).json()) as {
+            usage: number;
+          }
+        ).usage;
+      for (const [path, customer] of [
+        ['/api/items/7', 'cus_next_app'],
+        ['/api/legacy/7', 'cus_next_pages'],
+      ] as const) {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { 'x-user': customer } });
+        expect([path, res.status, await res.json()]).toEqual([path, 200, { id: '7' }]);
+        // Delivery runs after the response (after() / background): wait for it, bounded.
+        for (let i = 0; i < 250 && (await usage(customer)) === 0; i++)
+          await new Promise((r) => setTimeout(r, 40));
+        expect([path, await usage(customer)]).toEqual([path, 1]);
+      }
+    } finally {
+      for (const child of children) child.kill('SIGTERM');
+    }
   });
 });

@@ -527,14 +527,21 @@ class OutboxImpl implements Outbox {
   async #load(): Promise<void> {
     const store = this.#store;
     if (!store) return;
-    let records: OutboxRecord[];
+    const records = await this.#loadRecords(store);
+    if (records !== undefined) await this.#adopt(store, records);
+  }
+
+  /**
+   * Reads what the store holds, for the first load and for each retry after a failed open: undefined
+   * when it cannot be read, after running on memory and arming the next retry (`#storeFailed`).
+   */
+  async #loadRecords(store: OutboxStore): Promise<OutboxRecord[] | undefined> {
     try {
-      records = await store.load();
+      return await store.load();
     } catch (err) {
       this.#storeFailed(err);
-      return;
+      return undefined;
     }
-    await this.#adopt(store, records);
   }
 
   /**
@@ -568,13 +575,8 @@ class OutboxImpl implements Outbox {
   async #reopen(): Promise<void> {
     const store = this.#store;
     if (!store || this.#closed) return;
-    let records: OutboxRecord[];
-    try {
-      records = await store.load();
-    } catch (err) {
-      this.#storeFailed(err);
-      return;
-    }
+    const records = await this.#loadRecords(store);
+    if (records === undefined) return;
     this.#durable = true;
     this.#storeRetry.opened();
     this.#logger?.info?.(`${PREFIX}durable store opened`);

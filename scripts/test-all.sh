@@ -30,6 +30,7 @@ while [ $# -gt 0 ]; do
     --runtime) selected="${selected:+$selected,}${2:?--runtime needs a name}"; shift 2 ;;
     --runtime=*) selected="${selected:+$selected,}${1#--runtime=}"; shift ;;
     --no-checks) checks=0; shift ;;
+    --) shift ;; # `pnpm run test:all -- ...` passes the separator on
     *) echo "unknown argument $1 (known: --runtime <${ALL_STEPS[*]}>, --no-checks)" >&2; exit 2 ;;
   esac
 done

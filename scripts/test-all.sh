@@ -5,7 +5,7 @@
 #   node24    the whole suite (primary runtime)
 #   node20    the suite again on the oldest supported Node (the machine's own), except what does not depend
 #             on the Node version and already ran on Node 24 (NODE20_SKIPS below): the server's PostgreSQL
-#             half, the Chromium dashboard tests and the README type-check
+#             half, the Chromium dashboard tests, the README type-check and three logic-only server suites
 #   node22    the packages' tests (packages/*) and the runtime scenario
 #   node26    the same on the newest Node
 #   bun, deno, workerd   the runtime scenario (tests/runtimes): a Hono app with @drip/hono, core's default
@@ -110,13 +110,22 @@ run_vitest() {
 #   plans) still run, as PostgreSQL is up for them;
 # - the dashboard's browser tests: Chromium drives pages the server renders (its routes and pages run on
 #   node20 in dashboard-pages and dashboard-csrf);
-# - the README type-check: TypeScript's verdict on the README blocks, whatever Node runs it.
+# - the README type-check: TypeScript's verdict on the README blocks, whatever Node runs it;
+# - three server suites that drive the same routes through many requests and wait on timers: the fuzz
+#   (random bodies, queries and paths per route), the rate limit (token buckets, Retry-After) and key
+#   rotation/revocation rules. They test SQL and route logic, which is the same JavaScript on every Node;
+#   what differs between Nodes (the HTTP server and its parser edges, the CLI, the data-directory lock,
+#   signals, PGlite's WebAssembly) keeps running on node20 (http-edges, cli, data-dir-lock, api, ...).
 # The step then has 90 server tests and 38 README checks fewer than node24 (the PostgreSQL half is the bulk).
 # (vitest matches --exclude against each project's own paths, hence the leading **/; each name is unique.)
 NODE20_SKIPS=(
   --exclude '**/dashboard.test.ts'
   --exclude '**/dashboard-problems.test.ts'
+  --exclude '**/dashboard-tokens-browser.test.ts'
   --exclude '**/readme-snippets.test.ts'
+  --exclude '**/fuzz.test.ts'
+  --exclude '**/rate-limit.test.ts'
+  --exclude '**/key-security.test.ts'
 )
 
 # DRIP_TEST_RUNTIMES picks which runtimes tests/runtimes starts: each Node step runs the scenario on itself.
@@ -129,8 +138,29 @@ for r in bun deno workerd; do
   wants $r && DRIP_TEST_RUNTIMES=$r run_vitest $r "$(node_of node24)" --project runtimes
 done
 wants ai-sdk7 && run_vitest ai-sdk7 "$(node_of node24)" --root packages/ai --config vitest.node22.config.mts
-wants consumers && run_vitest consumers "$(node_of node24)" --root tests/consumers
-wants quickstarts && run_vitest quickstarts "$(node_of node24)" --root tests/quickstarts
+# consumers and quickstarts spend most of their time in npm installs and a `next build` each, so they run side
+# by side (about 2 minutes saved); each one's output is kept and printed whole when both have ended.
+packed=()
+for s in consumers quickstarts; do wants $s && packed+=("$s"); done
+for s in "${packed[@]}"; do
+  (
+    start=$SECONDS
+    rc=0
+    echo "== $s: $("$(node_of node24)" --version) vitest --root tests/$s"
+    "$(node_of node24)" node_modules/vitest/vitest.mjs run --reporter=default --reporter=json \
+      --outputFile.json="$PWD/test-results/$s.json" --root "tests/$s" || rc=1
+    echo "$rc $((SECONDS - start))" >"test-results/$s.status"
+  ) >"test-results/$s.log" 2>&1 &
+done
+wait
+for s in "${packed[@]}"; do
+  cat "test-results/$s.log"
+  read -r rc secs <"test-results/$s.status" || { rc=1; secs=0; }
+  [ "$rc" = 0 ] || status=1
+  reports+=("test-results/$s.json")
+  summary+=("$(node scripts/vitest-summary.mjs "$s" "$secs" "test-results/$s.json")")
+  echo "${summary[-1]}"
+done
 
 echo "== results per runtime"
 printf '%s\n' "${summary[@]}"

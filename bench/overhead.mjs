@@ -160,23 +160,37 @@ async function measure(app, sinkUrl, rate = 0) {
   };
 }
 
-/** Heap per queued record: the metered app whose delivery never answers, around 4 000 requests. */
+/**
+ * Heap per queued record: the metered app whose delivery never answers, 500 requests to warm the code,
+ * then 4 000 measured. Both are fixed counts, not durations: 4 500 requests queue 9 000 records, under the
+ * outbox's 10 000-record memory bound (a timed warm-up on a fast machine filled the bound, and past it
+ * records spill to disk, so nothing more was queued in memory to measure).
+ */
 async function queuedMemory(bin, appScript, framework, sinkUrl) {
   const app = await start(bin, ['--expose-gc', appScript, framework, 'queued'], {
     BENCH_SINK: `${sinkUrl}/queued-${framework}`,
   });
-  try {
-    await autocannon(`${app.info.url}/items/42`, { connections: 10, duration: 1 }); // warm the code, fill a little
-    const before = await getJson(`${app.info.url}/__bench/heap`);
-    const bin2 = (await import('node:module')).createRequire(join(benchDir, 'package.json'));
-    await new Promise((resolve, reject) => {
+  const requireBench = (await import('node:module')).createRequire(join(benchDir, 'package.json'));
+  const send = (amount) =>
+    new Promise((resolve, reject) => {
       const c = spawn(
         process.execPath,
-        [bin2.resolve('autocannon/autocannon.js'), '-c', '10', '-a', '4000', `${app.info.url}/items/42`],
+        [
+          requireBench.resolve('autocannon/autocannon.js'),
+          '-c',
+          '10',
+          '-a',
+          String(amount),
+          `${app.info.url}/items/42`,
+        ],
         { stdio: 'ignore' },
       );
       c.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`autocannon ${code}`))));
     });
+  try {
+    await send(500);
+    const before = await getJson(`${app.info.url}/__bench/heap`);
+    await send(4000);
     const after = await getJson(`${app.info.url}/__bench/heap`);
     const records = after.queued - before.queued;
     return { perRecord: (after.heapUsed - before.heapUsed) / records, records };
@@ -312,6 +326,7 @@ ${memory}CPU µs/req per saturation round: ${perRound(results)}.${havePaired ? `
 const frameworks = String(flags.frameworks).split(',').filter(Boolean);
 const nodes = String(flags.nodes).split(',').filter(Boolean);
 let failed = false;
+const REFERENCE_ROWS = new Set(['posthog', 'otel']);
 for (const framework of frameworks) {
   const sections = [];
   for (const major of nodes) {
@@ -319,7 +334,11 @@ for (const framework of frameworks) {
     const text = summarise(run);
     console.log(text);
     sections.push(text);
-    if (Object.values(run.results).some((rs) => rs.some((r) => !r.check.ok))) failed = true;
+    // A lost record fails the run for our rows only: the reference rows are reported as they behave
+    // (posthog-node drops its oldest event past maxQueueSize, 10 000 by default, when the app produces
+    // faster than it flushes, as at saturation).
+    const ours = Object.entries(run.results).filter(([mode]) => !REFERENCE_ROWS.has(mode));
+    if (ours.some(([, rs]) => rs.some((r) => !r.check.ok))) failed = true;
   }
   const title = {
     express: 'Express 5',
@@ -335,7 +354,9 @@ autocannon (${flags.connections} connections, saturation) runs in its own proces
 CPU per request is the app process's \`process.cpuUsage()\` from before the load until the app has flushed what it queued
 (delivery included); "extra" is a row's CPU per request minus the bare app's in the same round; "ratio" is its
 throughput over the bare app's in the same round. Delivered is checked against served after every measurement (sink
-counters: usage items, runs and run events for Drip, captures for posthog-node, spans / 2 for OpenTelemetry).
+counters: usage items, runs and run events for Drip, captures for posthog-node, spans / 2 for OpenTelemetry). A
+posthog-node "mismatch" at saturation is its own bound: past \`maxQueueSize\` (10 000 by default) it drops its oldest
+event with a warning; the run fails only when a Drip row (or the floor) loses a record.
 
 ${sections.join('\n')}`;
   if (flags.write !== false && flags.write !== 'false')

@@ -5,20 +5,18 @@
 // are medians. Server CPU per request comes from process.cpuUsage() inside the Next server process.
 // Results go to the "Next.js" section of BENCHMARKS.md.
 // Usage: node bench/next-http.mjs [--rounds 3] [--duration 10] [--warmup 3] [--connections 50] [--write false]
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSection } from './lib/common.mjs';
-import { autocannon, getJson, median, parseFlags, stopChild } from './lib/http-bench.mjs';
+import { autocannon, freePort, getJson, median, parseFlags, stopChild } from './lib/http-bench.mjs';
+import { ensureNextBuild, nextAppDir as appDir, nextBin } from './lib/next-app.mjs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
-const appDir = join(benchDir, 'next-app');
 const require = createRequire(join(benchDir, 'package.json'));
-const nextBin = require.resolve('next/dist/bin/next');
 const log = (...a) => console.error('[next-http]', ...a);
 const flags = parseFlags(process.argv.slice(2), {
   rounds: 3,
@@ -28,17 +26,6 @@ const flags = parseFlags(process.argv.slice(2), {
   write: true,
 });
 const env = { ...process.env, NEXT_TELEMETRY_DISABLED: '1' };
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function startChild(cmd, args, extraEnv, ready) {
   const child = spawn(cmd, args, {
@@ -80,15 +67,7 @@ async function measure(base, mode) {
   };
 }
 
-if (!existsSync(join(appDir, '.next', 'BUILD_ID')) || flags.rebuild) {
-  log('next build (bench/next-app)');
-  const build = spawnSync(process.execPath, [nextBin, 'build', appDir], {
-    env,
-    stdio: 'inherit',
-    timeout: 300_000,
-  });
-  if (build.status !== 0) throw new Error('next build failed');
-}
+ensureNextBuild({ rebuild: Boolean(flags.rebuild), log });
 
 const server = await startChild(process.execPath, [join(benchDir, 'lib', 'drip-server.mjs')], {}, (buf) =>
   buf.includes('\n') ? JSON.parse(buf.slice(0, buf.indexOf('\n'))) : undefined,

@@ -7,7 +7,9 @@
 //   posthog  posthog-node (one capture per request, its default batching, delivered to the sink)
 //   otel     OpenTelemetry (two spans per request, BatchSpanProcessor + OTLP/HTTP JSON exporter to the sink)
 // Nest (bench/overhead-nest-app.mjs) adds `noop` (an interceptor that only returns next.handle()) and compares
-// the metered interceptor with it. Optional diagnostic rows (--extra no-scope,no-run,no-metadata,file-store)
+// the metered interceptor with it. Next (`next start` of the built bench/next-app, one server per row, the row
+// named by BENCH_MODE) has bare, floor and drip (`withDrip`) rows, reported against the bare route handler.
+// Optional diagnostic rows (--extra no-scope,no-run,no-metadata,file-store)
 // show each feature's share.
 //
 // Method: the apps run one at a time under autocannon (its own process, --connections, saturation) for
@@ -18,7 +20,7 @@
 // app's in the same round. Memory per queued record: the metered app with a client whose fetch never answers,
 // heap after GC around 4 000 requests. JSON bytes per request: what the sink received, decompressed.
 //
-// Usage: node bench/overhead.mjs [--frameworks express,hono,nest] [--nodes 24,20] [--rounds 3] [--duration 5]
+// Usage: node bench/overhead.mjs [--frameworks express,hono,nest,next] [--nodes 24,20] [--rounds 3] [--duration 5]
 //          [--warmup 2] [--connections 50] [--extra no-scope,file-store] [--before DIR] [--quick] [--write false]
 //   --before DIR: adds a `drip-before` row, the adapter and @drip/core from DIR/node_modules/@drip/{core,express,hono}
 //   (copies of another build's package.json + dist), measured in the same interleaved rounds.
@@ -33,7 +35,8 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, parseFlags, writeSection } from './lib/common.mjs';
-import { autocannon, getJson, stopChild } from './lib/http-bench.mjs';
+import { autocannon, freePort, getJson, stopChild } from './lib/http-bench.mjs';
+import { ensureNextBuild, nextAppDir, nextBin } from './lib/next-app.mjs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const rootDir = join(benchDir, '..');
@@ -69,8 +72,11 @@ function nodeBinary(major) {
   return bin;
 }
 
-/** Spawns a child that prints one JSON line when ready; resolves with { child, info }. */
-function start(bin, args, env = {}) {
+/**
+ * Spawns a child that prints one JSON line when ready (or, with `readyUrl`, any line that says it is ready, for
+ * `next start`); resolves with { child, info }.
+ */
+function start(bin, args, env = {}, readyUrl = undefined) {
   const child = spawn(bin, args, {
     cwd: benchDir,
     env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env },
@@ -83,11 +89,12 @@ function start(bin, args, env = {}) {
       buf += d;
       // The SDK prints an info line on its first delivery: the ready line is the first JSON object line.
       for (const line of buf.split('\n')) {
-        if (!line.startsWith('{"url"')) continue;
+        const ready = readyUrl ? /Ready|started server|Local:/i.test(line) : line.startsWith('{"url"');
+        if (!ready) continue;
         clearTimeout(timer);
         child.stdout.removeAllListeners('data');
         child.stdout.resume();
-        resolve({ child, info: JSON.parse(line) });
+        resolve({ child, info: readyUrl ? { url: readyUrl } : JSON.parse(line) });
         return;
       }
     });
@@ -128,11 +135,15 @@ function deliveryCheck(mode, served, sunk, flushed) {
     case 'no-run':
       return { ok: c.usage === served && c.repeats === 0, text: `${c.usage} / ${served}` };
     default: {
-      const ok = c.usage === served && c.runs === served && c.runEvents === served && c.repeats === 0;
+      // A request the client abandoned when autocannon stopped (Next answers slowly enough for some to be in
+      // flight) is a CANCELLED run without usage, by the outcome rules: usage + cancelled runs == served.
+      const cancelled = c.cancelled ?? 0;
+      const ok =
+        c.usage + cancelled === served && c.runs === served && c.runEvents === served && c.repeats === 0;
       const text =
         c.usage === c.runs && c.runs === c.runEvents
           ? `${c.usage} / ${served}`
-          : `usage ${c.usage}, runs ${c.runs}, run events ${c.runEvents} / ${served}`;
+          : `usage ${c.usage}, runs ${c.runs} (${cancelled} cancelled by the client), run events ${c.runEvents} / ${served}`;
       return { ok, text: c.repeats ? `${text}, ${c.repeats} keys sent twice` : text };
     }
   }
@@ -146,6 +157,12 @@ async function measure(app, sinkUrl, rate = 0) {
     duration: flags.duration,
     ...(rate ? { rate } : {}),
   });
+  // Requests still in flight when autocannon stopped finish before the counts are read.
+  for (let last = -1, now = before.served; now !== last; ) {
+    last = now;
+    await new Promise((r) => setTimeout(r, 100));
+    now = (await getJson(`${app.url}/__bench/stats`)).served;
+  }
   const flushed = await getJson(`${app.url}/__bench/flush`, { method: 'POST' });
   const after = await getJson(`${app.url}/__bench/stats`);
   const sunk = (await getJson(`${sinkUrl}/__sink/stats`))[app.key];
@@ -199,12 +216,33 @@ async function queuedMemory(bin, appScript, framework, sinkUrl) {
   }
 }
 
+/** One app of a row: `node <script> <framework> <mode>`, or for Next a `next start` of the built app. */
+async function startApp(bin, framework, mode, env) {
+  if (framework !== 'next') {
+    const script = join(benchDir, framework === 'nest' ? 'overhead-nest-app.mjs' : 'overhead-app.mjs');
+    return start(bin, [script, framework, mode], env);
+  }
+  const port = await freePort();
+  return start(
+    bin,
+    [nextBin, 'start', nextAppDir, '-H', '127.0.0.1', '-p', String(port)],
+    { ...env, BENCH_MODE: mode, NODE_ENV: 'production' },
+    `http://127.0.0.1:${port}`,
+  );
+}
+
 async function runOne(framework, major) {
   const bin = nodeBinary(major);
   const nest = framework === 'nest';
+  const next = framework === 'next';
   const appScript = join(benchDir, nest ? 'overhead-nest-app.mjs' : 'overhead-app.mjs');
-  const modes = nest ? ['bare', 'noop', 'floor', 'drip'] : ['bare', 'floor', 'drip', 'posthog', 'otel'];
-  if (flags.before && !nest) modes.push('drip-before');
+  const modes = nest
+    ? ['bare', 'noop', 'floor', 'drip']
+    : next
+      ? ['bare', 'floor', 'drip']
+      : ['bare', 'floor', 'drip', 'posthog', 'otel'];
+  if (next) ensureNextBuild({ log });
+  if (flags.before && !nest && !next) modes.push('drip-before');
   for (const m of String(flags.extra || '')
     .split(',')
     .filter(Boolean))
@@ -216,7 +254,7 @@ async function runOne(framework, major) {
   try {
     for (const mode of modes) {
       const key = `${framework}-${mode}`;
-      const started = await start(bin, [appScript, framework, mode], {
+      const started = await startApp(bin, framework, mode, {
         BENCH_SINK: `${sinkUrl}/${key}`,
         ...(flags.before ? { BENCH_BEFORE: String(flags.before) } : {}),
       });
@@ -262,7 +300,7 @@ async function runOne(framework, major) {
           modes.map((m, i) => `${m} ${rs[i].cpuUs.toFixed(1)} µs/req`).join(', '),
       );
     }
-    const memory = nest ? undefined : await queuedMemory(bin, appScript, framework, sinkUrl);
+    const memory = nest || next ? undefined : await queuedMemory(bin, appScript, framework, sinkUrl);
     return { framework, version, modes, results, paired, memory, loadBefore, loadAfter: loadavg() };
   } finally {
     await Promise.all(Object.values(apps).map((a) => stopChild(a.child)));
@@ -300,12 +338,14 @@ function summarise(run) {
   const dripExtra = extraOf('drip');
   const ratio = ratioOf('drip');
   const target =
-    run.framework === 'nest'
-      ? `@drip interceptor's extra beyond the no-op interceptor ${(dripExtra - baseExtra).toFixed(1)} µs vs 2× the no-op's own ${(2 * baseExtra).toFixed(1)} µs: ${dripExtra - baseExtra <= 2 * baseExtra ? 'met' : '**not met**'}`
-      : `extra ${dripExtra.toFixed(1)} µs vs 2× floor ${(2 * baseExtra).toFixed(1)} µs: ${dripExtra <= 2 * baseExtra ? 'met' : '**not met**'}` +
-        (run.framework === 'express'
-          ? `; throughput ratio ${ratio.toFixed(3)} vs 0.88: ${ratio >= 0.88 ? 'met' : '**not met**'}`
-          : '');
+    run.framework === 'next'
+      ? `reported against the bare route handler (no target): withDrip's extra ${dripExtra.toFixed(1)} µs, the floor's ${baseExtra.toFixed(1)} µs, throughput ratio ${ratio.toFixed(3)}`
+      : run.framework === 'nest'
+        ? `@drip interceptor's extra beyond the no-op interceptor ${(dripExtra - baseExtra).toFixed(1)} µs vs 2× the no-op's own ${(2 * baseExtra).toFixed(1)} µs: ${dripExtra - baseExtra <= 2 * baseExtra ? 'met' : '**not met**'}`
+        : `extra ${dripExtra.toFixed(1)} µs vs 2× floor ${(2 * baseExtra).toFixed(1)} µs: ${dripExtra <= 2 * baseExtra ? 'met' : '**not met**'}` +
+          (run.framework === 'express'
+            ? `; throughput ratio ${ratio.toFixed(3)} vs 0.88: ${ratio >= 0.88 ? 'met' : '**not met**'}`
+            : '');
   const pairedHead = havePaired ? ` CPU µs/req at ${flags.rate} req/s | extra µs/req (paired) |` : '';
   const pairedSep = havePaired ? ' --- | --- |' : '';
   const memory = run.memory
@@ -344,6 +384,7 @@ for (const framework of frameworks) {
     express: 'Express 5',
     hono: 'Hono 4 on @hono/node-server',
     nest: 'NestJS 11 (Express platform)',
+    next: 'Next.js 16 route handler (`withDrip`) under `next start`',
   }[framework];
   const body = `## Overhead: ${title}, against a sink${flags.extra ? ' (feature shares)' : ''}
 

@@ -17,6 +17,7 @@
 // (`--db postgres`, the default where PostgreSQL is installed), else into its embedded database.
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -381,4 +382,16 @@ function navigatorCores() {
   } catch {
     return '?';
   }
+}
+
+/** A free TCP port on 127.0.0.1 (for servers that take a port rather than listening on 0). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
 }

@@ -8,7 +8,7 @@
 //   POST /<app>/batch/, /<app>/i/v0/e/ posthog-node's batches (gzip or not): `{ status: 1 }`
 //   POST /<app>/v1/traces              OTLP/HTTP JSON from OpenTelemetry's exporter: `{}`
 //   GET  /__sink/stats                 the counters of every app
-// Counters per app: usage items, runs, run events, posthog events, spans, distinct idempotency keys (a key seen
+// Counters per app: usage items, runs, run events, cancelled runs (the client went away: no usage), posthog events, spans, distinct idempotency keys (a key seen
 // twice is counted in `repeats`: delivery must not send an accepted record again), request bodies' bytes.
 // Prints `{ url }` when ready.
 import { createServer } from 'node:http';
@@ -22,6 +22,7 @@ function countersOf(app) {
       usage: 0,
       runs: 0,
       runEvents: 0,
+      cancelled: 0,
       posthog: 0,
       spans: 0,
       repeats: 0,
@@ -90,6 +91,7 @@ const server = createServer((req, res) => {
       for (const r of runs) {
         noteKey(c, r.externalRunId ?? r.idempotencyKey);
         c.runEvents += Array.isArray(r.events) ? r.events.length : 0;
+        if (r.status === 'CANCELLED') c.cancelled++;
       }
       c.runs += runs.length;
       return reply(200, {
@@ -105,6 +107,7 @@ const server = createServer((req, res) => {
       noteKey(c, body.externalRunId ?? body.idempotencyKey);
       c.runs++;
       c.runEvents += Array.isArray(body.events) ? body.events.length : 0;
+      if (body.status === 'CANCELLED') c.cancelled++;
       return reply(201, { run: { id: 'r' } });
     }
     if (path.startsWith('/batch') || path.startsWith('/i/v0/e')) {

@@ -40,7 +40,9 @@ function failures(file) {
       out.push(`FAILED ${name} ${rel}: ${firstLines(suite.message)}`);
     }
     for (const t of failed) {
-      out.push(`FAILED ${name} ${rel} > ${t.fullName ?? t.title}: ${firstLines((t.failureMessages ?? []).join('\n'))}`);
+      out.push(
+        `FAILED ${name} ${rel} > ${t.fullName ?? t.title}: ${firstLines((t.failureMessages ?? []).join('\n'))}`,
+      );
     }
   }
   return out;

@@ -8,5 +8,8 @@ export default defineProject({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['test/**/*.node22.test.ts'],
     environment: 'node',
+    // Projects do not inherit the root config's timeouts: the retry tests wait on the AI SDK's own 2 s backoff.
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
   },
 });

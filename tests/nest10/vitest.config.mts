@@ -17,5 +17,12 @@ export default defineProject({
       { find: /^@drip\/nestjs$/, replacement: adapter },
     ],
   },
-  test: { name: 'nest10', include: ['test/**/*.test.ts'], environment: 'node' },
+  // Projects do not inherit the root config's timeouts.
+  test: {
+    name: 'nest10',
+    include: ['test/**/*.test.ts'],
+    environment: 'node',
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+  },
 });

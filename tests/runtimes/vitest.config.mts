@@ -14,5 +14,8 @@ export default defineProject({
     include: ['test/**/*.test.ts'],
     exclude: [...(outcome ? [] : ['test/outcome.test.ts']), ...(ai ? [] : ['test/ai.test.ts'])],
     environment: 'node',
+    // Projects do not inherit the root config's timeouts; Bun, Deno and workerd start as child processes.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
   },
 });

@@ -2,6 +2,8 @@
 // @hono/node-server). Modes:
 //   bare     no metering
 //   floor    an event pushed into an in-memory array per request, drained (bench/lib/reference-meters.mjs)
+//   floor-deliver  @drip's two records per request built and delivered in bulk with nothing around them
+//            (bench/lib/reference-meters.mjs): the least any metering that sends what Drip sends can cost
 //   drip     the adapter (dripMiddleware / drip()) with its usage record and a run with one event per request,
 //            delivered to the sink (BENCH_SINK: the sink's prefix for this app)
 //   posthog  posthog-node, one capture per request, delivered to the sink
@@ -18,7 +20,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { floorMeter, otelMeter, posthogMeter } from './lib/reference-meters.mjs';
+import { deliveringFloorMeter, floorMeter, otelMeter, posthogMeter } from './lib/reference-meters.mjs';
 
 const [framework, mode = 'bare'] = process.argv.slice(2);
 const sink = process.env.BENCH_SINK;
@@ -29,6 +31,7 @@ const dripModes = ['drip', 'drip-before', 'queued', 'no-scope', 'no-run', 'no-me
 let metering; // the adapter (has .meter)
 let ref; // a reference meter
 if (mode === 'floor') ref = floorMeter();
+if (mode === 'floor-deliver') ref = await deliveringFloorMeter(sink);
 if (mode === 'posthog') ref = await posthogMeter(sink);
 if (mode === 'otel') ref = await otelMeter(sink);
 

@@ -3,6 +3,9 @@
 // measured in the same interleaved run as its baseline. Rows per framework:
 //   bare     the app without metering
 //   floor    an event pushed into an in-memory array per request, drained: the least any metering can cost
+//   floor-deliver  the same two records @drip sends per request, built as plain objects and POSTed in bulk to
+//            the sink over keep-alive node:http, answers parsed: the least any metering that delivers what
+//            Drip delivers can cost (no validation, retries, request scope or outcome rules)
 //   drip     @drip/<adapter> with its usage record and a run with one event per request, delivered
 //   posthog  posthog-node (one capture per request, its default batching, delivered to the sink)
 //   otel     OpenTelemetry (two spans per request, BatchSpanProcessor + OTLP/HTTP JSON exporter to the sink)
@@ -108,6 +111,7 @@ function start(bin, args, env = {}, readyUrl = undefined) {
 const ROW_LABELS = {
   bare: 'bare app',
   floor: 'in-memory floor (event pushed into an array, drained)',
+  'floor-deliver': "delivering floor (@drip's two records per request, bulk-POSTed raw, answers parsed)",
   noop: 'no-op interceptor',
   drip: '@drip adapter: usage + run with one event, delivered',
   posthog: 'posthog-node, one capture, delivered (reference)',
@@ -240,7 +244,7 @@ async function runOne(framework, major) {
     ? ['bare', 'noop', 'floor', 'drip']
     : next
       ? ['bare', 'floor', 'drip']
-      : ['bare', 'floor', 'drip', 'posthog', 'otel'];
+      : ['bare', 'floor', 'floor-deliver', 'drip', 'posthog', 'otel'];
   if (next) ensureNextBuild({ log });
   if (flags.before && !nest && !next) modes.push('drip-before');
   for (const m of String(flags.extra || '')
@@ -345,6 +349,9 @@ function summarise(run) {
         : `extra ${dripExtra.toFixed(1)} µs vs 2× floor ${(2 * baseExtra).toFixed(1)} µs: ${dripExtra <= 2 * baseExtra ? 'met' : '**not met**'}` +
           (run.framework === 'express'
             ? `; throughput ratio ${ratio.toFixed(3)} vs 0.88: ${ratio >= 0.88 ? 'met' : '**not met**'}`
+            : '') +
+          (modes.includes('floor-deliver')
+            ? `. Against the delivering floor (the same records sent raw: extra ${extraOf('floor-deliver').toFixed(1)} µs, ratio ${ratioOf('floor-deliver').toFixed(3)}): ${(dripExtra / extraOf('floor-deliver')).toFixed(1)}×`
             : '');
   const pairedHead = havePaired ? ` CPU µs/req at ${flags.rate} req/s | extra µs/req (paired) |` : '';
   const pairedSep = havePaired ? ' --- | --- |' : '';

@@ -1,6 +1,10 @@
 // What the apps of bench/overhead.mjs record per request besides Drip, each behind the same small interface:
 //   floor    an event object pushed into an array per request, drained every 100 ms: the least any metering
 //            can cost (no keys, no serialisation, no network).
+//   floor-deliver  the least any metering that delivers what Drip delivers can cost: per request the same two
+//            records @drip sends (a usage item and a run with one event, the same fields and keys of the same
+//            length), pushed into arrays and POSTed in bulk (250 a batch, or every 100 ms) over one keep-alive
+//            node:http agent to the sink's Drip routes, answers parsed. No validation, retry, scope or outcome.
 //   posthog  posthog-node 5 with its defaults (batches of 20, gzip), one `capture()` per request, delivered to
 //            the sink (`host` = the sink's prefix for this app).
 //   otel     OpenTelemetry's Node tracer with the AsyncLocalStorage context manager, two spans per request (the
@@ -77,6 +81,96 @@ export async function otelMeter(sinkPrefix) {
     },
     async flush() {
       await provider.forceFlush();
+    },
+  };
+}
+
+/** The delivering floor: @drip's two records per request, sent in bulk with nothing else around them. */
+export async function deliveringFloorMeter(sinkPrefix) {
+  const http = await import('node:http');
+  const agent = new http.Agent({ keepAlive: true });
+  const base = new URL(`${sinkPrefix}/v1`);
+  let usage = [];
+  let runs = [];
+  let n = 0;
+  let inFlight = 0;
+  const waiters = [];
+  const post = (path, body) =>
+    new Promise((resolve, reject) => {
+      const text = JSON.stringify(body);
+      const req = http.request(
+        {
+          agent,
+          method: 'POST',
+          host: base.hostname,
+          port: base.port,
+          path: `${base.pathname}${path}`,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(text),
+            authorization: 'Bearer sk_test_bench',
+          },
+        },
+        (res) => {
+          let answer = '';
+          res.setEncoding('utf8');
+          res.on('data', (d) => {
+            answer += d;
+          });
+          res.on('end', () => resolve(JSON.parse(answer)));
+        },
+      );
+      req.once('error', reject);
+      req.end(text);
+    });
+  const send = () => {
+    if (usage.length > 0) {
+      const events = usage;
+      usage = [];
+      inFlight++;
+      post('/usage/internal/bulk', { events }).finally(done);
+    }
+    if (runs.length > 0) {
+      const batch = runs;
+      runs = [];
+      inFlight++;
+      post('/runs/record/bulk', { runs: batch }).finally(done);
+    }
+  };
+  const done = () => {
+    inFlight--;
+    if (inFlight === 0) for (const w of waiters.splice(0)) w();
+  };
+  const timer = setInterval(send, 100);
+  timer.unref();
+  const prefix = `fl:cus_bench:${process.pid.toString(36)}${Date.now().toString(36)}.`;
+  return {
+    inHandler(_handle, customerId) {
+      const key = `${prefix}${++n}`;
+      const at = new Date().toISOString();
+      usage.push({
+        customerId,
+        usageType: 'api_calls',
+        quantity: 1,
+        idempotencyKey: `${key}:api_calls:0`,
+        metadata: { method: 'GET', route: '/items/:id' },
+      });
+      runs.push({
+        customerId,
+        workflow: 'get-items-id',
+        status: 'COMPLETED',
+        events: [{ eventType: 'bench.lookup', quantity: 1 }],
+        externalRunId: key,
+        idempotencyKey: key,
+        metadata: { method: 'GET', route: '/items/:id', status: 200 },
+        startedAt: at,
+        endedAt: at,
+      });
+      if (usage.length >= 250) send();
+    },
+    async flush() {
+      send();
+      if (inFlight > 0) await new Promise((resolve) => waiters.push(resolve));
     },
   };
 }

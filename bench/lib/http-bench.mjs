@@ -17,13 +17,13 @@
 // (`--db postgres`, the default where PostgreSQL is installed), else into its embedded database.
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../scripts/free-port.mjs';
 import { median, parseFlags, writeSection } from './common.mjs';
 
-export { median, parseFlags };
+export { freePort, median, parseFlags };
 
 const here = dirname(fileURLToPath(import.meta.url));
 const benchDir = join(here, '..');
@@ -382,16 +382,4 @@ function navigatorCores() {
   } catch {
     return '?';
   }
-}
-
-/** A free TCP port on 127.0.0.1 (for servers that take a port rather than listening on 0). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }

@@ -1,5 +1,5 @@
 // The built Next app of the benchmarks (bench/next-app): `next build` when there is no build yet, when asked,
-// or when a source file of the app is newer than the build.
+// or when a source file of the app, or the build of @drip/core or @drip/nextjs it bundles, is newer than it.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,7 +26,14 @@ function newestSource(dir) {
 /** Builds the app when needed; `log` reports that it does. */
 export function ensureNextBuild({ rebuild = false, log = console.error } = {}) {
   const buildId = join(nextAppDir, '.next', 'BUILD_ID');
-  if (!rebuild && existsSync(buildId) && statSync(buildId).mtimeMs >= newestSource(nextAppDir)) return;
+  const newest = Math.max(
+    newestSource(nextAppDir),
+    ...['core', 'nextjs'].map((name) => {
+      const dist = join(benchDir, '..', 'packages', name, 'dist');
+      return existsSync(dist) ? newestSource(dist) : 0;
+    }),
+  );
+  if (!rebuild && existsSync(buildId) && statSync(buildId).mtimeMs >= newest) return;
   log('next build (bench/next-app)');
   const build = spawnSync(process.execPath, [nextBin, 'build', nextAppDir], {
     env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },

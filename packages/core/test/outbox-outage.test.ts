@@ -1,5 +1,6 @@
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createTestDrip } from '@drip/testing';
 import { describe, expect, it } from 'vitest';
 import { Drip } from '../src/client';
@@ -84,17 +85,28 @@ describe('an API outage past the memory bound (issue 12, item 2)', () => {
   }, 60_000);
 
   it('close() that gives up drops what is still on disk as closed, and removes the directory', async () => {
-    const before = readdirSync(tmpdir()).filter((n) => n.startsWith('drip-outbox-')).length;
-    const { api, outbox } = setup({ maxRecords: 100 });
-    api.down();
-    await traffic(outbox, 500);
-    expect(outbox.stats().spilled).toBeGreaterThan(0);
-    expect(readdirSync(tmpdir()).filter((n) => n.startsWith('drip-outbox-')).length).toBe(before + 1);
-    const r = await outbox.close(50);
-    expect(r.delivered).toBe(false);
-    const s = outbox.stats();
-    expect(s.dropped.closed + s.inFlight).toBe(1_000);
-    expect(readdirSync(tmpdir()).filter((n) => n.startsWith('drip-outbox-')).length).toBe(before);
+    // A private TMPDIR (os.tmpdir() reads it at each spill): other test files spill into the shared one at the
+    // same time, so counting `drip-outbox-*` there raced with them.
+    const privateTmp = mkdtempSync(join(tmpdir(), 'drip-outage-close-'));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = privateTmp;
+    const spillDirs = () => readdirSync(privateTmp).filter((n) => n.startsWith('drip-outbox-'));
+    try {
+      const { api, outbox } = setup({ maxRecords: 100 });
+      api.down();
+      await traffic(outbox, 500);
+      expect(outbox.stats().spilled).toBeGreaterThan(0);
+      expect(spillDirs()).toHaveLength(1);
+      const r = await outbox.close(50);
+      expect(r.delivered).toBe(false);
+      const s = outbox.stats();
+      expect(s.dropped.closed + s.inFlight).toBe(1_000);
+      expect(spillDirs()).toHaveLength(0);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+      rmSync(privateTmp, { recursive: true, force: true });
+    }
   }, 30_000);
 });
 

@@ -11,8 +11,9 @@
 import 'reflect-metadata';
 import { pathToFileURL } from 'node:url';
 import { Drip } from '@drip/core';
-import { Controller, Get, Injectable, Module, Param, Post, UseInterceptors } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { benchControllers, NoopInterceptor } from './lib/nest-bench.mjs';
 
 const { DRIP_REQUEST_METER, DripInterceptor, DripModule, DripRun } = await import(
   process.env.BENCH_DRIP_NESTJS ? pathToFileURL(process.env.BENCH_DRIP_NESTJS).href : '@drip/nestjs'
@@ -23,45 +24,18 @@ const customerId = process.env.BENCH_CUSTOMER_ID;
 let served = 0;
 let meter;
 
-class ItemsController {
-  get(id, drip) {
+const controllers = benchControllers({
+  interceptors: metered ? [DripInterceptor] : mode === 'noop' ? [NoopInterceptor] : [],
+  DripRun,
+  onServed: () => {
     served++;
-    drip?.run.event({ eventType: 'bench.lookup', quantity: 1 });
-    return { id, name: 'Widget', price: 42 };
-  }
-}
-class NoopInterceptor {
-  intercept(_context, next) {
-    return next.handle();
-  }
-}
-Reflect.decorate([Injectable()], NoopInterceptor);
-const itemDecorators = [Controller('items')];
-if (metered) itemDecorators.push(UseInterceptors(DripInterceptor));
-if (mode === 'noop') itemDecorators.push(UseInterceptors(NoopInterceptor));
-Reflect.decorate(itemDecorators, ItemsController);
-const getDescriptor = Object.getOwnPropertyDescriptor(ItemsController.prototype, 'get');
-Param('id')(ItemsController.prototype, 'get', 0);
-DripRun()(ItemsController.prototype, 'get', 1);
-Reflect.decorate([Get(':id')], ItemsController.prototype, 'get', getDescriptor);
-
-class BenchController {
-  stats() {
-    return { served, cpu: process.cpuUsage() };
-  }
-  async flush() {
+  },
+  stats: () => ({ served, cpu: process.cpuUsage() }),
+  flush: async () => {
     if (meter) await meter.flush(120_000);
     return { served, stats: meter ? meter.stats() : null };
-  }
-}
-Reflect.decorate([Controller('__bench')], BenchController);
-for (const [name, decorator] of [
-  ['stats', Get('stats')],
-  ['flush', Post('flush')],
-]) {
-  const descriptor = Object.getOwnPropertyDescriptor(BenchController.prototype, name);
-  Reflect.decorate([decorator], BenchController.prototype, name, descriptor);
-}
+  },
+});
 
 class AppModule {}
 const imports = [];
@@ -75,7 +49,7 @@ if (metered) {
   const asyncContext = process.env.BENCH_NO_ASYNC_CONTEXT !== '1';
   imports.push(DripModule.forRoot({ client, customer: () => customerId, asyncContext }));
 }
-Reflect.decorate([Module({ imports, controllers: [ItemsController, BenchController] })], AppModule);
+Reflect.decorate([Module({ imports, controllers })], AppModule);
 
 const app = await NestFactory.create(AppModule, { logger: ['error'] });
 const express = app.getHttpAdapter().getInstance();

@@ -3,12 +3,13 @@
 // interceptor machinery costs before any metering), `floor` (an interceptor that pushes an event into an
 // in-memory array, drained), `drip` (DripModule.forRoot() + DripInterceptor, usage and a run with one event per
 // request, delivered to the sink: BENCH_SINK). Control routes under /__bench as in bench/overhead-app.mjs.
-// Plain JavaScript: decorators are applied with Reflect.decorate (no decorator metadata, as in an esbuild build).
+// The controllers and the no-op interceptor come from bench/lib/nest-bench.mjs (shared with bench/http-nest-app.mjs).
 import 'reflect-metadata';
 import { Drip } from '@drip/core';
 import { DRIP_REQUEST_METER, DripInterceptor, DripModule, DripRun } from '@drip/nestjs';
-import { Controller, Get, Injectable, Module, Param, Post, UseInterceptors } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { benchControllers, NoopInterceptor } from './lib/nest-bench.mjs';
 import { floorMeter } from './lib/reference-meters.mjs';
 
 const mode = process.argv[3] ?? 'bare';
@@ -17,19 +18,6 @@ let served = 0;
 let meter;
 const floor = mode === 'floor' ? floorMeter() : undefined;
 
-class ItemsController {
-  get(id, drip) {
-    served++;
-    drip?.run.event({ eventType: 'bench.lookup', quantity: 1 });
-    return { id, name: 'Widget', price: 42 };
-  }
-}
-class NoopInterceptor {
-  intercept(_context, next) {
-    return next.handle();
-  }
-}
-Reflect.decorate([Injectable()], NoopInterceptor);
 class FloorInterceptor {
   intercept(_context, next) {
     floor.inHandler(undefined, customerId);
@@ -37,34 +25,26 @@ class FloorInterceptor {
   }
 }
 Reflect.decorate([Injectable()], FloorInterceptor);
-const itemDecorators = [Controller('items')];
-if (mode === 'drip') itemDecorators.push(UseInterceptors(DripInterceptor));
-if (mode === 'noop') itemDecorators.push(UseInterceptors(NoopInterceptor));
-if (mode === 'floor') itemDecorators.push(UseInterceptors(FloorInterceptor));
-Reflect.decorate(itemDecorators, ItemsController);
-const getDescriptor = Object.getOwnPropertyDescriptor(ItemsController.prototype, 'get');
-Param('id')(ItemsController.prototype, 'get', 0);
-DripRun()(ItemsController.prototype, 'get', 1);
-Reflect.decorate([Get(':id')], ItemsController.prototype, 'get', getDescriptor);
-
-class BenchController {
-  stats() {
-    return { served, cpu: process.cpuUsage() };
-  }
-  async flush() {
+const controllers = benchControllers({
+  interceptors:
+    mode === 'drip'
+      ? [DripInterceptor]
+      : mode === 'noop'
+        ? [NoopInterceptor]
+        : mode === 'floor'
+          ? [FloorInterceptor]
+          : [],
+  DripRun,
+  onServed: () => {
+    served++;
+  },
+  stats: () => ({ served, cpu: process.cpuUsage() }),
+  flush: async () => {
     if (meter) await meter.flush(120_000);
     if (floor) await floor.flush();
     return { served, delivered: floor ? floor.delivered() : null, stats: meter ? meter.stats() : null };
-  }
-}
-Reflect.decorate([Controller('__bench')], BenchController);
-for (const [name, decorator] of [
-  ['stats', Get('stats')],
-  ['flush', Post('flush')],
-]) {
-  const descriptor = Object.getOwnPropertyDescriptor(BenchController.prototype, name);
-  Reflect.decorate([decorator], BenchController.prototype, name, descriptor);
-}
+  },
+});
 
 class AppModule {}
 const imports = [];
@@ -72,7 +52,7 @@ if (mode === 'drip') {
   const client = new Drip({ apiKey: 'sk_test_bench', baseUrl: `${process.env.BENCH_SINK}/v1` });
   imports.push(DripModule.forRoot({ client, customer: () => customerId }));
 }
-Reflect.decorate([Module({ imports, controllers: [ItemsController, BenchController] })], AppModule);
+Reflect.decorate([Module({ imports, controllers })], AppModule);
 
 const app = await NestFactory.create(AppModule, { logger: ['error'] });
 const express = app.getHttpAdapter().getInstance();

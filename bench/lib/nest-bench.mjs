@@ -1,0 +1,54 @@
+// The pieces the Nest benchmark apps share (bench/http-nest-app.mjs, bench/overhead-nest-app.mjs): the
+// controller under test, a no-op interceptor and the /__bench control routes. Plain JavaScript: decorators are
+// applied with Reflect.decorate and no decorator metadata exists, as in an esbuild/swc build without it.
+import 'reflect-metadata';
+import { Controller, Get, Injectable, Param, Post, UseInterceptors } from '@nestjs/common';
+
+/** An interceptor that only returns next.handle(): what Nest's interceptor machinery costs by itself. */
+export class NoopInterceptor {
+  intercept(_context, next) {
+    return next.handle();
+  }
+}
+Reflect.decorate([Injectable()], NoopInterceptor);
+
+/**
+ * The two controllers: `GET /items/:id` (the handler under test; `DripRun` gives it the run, and every
+ * interceptor in `interceptors` is applied to it) and `GET /__bench/stats`, `POST /__bench/flush`.
+ * @param {{ interceptors: unknown[], DripRun: () => ParameterDecorator, onServed: () => void,
+ *   stats: () => unknown, flush: () => Promise<unknown> }} options
+ */
+export function benchControllers({ interceptors, DripRun, onServed, stats, flush }) {
+  class ItemsController {
+    get(id, drip) {
+      onServed();
+      drip?.run.event({ eventType: 'bench.lookup', quantity: 1 });
+      return { id, name: 'Widget', price: 42 };
+    }
+  }
+  const itemDecorators = [Controller('items')];
+  for (const interceptor of interceptors) itemDecorators.push(UseInterceptors(interceptor));
+  Reflect.decorate(itemDecorators, ItemsController);
+  const getDescriptor = Object.getOwnPropertyDescriptor(ItemsController.prototype, 'get');
+  Param('id')(ItemsController.prototype, 'get', 0);
+  DripRun()(ItemsController.prototype, 'get', 1);
+  Reflect.decorate([Get(':id')], ItemsController.prototype, 'get', getDescriptor);
+
+  class BenchController {
+    stats() {
+      return stats();
+    }
+    flush() {
+      return flush();
+    }
+  }
+  Reflect.decorate([Controller('__bench')], BenchController);
+  for (const [name, decorator] of [
+    ['stats', Get('stats')],
+    ['flush', Post('flush')],
+  ]) {
+    const descriptor = Object.getOwnPropertyDescriptor(BenchController.prototype, name);
+    Reflect.decorate([decorator], BenchController.prototype, name, descriptor);
+  }
+  return [ItemsController, BenchController];
+}

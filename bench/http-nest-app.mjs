@@ -21,19 +21,14 @@ const { DRIP_REQUEST_METER, DripInterceptor, DripModule, DripRun } = await impor
 const mode = ['drip', 'meter-only', 'noop'].includes(process.argv[2]) ? process.argv[2] : 'bare';
 const metered = mode === 'drip' || mode === 'meter-only';
 const customerId = process.env.BENCH_CUSTOMER_ID;
-let served = 0;
 let meter;
 
-const controllers = benchControllers({
+const { controllers, served } = benchControllers({
   interceptors: metered ? [DripInterceptor] : mode === 'noop' ? [NoopInterceptor] : [],
   DripRun,
-  onServed: () => {
-    served++;
-  },
-  stats: () => ({ served, cpu: process.cpuUsage() }),
   flush: async () => {
     if (meter) await meter.flush(120_000);
-    return { served, stats: meter ? meter.stats() : null };
+    return { stats: meter ? meter.stats() : null };
   },
 });
 
@@ -61,7 +56,7 @@ if (process.env.BENCH_INJECT) {
   if (metered) meter = app.get(DRIP_REQUEST_METER);
   const { runInjected } = await import('./lib/inject.mjs');
   await runInjected(express, {
-    served: () => served,
+    served,
     flush: async () => {
       if (!meter || mode !== 'drip') return null;
       await meter.flush(120_000);

@@ -14,7 +14,6 @@ import { floorMeter } from './lib/reference-meters.mjs';
 
 const mode = process.argv[3] ?? 'bare';
 const customerId = 'cus_bench';
-let served = 0;
 let meter;
 const floor = mode === 'floor' ? floorMeter() : undefined;
 
@@ -25,7 +24,7 @@ class FloorInterceptor {
   }
 }
 Reflect.decorate([Injectable()], FloorInterceptor);
-const controllers = benchControllers({
+const { controllers } = benchControllers({
   interceptors:
     mode === 'drip'
       ? [DripInterceptor]
@@ -35,14 +34,10 @@ const controllers = benchControllers({
           ? [FloorInterceptor]
           : [],
   DripRun,
-  onServed: () => {
-    served++;
-  },
-  stats: () => ({ served, cpu: process.cpuUsage() }),
   flush: async () => {
     if (meter) await meter.flush(120_000);
     if (floor) await floor.flush();
-    return { served, delivered: floor ? floor.delivered() : null, stats: meter ? meter.stats() : null };
+    return { delivered: floor ? floor.delivered() : null, stats: meter ? meter.stats() : null };
   },
 });
 

@@ -14,14 +14,15 @@ Reflect.decorate([Injectable()], NoopInterceptor);
 
 /**
  * The two controllers: `GET /items/:id` (the handler under test; `DripRun` gives it the run, and every
- * interceptor in `interceptors` is applied to it) and `GET /__bench/stats`, `POST /__bench/flush`.
- * @param {{ interceptors: unknown[], DripRun: () => ParameterDecorator, onServed: () => void,
- *   stats: () => unknown, flush: () => Promise<unknown> }} options
+ * interceptor in `interceptors` is applied to it) and `GET /__bench/stats` ({ served, cpu }),
+ * `POST /__bench/flush` (`{ served, ...flush() }`). `served()` reads the count of requests served.
+ * @param {{ interceptors: unknown[], DripRun: () => ParameterDecorator, flush: () => Promise<object> }} options
  */
-export function benchControllers({ interceptors, DripRun, onServed, stats, flush }) {
+export function benchControllers({ interceptors, DripRun, flush }) {
+  let served = 0;
   class ItemsController {
     get(id, drip) {
-      onServed();
+      served++;
       drip?.run.event({ eventType: 'bench.lookup', quantity: 1 });
       return { id, name: 'Widget', price: 42 };
     }
@@ -36,10 +37,10 @@ export function benchControllers({ interceptors, DripRun, onServed, stats, flush
 
   class BenchController {
     stats() {
-      return stats();
+      return { served, cpu: process.cpuUsage() };
     }
-    flush() {
-      return flush();
+    async flush() {
+      return { served, ...(await flush()) };
     }
   }
   Reflect.decorate([Controller('__bench')], BenchController);
@@ -50,5 +51,5 @@ export function benchControllers({ interceptors, DripRun, onServed, stats, flush
     const descriptor = Object.getOwnPropertyDescriptor(BenchController.prototype, name);
     Reflect.decorate([decorator], BenchController.prototype, name, descriptor);
   }
-  return [ItemsController, BenchController];
+  return { controllers: [ItemsController, BenchController], served: () => served };
 }

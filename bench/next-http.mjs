@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSection } from './lib/common.mjs';
 import { autocannon, freePort, getJson, median, parseFlags, stopChild } from './lib/http-bench.mjs';
-import { ensureNextBuild, nextAppDir as appDir, nextBin } from './lib/next-app.mjs';
+import { ensureNextBuild, nextAppDir as appDir, nextBin, nextReady } from './lib/next-app.mjs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(join(benchDir, 'package.json'));
@@ -84,7 +84,7 @@ const next = await startChild(
   process.execPath,
   [nextBin, 'start', appDir, '-H', '127.0.0.1', '-p', String(port)],
   { DRIP_API_KEY: apiKey, DRIP_API_URL: dripUrl, BENCH_CUSTOMER_ID: customer.id, NODE_ENV: 'production' },
-  (buf) => (/Ready|started server|Local:/i.test(buf) ? { url: `http://127.0.0.1:${port}` } : undefined),
+  (buf) => (nextReady(buf) ? { url: `http://127.0.0.1:${port}` } : undefined),
 );
 const base = next.info.url;
 const results = { bare: [], drip: [] };

@@ -39,7 +39,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, parseFlags, writeSection } from './lib/common.mjs';
 import { autocannon, freePort, getJson, stopChild } from './lib/http-bench.mjs';
-import { ensureNextBuild, nextAppDir, nextBin } from './lib/next-app.mjs';
+import { ensureNextBuild, nextAppDir, nextBin, nextReady } from './lib/next-app.mjs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const rootDir = join(benchDir, '..');
@@ -92,7 +92,7 @@ function start(bin, args, env = {}, readyUrl = undefined) {
       buf += d;
       // The SDK prints an info line on its first delivery: the ready line is the first JSON object line.
       for (const line of buf.split('\n')) {
-        const ready = readyUrl ? /Ready|started server|Local:/i.test(line) : line.startsWith('{"url"');
+        const ready = readyUrl ? nextReady(line) : line.startsWith('{"url"');
         if (!ready) continue;
         clearTimeout(timer);
         child.stdout.removeAllListeners('data');
@@ -220,12 +220,13 @@ async function queuedMemory(bin, appScript, framework, sinkUrl) {
   }
 }
 
+/** The app script of Express, Hono and Nest rows (Next runs `next start` instead). */
+const appScriptOf = (framework) =>
+  join(benchDir, framework === 'nest' ? 'overhead-nest-app.mjs' : 'overhead-app.mjs');
+
 /** One app of a row: `node <script> <framework> <mode>`, or for Next a `next start` of the built app. */
 async function startApp(bin, framework, mode, env) {
-  if (framework !== 'next') {
-    const script = join(benchDir, framework === 'nest' ? 'overhead-nest-app.mjs' : 'overhead-app.mjs');
-    return start(bin, [script, framework, mode], env);
-  }
+  if (framework !== 'next') return start(bin, [appScriptOf(framework), framework, mode], env);
   const port = await freePort();
   return start(
     bin,
@@ -239,7 +240,7 @@ async function runOne(framework, major) {
   const bin = nodeBinary(major);
   const nest = framework === 'nest';
   const next = framework === 'next';
-  const appScript = join(benchDir, nest ? 'overhead-nest-app.mjs' : 'overhead-app.mjs');
+  const appScript = appScriptOf(framework);
   const modes = nest
     ? ['bare', 'noop', 'floor', 'drip']
     : next

@@ -92,16 +92,26 @@ done
 status=0
 summary=()
 reports=()
-# run_vitest <step> <node binary> [vitest args...]: one step's results go to test-results/<step>.json.
-run_vitest() {
+# vitest_step <step> <node binary> [vitest args...]: runs one step's vitest, its report to
+# test-results/<step>.json; returns vitest's status.
+vitest_step() {
   local step=$1 node=$2; shift 2
-  local start=$SECONDS
-  reports+=("test-results/$step.json")
   echo "== $step: $("$node" --version 2>/dev/null | head -1) vitest $*"
   "$node" node_modules/vitest/vitest.mjs run --reporter=default --reporter=json \
-    --outputFile.json="$PWD/test-results/$step.json" "$@" || status=1
-  summary+=("$(node scripts/vitest-summary.mjs "$step" "$((SECONDS - start))" "test-results/$step.json")")
+    --outputFile.json="$PWD/test-results/$step.json" "$@"
+}
+# step_done <step> <status> <seconds>: records a finished step and prints its line.
+step_done() {
+  reports+=("test-results/$1.json")
+  [ "$2" = 0 ] || status=1
+  summary+=("$(node scripts/vitest-summary.mjs "$1" "$3" "test-results/$1.json")")
   echo "${summary[-1]}"
+}
+# run_vitest <step> <node binary> [vitest args...]: one step, run and recorded.
+run_vitest() {
+  local start=$SECONDS rc=0
+  vitest_step "$@" || rc=1
+  step_done "$1" "$rc" "$((SECONDS - start))"
 }
 
 # What the node20 step leaves to node24, where it runs in full. Each is the same work on any Node:
@@ -146,9 +156,7 @@ for s in "${packed[@]}"; do
   (
     start=$SECONDS
     rc=0
-    echo "== $s: $("$(node_of node24)" --version) vitest --root tests/$s"
-    "$(node_of node24)" node_modules/vitest/vitest.mjs run --reporter=default --reporter=json \
-      --outputFile.json="$PWD/test-results/$s.json" --root "tests/$s" || rc=1
+    vitest_step "$s" "$(node_of node24)" --root "tests/$s" || rc=1
     echo "$rc $((SECONDS - start))" >"test-results/$s.status"
   ) >"test-results/$s.log" 2>&1 &
 done
@@ -156,10 +164,7 @@ wait
 for s in "${packed[@]}"; do
   cat "test-results/$s.log"
   read -r rc secs <"test-results/$s.status" || { rc=1; secs=0; }
-  [ "$rc" = 0 ] || status=1
-  reports+=("test-results/$s.json")
-  summary+=("$(node scripts/vitest-summary.mjs "$s" "$secs" "test-results/$s.json")")
-  echo "${summary[-1]}"
+  step_done "$s" "$rc" "$secs"
 done
 
 echo "== results per runtime"

@@ -12,6 +12,9 @@ export const nextAppDir = join(benchDir, 'next-app');
 /** Next's CLI script, from bench/package.json's `next`. */
 export const nextBin = createRequire(join(benchDir, 'package.json')).resolve('next/dist/bin/next');
 
+/** Whether a line of `next start`'s output says the server is ready. */
+export const nextReady = (line) => /Ready|started server|Local:/i.test(line);
+
 /** The newest modification time of the app's sources (not its build output). */
 function newestSource(dir) {
   let newest = 0;

@@ -1,6 +1,8 @@
 // The app under test for bench/overhead.mjs: `node overhead-app.mjs express|hono <mode>` (Hono on
 // @hono/node-server). Modes:
 //   bare     no metering
+//   noop     a middleware that only calls next(): what any metering middleware costs the framework before it
+//            does anything (in Hono it also moves the response off @hono/node-server's synchronous path)
 //   floor    an event pushed into an in-memory array per request, drained (bench/lib/reference-meters.mjs)
 //   floor-deliver  @drip's two records per request built and delivered in bulk with nothing around them
 //            (bench/lib/reference-meters.mjs): the least any metering that sends what Drip sends can cost
@@ -91,6 +93,7 @@ if (framework === 'express') {
   app.get('/__bench/stats', (_req, res) => res.json({ served, cpu: process.cpuUsage() }));
   app.get('/__bench/heap', (_req, res) => res.json(heap()));
   app.post('/__bench/flush', async (_req, res) => res.json(await flush()));
+  if (mode === 'noop') app.use((_req, _res, next) => next());
   if (dripModes.includes(mode)) {
     metering = dripMiddleware(await dripOptions());
     app.use(metering);
@@ -120,6 +123,7 @@ if (framework === 'express') {
   app.get('/__bench/stats', (c) => c.json({ served, cpu: process.cpuUsage() }));
   app.get('/__bench/heap', (c) => c.json(heap()));
   app.post('/__bench/flush', async (c) => c.json(await flush()));
+  if (mode === 'noop') app.use('/items/*', (_c, next) => next());
   if (dripModes.includes(mode)) {
     metering = drip(await dripOptions());
     app.use('/items/*', metering);

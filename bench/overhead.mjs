@@ -9,6 +9,8 @@
 //   drip     @drip/<adapter> with its usage record and a run with one event per request, delivered
 //   posthog  posthog-node (one capture per request, its default batching, delivered to the sink)
 //   otel     OpenTelemetry (two spans per request, BatchSpanProcessor + OTLP/HTTP JSON exporter to the sink)
+//   noop     a middleware that only calls next() (Express, Hono): what registering any metering middleware
+//            costs the framework before the middleware does anything
 // Nest (bench/overhead-nest-app.mjs) adds `noop` (an interceptor that only returns next.handle()) and compares
 // the metered interceptor with it. Next (`next start` of the built bench/next-app, one server per row, the row
 // named by BENCH_MODE) has bare, floor and drip (`withDrip`) rows, reported against the bare route handler.
@@ -112,7 +114,7 @@ const ROW_LABELS = {
   bare: 'bare app',
   floor: 'in-memory floor (event pushed into an array, drained)',
   'floor-deliver': "delivering floor (@drip's two records per request, bulk-POSTed raw, answers parsed)",
-  noop: 'no-op interceptor',
+  noop: 'no-op middleware (only calls next)',
   drip: '@drip adapter: usage + run with one event, delivered',
   posthog: 'posthog-node, one capture, delivered (reference)',
   otel: 'OpenTelemetry, two spans, batch OTLP/HTTP exporter to the sink (reference)',
@@ -245,7 +247,7 @@ async function runOne(framework, major) {
     ? ['bare', 'noop', 'floor', 'drip']
     : next
       ? ['bare', 'floor', 'drip']
-      : ['bare', 'floor', 'floor-deliver', 'drip', 'posthog', 'otel'];
+      : ['bare', 'noop', 'floor', 'floor-deliver', 'drip', 'posthog', 'otel'];
   if (next) ensureNextBuild({ log });
   if (flags.before && !nest && !next) modes.push('drip-before');
   for (const m of String(flags.extra || '')
@@ -338,7 +340,7 @@ function summarise(run) {
     const errors = all.reduce((a, r) => a + r.errors, 0);
     const sat = mode === 'bare' ? '' : extraIn(results, mode).toFixed(1);
     return (
-      `| ${ROW_LABELS[mode] ?? mode} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${mode === 'bare' ? '1' : ratioOf(mode).toFixed(3)} | ` +
+      `| ${run.framework === 'nest' && mode === 'noop' ? 'no-op interceptor' : (ROW_LABELS[mode] ?? mode)} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${mode === 'bare' ? '1' : ratioOf(mode).toFixed(3)} | ` +
       `${median(rs.map((r) => r.cpuUs)).toFixed(1)} | ${sat} | ${havePaired ? `${median(paired[mode].map((r) => r.cpuUs)).toFixed(1)} | ${mode === 'bare' ? '' : extraIn(paired, mode).toFixed(1)} | ` : ''}${vsBase} | ` +
       `${last.check.text}${ok ? '' : ' **mismatch**'}${errors ? ` (${errors} errors)` : ''} | ${mode === 'bare' || mode === 'noop' ? '' : last.bytesPerRequest.toFixed(0)} |`
     );
@@ -358,6 +360,9 @@ function summarise(run) {
             : '') +
           (modes.includes('floor-deliver')
             ? `. Against the delivering floor (the same records sent raw: extra ${extraOf('floor-deliver').toFixed(1)} µs, ratio ${ratioOf('floor-deliver').toFixed(3)}): ${(dripExtra / extraOf('floor-deliver')).toFixed(1)}× its extra, ${dripExtra <= 2 * extraOf('floor-deliver') ? 'within' : '**beyond**'} 2×`
+            : '') +
+          (modes.includes('floor-deliver') && modes.includes('noop')
+            ? `. Restated target (@drip's extra beyond a no-op middleware at most 2× the delivering floor's extra): ${(dripExtra - extraOf('noop')).toFixed(1)} µs (no-op middleware ${extraOf('noop').toFixed(1)} µs) vs ${(2 * extraOf('floor-deliver')).toFixed(1)} µs: ${dripExtra - extraOf('noop') <= 2 * extraOf('floor-deliver') ? 'met' : '**not met**'}`
             : '');
   const pairedHead = havePaired ? ` CPU µs/req at ${flags.rate} req/s | extra µs/req (paired) |` : '';
   const pairedSep = havePaired ? ' --- | --- |' : '';

@@ -78,8 +78,13 @@ const server = createServer((req, res) => {
     } catch {
       return reply(400, { error: { code: 'VALIDATION_ERROR', message: 'not JSON' } });
     }
+    // The spec's bulk bounds (1-1000 usage items, 1-500 runs): a client that sends more is refused, as by the
+    // API, so a row cannot look cheaper by batching beyond what Drip accepts.
+    const tooMany = (items, max) =>
+      reply(422, { error: { code: 'VALIDATION_ERROR', message: `${items.length} items, at most ${max}` } });
     if (path === '/v1/usage/internal/bulk') {
       const events = Array.isArray(body.events) ? body.events : [];
+      if (events.length === 0 || events.length > 1000) return tooMany(events, 1000);
       for (const e of events) noteKey(c, e.idempotencyKey);
       c.usage += events.length;
       return reply(200, {
@@ -88,6 +93,7 @@ const server = createServer((req, res) => {
     }
     if (path === '/v1/runs/record/bulk') {
       const runs = Array.isArray(body.runs) ? body.runs : [];
+      if (runs.length === 0 || runs.length > 500) return tooMany(runs, 500);
       for (const r of runs) {
         noteKey(c, r.externalRunId ?? r.idempotencyKey);
         c.runEvents += Array.isArray(r.events) ? r.events.length : 0;

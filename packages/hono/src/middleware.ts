@@ -90,24 +90,23 @@ export function drip(options: DripHonoOptions = {}): DripHonoMiddleware {
     sdk: { name: '@drip/hono', version: VERSION },
   } as RequestMeterOptions<Context>);
 
-  const middleware = createMiddleware(async (c, next) => {
+  // No `async` functions on the request path: each would add a promise and its ticks per request. The
+  // request goes on through one `.then` (two when the pipeline's `begin` is asynchronous, e.g. a gate).
+  const middleware = createMiddleware((c, next) => {
     // Registered twice on overlapping paths: the first one meters the request.
     if (c.get('drip') !== undefined) return next();
-    let result: BeginResult;
+    let begun: BeginResult | PromiseLike<BeginResult>;
     try {
-      const begun = meter.begin(requestView(c));
-      result = isPromiseLike(begun) ? await begun : begun;
+      begun = meter.begin(requestView(c));
     } catch {
       // The pipeline never throws by contract; if it ever does, the request goes on unmetered.
       return next();
     }
-    if (result.kind === 'skip') return next();
-    if (result.kind === 'respond') {
-      // Gate refusal or the `reject` policy: the pipeline decided the answer, the adapter only writes it.
-      return c.json(result.body as object, result.status as ContentfulStatusCode, result.headers);
-    }
-    c.set('drip', result.context);
-    await meterHandler(c, next, result.handle);
+    if (!isPromiseLike(begun)) return proceed(c, next, begun);
+    return Promise.resolve(begun).then(
+      (result) => proceed(c, next, result),
+      () => next(),
+    );
   });
   return Object.assign(middleware, { meter });
 }
@@ -125,13 +124,29 @@ function requestView(c: Context): RequestView<Context> {
   };
 }
 
-async function meterHandler(c: Context, next: () => Promise<void>, handle: RequestHandle): Promise<void> {
+function proceed(c: Context, next: () => Promise<void>, result: BeginResult): ReturnType<MiddlewareHandler> {
+  if (result.kind === 'skip') return next();
+  if (result.kind === 'respond') {
+    // Gate refusal or the `reject` policy: the pipeline decided the answer, the adapter only writes it.
+    return Promise.resolve(
+      c.json(result.body as object, result.status as ContentfulStatusCode, result.headers),
+    );
+  }
+  c.set('drip', result.context);
   const own = c.req.routeIndex;
   const outgoing = nodeResponse(c.env);
   if (outgoing !== undefined && typeof outgoing.once === 'function') {
-    await meterNodeHandler(c, next, handle, own, outgoing as NodeResponseLike);
-    return;
+    return meterNodeHandler(c, next, result.handle, own, outgoing as NodeResponseLike);
   }
+  return meterWebHandler(c, next, result.handle, own);
+}
+
+async function meterWebHandler(
+  c: Context,
+  next: () => Promise<void>,
+  handle: RequestHandle,
+  own: number,
+): Promise<void> {
   try {
     await handle.run(next);
   } catch (error) {
@@ -156,7 +171,7 @@ async function meterHandler(c: Context, next: () => Promise<void>, handle: Reque
  * Express adapter). The Response object is never read, so the server keeps its fast path (reading
  * `res.headers` there would build a `Headers` object per request, and wrapping the body a stream).
  */
-async function meterNodeHandler(
+function meterNodeHandler(
   c: Context,
   next: () => Promise<void>,
   handle: RequestHandle,
@@ -169,16 +184,20 @@ async function meterNodeHandler(
   onNodeResponseEnd(outgoing, (end) => {
     handle.finish({ ...end, route: routed ? route : routeOf(c, own), error: thrown ?? c.error });
   });
-  try {
-    await handle.run(next);
-  } catch (error) {
-    // Only reached when no error handler is composed (Hono's app always has one); pass it on untouched.
-    thrown = error;
-    throw error;
-  } finally {
-    route = routeOf(c, own);
-    routed = true;
-  }
+  // `next` is Hono's dispatch of the next handler: it returns a promise and never throws.
+  return handle.run(next).then(
+    () => {
+      route = routeOf(c, own);
+      routed = true;
+    },
+    (error: unknown) => {
+      // Only reached when no error handler is composed (Hono's app always has one); pass it on untouched.
+      thrown = error;
+      route = routeOf(c, own);
+      routed = true;
+      throw error;
+    },
+  );
 }
 
 /** @hono/node-server passes `{ incoming, outgoing }` as the env (Node's request and response). */

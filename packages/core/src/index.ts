@@ -167,6 +167,7 @@ export type {
   DripRunContext,
   HeaderReader,
   MaybePromise,
+  FinishOptions,
   RequestHandle,
   RequestOutcome,
   RequestRunEvent,

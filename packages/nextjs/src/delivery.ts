@@ -22,9 +22,14 @@ export interface Delivery {
    * the client left), so the request can end there without watching the body.
    */
   readonly afterResponse: boolean;
+  /**
+   * Passed to `finish`: whether the promise handed to `waitUntil` starts a send now (a platform that may
+   * freeze the function after the response) or waits for the outbox's own schedule (a long-running server).
+   */
+  readonly flush: boolean;
 }
 
-const NONE: Delivery = { waitUntil: undefined, settle: () => {}, afterResponse: false };
+const NONE: Delivery = { waitUntil: undefined, settle: () => {}, afterResponse: false, flush: true };
 
 interface RequestContextStore {
   get?: () => { waitUntil?: WaitUntil } | undefined;
@@ -44,7 +49,9 @@ function platformWaitUntil(): WaitUntil | undefined {
  * records are handed to the outbox and delivered: `options.waitUntil` when given, else Next's `after()`
  * (Next 15+, App Router), else the platform's `waitUntil`. Nothing is awaited on the response path; when
  * none of them exists (a long-running `next start` server without `after()`), the outbox delivers in the
- * background on its own. `onResponseDone` runs when Next calls the `after()` callback, once the response
+ * background on its own. Through `after()` on a long-running server (no platform `waitUntil`, which is how a
+ * serverless platform supports `after()`), the callback waits for the records' delivery on the outbox's own
+ * schedule, in batches, instead of starting a send per request: Next's shutdown still waits for it. `onResponseDone` runs when Next calls the `after()` callback, once the response
  * is over: a request whose body Next never read (a `HEAD` answered by a `GET` handler) ends there.
  */
 export function deferDelivery(
@@ -58,6 +65,7 @@ export function deferDelivery(
   });
   let registered = false;
   let afterResponse = false;
+  let flush = true;
   if (custom) {
     custom(pending);
     registered = true;
@@ -72,6 +80,9 @@ export function deferDelivery(
         });
         registered = true;
         afterResponse = true;
+        // No platform `waitUntil`: a long-running server (`next start`, a custom server), where the process
+        // outlives the response and Next's shutdown waits for pending `after()` callbacks.
+        flush = platformWaitUntil() !== undefined;
       } catch {
         // `after()` outside a request scope (unit tests, custom servers): fall through.
       }
@@ -86,5 +97,6 @@ export function deferDelivery(
     waitUntil: (promise) => resolve(promise),
     settle: () => resolve(undefined),
     afterResponse,
+    flush,
   };
 }

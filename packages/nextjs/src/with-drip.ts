@@ -1,6 +1,7 @@
 import {
   type BeginResult,
   type DripRequestContext,
+  type FinishOptions,
   isPromiseLike,
   meterResponse,
   type RequestMeter,
@@ -150,7 +151,7 @@ export function withDrip<Ctx = unknown, Req extends Request = Request>(
 
 /** Finishes the request once and releases the delivery callback. */
 export function endOnce(
-  finish: (outcome: RequestOutcome, options?: { waitUntil?: WaitUntil }) => void,
+  finish: (outcome: RequestOutcome, options?: FinishOptions) => void,
   delivery: Delivery,
   route: string | undefined,
 ): (outcome: RequestOutcome) => void {
@@ -159,7 +160,10 @@ export function endOnce(
     if (ended) return;
     ended = true;
     try {
-      finish({ route, ...outcome }, delivery.waitUntil ? { waitUntil: delivery.waitUntil } : undefined);
+      finish(
+        { route, ...outcome },
+        delivery.waitUntil ? { waitUntil: delivery.waitUntil, flush: delivery.flush } : undefined,
+      );
     } finally {
       delivery.settle();
     }

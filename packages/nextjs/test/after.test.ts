@@ -23,8 +23,52 @@ beforeEach(() => {
   callbacks.length = 0;
 });
 
+/** Options whose outbox sends on its own every `flushIntervalMs`. */
+const withInterval = (flushIntervalMs: number) => ({
+  client,
+  customer: (req: Request) => req.headers.get('x-customer'),
+  outbox: { flushIntervalMs },
+});
+
 describe('delivery through after()', () => {
-  it('registers one after() callback that waits for the delivery of the records', async () => {
+  it('on a long-running server, the after() callback waits for delivery on the outbox schedule, sending nothing now', async () => {
+    // `next start`: no platform `waitUntil`. A send per request would cost a bulk request per few requests;
+    // the callback's promise (which Next's shutdown waits for) lasts until the batch with the records is out.
+    const opts = withInterval(300);
+    const GET = withDrip(async () => Response.json({ ok: true }), opts);
+    await (await GET(get(), ctx)).json();
+    let done = false;
+    const waited = Promise.resolve(callbacks[0]?.()).then(() => {
+      done = true;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(done).toBe(false);
+    expect(api.requests.filter((r) => r.path !== '/health')).toHaveLength(0);
+    await waited;
+    api.expectUsage({ customerId: 'cus_after', meter: 'api_calls', quantity: 1, records: 1 });
+    api.expectRun({ customerId: 'cus_after', status: 'COMPLETED' });
+  });
+
+  it('on a serverless platform (it publishes waitUntil), the after() callback sends the records at once', async () => {
+    const key = Symbol.for('@next/request-context');
+    const platform: Promise<unknown>[] = [];
+    (globalThis as Record<symbol, unknown>)[key] = {
+      get: () => ({ waitUntil: (p: Promise<unknown>) => platform.push(p) }),
+    };
+    try {
+      const opts = withInterval(60_000);
+      const GET = withDrip(async () => Response.json({ ok: true }), opts);
+      await (await GET(get(), ctx)).json();
+      await callbacks[0]?.();
+      // Delivered when the callback's promise settled, long before the outbox's own interval.
+      api.expectUsage({ customerId: 'cus_after', meter: 'api_calls', quantity: 1, records: 1 });
+      api.expectRun({ customerId: 'cus_after', status: 'COMPLETED' });
+    } finally {
+      delete (globalThis as Record<symbol, unknown>)[key];
+    }
+  });
+
+  it('registers one after() callback and sends nothing before the response', async () => {
     const opts = { client, customer: (req: Request) => req.headers.get('x-customer') };
     const GET = withDrip(async () => Response.json({ ok: true }), opts);
     const res = await GET(get(), ctx);

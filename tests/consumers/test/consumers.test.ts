@@ -416,6 +416,19 @@ describe('Next 16.5 (latest) app from the tarballs', () => {
           await new Promise((r) => setTimeout(r, 40));
         expect([path, await usage(customer)]).toEqual([path, 1]);
       }
+      // A long-running server sends in batches on the outbox's schedule, not one send per request; its
+      // shutdown must still deliver what is queued: five calls, then SIGTERM at once, before the 1 s batch.
+      for (let i = 0; i < 5; i++) {
+        const res = await fetch(`http://127.0.0.1:${port}/api/items/${i}`, {
+          headers: { 'x-user': 'cus_next_shutdown' },
+        });
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+      }
+      const exited = new Promise((r) => app.child.once('exit', r));
+      app.child.kill('SIGTERM');
+      await exited;
+      expect(await usage('cus_next_shutdown')).toBe(5);
     } finally {
       for (const child of children) child.kill('SIGTERM');
     }

@@ -39,6 +39,11 @@ export class Deque<T> {
     this.#head = 0;
   }
 
+  /** Calls `fn` with each item, front first. */
+  forEach(fn: (item: T) => void): void {
+    for (let i = this.#head; i < this.#items.length; i++) fn(this.#items[i] as T);
+  }
+
   /** A copy of the items in order. */
   toArray(): T[] {
     return this.#items.slice(this.#head);

@@ -13,6 +13,7 @@ import { BatchShape, DeliveryPace, type Kind, sendBatch } from './delivery';
 import type { DripLogger } from '../transport';
 import { createClientTransport } from './client-transport';
 import { type CustomerResolution, type RulesTransport, withDeliveryRules } from './customers';
+import { DeliveredWaiters } from './delivered-waiters';
 import { Deque } from './deque';
 import { DeliveryReport } from './report';
 import { registerForShutdown, unregisterForShutdown } from './shutdown';
@@ -57,8 +58,23 @@ export interface Outbox {
   flush(timeoutMs?: number): Promise<FlushResult>;
   /** Flushes, then stops timers and hooks and releases the store. Later `enqueue()` calls are dropped (`closed`). */
   close(timeoutMs?: number): Promise<FlushResult>;
-  /** Hands the next delivery to a platform `waitUntil` (Workers, Vercel, Next `after()`). */
-  waitUntil(register: (promise: Promise<unknown>) => void, timeoutMs?: number): void;
+  /**
+   * Hands delivery to a platform `waitUntil`: a flush (a send starts now) by default, as a serverless
+   * function that may be frozen after its response needs; with `{ flush: false }`, {@link delivered}: the
+   * records go out on the outbox's own schedule, in batches, and the promise still lasts until they have
+   * (for a long-running server whose shutdown waits for such promises, as Next's does for `after()`).
+   */
+  waitUntil(
+    register: (promise: Promise<unknown>) => void,
+    timeoutMs?: number,
+    options?: { flush?: boolean | undefined },
+  ): void;
+  /**
+   * Resolves once every record accepted before the call has left the outbox (delivered, refused for good,
+   * or dropped and counted), or after `timeoutMs` (default 10 s). Starts no send, unlike `flush()`. With
+   * aggregation or records spilled to disk it waits for the outbox to be idle.
+   */
+  delivered(timeoutMs?: number): Promise<void>;
   /** Counters and gauges; see {@link OutboxStats}. */
   stats(): OutboxStats;
   /** Records the API refused for good, newest last (bounded by `deadLetterLimit`). */
@@ -177,6 +193,9 @@ class OutboxImpl implements Outbox {
   #flushesWaiting = 0;
   #closed = false;
   #idleWaiters: Array<() => void> = [];
+  /** `delivered()` promises, and the batches in flight whose records they may wait for. */
+  readonly #deliveredWaiters: DeliveredWaiters;
+  readonly #inFlightBatches = new Set<OutboxRecord[]>();
   readonly #warned = new Set<string>();
   /** Counted, rate-limited lines for every drop and dead letter (`report.ts`). */
   readonly #report: DeliveryReport;
@@ -205,6 +224,7 @@ class OutboxImpl implements Outbox {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#storeRetry = new StoreRetry(this.#clock);
+    this.#deliveredWaiters = new DeliveredWaiters(this.#clock);
     this.#random = options.random ?? Math.random;
     this.#logger = options.logger;
     this.#store = options.store;
@@ -794,9 +814,12 @@ class OutboxImpl implements Outbox {
       if (batch.length === 0) continue;
       this.#inFlightRequests++;
       this.#inFlightRecords += batch.length;
+      this.#inFlightBatches.add(batch);
       const p = this.#send(transport, batch).finally(() => {
         this.#inFlightRequests--;
         this.#inFlightRecords -= batch.length;
+        this.#inFlightBatches.delete(batch);
+        this.#settleDelivered();
         this.#scheduleSend();
       });
       if (this.#options.waitUntil) {
@@ -983,7 +1006,9 @@ class OutboxImpl implements Outbox {
   }
 
   #checkIdle(): void {
-    if (!this.#isIdle() || this.#idleWaiters.length === 0) return;
+    if (!this.#isIdle()) return;
+    this.#deliveredWaiters.releaseAll();
+    if (this.#idleWaiters.length === 0) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const w of waiters) w();
@@ -1018,12 +1043,45 @@ class OutboxImpl implements Outbox {
     return { delivered: remaining === 0, remaining };
   }
 
-  waitUntil(register: (promise: Promise<unknown>) => void, timeoutMs = 10_000): void {
+  waitUntil(
+    register: (promise: Promise<unknown>) => void,
+    timeoutMs = 10_000,
+    options?: { flush?: boolean | undefined },
+  ): void {
     try {
-      register(this.flush(timeoutMs));
+      register(options?.flush === false ? this.delivered(timeoutMs) : this.flush(timeoutMs));
     } catch {
       // ignore platform errors
     }
+  }
+
+  delivered(timeoutMs = 10_000): Promise<void> {
+    if (!this.#loaded) return this.#loading.then(() => this.delivered(timeoutMs));
+    if (this.#isIdle()) return Promise.resolve();
+    return this.#deliveredWaiters.add(this.#nextId - 1, timeoutMs);
+  }
+
+  /**
+   * Resolves the `delivered()` promises whose records have all left: every record still held (queued or
+   * in flight) has a later id. Ids follow acceptance, but aggregates get theirs when sealed and spilled
+   * records theirs when read back, so with either in play only an idle outbox (or the timeout) resolves.
+   */
+  #settleDelivered(): void {
+    const waiters = this.#deliveredWaiters;
+    if (waiters.size === 0) return;
+    if (this.#isIdle()) {
+      waiters.releaseAll();
+      return;
+    }
+    if (this.#window !== undefined || this.#spilled > 0 || this.#writer.spills.length > 0) return;
+    let lowest = Number.POSITIVE_INFINITY;
+    const visit = (r: OutboxRecord): void => {
+      if (r.id < lowest) lowest = r.id;
+    };
+    this.#usageQueue.forEach(visit);
+    this.#runQueue.forEach(visit);
+    for (const batch of this.#inFlightBatches) for (const r of batch) visit(r);
+    waiters.settle(lowest);
   }
 
   async close(timeoutMs = 10_000): Promise<FlushResult> {
@@ -1043,6 +1101,7 @@ class OutboxImpl implements Outbox {
       await target.close?.();
     }
     unregisterForShutdown(this);
+    this.#deliveredWaiters.releaseAll();
     // Every waiting failure line now, the drops of this close() included: the process may end next.
     this.#report.emit();
     await this.#store?.close?.();

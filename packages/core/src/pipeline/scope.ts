@@ -18,6 +18,7 @@ import type {
   BeginResult,
   DripRequestContext,
   DripRunContext,
+  FinishOptions,
   RequestHandle,
   RequestOutcome,
   RequestRunEvent,
@@ -192,7 +193,7 @@ export class RequestScope<Req> implements DripRequestContext, DripRunContext {
     return storage ? storage.run(this, fn) : fn();
   }
 
-  end(outcome: RequestOutcome, options?: { waitUntil?: (promise: Promise<unknown>) => void }): void {
+  end(outcome: RequestOutcome, options?: FinishOptions): void {
     if (this.finished) return;
     this.finished = true;
     const s = this.state;
@@ -272,7 +273,7 @@ export class RequestScope<Req> implements DripRequestContext, DripRunContext {
         s.outbox.enqueue(body);
       }
       s.stats.metered++;
-      if (options?.waitUntil) s.outbox.waitUntil(options.waitUntil);
+      if (options?.waitUntil) s.outbox.waitUntil(options.waitUntil, undefined, { flush: options.flush });
     } catch (err) {
       s.error(err, 'finish');
     }
@@ -343,7 +344,7 @@ class Begun {
     return this.scope.within(fn);
   }
 
-  finish(outcome: RequestOutcome, options?: { waitUntil?: (promise: Promise<unknown>) => void }): void {
+  finish(outcome: RequestOutcome, options?: FinishOptions): void {
     this.scope.end(outcome, options);
   }
 }

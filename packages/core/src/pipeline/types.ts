@@ -108,9 +108,26 @@ export interface RequestHandle {
   /**
    * Ends the request: builds the usage and run records and enqueues them in the outbox. Synchronous,
    * O(records), never throws, and idempotent (a second call is ignored). `waitUntil` receives the delivery
-   * promise on serverless platforms (Next `after()`, Workers `executionCtx.waitUntil`).
+   * promise on serverless platforms (Next `after()`, Workers `executionCtx.waitUntil`): a flush that starts a
+   * send now, or with `flush: false` a promise of the records' delivery on the outbox's own schedule (a
+   * long-running server whose shutdown waits for the promises it was given).
    */
-  finish(outcome: RequestOutcome, options?: { waitUntil?: (promise: Promise<unknown>) => void }): void;
+  finish(outcome: RequestOutcome, options?: FinishOptions): void;
+}
+
+/**
+ * Options of `RequestHandle.finish`.
+ *
+ * @example
+ * ```ts
+ * const options: FinishOptions = { waitUntil: (p) => ctx.waitUntil(p) };
+ * ```
+ */
+export interface FinishOptions {
+  /** Receives the promise of this request's delivery. */
+  waitUntil?: ((promise: Promise<unknown>) => void) | undefined;
+  /** `false`: the promise waits for the outbox's own schedule instead of starting a send (default `true`). */
+  flush?: boolean | undefined;
 }
 
 /** Result of `RequestMeter.begin`. */

@@ -171,6 +171,16 @@ describe('outbox.delivered()', () => {
     expect(t.sent).toHaveLength(1);
   });
 
+  it('resolves at once after close()', async () => {
+    const t = heldTransport();
+    t.hold();
+    const outbox = outboxWith(t.transport, { flushIntervalMs: 60_000 });
+    outbox.enqueue(usage('k_1'));
+    await outbox.close(20);
+    expect(await settledWithin(outbox.delivered(60_000), 20)).toBe(true);
+    t.release();
+  });
+
   it('is what waitUntil hands over with { flush: false }; a flush by default', async () => {
     const t = heldTransport();
     const outbox = outboxWith(t.transport, { flushIntervalMs: 300 });

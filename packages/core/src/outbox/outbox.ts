@@ -1057,7 +1057,8 @@ class OutboxImpl implements Outbox {
 
   delivered(timeoutMs = 10_000): Promise<void> {
     if (!this.#loaded) return this.#loading.then(() => this.delivered(timeoutMs));
-    if (this.#isIdle()) return Promise.resolve();
+    // Closed: nothing will be sent any more (what a durable store kept goes out after the restart).
+    if (this.#closed || this.#isIdle()) return Promise.resolve();
     return this.#deliveredWaiters.add(this.#nextId - 1, timeoutMs);
   }
 

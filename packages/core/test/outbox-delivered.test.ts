@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createOutbox } from '../src/outbox/outbox';
-import type { DeliveryResponse, DeliveryTransport, Outbox, OutboxOptions } from '../src/outbox/types';
+import { createOutbox, type Outbox } from '../src/outbox/outbox';
+import type { DeliveryResponse, DeliveryTransport, OutboxOptions } from '../src/outbox/types';
 
 // `outbox.delivered()` and `waitUntil(register, t, { flush: false })`: the promise a long-running server's
 // shutdown waits for (Next's `after()` on `next start`), without a send per request.

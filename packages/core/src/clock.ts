@@ -35,6 +35,20 @@ export const systemClock: Clock = {
 };
 
 /**
+ * Lets a timer handle not hold the process open, where the runtime supports it (Node's `unref`); a no-op
+ * elsewhere (a fake clock's handle, Workers).
+ *
+ * @example
+ * ```ts
+ * unrefTimer(clock.setTimeout(tick, 1_000));
+ * ```
+ */
+export function unrefTimer(handle: unknown): void {
+  const h = handle as { unref?: () => void } | null | undefined;
+  if (h && typeof h.unref === 'function') h.unref();
+}
+
+/**
  * Sleeps on a clock; rejects with the signal's reason if it aborts first.
  *
  * @example

@@ -4,7 +4,7 @@
  * `flush()` calls resend the same pending flush (same key, same quantity) until it succeeds.
  */
 
-import type { Clock } from './clock';
+import { type Clock, unrefTimer } from './clock';
 import { isDripError } from './errors';
 import { streamFlushKey } from './keys';
 import type { ChargeResult, JsonObject } from './types';
@@ -240,7 +240,7 @@ export class StreamMeter {
         },
       );
     }, every);
-    (handle as { unref?: () => void } | undefined)?.unref?.();
+    unrefTimer(handle);
     this.#timer = handle;
   }
 }

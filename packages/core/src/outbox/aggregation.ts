@@ -5,7 +5,7 @@
  * window's timer.
  */
 
-import type { Clock } from '../clock';
+import { type Clock, unrefTimer } from '../clock';
 import { aggregateGroupOf, round6 } from './admission';
 import type { OutboxRecord, OutboxUsageBody } from './types';
 
@@ -54,8 +54,7 @@ export class AggregationWindow {
         this.#timer = undefined;
         this.#onDue();
       }, this.#windowMs);
-      const h = this.#timer as { unref?: () => void } | null;
-      if (h && typeof h.unref === 'function') h.unref();
+      unrefTimer(this.#timer);
     }
   }
 

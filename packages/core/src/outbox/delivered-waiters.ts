@@ -4,7 +4,7 @@
  * a send: the records go out on the outbox's own schedule. Internal to the outbox.
  */
 
-import type { Clock } from '../clock';
+import { type Clock, unrefTimer } from '../clock';
 
 interface Waiter {
   /** The highest record id accepted when the waiter was made. */
@@ -57,8 +57,7 @@ export class DeliveredWaiters {
     this.#disarm();
     this.#timerAt = at;
     this.#timer = this.#clock.setTimeout(() => this.#expire(), Math.max(0, at - this.#clock.now()));
-    const t = this.#timer as { unref?: () => void } | undefined;
-    if (typeof t?.unref === 'function') t.unref();
+    unrefTimer(this.#timer);
   }
 
   #disarm(): void {

@@ -4,7 +4,7 @@
  * O(1), never throws and never does I/O on the caller's tick.
  */
 
-import { type Clock, systemClock } from '../clock';
+import { type Clock, systemClock, unrefTimer } from '../clock';
 import { generateIdempotencyKey } from '../keys';
 import { isRequestKey, recordBytes, runBodyOf, runProblem, usageBodyOf, usageProblem } from './admission';
 import { AggregationWindow } from './aggregation';
@@ -112,11 +112,6 @@ export { round6, validQuantity, validString } from './admission';
 
 function emptyDrops(): Record<DropReason, number> {
   return { overflow: 0, expired: 0, rejected: 0, invalid: 0, closed: 0, 'no-client': 0 };
-}
-
-function unref(handle: unknown): void {
-  const h = handle as { unref?: () => void } | null;
-  if (h && typeof h.unref === 'function') h.unref();
 }
 
 class OutboxImpl implements Outbox {
@@ -781,7 +776,7 @@ class OutboxImpl implements Outbox {
       this.#sendTimerAt = Number.POSITIVE_INFINITY;
       this.#scheduleSend();
     }, at - now);
-    unref(this.#sendTimer);
+    unrefTimer(this.#sendTimer);
   }
 
   #limit(): number {
@@ -1031,7 +1026,7 @@ class OutboxImpl implements Outbox {
       await new Promise<void>((resolve) => {
         this.#idleWaiters.push(resolve);
         timer = this.#clock.setTimeout(resolve, timeoutMs);
-        if (!keepAlive) unref(timer);
+        if (!keepAlive) unrefTimer(timer);
         this.#scheduleSend();
       });
     } finally {
@@ -1070,10 +1065,7 @@ class OutboxImpl implements Outbox {
   #settleDelivered(): void {
     const waiters = this.#deliveredWaiters;
     if (waiters.size === 0) return;
-    if (this.#isIdle()) {
-      waiters.releaseAll();
-      return;
-    }
+    // An idle outbox releases every waiter in `#checkIdle()`, which the send's `#scheduleSend()` reaches.
     if (this.#window !== undefined || this.#spilled > 0 || this.#writer.spills.length > 0) return;
     let lowest = Number.POSITIVE_INFINITY;
     const visit = (r: OutboxRecord): void => {

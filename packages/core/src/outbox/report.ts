@@ -7,7 +7,7 @@
  * where usage goes and in which mode.
  */
 
-import type { Clock } from '../clock';
+import { type Clock, unrefTimer } from '../clock';
 import { isRecord } from '../errors';
 import type { DripLogger } from '../transport';
 import type { DeliveryObserver } from './customers';
@@ -174,8 +174,7 @@ export class DeliveryReport implements DeliveryObserver {
     };
     const delay = Math.max(0, due - now);
     this.#timer = this.#clock ? this.#clock.setTimeout(run, delay) : setTimeout(run, delay);
-    const h = this.#timer as { unref?: () => void } | null;
-    if (h && typeof h.unref === 'function') h.unref();
+    unrefTimer(this.#timer);
   }
 
   /** Writes every waiting line now, whatever the interval (at `close()`: the process may end next). */

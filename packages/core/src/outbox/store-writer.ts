@@ -4,7 +4,7 @@
  * steps (so a write, a spill read-back and a store takeover never interleave).
  */
 
-import type { Clock } from '../clock';
+import { type Clock, unrefTimer } from '../clock';
 import { backoffCeiling } from '../retry';
 import type { OutboxRecord, OutboxStore, SpillStore } from './types';
 
@@ -153,8 +153,7 @@ export class StoreRetry {
       this.#timer = undefined;
       attempt();
     }, delay);
-    const h = this.#timer as { unref?: () => void } | null;
-    if (h && typeof h.unref === 'function') h.unref();
+    unrefTimer(this.#timer);
   }
 
   /** The store opened. */

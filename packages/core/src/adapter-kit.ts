@@ -26,7 +26,7 @@ import type { HeaderReader, RequestOutcome } from './pipeline/types';
 export interface NodeResponseLike {
   statusCode: number;
   writableFinished?: boolean | undefined;
-  once(event: 'close', listener: () => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
 }
 
 /**
@@ -51,7 +51,12 @@ export type ObservedEnd = Pick<RequestOutcome, 'status' | 'error' | 'aborted'>;
  * ```
  */
 export function onNodeResponseEnd(res: NodeResponseLike, onEnd: (end: ObservedEnd) => void): void {
-  res.once('close', () => {
+  // `on` with a guard rather than `once`: `once` wraps the listener and removes it again as it fires,
+  // which allocates and edits the emitter's listener table on every request.
+  let ended = false;
+  res.on('close', () => {
+    if (ended) return;
+    ended = true;
     onEnd({ status: res.statusCode, aborted: res.writableFinished === false });
   });
 }

@@ -178,7 +178,7 @@ function proceed(
       error: state.hasError ? state.error : undefined,
     });
   });
-  handle.run(() => next());
+  handle.run(next);
 }
 
 /**

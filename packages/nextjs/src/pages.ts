@@ -43,7 +43,7 @@ export interface DripPagesResponse {
   writableFinished?: boolean;
   setHeader(name: string, value: string): unknown;
   end(chunk?: string): unknown;
-  once(event: 'close', listener: () => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
 }
 
 /**

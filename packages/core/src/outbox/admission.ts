@@ -96,7 +96,7 @@ function named(field: string, problem: string | undefined): string | undefined {
 /** Why a usage input is refused (the API's own rules, from `validation.ts`), or `undefined` when valid. */
 export function usageProblem(input: OutboxInput & { type: 'usage' }): string | undefined {
   const customer = customerProblem(input);
-  if (customer[1] !== undefined) return `${customer[0]} ${customer[1]}`;
+  if (customer !== undefined) return customer;
   return (
     named('meter', meterNameProblem(input.meter)) ??
     named('quantity', quantityProblem(input.quantity)) ??
@@ -107,7 +107,7 @@ export function usageProblem(input: OutboxInput & { type: 'usage' }): string | u
 /** Why a run input is refused, or `undefined` when it is valid. */
 export function runProblem(input: OutboxInput & { type: 'run' }): string | undefined {
   const customer = customerProblem(input);
-  if (customer[1] !== undefined) return `${customer[0]} ${customer[1]}`;
+  if (customer !== undefined) return customer;
   if (!validString(input.workflow, 1, 100)) return 'workflow must be 1-100 characters';
   if (!RUN_STATUSES.has(input.status)) return 'status must be COMPLETED, FAILED, CANCELLED or TIMEOUT';
   const events = input.events ?? [];

@@ -375,20 +375,24 @@ function refusalBody(res: DeliveryResponse): Body {
 
 /**
  * Why an outbox input does not name its customer exactly once (a Drip `customerId` or the app's own
- * `externalCustomerId`, each an id by `validation.ts`'s rule), as `[field, problem]`; the problem is
- * `undefined` when it does.
+ * `externalCustomerId`, each an id by `validation.ts`'s rule), as `field problem`; `undefined` when it
+ * does. Runs for every record: no allocation when there is no problem.
  *
  * @example
  * ```ts
- * customerProblem({ externalCustomerId: 'alice' }); // ['externalCustomerId', undefined]
- * customerProblem({ customerId: 'cus_1', externalCustomerId: 'alice' }); // ['customerId', 'must not be given ...']
+ * customerProblem({ externalCustomerId: 'alice' }); // undefined
+ * customerProblem({ customerId: 'cus_1', externalCustomerId: 'alice' }); // 'customerId must not be given ...'
  * ```
  */
 export function customerProblem(input: {
   customerId?: unknown;
   externalCustomerId?: unknown;
-}): [string, string | undefined] {
-  if (input.externalCustomerId === undefined) return ['customerId', idProblem(input.customerId)];
-  if (input.customerId) return ['customerId', 'must not be given together with externalCustomerId'];
-  return ['externalCustomerId', idProblem(input.externalCustomerId)];
+}): string | undefined {
+  if (input.externalCustomerId === undefined) {
+    const problem = idProblem(input.customerId);
+    return problem === undefined ? undefined : `customerId ${problem}`;
+  }
+  if (input.customerId) return 'customerId must not be given together with externalCustomerId';
+  const problem = idProblem(input.externalCustomerId);
+  return problem === undefined ? undefined : `externalCustomerId ${problem}`;
 }

@@ -39,25 +39,26 @@ export function meterNameError(name: unknown): Error | undefined {
 }
 
 /**
- * Per-meter totals of one request, in two groups: usage that follows the outcome (the default meter and
- * plain `usage()` calls) and usage billed always (`usage(m, n, { billOn: 'always' })`). Few meters per
- * request: parallel arrays beat a Map here.
+ * One meter's totals in a request, in two groups: usage that follows the outcome (the default meter and
+ * plain `usage()` calls) and usage billed always (`usage(m, n, { billOn: 'always' })`). A request's meters
+ * are a short list of these (most requests have one, the default meter): one small object per meter.
  */
 class Totals {
-  meters: string[] = [];
-  onOutcome: number[] = [];
-  always: number[] = [];
+  onOutcome = 0;
+  always = 0;
+  next: Totals | undefined = undefined;
 
+  constructor(readonly meter: string) {}
+
+  /** Adds to `meter`'s entry in the list starting here, appending one when it is new. */
   add(meter: string, quantity: number, always: boolean): void {
-    let i = this.meters.indexOf(meter);
-    if (i === -1) {
-      i = this.meters.length;
-      this.meters.push(meter);
-      this.onOutcome.push(0);
-      this.always.push(0);
+    let t: Totals = this;
+    while (t.meter !== meter) {
+      if (t.next === undefined) t.next = new Totals(meter);
+      t = t.next;
     }
-    const group = always ? this.always : this.onOutcome;
-    group[i] = (group[i] ?? 0) + quantity;
+    if (always) t.always += quantity;
+    else t.onOutcome += quantity;
   }
 }
 
@@ -176,15 +177,15 @@ export class RequestScope<Req> implements DripRequestContext, DripRunContext {
         );
         return;
       }
-      this.#totalsOf().add(meter, quantity, options?.billOn === 'always');
+      this.#addTotal(meter, quantity, options?.billOn === 'always');
     } catch (err) {
       this.state.error(err, 'usage');
     }
   }
 
-  #totalsOf(): Totals {
-    if (this.#totals === undefined) this.#totals = new Totals();
-    return this.#totals;
+  #addTotal(meter: string, quantity: number, always: boolean): void {
+    this.#totals ??= new Totals(meter);
+    this.#totals.add(meter, quantity, always);
   }
 
   within<T>(fn: () => T): T {
@@ -227,23 +228,20 @@ export class RequestScope<Req> implements DripRequestContext, DripRunContext {
       if (bills) this.#addDefault(meter, status, aborted, endedAt, route);
       const info = s.routeInfo(view.method, route);
       const metadata = recordMetadata(s, view, info);
-      const totals = this.#totals;
-      if (totals !== undefined) {
-        for (let i = 0; i < totals.meters.length; i++) {
-          const m = totals.meters[i] as string;
-          const total = (totals.always[i] ?? 0) + (bills ? (totals.onOutcome[i] ?? 0) : 0);
-          if (total <= 0) continue;
-          s.outbox.enqueue({
-            type: 'usage',
-            customerId: this.external ? undefined : this.customerId,
-            externalCustomerId: this.external ? this.customerId : undefined,
-            meter: m,
-            quantity: round6(total),
-            idempotencyKey: usageKeyFromBase(this.#keyBase, this.#keyBaseSafe, m, 0),
-            localKey: this.#localKey,
-            metadata,
-          });
-        }
+      for (let t = this.#totals; t !== undefined; t = t.next) {
+        const m = t.meter;
+        const total = t.always + (bills ? t.onOutcome : 0);
+        if (total <= 0) continue;
+        s.outbox.enqueue({
+          type: 'usage',
+          customerId: this.external ? undefined : this.customerId,
+          externalCustomerId: this.external ? this.customerId : undefined,
+          meter: m,
+          quantity: round6(total),
+          idempotencyKey: usageKeyFromBase(this.#keyBase, this.#keyBaseSafe, m, 0),
+          localKey: this.#localKey,
+          metadata,
+        });
       }
       const recordRun = viewRule ? s.recordRuns : (rule?.run ?? s.recordRuns);
       if (recordRun) {
@@ -308,7 +306,7 @@ export class RequestScope<Req> implements DripRequestContext, DripRunContext {
       }
     }
     if (validQuantity(q)) {
-      if (q > 0) this.#totalsOf().add(meter, q, false);
+      if (q > 0) this.#addTotal(meter, q, false);
     } else if (typeof spec === 'number' || q !== undefined) {
       s.error(new TypeError(`invalid quantity ${String(q)} for ${meter}`), 'quantity');
     }

@@ -135,9 +135,7 @@ function proceed(c: Context, next: () => Promise<void>, result: BeginResult): Re
   c.set('drip', result.context);
   const own = c.req.routeIndex;
   const outgoing = nodeResponse(c.env);
-  if (outgoing !== undefined && typeof outgoing.on === 'function') {
-    return meterNodeHandler(c, next, result.handle, own, outgoing as NodeResponseLike);
-  }
+  if (outgoing !== undefined) return meterNodeHandler(c, next, result.handle, own, outgoing);
   return meterWebHandler(c, next, result.handle, own);
 }
 
@@ -210,11 +208,15 @@ function nodeIncoming(env: unknown): { headers: Record<string, string | string[]
     : undefined;
 }
 
-function nodeResponse(env: unknown): { on?: unknown } | undefined {
+function nodeResponse(env: unknown): NodeResponseLike | undefined {
   if (typeof env !== 'object' || env === null || !('incoming' in env) || !('outgoing' in env))
     return undefined;
   const outgoing = (env as { outgoing: unknown }).outgoing;
-  return typeof outgoing === 'object' && outgoing !== null ? (outgoing as { on?: unknown }) : undefined;
+  return typeof outgoing === 'object' &&
+    outgoing !== null &&
+    typeof (outgoing as { on?: unknown }).on === 'function'
+    ? (outgoing as NodeResponseLike)
+    : undefined;
 }
 
 /**

@@ -95,9 +95,8 @@ function named(field: string, problem: string | undefined): string | undefined {
 
 /** Why a usage input is refused (the API's own rules, from `validation.ts`), or `undefined` when valid. */
 export function usageProblem(input: OutboxInput & { type: 'usage' }): string | undefined {
-  const customer = customerProblem(input);
-  if (customer !== undefined) return customer;
   return (
+    customerProblem(input) ??
     named('meter', meterNameProblem(input.meter)) ??
     named('quantity', quantityProblem(input.quantity)) ??
     named('idempotencyKey', keyProblem(input.idempotencyKey))
